@@ -1,0 +1,3 @@
+"""textbridge: self-hosted two-way SMS and WhatsApp through Plivo and Vonage."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""Request dependencies: the runtime, a unit of work, and the caller's API key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from textbridge.api.errors import ApiError
+from textbridge.auth import keys, session
+from textbridge.db.uow import UnitOfWork
+from textbridge.models import ApiKey
+from textbridge.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tb_...`")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_uow(runtime: RuntimeDep) -> AsyncIterator[UnitOfWork]:
+    async with runtime.unit_of_work() as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def require_api_key(
+    request: Request,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
+    """A bearer API key, or the inbox's session cookie (same-origin requests only)."""
+    if credentials is not None:
+        found = await keys.find_active(uow.session, credentials.credentials)
+        if found is None:
+            raise ApiError(401, "unauthorized", "unknown or revoked API key")
+        return found
+    key_id = _session_key_id(request, runtime)
+    found = await uow.session.get(ApiKey, key_id) if key_id else None
+    if found is None or found.revoked_at is not None:
+        raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer ...)")
+    return found
+
+
+def _session_key_id(request: Request, runtime: Runtime) -> uuid.UUID | None:
+    token = request.cookies.get(session.COOKIE_NAME)
+    if not token:
+        return None
+    if request.method in UNSAFE_METHODS and not _same_origin(request, runtime):
+        # A cookie alone never authorises a cross-site write (CSRF).
+        return None
+    return session.api_key_id_of(runtime.session_secret, token)
+
+
+def _same_origin(request: Request, runtime: Runtime) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return request.headers.get("x-requested-with") == "textbridge"
+    return origin in (runtime.settings.public_url, f"{request.url.scheme}://{request.url.netloc}")
+
+
+ApiKeyDep = Annotated[ApiKey, Depends(require_api_key)]

@@ -1,0 +1,60 @@
+"""One error shape for the whole API: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from textbridge.messaging.service import IdempotencyConflict, MessagingError
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field, **extra}}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.field = status, code, field
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(MessagingError, _messaging_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+
+
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, str(exc), exc.field), status_code=exc.status)
+
+
+async def _messaging_error(_: Request, exc: MessagingError) -> JSONResponse:
+    status = 409 if isinstance(exc, IdempotencyConflict) else 422
+    return JSONResponse(error_body(exc.code, str(exc), exc.field), status_code=status)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = [_problem(error) for error in exc.errors()]
+    first = problems[0] if problems else {"field": None, "message": "invalid request"}
+    body = error_body(
+        "validation_error", f"{first['field']}: {first['message']}", first["field"],
+        problems=problems,
+    )
+    return JSONResponse(body, status_code=422)
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    return {"field": ".".join(location) or None, "message": error.get("msg", "invalid")}
+
+
+async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )

@@ -1,0 +1,101 @@
+"""create_app(): the API, webhooks, inbox and (in sandbox mode) the simulator in one ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from starlette.routing import Route
+
+from textbridge import __version__
+from textbridge.api import conversations, errors, events, health, messages
+from textbridge.bootstrap import bootstrap
+from textbridge.config import Settings
+from textbridge.runtime import Runtime, build_runtime, webhook_url
+from textbridge.webhooks.ingest import WebhookIngest
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    on_dev_key: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """The whole service. `on_dev_key` is told a development API key created at start-up."""
+    runtime = runtime or build_runtime(settings)
+    app = FastAPI(
+        title="textbridge",
+        version=__version__,
+        summary="Two-way SMS and WhatsApp through Plivo and Vonage",
+        lifespan=_lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.on_dev_key = on_dev_key
+    errors.install(app)
+    _add_webhooks(app, runtime)
+    app.include_router(health.router)
+    for router in (messages.router, conversations.router, events.router):
+        app.include_router(router, prefix="/api/v1")
+    _add_inbox(app)
+    if runtime.sandbox is not None:
+        _mount_simulator(app, runtime)
+    return app
+
+
+def _add_webhooks(app: FastAPI, runtime: Runtime) -> None:
+    ingest = WebhookIngest(
+        runtime.engine,
+        runtime.providers,
+        runtime.settings.public_url,
+        verify_signatures=not runtime.settings.skip_webhook_verification,
+        on_stored=runtime.applier.wake,
+    )
+    route = Route("/webhooks/{provider}/{kind}", ingest.handle, methods=["GET", "POST"])
+    app.router.routes.append(route)
+
+
+def _add_inbox(app: FastAPI) -> None:
+    from textbridge.web import router as web_router
+
+    app.include_router(web_router.router)
+    app.mount("/static", web_router.static_files(), name="static")
+
+
+def _mount_simulator(app: FastAPI, runtime: Runtime) -> None:
+    from textbridge.simulator import SimulatorConfig, create_simulator_app
+
+    assert runtime.sandbox is not None  # noqa: S101
+    config = SimulatorConfig(
+        plivo_auth_id=runtime.sandbox.auth_id,
+        plivo_auth_token=runtime.sandbox.auth_token,
+        plivo_message_url=webhook_url(runtime.settings.public_url, "plivo", "inbound"),
+    )
+    app.state.simulator = create_simulator_app(config)
+    app.mount("/simulator", app.state.simulator)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    async with AsyncExitStack() as stack:
+        simulator = getattr(app.state, "simulator", None)
+        if simulator is not None:
+            # Starlette does not run the lifespan of mounted apps.
+            await stack.enter_async_context(simulator.router.lifespan_context(simulator))
+        result = await bootstrap(runtime)
+        if result.created_dev_key and app.state.on_dev_key:
+            app.state.on_dev_key(result.created_dev_key)
+        _warn_if_unverified(runtime)
+        runtime.start_background()
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+
+def _warn_if_unverified(runtime: Runtime) -> None:
+    if runtime.settings.skip_webhook_verification:
+        log.warning("webhook signature verification is OFF (development only)")

@@ -1,0 +1,148 @@
+"""The textbridge command line (Typer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from textbridge import logging as tb_logging
+from textbridge.config import Settings, SettingsError, load_settings
+from textbridge.db import migrate
+from textbridge.runtime import Runtime
+
+app = typer.Typer(help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+sim_app = typer.Typer(help="Drive a running simulator.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(sim_app, name="sim")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Run the API, webhooks, inbox and dispatcher (and the simulator in sandbox mode)."""
+    settings = _settings()
+    settings = _with_address(settings, host, port)
+    tb_logging.configure(settings.log_level)
+    _register_secrets(settings)
+    if settings.is_sqlite:
+        migrate.upgrade(settings.database_url)
+    from textbridge.app import create_app
+
+    application = create_app(settings, on_dev_key=_print_dev_key)
+    _announce(settings, application.state.runtime)
+    uvicorn.run(application, host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower(), proxy_headers=True)
+
+
+def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    update: dict[str, object] = {"host": host or settings.host, "port": port or settings.port}
+    if "public_url" not in settings.model_fields_set:
+        shown_host = "127.0.0.1" if update["host"] in ("0.0.0.0", "::") else update["host"]  # noqa: S104
+        update["public_url"] = f"http://{shown_host}:{update['port']}"
+    return settings.model_copy(update=update)
+
+
+def _register_secrets(settings: Settings) -> None:
+    for secret in (settings.plivo_auth_token, settings.api_key, settings.secret_key):
+        if secret is not None:
+            tb_logging.register_secret(secret.get_secret_value())
+
+
+def _announce(settings: Settings, runtime: Runtime) -> None:
+    if runtime.sandbox is not None:
+        tb_logging.register_secret(runtime.sandbox.auth_token)
+        console.print(Panel(
+            "SANDBOX MODE: no provider credentials are set, so the built-in simulator plays "
+            "Plivo. Nobody can be texted.\n"
+            f"Inbox: {settings.public_url}/   API docs: {settings.public_url}/docs",
+            style="yellow",
+        ))
+
+
+def _print_dev_key(key: str) -> None:
+    console.print(Panel(
+        f"A development API key was created (shown only this once):\n\n  {key}\n\n"
+        "Sign in to the inbox with it, or send `Authorization: Bearer <key>`.",
+        style="green",
+    ))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@app.command()
+def send(
+    to: Annotated[str, typer.Option("--to", help="Recipient, E.164")],
+    text: Annotated[str, typer.Option("--text", help="Message text")],
+    sender: Annotated[str | None, typer.Option("--from", help="One of our numbers")] = None,
+    url: Annotated[str, typer.Option(help="textbridge base URL")] = "http://127.0.0.1:8000",
+    api_key: Annotated[str, typer.Option(envvar="TEXTBRIDGE_API_KEY", help="API key")] = "",
+) -> None:
+    """Send an SMS through a running textbridge."""
+    body = {"to": to, "text": text, **({"from": sender} if sender else {})}
+    response = httpx.post(f"{url}/api/v1/messages", json=body,
+                          headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+    _print_response(response)
+
+
+@app.command()
+def simulator(
+    host: str = "127.0.0.1",
+    port: int = 8900,
+    auth_id: Annotated[str, typer.Option(envvar="PLIVO_AUTH_ID")] = "MAXXXXXXXXXXXXXXXXXX",
+    auth_token: Annotated[str, typer.Option(envvar="PLIVO_AUTH_TOKEN")] = "sandbox-token",
+    message_url: Annotated[str | None, typer.Option(
+        help="Where inbound SMS are posted, e.g. http://127.0.0.1:8000/webhooks/plivo/inbound"
+    )] = None,
+) -> None:
+    """Run the provider simulator alone (a fake Plivo Message API)."""
+    from textbridge.simulator import SimulatorConfig, create_simulator_app
+
+    tb_logging.configure()
+    tb_logging.register_secret(auth_token)
+    config = SimulatorConfig(plivo_auth_id=auth_id, plivo_auth_token=auth_token,
+                             plivo_message_url=message_url)
+    uvicorn.run(create_simulator_app(config), host=host, port=port)
+
+
+@sim_app.command("inbound")
+def sim_inbound(
+    from_: Annotated[str, typer.Option("--from", help="The contact's number, E.164")],
+    to: Annotated[str, typer.Option("--to", help="Our number, E.164")],
+    text: Annotated[str, typer.Option("--text")],
+    url: Annotated[str, typer.Option(help="Simulator base URL")] =
+        "http://127.0.0.1:8000/simulator",
+) -> None:
+    """Make the simulator deliver an inbound SMS to textbridge."""
+    response = httpx.post(f"{url}/control/plivo/inbound",
+                          json={"from": from_, "to": to, "text": text}, timeout=30)
+    _print_response(response)
+
+
+def _print_response(response: httpx.Response) -> None:
+    console.print_json(response.text) if response.text else console.print(response.status_code)
+    if response.is_error:
+        raise typer.Exit(1)

@@ -1,0 +1,130 @@
+"""Typed settings, read from the environment and from a `.env` file.
+
+The variable names of the Plivo guides (`PLIVO_AUTH_ID`, ...) work as they are; ours are
+`TEXTBRIDGE_*`. A missing or malformed setting stops start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "production", "test"]
+
+
+class SettingsError(Exception):
+    """Configuration that cannot be used; the message names the setting."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    env: Environment = Field("development", validation_alias=_env("TEXTBRIDGE_ENV"))
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./textbridge.db", validation_alias=_env("TEXTBRIDGE_DATABASE_URL")
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", validation_alias=_env("TEXTBRIDGE_PUBLIC_URL")
+    )
+    api_key: SecretStr | None = Field(None, validation_alias=_env("TEXTBRIDGE_API_KEY"))
+    skip_webhook_verification: bool = Field(
+        False, validation_alias=_env("TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION")
+    )
+    secret_key: SecretStr | None = Field(None, validation_alias=_env("TEXTBRIDGE_SECRET_KEY"))
+    host: str = Field("127.0.0.1", validation_alias=_env("TEXTBRIDGE_HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("TEXTBRIDGE_PORT"))
+    log_level: str = Field("info", validation_alias=_env("TEXTBRIDGE_LOG_LEVEL"))
+    dispatch_concurrency: int = Field(
+        8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
+    )
+
+    plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
+    plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
+    plivo_sms_from_number: str | None = Field(
+        None, validation_alias=_env("PLIVO_SMS_FROM_NUMBER")
+    )
+    plivo_whatsapp_number: str | None = Field(
+        None, validation_alias=_env("PLIVO_WHATSAPP_NUMBER")
+    )
+    plivo_api_base_url: str = Field(
+        "https://api.plivo.com/v1/Account", validation_alias=_env("TEXTBRIDGE_PLIVO_API_BASE_URL")
+    )
+
+    @field_validator("public_url", "plivo_api_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://") and "+aiosqlite" not in value:
+            return value.replace("sqlite://", "sqlite+aiosqlite://", 1)
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _verification_never_off_in_production(self) -> Settings:
+        if self.skip_webhook_verification and self.env == "production":
+            raise ValueError(
+                "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION is refused when TEXTBRIDGE_ENV=production"
+            )
+        if bool(self.plivo_auth_id) != bool(self.plivo_auth_token):
+            raise ValueError("PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set together")
+        return self
+
+    @cached_property
+    def sandbox(self) -> bool:
+        """No provider credentials: the built-in simulator plays the providers."""
+        return self.plivo_auth_id is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        return Path(self.database_url.split(":///", 1)[1])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one message that names each bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = _setting_name(error["loc"])
+        lines.append(f"{name}: {error['msg']}" if name else error["msg"])
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def _setting_name(location: tuple[int | str, ...]) -> str:
+    if not location:
+        return ""
+    field = Settings.model_fields.get(str(location[0]))
+    alias = field.validation_alias if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return str(location[0]).upper()

@@ -1,0 +1,137 @@
+"""All SQL of the messaging domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from textbridge.messaging.phone import country_of
+from textbridge.models import Contact, Conversation, Message, MessageEvent, Sender
+
+_Row = TypeVar("_Row", Contact, Sender, Conversation)
+
+
+async def get_or_create_contact(session: AsyncSession, phone: str) -> Contact:
+    found = await session.scalar(select(Contact).where(Contact.phone == phone))
+    if found is not None:
+        return found
+    return await _insert_or_fetch(
+        session,
+        Contact(phone=phone, country=country_of(phone)),
+        select(Contact).where(Contact.phone == phone),
+    )
+
+
+async def get_or_create_sender(
+    session: AsyncSession, provider: str, channel: str, address: str
+) -> Sender:
+    query = select(Sender).where(
+        Sender.provider == provider, Sender.channel == channel, Sender.address == address
+    )
+    found = await session.scalar(query)
+    if found is not None:
+        return found
+    return await _insert_or_fetch(
+        session, Sender(provider=provider, channel=channel, address=address), query
+    )
+
+
+async def get_or_create_conversation(
+    session: AsyncSession, contact: Contact, sender: Sender, channel: str
+) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.contact_id == contact.id,
+        Conversation.sender_id == sender.id,
+        Conversation.channel == channel,
+    )
+    found = await session.scalar(query)
+    if found is not None:
+        return found
+    conversation = Conversation(contact=contact, sender=sender, channel=channel)
+    return await _insert_or_fetch(session, conversation, query)
+
+
+async def _insert_or_fetch(session: AsyncSession, row: _Row, query: Select[tuple[_Row]]) -> _Row:
+    # Two requests may create the same contact at once: the loser of the unique constraint
+    # rolls back its savepoint and reads the winner's row.
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = await session.scalar(query)
+        if found is None:
+            raise
+        return found
+    return row
+
+
+async def find_sender(session: AsyncSession, channel: str, address: str | None) -> Sender | None:
+    query = select(Sender).where(Sender.channel == channel)
+    if address is not None:
+        query = query.where(Sender.address == address)
+    return await session.scalar(query.order_by(Sender.created_at, Sender.address).limit(1))
+
+
+async def message_by_idempotency_key(session: AsyncSession, key: str) -> Message | None:
+    return await session.scalar(select(Message).where(Message.idempotency_key == key))
+
+
+async def message_by_provider_id(
+    session: AsyncSession, provider: str, provider_message_id: str
+) -> Message | None:
+    return await session.scalar(
+        select(Message).where(
+            Message.provider == provider, Message.provider_message_id == provider_message_id
+        )
+    )
+
+
+async def add_event_once(session: AsyncSession, event: MessageEvent) -> bool:
+    """Store an event unless one with its dedup key exists; True when stored."""
+    exists = await session.scalar(
+        select(MessageEvent.id).where(MessageEvent.dedup_key == event.dedup_key)
+    )
+    if exists is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(event)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def events_of(session: AsyncSession, message_id: uuid.UUID) -> Sequence[MessageEvent]:
+    result = await session.scalars(
+        select(MessageEvent)
+        .where(MessageEvent.message_id == message_id)
+        .order_by(MessageEvent.received_at, MessageEvent.id)
+    )
+    return result.all()
+
+
+async def list_conversations(
+    session: AsyncSession, limit: int, before: datetime | None
+) -> Sequence[Conversation]:
+    query = select(Conversation).where(Conversation.last_message_at.is_not(None))
+    if before is not None:
+        query = query.where(Conversation.last_message_at < before)
+    query = query.order_by(Conversation.last_message_at.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def messages_of(
+    session: AsyncSession, conversation_id: uuid.UUID, limit: int, before: datetime | None
+) -> Sequence[Message]:
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before is not None:
+        query = query.where(Message.created_at < before)
+    query = query.order_by(Message.created_at.desc(), Message.id).limit(limit)
+    return list(reversed((await session.scalars(query)).all()))

@@ -1,0 +1,112 @@
+"""What the API returns and the live events carry: one shape for both."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from textbridge.models import Conversation, Message, MessageEvent
+
+
+class StatusEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    status: str
+    provider_status: str | None
+    source: str
+    applied: bool
+    error_code: str | None
+    occurred_at: datetime | None
+    received_at: datetime
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    direction: str
+    channel: str
+    provider: str
+    provider_message_id: str | None
+    from_: str = Field(serialization_alias="from")
+    to: str
+    text: str | None
+    status: str
+    error_code: str | None
+    error_message: str | None
+    encoding: str | None
+    segments: int | None
+    price: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        return cls(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            direction=message.direction,
+            channel=message.channel,
+            provider=message.provider,
+            provider_message_id=message.provider_message_id,
+            from_=message.from_address,
+            to=message.to_address,
+            text=message.body,
+            status=message.status,
+            error_code=message.error_code,
+            error_message=message.error_message,
+            encoding=message.encoding,
+            segments=message.segments,
+            price=message.price,
+            attempts=message.attempts,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
+
+    def event_data(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class MessageDetailOut(MessageOut):
+    history: list[StatusEventOut]
+
+    @classmethod
+    def with_history(cls, message: Message, events: list[MessageEvent]) -> MessageDetailOut:
+        base = MessageOut.of(message).model_dump()
+        history = [StatusEventOut.model_validate(event) for event in events]
+        return cls(**base, history=history)
+
+
+class ConversationOut(BaseModel):
+    id: uuid.UUID
+    channel: str
+    contact_phone: str
+    contact_name: str | None
+    sender_address: str
+    provider: str
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    last_message_preview: str | None
+    unread_count: int
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationOut:
+        return cls(
+            id=conversation.id,
+            channel=conversation.channel,
+            contact_phone=conversation.contact.phone,
+            contact_name=conversation.contact.name,
+            sender_address=conversation.sender.address,
+            provider=conversation.sender.provider,
+            last_message_at=conversation.last_message_at,
+            last_inbound_at=conversation.last_inbound_at,
+            last_message_preview=conversation.last_message_preview,
+            unread_count=conversation.unread_count,
+        )
+
+    def event_data(self) -> dict[str, object]:
+        return self.model_dump(mode="json")

@@ -1,0 +1,18 @@
+"""ORM models, one module per table."""
+
+from textbridge.models.api_key import ApiKey
+from textbridge.models.contact import Contact
+from textbridge.models.conversation import Conversation
+from textbridge.models.message import Message, MessageEvent
+from textbridge.models.sender import Sender
+from textbridge.models.webhook_journal import WebhookJournalEntry
+
+__all__ = [
+    "ApiKey",
+    "Contact",
+    "Conversation",
+    "Message",
+    "MessageEvent",
+    "Sender",
+    "WebhookJournalEntry",
+]

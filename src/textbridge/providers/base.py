@@ -1,0 +1,152 @@
+"""The provider contract: what every provider adapter implements, and the normalized values.
+
+A provider turns our `OutboundMessage` into its wire request and its webhooks into normalized
+events. It never touches the database, never retries and never sleeps; the dispatcher decides.
+
+Send errors form a closed hierarchy; the dispatcher's retry decision reads only `retryable` and
+whether the outcome is uncertain::
+
+    SendError                       the provider did not take the message
+    ├── SendRejected                permanent: bad number, bad content, blocked (retryable=False)
+    ├── SendAuthFailed              our credentials were refused (retryable=False)
+    ├── SendRateLimited             429: try again after `retry_after` seconds (retryable=True)
+    ├── SendUnavailable             5xx or no connection before the request left (retryable=True)
+    └── SendOutcomeUnknown          the request may have been taken (read timeout, lost answer):
+                                    never resent blindly; the message becomes `unknown`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Channel = Literal["sms"]
+WebhookKind = Literal["inbound", "status"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What a provider needs to send one message. Addresses are E.164 (`+14155550100`)."""
+
+    message_id: str
+    channel: Channel
+    from_address: str
+    to_address: str
+    text: str
+    status_callback_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    provider: str
+    provider_message_id: str
+    channel: Channel
+    from_address: str
+    to_address: str
+    text: str
+    segments: int | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    provider: str
+    provider_message_id: str
+    provider_status: str
+    error_code: str | None = None
+    error_description: str | None = None
+    occurred_at: datetime | None = None
+    price: str | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        return (
+            f"{self.provider}:{self.provider_message_id}:{self.provider_status}:"
+            f"{self.error_code or ''}"
+        )
+
+
+WebhookEvent = InboundMessage | StatusUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A webhook as received: `url` is the public URL the provider called (query included)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    params: Sequence[tuple[str, str]]
+    body: bytes
+
+
+class WebhookPayloadError(ValueError):
+    """A verified webhook whose content we cannot understand (answered 400, journaled)."""
+
+
+class SendError(Exception):
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider_code: str | None = None) -> None:
+        super().__init__(message)
+        self.provider_code = provider_code
+
+
+class SendRejected(SendError):
+    pass
+
+
+class SendAuthFailed(SendError):
+    pass
+
+
+class SendRateLimited(SendError):
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, provider_code="429")
+        self.retry_after = retry_after
+
+
+class SendUnavailable(SendError):
+    retryable = True
+
+
+class SendOutcomeUnknown(SendError):
+    pass
+
+
+class Provider(Protocol):
+    """One provider adapter. Implementations live in `providers/<name>/`."""
+
+    name: str
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        """Hand one message to the provider, or raise a `SendError`."""
+        ...
+
+    def verify(self, request: WebhookRequest) -> bool:
+        """True when the webhook carries a valid signature for this account."""
+        ...
+
+    def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
+        """Normalized events in a verified webhook; `WebhookPayloadError` when unreadable."""
+        ...
+
+    def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
+        """The journal key that makes a redelivered webhook a no-op."""
+        ...
+
+    def status_for(self, provider_status: str) -> str | None:
+        """Our status for a provider status, or None when the provider status is unknown."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,47 @@
+"""Plivo: Message API for sending, signed form/query webhooks for inbound and status."""
+
+from __future__ import annotations
+
+import httpx
+
+from textbridge.providers.base import (
+    OutboundMessage,
+    SendResult,
+    WebhookEvent,
+    WebhookKind,
+    WebhookRequest,
+)
+from textbridge.providers.plivo import signature, vocabulary, webhooks
+from textbridge.providers.plivo.client import PlivoMessageClient
+
+
+class PlivoProvider:
+    name = "plivo"
+
+    def __init__(
+        self, auth_id: str, auth_tokens: list[str], base_url: str, client: httpx.AsyncClient
+    ) -> None:
+        """`auth_tokens[0]` signs our API calls; any of them verifies a webhook (rotation)."""
+        self._tokens = auth_tokens
+        self._client = client
+        self._messages = PlivoMessageClient(auth_id, auth_tokens[0], base_url, client)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return await self._messages.send(message)
+
+    def verify(self, request: WebhookRequest) -> bool:
+        return signature.verify(
+            request.headers, request.method, request.url, request.params, self._tokens
+        )
+
+    def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
+        return webhooks.parse(kind, request.params)
+
+    def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
+        return webhooks.dedup_key(kind, events)
+
+    def status_for(self, provider_status: str) -> str | None:
+        return vocabulary.STATUS_MAP.get(provider_status)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,90 @@
+"""Send through Plivo's Message API with one pooled async httpx client per process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from textbridge.providers.base import (
+    OutboundMessage,
+    SendAuthFailed,
+    SendError,
+    SendOutcomeUnknown,
+    SendRateLimited,
+    SendRejected,
+    SendResult,
+    SendUnavailable,
+)
+
+# Plivo expects a number without the leading "+".
+def plivo_number(e164: str) -> str:
+    return e164.lstrip("+")
+
+
+def message_request_body(message: OutboundMessage) -> dict[str, Any]:
+    return {
+        "src": plivo_number(message.from_address),
+        "dst": plivo_number(message.to_address),
+        "text": message.text,
+        "type": message.channel,
+        "url": message.status_callback_url,
+        "method": "POST",
+    }
+
+
+class PlivoMessageClient:
+    def __init__(self, auth_id: str, auth_token: str, base_url: str, client: httpx.AsyncClient):
+        self._url = f"{base_url}/{auth_id}/Message/"
+        self._auth = httpx.BasicAuth(auth_id, auth_token)
+        self._client = client
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        try:
+            response = await self._client.post(
+                self._url, json=message_request_body(message), auth=self._auth
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Plivo: safe to try again.
+            raise SendUnavailable(f"could not reach Plivo: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            # The request may have reached Plivo and been accepted; never resend blindly.
+            raise SendOutcomeUnknown(f"no answer from Plivo: {type(exc).__name__}") from None
+        return _result(response)
+
+
+def _result(response: httpx.Response) -> SendResult:
+    if response.status_code in (200, 201, 202):
+        uuids = _json(response).get("message_uuid") or []
+        if not uuids:
+            raise SendOutcomeUnknown("Plivo accepted the request but returned no message_uuid")
+        return SendResult(provider_message_id=str(uuids[0]))
+    raise _error(response)
+
+
+def _error(response: httpx.Response) -> SendError:
+    code = response.status_code
+    detail = str(_json(response).get("error") or response.reason_phrase)
+    if code == 429:
+        return SendRateLimited(f"Plivo rate limit: {detail}", retry_after=_retry_after(response))
+    if code == 401:
+        return SendAuthFailed(f"Plivo refused our credentials: {detail}", provider_code="401")
+    if code >= 500:
+        return SendUnavailable(f"Plivo error {code}: {detail}", provider_code=str(code))
+    return SendRejected(f"Plivo refused the message: {detail}", provider_code=str(code))
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

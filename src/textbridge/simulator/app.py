@@ -1,0 +1,51 @@
+"""``create_simulator_app``: the fake Plivo Message API plus its control API, as one ASGI app.
+
+Mounted as a sub-app (``app.mount("/simulator", sim)``) it gets no lifespan of its own from
+Starlette; the parent should run ``sim.router.lifespan_context(sim)`` inside its lifespan so that
+the HTTP pool is opened and background callbacks are cancelled at shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from textbridge.simulator.callbacks import CallbackDispatcher
+from textbridge.simulator.config import SimulatorConfig
+from textbridge.simulator.control import build_control_router
+from textbridge.simulator.errors import (
+    PlivoApiError,
+    http_error_handler,
+    plivo_error_handler,
+    validation_error_handler,
+)
+from textbridge.simulator.plivo_api import build_plivo_router
+from textbridge.simulator.state import SimulatorState
+
+
+def create_simulator_app(config: SimulatorConfig) -> FastAPI:
+    """A fresh simulator with its own in-memory state and HTTP pool."""
+    state = SimulatorState(default_callback_delay=config.callback_delay_seconds)
+    callbacks = CallbackDispatcher(config.plivo_auth_token)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await callbacks.start()
+        try:
+            yield
+        finally:
+            await callbacks.aclose()
+
+    app = FastAPI(title="textbridge simulator (Plivo)", lifespan=lifespan)
+    app.include_router(build_plivo_router(config, state, callbacks))
+    app.include_router(build_control_router(config, state, callbacks))
+    app.add_exception_handler(PlivoApiError, plivo_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.state.simulator_state = state
+    app.state.simulator_callbacks = callbacks
+    return app

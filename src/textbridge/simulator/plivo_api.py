@@ -1,0 +1,151 @@
+"""The fake Plivo Message API: send (``POST .../Message/``) and fetch (``GET .../Message/{uuid}/``).
+
+Requests are checked in Plivo's order: credentials (401), account path (404), armed send faults,
+then the body (400). Errors use Plivo's ``{"api_id", "error"}`` shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from textbridge.simulator.callbacks import CallbackDispatcher
+from textbridge.simulator.config import SimulatorConfig, is_plivo_auth_id
+from textbridge.simulator.errors import PlivoApiError, new_api_id
+from textbridge.simulator.state import SimulatorState, StoredMessage, api_time, new_message
+from textbridge.simulator.validation import SendRequest, parse_send_request
+from textbridge.simulator.vocabulary import OUTBOUND_RATES
+
+# Bodies of the injected send failures (`fail_next_sends`); Plivo sends no Retry-After.
+SEND_FAULT_ERRORS: dict[int, str] = {
+    429: "too many requests",
+    500: "internal server error",
+}
+
+
+def build_plivo_router(
+    config: SimulatorConfig, state: SimulatorState, callbacks: CallbackDispatcher
+) -> APIRouter:
+    """Routes under ``/v1/Account/{auth_id}``, for one account."""
+    router = APIRouter(prefix="/v1/Account/{auth_id}", tags=["plivo"])
+
+    @router.post("/Message/", status_code=202)
+    async def send_message(auth_id: str, request: Request) -> JSONResponse:
+        _authorize(request, auth_id, config)
+        _raise_send_fault(state)
+        send = parse_send_request(await _read_params(request))
+        messages = [
+            _queue(send, destination, state, callbacks) for destination in send.destinations
+        ]
+        body = {
+            "api_id": new_api_id(),
+            "message": "message(s) queued",
+            "message_uuid": [message.message_uuid for message in messages],
+        }
+        return JSONResponse(body, status_code=202)
+
+    @router.get("/Message/{message_uuid}/")
+    async def get_message(auth_id: str, message_uuid: str, request: Request) -> JSONResponse:
+        _authorize(request, auth_id, config)
+        message = state.messages.get(message_uuid)
+        if message is None:
+            raise PlivoApiError(404, "not found")
+        return JSONResponse(message_resource(message, config.plivo_auth_id))
+
+    return router
+
+
+def message_resource(message: StoredMessage, auth_id: str) -> dict[str, object]:
+    """The message object Plivo's ``GET .../Message/{uuid}/`` answers."""
+    return {
+        "api_id": new_api_id(),
+        "error_code": message.error_code,
+        "error_message": "",
+        "from_number": message.from_number,
+        "to_number": message.to_number,
+        "message_direction": message.direction,
+        "message_state": message.state,
+        "message_time": api_time(message.message_time),
+        "message_type": message.message_type,
+        "message_uuid": message.message_uuid,
+        "resource_uri": f"/v1/Account/{auth_id}/Message/{message.message_uuid}/",
+        "total_amount": message.total_amount,
+        "total_rate": message.total_rate,
+        "units": message.units,
+        "message_sent_time": api_time(message.sent_time),
+        "message_updated_time": api_time(message.updated_time),
+    }
+
+
+def _queue(
+    send: SendRequest, destination: str, state: SimulatorState, callbacks: CallbackDispatcher
+) -> StoredMessage:
+    message = new_message(
+        direction="outbound",
+        message_type=send.message_type,
+        from_number=send.src,
+        to_number=destination,
+        text=send.text,
+        units=send.units,
+        rate=OUTBOUND_RATES[send.message_type],
+        initial_state="queued",
+    )
+    message.media_urls = send.media_urls
+    message.callback_url, message.callback_method = send.callback_url, send.callback_method
+    state.add(message)
+    callbacks.start_lifecycle(message, state.fate_for(destination), state.faults)
+    return message
+
+
+def _authorize(request: Request, path_auth_id: str, config: SimulatorConfig) -> None:
+    credentials = _basic_credentials(request.headers.get("authorization"))
+    if credentials is None:
+        raise PlivoApiError(401, "authentication credentials were not provided")
+    auth_id, token = credentials
+    # Both compared in full (no short-circuit) so timing does not tell which one was wrong.
+    id_ok = hmac.compare_digest(auth_id.encode(), config.plivo_auth_id.encode())
+    token_ok = hmac.compare_digest(token.encode(), config.plivo_auth_token.encode())
+    if not (is_plivo_auth_id(auth_id) and id_ok and token_ok):
+        raise PlivoApiError(401, "authentication failed: invalid auth_id or auth_token")
+    if path_auth_id != auth_id:
+        raise PlivoApiError(404, f"account {path_auth_id} not found")
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    scheme, _, encoded = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    auth_id, separator, token = decoded.partition(":")
+    return (auth_id, token) if separator else None
+
+
+def _raise_send_fault(state: SimulatorState) -> None:
+    status = state.take_send_fault()
+    if status is not None:
+        raise PlivoApiError(status, SEND_FAULT_ERRORS.get(status, "simulated failure"))
+
+
+async def _read_params(request: Request) -> dict[str, object]:
+    """The send parameters from a JSON body (what the SDK sends) or a form body."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data: object = await request.json()
+        except ValueError:
+            raise PlivoApiError(400, "request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise PlivoApiError(400, "request body must be a JSON object")
+        return data
+    async with request.form() as form:
+        return {
+            key: values[0] if len(values) == 1 else values
+            for key in form
+            if (values := [v for v in form.getlist(key) if isinstance(v, str)])
+        }

@@ -1,0 +1,1 @@
+"""Provider webhooks: verify, journal once, answer fast; apply from the journal afterwards."""
