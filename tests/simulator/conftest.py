@@ -11,15 +11,20 @@ import pytest
 
 from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-from .harness import AUTH_ID, AUTH_TOKEN, CALLBACK_DELAY, LiveServer, Receiver
+from .harness import AUTH_ID, AUTH_TOKEN, CALLBACK_DELAY, LiveServer, Receiver, ReceiverApp
+
+
+@pytest.fixture(scope="session")
+def receiver_app() -> Iterator[tuple[ReceiverApp, str]]:
+    app = ReceiverApp()
+    with LiveServer(app.asgi) as server:
+        yield app, server.url
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    with LiveServer(receiver.app) as server:
-        receiver.url = server.url
-        yield receiver
+def receiver(receiver_app: tuple[ReceiverApp, str]) -> Receiver:
+    """Records the webhooks of one test (a session-wide server, a per-test URL)."""
+    return Receiver(*receiver_app)
 
 
 @pytest.fixture

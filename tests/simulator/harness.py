@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -87,15 +88,17 @@ class Received:
     params: dict[str, str]
 
 
-class Receiver:
-    """A tiny app that records every request; ``fail_next`` makes it answer 500 that many times."""
+class ReceiverApp:
+    """A tiny app that records every request and answers 200, or 500 where told to fail.
+
+    Served once per session; each test gets a ``Receiver`` under its own path prefix.
+    """
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
-        self.fail_next = 0
-        self.url = ""
-        self._lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
+        self.failures: dict[str, int] = {}  # path prefix -> how many requests still get 500
+        self.lock = threading.Lock()
+        self.asgi = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
 
     async def _handle(self, request: Request) -> Response:
         if request.method == "POST":
@@ -103,17 +106,39 @@ class Receiver:
                 params = {key: str(value) for key, value in form.items()}
         else:
             params = dict(request.query_params)
-        record = Received(
-            request.method, str(request.url), request.url.path, dict(request.headers), params
-        )
-        with self._lock:
+        path = request.url.path
+        record = Received(request.method, str(request.url), path, dict(request.headers), params)
+        prefix = "/" + path.split("/")[1]
+        with self.lock:
             self.requests.append(record)
-            failing, self.fail_next = self.fail_next > 0, max(self.fail_next - 1, 0)
+            failing = self.failures.get(prefix, 0) > 0
+            if failing:
+                self.failures[prefix] -= 1
         return Response("fail" if failing else "ok", status_code=500 if failing else 200)
 
+
+class Receiver:
+    """One test's view of the receiver: its own ``url`` and the requests made under it."""
+
+    def __init__(self, app: ReceiverApp, server_url: str) -> None:
+        self._app = app
+        self._prefix = f"/{uuid.uuid4().hex}"
+        self.url = server_url + self._prefix
+
+    def fail_next(self, count: int) -> None:
+        """Answer the next ``count`` requests with 500."""
+        with self._app.lock:
+            self._app.failures[self._prefix] = count
+
     def received(self, path: str | None = None) -> list[Received]:
-        with self._lock:
-            return [r for r in self.requests if path is None or r.path == path]
+        """Requests to ``path`` (relative to ``url``), or all of this test's, oldest first."""
+        wanted = None if path is None else self._prefix + path
+        with self._app.lock:
+            return [
+                r
+                for r in self._app.requests
+                if r.path == wanted or (wanted is None and r.path.startswith(self._prefix + "/"))
+            ]
 
     def wait_for(self, count: int, path: str | None = None, timeout: float = 5.0) -> list[Received]:
         """Wait until at least ``count`` requests (to ``path``) arrived; return them all."""

@@ -1,0 +1,38 @@
+"""Suite-wide fixtures. Every end-to-end test runs on SQLite and on PostgreSQL; the PostgreSQL
+half is skipped, with the reason printed, where no PostgreSQL answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .support.database import (
+    Database,
+    drop_postgres_database,
+    postgres_database,
+    sqlite_database,
+)
+from .support.textbridge import Textbridge, running_textbridge
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    if request.param == "sqlite":
+        yield sqlite_database(tmp_path_factory.mktemp("sqlite"))
+        return
+    outcome = postgres_database()
+    if isinstance(outcome, str):
+        pytest.skip(outcome)
+    database, name = outcome
+    yield database
+    drop_postgres_database(name)
+
+
+@pytest.fixture
+def textbridge(database: Database, tmp_path: Path) -> Iterator[Textbridge]:
+    with running_textbridge(database, tmp_path) as running:
+        yield running

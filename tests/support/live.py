@@ -1,0 +1,74 @@
+"""Serve any ASGI app over real HTTP from a test: uvicorn on a free port, in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.01) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+class LiveServer:
+    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a background thread."""
+
+    def __init__(self, app: ASGIApp | None = None) -> None:
+        """The port is reserved at once; give `app` here or set it before entering (an app
+        that must know its own URL is built after reading `url`)."""
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port: int = self._socket.getsockname()[1]
+        self.app = app
+        self.server: uvicorn.Server
+        self._thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        assert self.app is not None, "set LiveServer.app before starting it"
+        config = uvicorn.Config(
+            self.app,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,  # open event streams would hold shutdown forever
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._thread.start()
+        wait_until(lambda: self.server.started or not self._thread.is_alive())
+        if not self.server.started:
+            raise RuntimeError("uvicorn failed to start")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout)
+        self._socket.close()
+        if self._thread.is_alive():
+            raise RuntimeError("uvicorn did not stop")

@@ -1,0 +1,127 @@
+"""A real textbridge `serve` (app, dispatcher, simulator) over HTTP, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from textbridge.app import create_app
+from textbridge.config import Settings, load_settings
+from textbridge.runtime import Runtime
+
+from .database import Database
+from .live import LiveServer, wait_until
+
+API_KEY = "tb_test_key_0123456789abcdefghijklmnop"
+SANDBOX_NUMBER = "+14155550100"
+CONTACT = "+14155550199"
+
+
+@dataclass
+class Textbridge:
+    server: LiveServer
+    settings: Settings
+    runtime: Runtime
+    database: Database
+    api: httpx.Client
+    simulator: httpx.Client
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def send(self, to: str = CONTACT, text: str = "hello", **extra: Any) -> dict[str, Any]:
+        response = self.api.post("/api/v1/messages", json={"to": to, "text": text, **extra})
+        assert response.status_code == 202, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        response = self.api.get(f"/api/v1/messages/{message_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_for_status(self, message_id: str, status: str, timeout: float = 10) -> dict[str, Any]:
+        return wait_until(
+            lambda: (m := self.message(message_id))["status"] == status and m, timeout=timeout
+        )
+
+    def inbound(self, text: str, sender: str = CONTACT, to: str = SANDBOX_NUMBER) -> str:
+        response = self.simulator.post(
+            "/control/plivo/inbound", json={"from": sender, "to": to, "text": text}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status_code"] == 200, response.text
+        return str(response.json()["message_uuid"])
+
+
+def settings_for(database_url: str, public_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database_url,
+        "public_url": public_url,
+        "api_key": API_KEY,
+        "secret_key": "test-session-secret",
+        **overrides,
+    }
+    return load_settings(**values)
+
+
+@contextmanager
+def running_textbridge(
+    database: Database, folder: Path, **overrides: Any
+) -> Iterator[Textbridge]:
+    server = LiveServer()
+    settings = settings_for(database.fresh_url(folder), server.url, **overrides)
+    app = create_app(settings)
+    server.app = app
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with (
+        server,
+        httpx.Client(base_url=server.url, headers=headers, timeout=10) as api,
+        httpx.Client(base_url=f"{server.url}/simulator", timeout=10) as simulator,
+    ):
+        yield Textbridge(server, settings, app.state.runtime, database, api, simulator)
+
+
+@contextmanager
+def event_stream(textbridge: Textbridge) -> Iterator[queue.Queue[dict[str, Any]]]:
+    """Collect `/api/v1/events` in a thread; yields a queue of {"event", "data"} dicts."""
+    received: queue.Queue[dict[str, Any]] = queue.Queue()
+    ready = threading.Event()
+    client = httpx.Client(
+        base_url=textbridge.url, headers=textbridge.api.headers, timeout=httpx.Timeout(5, read=None)
+    )
+
+    def listen() -> None:
+        event = ""
+        try:
+            with client.stream("GET", "/api/v1/events") as response:
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:") and event == "ready":
+                        ready.set()
+                    elif line.startswith("data:"):
+                        received.put({"event": event, "data": json.loads(line.split(":", 1)[1])})
+        except httpx.HTTPError:
+            return  # closed by the test
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(5), "the event stream did not open"
+    try:
+        yield received
+    finally:
+        client.close()
+        thread.join(5)
