@@ -67,7 +67,7 @@ def _add_inbox(app: FastAPI) -> None:
 def _mount_simulator(app: FastAPI, runtime: Runtime) -> None:
     from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-    assert runtime.sandbox is not None  # noqa: S101
+    assert runtime.sandbox is not None
     config = SimulatorConfig(
         plivo_auth_id=runtime.sandbox.auth_id,
         plivo_auth_token=runtime.sandbox.auth_token,

@@ -15,8 +15,9 @@ from textbridge.config import Settings, SettingsError, load_settings
 from textbridge.db import migrate
 from textbridge.runtime import Runtime
 
-app = typer.Typer(help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sim_app = typer.Typer(help="Drive a running simulator.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -41,15 +42,19 @@ def serve(
     settings = _settings()
     settings = _with_address(settings, host, port)
     tb_logging.configure(settings.log_level)
-    _register_secrets(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings.database_url)
     from textbridge.app import create_app
 
     application = create_app(settings, on_dev_key=_print_dev_key)
     _announce(settings, application.state.runtime)
-    uvicorn.run(application, host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
 
 
 def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -60,29 +65,26 @@ def _with_address(settings: Settings, host: str | None, port: int | None) -> Set
     return settings.model_copy(update=update)
 
 
-def _register_secrets(settings: Settings) -> None:
-    for secret in (settings.plivo_auth_token, settings.api_key, settings.secret_key):
-        if secret is not None:
-            tb_logging.register_secret(secret.get_secret_value())
-
-
 def _announce(settings: Settings, runtime: Runtime) -> None:
     if runtime.sandbox is not None:
-        tb_logging.register_secret(runtime.sandbox.auth_token)
-        console.print(Panel(
-            "SANDBOX MODE: no provider credentials are set, so the built-in simulator plays "
-            "Plivo. Nobody can be texted.\n"
-            f"Inbox: {settings.public_url}/   API docs: {settings.public_url}/docs",
-            style="yellow",
-        ))
+        console.print(
+            Panel(
+                "SANDBOX MODE: no provider credentials are set, so the built-in simulator plays "
+                "Plivo. Nobody can be texted.\n"
+                f"Inbox: {settings.public_url}/   API docs: {settings.public_url}/docs",
+                style="yellow",
+            )
+        )
 
 
 def _print_dev_key(key: str) -> None:
-    console.print(Panel(
-        f"A development API key was created (shown only this once):\n\n  {key}\n\n"
-        "Sign in to the inbox with it, or send `Authorization: Bearer <key>`.",
-        style="green",
-    ))
+    console.print(
+        Panel(
+            f"A development API key was created (shown only this once):\n\n  {key}\n\n"
+            "Sign in to the inbox with it, or send `Authorization: Bearer <key>`.",
+            style="green",
+        )
+    )
 
 
 @db_app.command("upgrade")
@@ -103,8 +105,12 @@ def send(
 ) -> None:
     """Send an SMS through a running textbridge."""
     body = {"to": to, "text": text, **({"from": sender} if sender else {})}
-    response = httpx.post(f"{url}/api/v1/messages", json=body,
-                          headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+    response = httpx.post(
+        f"{url}/api/v1/messages",
+        json=body,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
     _print_response(response)
 
 
@@ -113,18 +119,22 @@ def simulator(
     host: str = "127.0.0.1",
     port: int = 8900,
     auth_id: Annotated[str, typer.Option(envvar="PLIVO_AUTH_ID")] = "MAXXXXXXXXXXXXXXXXXX",
-    auth_token: Annotated[str, typer.Option(envvar="PLIVO_AUTH_TOKEN")] = "sandbox-token",
-    message_url: Annotated[str | None, typer.Option(
-        help="Where inbound SMS are posted, e.g. http://127.0.0.1:8000/webhooks/plivo/inbound"
-    )] = None,
+    auth_token: Annotated[str, typer.Option(envvar="PLIVO_AUTH_TOKEN")] = "sandbox-token",  # noqa: S107 (the simulator's own default)
+    message_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where inbound SMS are posted, e.g. http://127.0.0.1:8000/webhooks/plivo/inbound"
+        ),
+    ] = None,
 ) -> None:
     """Run the provider simulator alone (a fake Plivo Message API)."""
     from textbridge.simulator import SimulatorConfig, create_simulator_app
 
     tb_logging.configure()
     tb_logging.register_secret(auth_token)
-    config = SimulatorConfig(plivo_auth_id=auth_id, plivo_auth_token=auth_token,
-                             plivo_message_url=message_url)
+    config = SimulatorConfig(
+        plivo_auth_id=auth_id, plivo_auth_token=auth_token, plivo_message_url=message_url
+    )
     uvicorn.run(create_simulator_app(config), host=host, port=port)
 
 
@@ -133,12 +143,14 @@ def sim_inbound(
     from_: Annotated[str, typer.Option("--from", help="The contact's number, E.164")],
     to: Annotated[str, typer.Option("--to", help="Our number, E.164")],
     text: Annotated[str, typer.Option("--text")],
-    url: Annotated[str, typer.Option(help="Simulator base URL")] =
-        "http://127.0.0.1:8000/simulator",
+    url: Annotated[
+        str, typer.Option(help="Simulator base URL")
+    ] = "http://127.0.0.1:8000/simulator",
 ) -> None:
     """Make the simulator deliver an inbound SMS to textbridge."""
-    response = httpx.post(f"{url}/control/plivo/inbound",
-                          json={"from": from_, "to": to, "text": text}, timeout=30)
+    response = httpx.post(
+        f"{url}/control/plivo/inbound", json={"from": from_, "to": to, "text": text}, timeout=30
+    )
     _print_response(response)
 
 

@@ -10,7 +10,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "production", "test"]
@@ -33,9 +40,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite+aiosqlite:///./textbridge.db", validation_alias=_env("TEXTBRIDGE_DATABASE_URL")
     )
-    public_url: str = Field(
-        "http://127.0.0.1:8000", validation_alias=_env("TEXTBRIDGE_PUBLIC_URL")
-    )
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("TEXTBRIDGE_PUBLIC_URL"))
     api_key: SecretStr | None = Field(None, validation_alias=_env("TEXTBRIDGE_API_KEY"))
     skip_webhook_verification: bool = Field(
         False, validation_alias=_env("TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION")
@@ -50,12 +55,8 @@ class Settings(BaseSettings):
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
-    plivo_sms_from_number: str | None = Field(
-        None, validation_alias=_env("PLIVO_SMS_FROM_NUMBER")
-    )
-    plivo_whatsapp_number: str | None = Field(
-        None, validation_alias=_env("PLIVO_WHATSAPP_NUMBER")
-    )
+    plivo_sms_from_number: str | None = Field(None, validation_alias=_env("PLIVO_SMS_FROM_NUMBER"))
+    plivo_whatsapp_number: str | None = Field(None, validation_alias=_env("PLIVO_WHATSAPP_NUMBER"))
     plivo_api_base_url: str = Field(
         "https://api.plivo.com/v1/Account", validation_alias=_env("TEXTBRIDGE_PLIVO_API_BASE_URL")
     )

@@ -18,6 +18,7 @@ from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.logging import register_secret
 from textbridge.providers.base import Provider
 from textbridge.providers.plivo import PlivoProvider
 from textbridge.realtime.bus import EventBus
@@ -77,12 +78,18 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> Runtime:
+    """`transport` replaces the network under the providers' HTTP client (tests guard it)."""
+    _register_secrets(settings)
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     bus = EventBus()
     sandbox = SandboxCredentials.generate() if settings.sandbox else None
-    providers = _providers(settings, sandbox)
+    if sandbox is not None:
+        register_secret(sandbox.auth_token)
+    providers = _providers(settings, sandbox, transport)
     applier = JournalApplier(sessions, bus, providers)
     dispatcher = Dispatcher(
         sessions,
@@ -94,17 +101,37 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(
-        settings, engine, sessions, bus, providers, dispatcher, applier,
-        session_secret=secret or secrets.token_urlsafe(32), sandbox=sandbox,
+        settings,
+        engine,
+        sessions,
+        bus,
+        providers,
+        dispatcher,
+        applier,
+        session_secret=secret or secrets.token_urlsafe(32),
+        sandbox=sandbox,
     )
 
 
-def _providers(settings: Settings, sandbox: SandboxCredentials | None) -> dict[str, Provider]:
-    client = httpx.AsyncClient(timeout=PROVIDER_TIMEOUT, limits=httpx.Limits(max_connections=100))
+def _register_secrets(settings: Settings) -> None:
+    for secret in (settings.plivo_auth_token, settings.api_key, settings.secret_key):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+
+
+def _providers(
+    settings: Settings,
+    sandbox: SandboxCredentials | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> dict[str, Provider]:
+    client = httpx.AsyncClient(
+        timeout=PROVIDER_TIMEOUT, limits=httpx.Limits(max_connections=100), transport=transport
+    )
     if sandbox is not None:
         base_url = f"{settings.public_url}/simulator/v1/Account"
         return {"plivo": PlivoProvider(sandbox.auth_id, [sandbox.auth_token], base_url, client)}
-    assert settings.plivo_auth_id and settings.plivo_auth_token  # noqa: S101 (checked by Settings)
+    if not (settings.plivo_auth_id and settings.plivo_auth_token):
+        raise ValueError("PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN are required outside sandbox mode")
     token = settings.plivo_auth_token.get_secret_value()
     plivo = PlivoProvider(settings.plivo_auth_id, [token], settings.plivo_api_base_url, client)
     return {"plivo": plivo}

@@ -52,8 +52,11 @@ def test_status_changes_and_reply_arrive_live(textbridge: Textbridge) -> None:
 
     assert reply["direction"] == "inbound"
     assert reply["conversation_id"] == sent["conversation_id"]
-    assert (reply["from"], reply["to"], reply["text"]) == (CONTACT, SANDBOX_NUMBER,
-                                                         "Yes, on my way")
+    assert (reply["from"], reply["to"], reply["text"]) == (
+        CONTACT,
+        SANDBOX_NUMBER,
+        "Yes, on my way",
+    )
     assert conversation["unread_count"] == 1
     assert conversation["last_message_preview"] == "Yes, on my way"
 
@@ -70,7 +73,8 @@ def test_conversation_lists_both_directions_in_order(textbridge: Textbridge) -> 
     from ..support.live import wait_until
 
     assert wait_until(lambda: len(thread()) == 2 and thread()) == [
-        ("outbound", "one"), ("inbound", "two"),
+        ("outbound", "one"),
+        ("inbound", "two"),
     ]
     listed = textbridge.api.get("/api/v1/conversations").json()
     assert [c["id"] for c in listed] == [sent["conversation_id"]]

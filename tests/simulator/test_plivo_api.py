@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import plivo
@@ -68,7 +69,7 @@ def test_sdk_fetches_the_message_object(plivo_client: plivo.RestClient) -> None:
         src="14155550100", dst="14155550199", text="x" * 200
     ).message_uuid
 
-    def delivered() -> object:
+    def delivered() -> Any:
         message = plivo_client.messages.get(message_uuid)
         return message if message.message_state == "delivered" else None
 

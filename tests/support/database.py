@@ -23,7 +23,12 @@ POSTGRES_URL = os.environ.get(
     "TEXTBRIDGE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
-    "message_events", "messages", "conversations", "contacts", "senders", "webhook_journal",
+    "message_events",
+    "messages",
+    "conversations",
+    "contacts",
+    "senders",
+    "webhook_journal",
     "api_keys",
 )
 T = TypeVar("T")

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from starlette.types import ASGIApp
@@ -72,3 +73,22 @@ class LiveServer:
         self._socket.close()
         if self._thread.is_alive():
             raise RuntimeError("uvicorn did not stop")
+
+
+class OnlyTo(httpx.AsyncBaseTransport):
+    """A network that reaches one origin only; anything else is recorded and refused."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.refused: list[str] = []
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        if origin != self.origin:
+            self.refused.append(str(request.url))
+            raise httpx.ConnectError(f"unexpected outbound request to {origin}")
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -15,10 +15,10 @@ import httpx
 
 from textbridge.app import create_app
 from textbridge.config import Settings, load_settings
-from textbridge.runtime import Runtime
+from textbridge.runtime import Runtime, build_runtime
 
 from .database import Database
-from .live import LiveServer, wait_until
+from .live import LiveServer, OnlyTo, wait_until
 
 API_KEY = "tb_test_key_0123456789abcdefghijklmnop"
 SANDBOX_NUMBER = "+14155550100"
@@ -78,12 +78,11 @@ def settings_for(database_url: str, public_url: str, **overrides: Any) -> Settin
 
 
 @contextmanager
-def running_textbridge(
-    database: Database, folder: Path, **overrides: Any
-) -> Iterator[Textbridge]:
+def running_textbridge(database: Database, folder: Path, **overrides: Any) -> Iterator[Textbridge]:
     server = LiveServer()
     settings = settings_for(database.fresh_url(folder), server.url, **overrides)
-    app = create_app(settings)
+    network = OnlyTo(server.url)  # the in-process simulator, nothing else
+    app = create_app(settings, build_runtime(settings, network))
     server.app = app
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with (
@@ -92,6 +91,7 @@ def running_textbridge(
         httpx.Client(base_url=f"{server.url}/simulator", timeout=10) as simulator,
     ):
         yield Textbridge(server, settings, app.state.runtime, database, api, simulator)
+    assert not network.refused, f"unexpected outbound requests: {network.refused}"
 
 
 @contextmanager

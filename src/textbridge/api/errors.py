@@ -42,7 +42,9 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     problems = [_problem(error) for error in exc.errors()]
     first = problems[0] if problems else {"field": None, "message": "invalid request"}
     body = error_body(
-        "validation_error", f"{first['field']}: {first['message']}", first["field"],
+        "validation_error",
+        f"{first['field']}: {first['message']}",
+        first["field"],
         problems=problems,
     )
     return JSONResponse(body, status_code=422)

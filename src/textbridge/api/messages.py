@@ -27,8 +27,9 @@ async def send_message(
 ) -> MessageOut:
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
     `Idempotency-Key` and body return the same message."""
-    request = service.SendRequest(to=body.to, text=body.text, channel=body.channel,
-                                  from_=body.from_)
+    request = service.SendRequest(
+        to=body.to, text=body.text, channel=body.channel, from_=body.from_
+    )
     scoped_key = f"{api_key.id}:{idempotency_key}" if idempotency_key else None
     message = await service.send(uow, request, scoped_key)
     await uow.commit()
@@ -42,8 +43,11 @@ async def preview(body: PreviewIn, _: ApiKeyDep) -> PreviewOut:
     """Encoding, segments and the characters that forced UCS-2, before sending."""
     info = analyze(body.text)
     return PreviewOut(
-        encoding=info.encoding, segments=info.segments, characters=info.characters,
-        units=info.units, ucs2_characters=list(info.ucs2_characters),
+        encoding=info.encoding,
+        segments=info.segments,
+        characters=info.characters,
+        units=info.units,
+        ucs2_characters=list(info.ucs2_characters),
     )
 
 

@@ -85,7 +85,10 @@ class Dispatcher:
             for message in expired:
                 log.warning("dispatch outcome unknown after restart", message_id=str(message.id))
                 await service.set_status(
-                    uow, message, status.UNKNOWN, lease_expires_at=None,
+                    uow,
+                    message,
+                    status.UNKNOWN,
+                    lease_expires_at=None,
                     error_message="the dispatch was interrupted; it may or may not have been sent",
                 )
             await uow.commit()
@@ -102,8 +105,11 @@ class Dispatcher:
             messages = list(await uow.session.scalars(query))
             for message in messages:
                 await service.set_status(
-                    uow, message, status.SENDING,
-                    attempts=message.attempts + 1, lease_expires_at=utcnow() + LEASE,
+                    uow,
+                    message,
+                    status.SENDING,
+                    attempts=message.attempts + 1,
+                    lease_expires_at=utcnow() + LEASE,
                 )
             await uow.commit()
             return [message.id for message in messages]
@@ -144,8 +150,11 @@ class Dispatcher:
                 return
             if isinstance(outcome, SendResult):
                 await service.set_status(
-                    uow, message, status.SUBMITTED,
-                    provider_message_id=outcome.provider_message_id, lease_expires_at=None,
+                    uow,
+                    message,
+                    status.SUBMITTED,
+                    provider_message_id=outcome.provider_message_id,
+                    lease_expires_at=None,
                 )
             else:
                 await _record_error(uow, message, outcome)

@@ -13,7 +13,9 @@ def to_e164(raw: str) -> str:
     """`+14155550100` for any valid international form; InvalidPhoneNumber otherwise."""
     text = raw.strip()
     if not text.startswith("+"):
-        raise InvalidPhoneNumber(f"{raw!r} is not in international format (E.164, e.g. +14155550100)")
+        raise InvalidPhoneNumber(
+            f"{raw!r} is not in international format (E.164, e.g. +14155550100)"
+        )
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-
 from typing import TypeVar
 
 from sqlalchemy import Select, select
@@ -58,7 +57,7 @@ async def get_or_create_conversation(
     return await _insert_or_fetch(session, conversation, query)
 
 
-async def _insert_or_fetch(session: AsyncSession, row: _Row, query: Select[tuple[_Row]]) -> _Row:
+async def _insert_or_fetch(session: AsyncSession, row: _Row, query: Select[_Row]) -> _Row:
     # Two requests may create the same contact at once: the loser of the unique constraint
     # rolls back its savepoint and reads the winner's row.
     try:

@@ -139,9 +139,7 @@ async def _record_internal(uow: UnitOfWork, message: Message, new_status: str) -
     await repository.add_event_once(uow.session, event)
 
 
-async def set_status(
-    uow: UnitOfWork, message: Message, new_status: str, **changes: Any
-) -> None:
+async def set_status(uow: UnitOfWork, message: Message, new_status: str, **changes: Any) -> None:
     """A status change made by textbridge itself (dispatch), kept in the history like any."""
     message.status = new_status
     for name, value in changes.items():
@@ -205,8 +203,11 @@ async def apply_status(uow: UnitOfWork, update: StatusUpdate, our_status: str | 
     if message is None:
         raise UnknownMessage(update.provider_message_id)
     if our_status is None:
-        log.warning("unknown provider status kept", provider=update.provider,
-                    provider_status=update.provider_status)
+        log.warning(
+            "unknown provider status kept",
+            provider=update.provider,
+            provider_status=update.provider_status,
+        )
     applies = our_status is not None and status.advances(message.status, our_status)
     event = _provider_event(message, update, our_status or message.status, applies)
     if not await repository.add_event_once(uow.session, event):

@@ -100,8 +100,24 @@ class CallbackDispatcher:
         if not task.cancelled() and task.exception() is not None:
             log.error("simulator.task_failed", exc_info=task.exception())
 
-    async def deliver(self, hook: Webhook) -> httpx.Response:
-        """Send ``hook`` once, signed; raises ``httpx.HTTPError`` on transport failure."""
+    async def deliver(self, hook: Webhook, attempt: int = 1) -> httpx.Response:
+        """Send ``hook`` once, signed, and log it; ``httpx.HTTPError`` on transport failure."""
+        try:
+            response = await self._send_signed(hook)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "simulator.callback.error", attempt=attempt, error=repr(exc), **hook.describe()
+            )
+            raise
+        log.info(
+            "simulator.callback.sent",
+            attempt=attempt,
+            status_code=response.status_code,
+            **hook.describe(),
+        )
+        return response
+
+    async def _send_signed(self, hook: Webhook) -> httpx.Response:
         headers = signed_headers(self._auth_token, hook.method, hook.url, hook.params)
         if hook.method == "GET":
             # Keep the URL's own query: httpx's `params=` would replace it.
@@ -151,18 +167,9 @@ class CallbackDispatcher:
 
     async def _attempt(self, hook: Webhook, attempt: int) -> bool:
         try:
-            response = await self.deliver(hook)
-        except httpx.HTTPError as exc:
-            log.warning(
-                "simulator.callback.error", attempt=attempt, error=repr(exc), **hook.describe()
-            )
+            response = await self.deliver(hook, attempt)
+        except httpx.HTTPError:
             return False
-        log.info(
-            "simulator.callback.sent",
-            attempt=attempt,
-            status_code=response.status_code,
-            **hook.describe(),
-        )
         return response.is_success
 
 

@@ -1,6 +1,16 @@
 """The control API (JSON, under ``/control``): inject inbound SMS, set fates and faults, inspect.
 
-Not part of Plivo: tests and the ``sim`` CLI drive the simulator through it.
+Not part of Plivo: tests and the ``sim`` CLI drive the simulator through it. Errors are 400
+``{"api_id", "error"}``.
+
+- ``POST /control/plivo/inbound {"from", "to", "text"}``: post a signed inbound SMS webhook to
+  ``plivo_message_url``; answers ``{"message_uuid", "status_code"}`` (502 if unreachable).
+- ``GET /control/numbers``; ``PUT /control/numbers/{number} {"outcome", "error_code"?}``;
+  ``DELETE /control/numbers/{number}``: destination fates (a leading ``+`` is ignored).
+- ``GET | PUT | DELETE /control/faults``: ``duplicate_callbacks``, ``shuffle_callbacks``,
+  ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500, "count"}``.
+- ``GET /control/messages[?direction=inbound|outbound]``: every message, newest last.
+- ``POST /control/reset``: cancel pending callbacks; forget messages, fates and faults.
 """
 
 from __future__ import annotations

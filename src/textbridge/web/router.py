@@ -4,7 +4,7 @@ event stream as any application, authorised by an HttpOnly session cookie."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,28 +14,66 @@ from fastapi.templating import Jinja2Templates
 from textbridge import __version__
 from textbridge.api.deps import RuntimeDep, UowDep, _session_key_id
 from textbridge.auth import keys, session
+from textbridge.db.uow import UnitOfWork
+from textbridge.models import ApiKey
+from textbridge.runtime import SANDBOX_PLIVO_NUMBER, Runtime
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
+
+# The pages load only their own script and stylesheet: no inline code, no third parties.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
 
 
+def _context(runtime: Runtime, **extra: Any) -> dict[str, Any]:
+    sandbox_number = runtime.settings.plivo_sms_from_number or SANDBOX_PLIVO_NUMBER
+    return {
+        "sandbox": runtime.sandbox is not None,
+        "sandbox_number": sandbox_number if runtime.sandbox is not None else "",
+        "version": __version__,
+        **extra,
+    }
+
+
+async def _signed_in(request: Request, runtime: Runtime, uow: UnitOfWork) -> bool:
+    """A valid session cookie whose API key still exists and is not revoked."""
+    key_id = _session_key_id(request, runtime)
+    found = await uow.session.get(ApiKey, key_id) if key_id else None
+    return found is not None and found.revoked_at is None
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return templates.TemplateResponse(
+        request, name, context, status_code=status, headers=PAGE_HEADERS
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
-async def inbox(request: Request, runtime: RuntimeDep) -> Response:
-    if _session_key_id(request, runtime) is None:
+async def inbox(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
+    if not await _signed_in(request, runtime, uow):
         return RedirectResponse("/login", status_code=303)
-    context = {"sandbox": runtime.sandbox is not None, "version": __version__}
-    return templates.TemplateResponse(request, "inbox.html", context)
+    return _page(request, "inbox.html", _context(runtime))
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, runtime: RuntimeDep) -> Response:
-    context = {"sandbox": runtime.sandbox is not None, "error": None}
-    return templates.TemplateResponse(request, "login.html", context)
+async def login_page(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
+    if await _signed_in(request, runtime, uow):
+        return RedirectResponse("/", status_code=303)
+    return _page(request, "login.html", _context(runtime, error=None))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -44,8 +82,8 @@ async def login(
 ) -> Response:
     found = await keys.find_active(uow.session, api_key.strip())
     if found is None:
-        context = {"sandbox": runtime.sandbox is not None, "error": "That API key is not valid."}
-        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+        context = _context(runtime, error="That API key is not valid. Check it and try again.")
+        return _page(request, "login.html", context, status=401)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         session.COOKIE_NAME,

@@ -53,11 +53,11 @@ class WebhookIngest:
             log.warning("webhook refused", provider=provider.name, kind=kind)
             return JSONResponse({"error": "invalid signature"}, status_code=403)
         try:
-            events = provider.parse(kind, webhook)  # type: ignore[arg-type]
+            events = provider.parse(kind, webhook)
         except WebhookPayloadError as exc:
             await self._store({**row, "state": journal.INVALID, "error": str(exc)})
             return JSONResponse({"error": str(exc)}, status_code=400)
-        dedup_key = provider.dedup_key(kind, events)  # type: ignore[arg-type]
+        dedup_key = provider.dedup_key(kind, events)
         if await self._store({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
             self._on_stored()
         return OK

@@ -17,6 +17,7 @@ from textbridge.providers.base import (
     SendUnavailable,
 )
 
+
 # Plivo expects a number without the leading "+".
 def plivo_number(e164: str) -> str:
     return e164.lstrip("+")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from textbridge.providers.plivo.vocabulary import ERROR_CODES
 from textbridge.providers.base import (
     InboundMessage,
     StatusUpdate,
@@ -13,6 +12,7 @@ from textbridge.providers.base import (
     WebhookKind,
     WebhookPayloadError,
 )
+from textbridge.providers.plivo.vocabulary import ERROR_CODES
 
 PROVIDER = "plivo"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"

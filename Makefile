@@ -1,0 +1,26 @@
+# The two commands of the README: `make serve` and `make test`. Each sets up what it needs.
+.PHONY: serve test lint typecheck pytest setup browser
+
+UV ?= uv
+
+serve: setup
+	$(UV) run textbridge serve
+
+test: setup browser lint typecheck pytest
+
+setup:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --all-groups --quiet
+
+browser:
+	@./scripts/ensure-chromium
+
+lint:
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck:
+	$(UV) run mypy
+
+pytest:
+	$(UV) run pytest

@@ -1,0 +1,67 @@
+"""Settings: the Plivo guides' names work, bad settings stop start-up naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from textbridge.config import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "TEXTBRIDGE_ENV", "TEXTBRIDGE_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_are_the_embedded_sandbox() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///./textbridge.db"
+    assert settings.sandbox
+    assert not settings.skip_webhook_verification
+
+
+def test_plivo_guide_names_and_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "PLIVO_AUTH_ID=MAXXXXXXXXXXXXXXXXXX\nPLIVO_AUTH_TOKEN=secret-token\n"
+        "PLIVO_SMS_FROM_NUMBER=14155550100\n"
+        "TEXTBRIDGE_DATABASE_URL=postgresql://postgres@127.0.0.1/test\n"
+    )
+    settings = load_settings()
+    assert settings.plivo_auth_id == "MAXXXXXXXXXXXXXXXXXX"
+    assert settings.plivo_auth_token is not None
+    assert settings.plivo_auth_token.get_secret_value() == "secret-token"
+    assert settings.plivo_sms_from_number == "14155550100"
+    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1/test"
+    assert not settings.sandbox
+    assert "secret-token" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"TEXTBRIDGE_PORT": "eighty"}, "TEXTBRIDGE_PORT"),
+        ({"TEXTBRIDGE_DATABASE_URL": "mysql://x"}, "TEXTBRIDGE_DATABASE_URL"),
+        ({"TEXTBRIDGE_PUBLIC_URL": "example.com"}, "TEXTBRIDGE_PUBLIC_URL"),
+        ({"TEXTBRIDGE_ENV": "staging"}, "TEXTBRIDGE_ENV"),
+        ({"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX"}, "PLIVO_AUTH_TOKEN"),
+        (
+            {"TEXTBRIDGE_ENV": "production", "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION": "true"},
+            "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION",
+        ),
+    ],
+)
+def test_bad_settings_stop_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], named: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_skipping_verification_is_allowed_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION", "1")
+    assert load_settings().skip_webhook_verification
