@@ -251,7 +251,9 @@ def replay(wrk: str, port: int, request_file: Path, count: int, connections: int
     figures = dict(line[3:].split("=", 1) for line in text.splitlines() if line.startswith("TB "))
     if process.returncode != 0 or "responses" not in figures:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{text}\n{stderr.decode()}")
-    if int(figures["responses"]) != count:
+    # wrk.thread:stop() takes effect after the current event-loop pass, so an answer or two
+    # more may be counted (duplicates re-sent at the end); the time is taken at the count-th.
+    if int(figures["responses"]) < count:
         raise RuntimeError(f"wrk got {figures['responses']} answers of {count} within "
                            f"{max_seconds}s:\n{text}")
     return figures

@@ -1,0 +1,178 @@
+"""The dispatcher against Plivo's answers (httpx.MockTransport) on a real database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from textbridge.bootstrap import bootstrap
+from textbridge.db.base import utcnow
+from textbridge.dispatch.policy import MAX_ATTEMPTS
+from textbridge.messaging import service, status
+from textbridge.models import Message
+from textbridge.runtime import Runtime, build_runtime
+
+from ..support.database import Database
+from ..support.textbridge import settings_for
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class FakePlivo:
+    answers: list[Handler] = field(default_factory=list)
+    calls: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        answer = self.answers.pop(0) if self.answers else accepted
+        return answer(request)
+
+
+def accepted(_: httpx.Request) -> httpx.Response:
+    return httpx.Response(202, json={"api_id": "a", "message": "message(s) queued",
+                                     "message_uuid": [str(uuid.uuid4())]})
+
+
+def plivo_error(code: int, text: str, **headers: str) -> Handler:
+    return lambda _: httpx.Response(code, json={"api_id": "a", "error": text}, headers=headers)
+
+
+def raises(error: type[httpx.TransportError]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error("simulated", request=request)
+
+    return handler
+
+
+@pytest.fixture
+async def plivo(database: Database, tmp_path: Path) -> AsyncIterator[tuple[Runtime, FakePlivo]]:
+    fake = FakePlivo()
+    settings = settings_for(database.fresh_url(tmp_path), "http://textbridge.test")
+    runtime = build_runtime(settings, httpx.MockTransport(fake))
+    await bootstrap(runtime)
+    yield runtime, fake
+    await runtime.aclose()
+
+
+async def _queue(runtime: Runtime) -> uuid.UUID:
+    async with runtime.unit_of_work() as uow:
+        request = service.SendRequest(to="+14155550199", text="hello")
+        message = await service.send(uow, request, None)
+        await uow.commit()
+        return message.id
+
+
+async def _load(runtime: Runtime, message_id: uuid.UUID) -> Message:
+    async with runtime.sessions() as session:
+        message = await session.get(Message, message_id)
+        assert message is not None
+        return message
+
+
+async def _make_due(runtime: Runtime, message_id: uuid.UUID) -> None:
+    async with runtime.sessions() as session:
+        message = await session.get(Message, message_id)
+        assert message is not None
+        message.next_attempt_at = utcnow()
+        await session.commit()
+
+
+async def test_accepted_send_is_submitted(plivo: tuple[Runtime, FakePlivo]) -> None:
+    runtime, fake = plivo
+    message_id = await _queue(runtime)
+    assert await runtime.dispatcher.dispatch_due() == 1
+    message = await _load(runtime, message_id)
+    assert message.status == status.SUBMITTED
+    assert message.provider_message_id
+    request = fake.calls[0]
+    assert request.url.path.endswith("/Message/")
+    assert request.headers["authorization"].startswith("Basic ")
+    body = httpx.Response(200, content=request.content).json()
+    assert body["dst"] == "14155550199"
+    assert body["url"] == "http://textbridge.test/webhooks/plivo/status"
+
+
+@pytest.mark.parametrize(("code", "error_code"), [(400, "400"), (401, "401"), (404, "404")])
+async def test_refusals_fail_without_retry(
+    plivo: tuple[Runtime, FakePlivo], code: int, error_code: str
+) -> None:
+    runtime, fake = plivo
+    fake.answers.append(plivo_error(code, "invalid dst"))
+    message_id = await _queue(runtime)
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.error_code) == (status.FAILED, error_code)
+    assert message.error_message and "invalid dst" in message.error_message
+    assert await runtime.dispatcher.dispatch_due() == 0
+    assert len(fake.calls) == 1
+
+
+async def test_rate_limit_is_retried_after_retry_after(plivo: tuple[Runtime, FakePlivo]) -> None:
+    runtime, fake = plivo
+    fake.answers.append(plivo_error(429, "too many requests", **{"Retry-After": "30"}))
+    message_id = await _queue(runtime)
+    before = utcnow()
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert message.status == status.ACCEPTED
+    assert message.next_attempt_at is not None
+    assert message.next_attempt_at >= before + timedelta(seconds=30)
+    assert await runtime.dispatcher.dispatch_due() == 0  # not due yet
+    await _make_due(runtime, message_id)
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.attempts) == (status.SUBMITTED, 2)
+
+
+@pytest.mark.parametrize(
+    "failure", [plivo_error(500, "oops"), plivo_error(503, "down"), raises(httpx.ConnectError)]
+)
+async def test_unavailable_is_retried_then_fails(
+    plivo: tuple[Runtime, FakePlivo], failure: Handler
+) -> None:
+    runtime, fake = plivo
+    fake.answers.extend([failure] * MAX_ATTEMPTS)
+    message_id = await _queue(runtime)
+    for _ in range(MAX_ATTEMPTS):
+        await _make_due(runtime, message_id)
+        await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.attempts) == (status.FAILED, MAX_ATTEMPTS)
+    assert len(fake.calls) == MAX_ATTEMPTS
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.RemoteProtocolError])
+async def test_uncertain_outcome_is_unknown_and_never_resent(
+    plivo: tuple[Runtime, FakePlivo], error: type[httpx.TransportError]
+) -> None:
+    runtime, fake = plivo
+    fake.answers.append(raises(error))
+    message_id = await _queue(runtime)
+    await runtime.dispatcher.dispatch_due()
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert message.status == status.UNKNOWN
+    assert len(fake.calls) == 1
+
+
+async def test_crash_mid_dispatch_becomes_unknown(plivo: tuple[Runtime, FakePlivo]) -> None:
+    runtime, fake = plivo
+    message_id = await _queue(runtime)
+    async with runtime.unit_of_work() as uow:
+        message = await uow.session.get(Message, message_id)
+        assert message is not None
+        await service.set_status(uow, message, status.SENDING,
+                                 lease_expires_at=utcnow() - timedelta(seconds=1))
+        await uow.commit()
+    await runtime.dispatcher.recover_expired_leases()
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert message.status == status.UNKNOWN
+    assert fake.calls == []
