@@ -20,6 +20,8 @@ from ..support.textbridge import CONTACT, Textbridge
         ({"to": CONTACT, "text": "hi", "channel": "fax"}, "channel"),
         ({"to": CONTACT, "text": "hi", "from": "+14155550177"}, "from"),
         ({"to": CONTACT, "text": "hi", "colour": "red"}, "colour"),
+        ({"to": CONTACT, "text": "é" * 1601}, "text"),
+        ({"to": CONTACT, "text": "ж" * 738}, "text"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(

@@ -11,7 +11,8 @@ import pytest
 
 from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-from .harness import AUTH_ID, AUTH_TOKEN, CALLBACK_DELAY, LiveServer, Receiver, ReceiverApp
+from ..support.live import LiveServer
+from .harness import AUTH_ID, AUTH_TOKEN, CALLBACK_DELAY, Receiver, ReceiverApp
 
 
 @pytest.fixture(scope="session")

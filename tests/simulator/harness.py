@@ -1,80 +1,23 @@
-"""Real-HTTP test harness: a uvicorn server in a thread, a callback receiver, and checks.
-
-``LiveServer`` is reusable for any ASGI app: ``with LiveServer(app) as server: server.url``.
-"""
+"""Real-HTTP test harness for the simulator: a callback receiver, and signature checks."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import plivo
 import plivo.rest.client
-import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+
+from ..support.live import wait_until
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
 AUTH_TOKEN = "sim-auth-token-123"
 CALLBACK_DELAY = 0.02
-
-T = TypeVar("T")
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.01) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
-
-
-class LiveServer:
-    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a background thread."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        wait_until(lambda: self.server.started or not self._thread.is_alive())
-        if not self.server.started:
-            raise RuntimeError("uvicorn failed to start")
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self._thread.join(timeout)
-        self._socket.close()
-        if self._thread.is_alive():
-            raise RuntimeError("uvicorn did not stop")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from plivo import exceptions as plivo_errors
 
 from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-from .harness import AUTH_ID, AUTH_TOKEN, LiveServer, Received, Receiver, assert_signed
+from ..support.live import LiveServer
+from .harness import AUTH_ID, AUTH_TOKEN, Received, Receiver, assert_signed
 
 SRC, DST = "14155550100", "14155550199"
 

@@ -8,7 +8,8 @@ import pytest
 
 from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-from .harness import AUTH_ID, AUTH_TOKEN, LiveServer, Receiver, assert_signed
+from ..support.live import LiveServer
+from .harness import AUTH_ID, AUTH_TOKEN, Receiver, assert_signed
 
 INBOUND = {"from": "+14155550199", "to": "+14155550100", "text": "hi there"}
 

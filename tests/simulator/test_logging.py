@@ -9,7 +9,8 @@ import httpx
 import plivo
 from structlog.testing import capture_logs
 
-from .harness import AUTH_TOKEN, Receiver, wait_until
+from ..support.live import wait_until
+from .harness import AUTH_TOKEN, Receiver
 
 
 def callback_logs(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-from .harness import AUTH_ID, AUTH_TOKEN, LiveServer, Receiver, assert_signed
+from ..support.live import LiveServer
+from .harness import AUTH_ID, AUTH_TOKEN, Receiver, assert_signed
 
 
 def parent_app(simulator: FastAPI) -> FastAPI:

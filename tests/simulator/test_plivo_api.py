@@ -10,14 +10,8 @@ import plivo
 import pytest
 from plivo import exceptions as plivo_errors
 
-from .harness import (
-    AUTH_ID,
-    AUTH_TOKEN,
-    LiveServer,
-    Receiver,
-    assert_signed,
-    wait_until,
-)
+from ..support.live import LiveServer, wait_until
+from .harness import AUTH_ID, AUTH_TOKEN, Receiver, assert_signed
 
 CALLBACK_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from ..support.database import Database
 from ..support.textbridge import API_KEY, CONTACT, SANDBOX_NUMBER, Textbridge
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,7 +28,10 @@ LIVE_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(database: Database) -> Iterator[Browser]:
+    """One Chromium per backend. It depends on `database` so that it is closed before the next
+    backend is set up: Playwright's sync API holds an event loop on this thread, and the
+    migrations run `asyncio.run` here."""
     if not CHROMIUM.exists():
         pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
     with sync_playwright() as playwright:

@@ -16,7 +16,7 @@ import structlog
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import repository, status
-from textbridge.messaging.encoding import analyze
+from textbridge.messaging.encoding import EncodingInfo, analyze
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
 from textbridge.messaging.schemas import ConversationOut, MessageOut
 from textbridge.models import Conversation, Message, MessageEvent
@@ -25,6 +25,8 @@ from textbridge.providers.base import InboundMessage, StatusUpdate
 log = structlog.get_logger(__name__)
 
 PREVIEW_LENGTH = 120
+# The strictest provider limit (Plivo: 1600 GSM-7 / 737 UCS-2 characters per message).
+MAX_SMS_CHARACTERS = {"GSM-7": 1600, "UCS-2": 737}
 
 
 class MessagingError(Exception):
@@ -71,11 +73,12 @@ async def send(uow: UnitOfWork, request: SendRequest, idempotency_key: str | Non
         raise MessagingError(f"no {request.channel} sender{where} is configured", field="from")
     if not request.text.strip():
         raise MessagingError("text must not be empty", field="text")
+    encoding = analyze(request.text)
+    _check_length(encoding)
     contact = await repository.get_or_create_contact(uow.session, to)
     conversation = await repository.get_or_create_conversation(
         uow.session, contact, sender, request.channel
     )
-    encoding = analyze(request.text)
     message = Message(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
@@ -109,6 +112,16 @@ async def _replay(uow: UnitOfWork, request: SendRequest, key: str) -> Message | 
             field="Idempotency-Key",
         )
     return existing
+
+
+def _check_length(encoding: EncodingInfo) -> None:
+    limit = MAX_SMS_CHARACTERS[encoding.encoding]
+    if encoding.characters > limit:
+        raise MessagingError(
+            f"an SMS in {encoding.encoding} holds at most {limit} characters; "
+            f"this one has {encoding.characters}",
+            field="text",
+        )
 
 
 def _phone(raw: str, field: str) -> str:
