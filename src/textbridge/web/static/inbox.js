@@ -188,7 +188,7 @@
       const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : parts[0].slice(0, 2);
       return letters.toUpperCase();
     }
-    return "#";
+    return "";
   }
 
   function hue(text) {
@@ -198,7 +198,9 @@
   }
 
   function paintAvatar(el, conversation) {
-    el.textContent = initials(conversation);
+    const letters = initials(conversation);
+    el.textContent = letters;
+    el.classList.toggle("avatar-anonymous", !letters);
     el.style.setProperty("--avatar-hue", String(hue(conversation.contact_phone)));
   }
 
