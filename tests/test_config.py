@@ -46,6 +46,7 @@ def test_plivo_guide_names_and_dotenv_file(tmp_path: Path) -> None:
         ({"TEXTBRIDGE_DATABASE_URL": "mysql://x"}, "TEXTBRIDGE_DATABASE_URL"),
         ({"TEXTBRIDGE_PUBLIC_URL": "example.com"}, "TEXTBRIDGE_PUBLIC_URL"),
         ({"TEXTBRIDGE_ENV": "staging"}, "TEXTBRIDGE_ENV"),
+        ({"TEXTBRIDGE_SECRET_KEY": "short"}, "TEXTBRIDGE_SECRET_KEY"),
         ({"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX"}, "PLIVO_AUTH_TOKEN"),
         (
             {"TEXTBRIDGE_ENV": "production", "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION": "true"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,7 +72,7 @@ def settings_for(database_url: str, public_url: str, **overrides: Any) -> Settin
         "database_url": database_url,
         "public_url": public_url,
         "api_key": API_KEY,
-        "secret_key": "test-session-secret",
+        "secret_key": "test-session-secret-0123456789abcdef",
         **overrides,
     }
     return load_settings(**values)
@@ -103,10 +104,13 @@ def event_stream(textbridge: Textbridge) -> Iterator[queue.Queue[dict[str, Any]]
         base_url=textbridge.url, headers=textbridge.api.headers, timeout=httpx.Timeout(5, read=None)
     )
 
+    streams: list[httpx.Response] = []
+
     def listen() -> None:
         event = ""
         try:
             with client.stream("GET", "/api/v1/events") as response:
+                streams.append(response)
                 for line in response.iter_lines():
                     if line.startswith("event:"):
                         event = line.split(":", 1)[1].strip()
@@ -123,5 +127,10 @@ def event_stream(textbridge: Textbridge) -> Iterator[queue.Queue[dict[str, Any]]
     try:
         yield received
     finally:
-        client.close()
+        # Closing the client does not wake a thread blocked reading the socket; shutting the
+        # socket down does.
+        network = streams[0].extensions["network_stream"]
+        network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
         thread.join(5)
+        assert not thread.is_alive(), "the event stream reader did not stop"
+        client.close()

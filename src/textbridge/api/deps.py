@@ -39,17 +39,20 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def require_api_key(
     request: Request,
     runtime: RuntimeDep,
-    uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    """A bearer API key, or the inbox's session cookie (same-origin requests only)."""
-    if credentials is not None:
-        found = await keys.find_active(uow.session, credentials.credentials)
-        if found is None:
-            raise ApiError(401, "unauthorized", "unknown or revoked API key")
-        return found
-    key_id = _session_key_id(request, runtime)
-    found = await uow.session.get(ApiKey, key_id) if key_id else None
+    """A bearer API key, or the inbox's session cookie (same-origin requests only).
+
+    The lookup uses its own short session: an event stream must not hold a transaction open
+    for its whole life (on SQLite that would block every writer)."""
+    async with runtime.sessions() as session:
+        if credentials is not None:
+            found = await keys.find_active(session, credentials.credentials)
+            if found is None:
+                raise ApiError(401, "unauthorized", "unknown or revoked API key")
+            return found
+        key_id = _session_key_id(request, runtime)
+        found = await session.get(ApiKey, key_id) if key_id else None
     if found is None or found.revoked_at is not None:
         raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer ...)")
     return found

@@ -163,7 +163,7 @@
     failed: ["failed", "Failed", "Not sent."],
     undelivered: ["failed", "Undelivered", "The carrier could not deliver it."],
     rejected: ["failed", "Rejected", "Refused by the provider."],
-    unknown: ["unknown", "Check", "The outcome is uncertain, so it was not resent automatically. Check before sending again."],
+    unknown: ["unknown", "Needs review", "The outcome is uncertain, so it was not resent automatically. Check before sending again."],
     received: ["received", "Received", "Received."],
   };
 
@@ -295,16 +295,34 @@
     preview.dataset.testid = "conversation-preview";
     bottom.append(preview);
     if (unread) {
-      const badge = el("span", "badge", conversation.unread_count > 99 ? "99+" : String(conversation.unread_count));
+      const count = conversation.unread_count;
+      const badge = el("span", "badge", count > 99 ? "99+" : String(count));
       badge.dataset.testid = "unread-badge";
-      badge.setAttribute("aria-label", `${conversation.unread_count} unread`);
-      bottom.append(badge);
+      badge.setAttribute("aria-hidden", "true");
+      const spoken = el("span", "visually-hidden", `, ${count} unread message${count === 1 ? "" : "s"}`);
+      bottom.append(badge, spoken);
     }
     main.append(bottom);
     button.append(avatar, main);
     button.addEventListener("click", () => selectConversation(conversation.id, { focusComposer: true }));
     li.append(button);
     return li;
+  }
+
+  /** Arrow keys, Home and End move between conversations, as in a list box. */
+  function moveThroughList(event) {
+    const buttons = Array.from($("conversation-list").querySelectorAll(".conversation"));
+    const index = buttons.indexOf(document.activeElement);
+    if (index < 0) return;
+    const next = {
+      ArrowDown: Math.min(index + 1, buttons.length - 1),
+      ArrowUp: Math.max(index - 1, 0),
+      Home: 0,
+      End: buttons.length - 1,
+    }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    buttons[next].focus();
   }
 
   function renderTitle() {
@@ -386,7 +404,6 @@
       chip.dataset.status = message.status;
       chip.textContent = info.label;
       chip.title = info.title;
-      chip.setAttribute("aria-label", `Status: ${info.label}. ${info.title}`);
       if (message.segments && message.segments > 1) {
         parts.push(el("span", "message-segments", `${message.segments} segments`));
       }
@@ -448,6 +465,7 @@
     const isNew = state.selected === "new";
     $("thread-identity").hidden = isNew;
     $("recipient").hidden = !isNew;
+    $("thread-back").hidden = isNew; // Cancel does that here
     if (isNew) return;
     const conversation = state.conversations.get(state.selected);
     if (!conversation) return;
@@ -655,7 +673,7 @@
         autoGrow();
         schedulePreview();
       }
-      if (sentFrom === "new") {
+      if (sentFrom === "new" && state.selected === "new") {
         $("recipient-input").value = "";
         state.drafts.delete("new");
         state.selected = null; // so the draft of "new" is not saved back
@@ -897,6 +915,9 @@
           status.textContent = "Delivered to the inbox.";
           status.className = "simulate-status is-ok";
           $("simulate-text").value = "";
+          window.setTimeout(() => {
+            if (status.textContent === "Delivered to the inbox.") status.textContent = "";
+          }, 4000);
         } else {
           status.textContent = `textbridge refused the simulated webhook (HTTP ${result && result.status_code}).`;
           status.className = "simulate-status is-error";
@@ -951,6 +972,7 @@
       state.filter = event.target.value.trim();
       renderList();
     });
+    $("conversation-list").addEventListener("keydown", moveThroughList);
     $("list-more").addEventListener("click", () => loadOlderConversations().catch(() => {}));
     $("earlier").addEventListener("click", () => loadEarlier().catch(() => {}));
     document.addEventListener("visibilitychange", markReadIfVisible);
