@@ -28,8 +28,7 @@ def _free_port() -> int:
 
 
 def _environment(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("TEXTBRIDGE_", "PLIVO_"))}
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("TEXTBRIDGE_", "PLIVO_"))}
     return {**keep, "NO_COLOR": "1", "COLUMNS": "200", **extra}
 
 
@@ -48,8 +47,12 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*TEXTBRIDGE, "serve", "--port", str(port)], cwd=tmp_path, stdout=out,
-            stderr=subprocess.STDOUT, text=True, env=_environment(),
+            [*TEXTBRIDGE, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_environment(),
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -72,8 +75,13 @@ def _ready(url: str) -> bool:
 
 def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TEXTBRIDGE, *args], cwd=cwd, capture_output=True, text=True, timeout=60,
-        env=_environment(**env), check=False,
+        [*TEXTBRIDGE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_environment(**env),
+        check=False,
     )
 
 
@@ -82,18 +90,40 @@ def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) 
     assert "SANDBOX" in output
     assert (tmp_path / "textbridge.db").exists()
 
-    sent = _cli("send", "--to", "+14155550199", "--text", "hi from the CLI", "--url", serve.url,
-                cwd=tmp_path, TEXTBRIDGE_API_KEY=serve.key)
+    sent = _cli(
+        "send",
+        "--to",
+        "+14155550199",
+        "--text",
+        "hi from the CLI",
+        "--url",
+        serve.url,
+        cwd=tmp_path,
+        TEXTBRIDGE_API_KEY=serve.key,
+    )
     assert sent.returncode == 0, sent.stderr
     message_id = re.search(r'"id": "([0-9a-f-]{36})"', sent.stderr + sent.stdout)
     assert message_id
 
     api = httpx.Client(base_url=serve.url, headers={"Authorization": f"Bearer {serve.key}"})
-    wait_until(lambda: api.get(f"/api/v1/messages/{message_id.group(1)}").json()["status"]
-               == "delivered", timeout=15)
+    wait_until(
+        lambda: api.get(f"/api/v1/messages/{message_id.group(1)}").json()["status"] == "delivered",
+        timeout=15,
+    )
 
-    reply = _cli("sim", "inbound", "--from", "+14155550199", "--to", "+14155550100",
-                 "--text", "hello back", "--url", f"{serve.url}/simulator", cwd=tmp_path)
+    reply = _cli(
+        "sim",
+        "inbound",
+        "--from",
+        "+14155550199",
+        "--to",
+        "+14155550100",
+        "--text",
+        "hello back",
+        "--url",
+        f"{serve.url}/simulator",
+        cwd=tmp_path,
+    )
     assert reply.returncode == 0, reply.stderr
     conversation = wait_until(lambda: api.get("/api/v1/conversations").json(), timeout=10)
     assert conversation[0]["last_message_preview"] == "hello back"
@@ -101,28 +131,48 @@ def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) 
 
 
 def test_send_with_a_bad_number_fails_clearly(serve: Serve, tmp_path: Path) -> None:
-    result = _cli("send", "--to", "12345", "--text", "x", "--url", serve.url, cwd=tmp_path,
-                  TEXTBRIDGE_API_KEY=serve.key)
+    result = _cli(
+        "send",
+        "--to",
+        "12345",
+        "--text",
+        "x",
+        "--url",
+        serve.url,
+        cwd=tmp_path,
+        TEXTBRIDGE_API_KEY=serve.key,
+    )
     assert result.returncode == 1
     assert "international format" in result.stdout + result.stderr
 
 
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
-    result = _cli("db", "upgrade", cwd=tmp_path,
-                  TEXTBRIDGE_DATABASE_URL=f"sqlite:///{tmp_path}/fresh.db")
+    result = _cli(
+        "db", "upgrade", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL=f"sqlite:///{tmp_path}/fresh.db"
+    )
     assert result.returncode == 0, result.stderr
     import sqlite3
 
     with sqlite3.connect(tmp_path / "fresh.db") as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    assert {"contacts", "senders", "conversations", "messages", "message_events",
-            "webhook_journal"} <= tables
+    assert {
+        "contacts",
+        "senders",
+        "conversations",
+        "messages",
+        "message_events",
+        "webhook_journal",
+    } <= tables
 
 
 def test_bad_configuration_stops_start_up_naming_it(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = _cli("serve", cwd=tmp_path, TEXTBRIDGE_ENV="production",
-                  TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION="true")
+    result = _cli(
+        "serve",
+        cwd=tmp_path,
+        TEXTBRIDGE_ENV="production",
+        TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION="true",
+    )
     assert result.returncode == 2
     assert "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION" in result.stdout + result.stderr
     assert time.monotonic() - started < 30

@@ -78,9 +78,7 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
-) -> Runtime:
+def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
     """`transport` replaces the network under the providers' HTTP client (tests guard it)."""
     _register_secrets(settings)
     engine = create_engine(settings.database_url)

@@ -76,8 +76,12 @@ def test_same_idempotency_key_with_another_body_is_409(textbridge: Textbridge) -
 def test_the_api_needs_a_key(textbridge: Textbridge, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     with httpx.Client(base_url=textbridge.url, headers=headers) as anonymous:
-        for method, path in [("GET", "/api/v1/conversations"), ("POST", "/api/v1/messages"),
-                             ("GET", "/api/v1/events"), ("POST", "/api/v1/messages/preview")]:
+        for method, path in [
+            ("GET", "/api/v1/conversations"),
+            ("POST", "/api/v1/messages"),
+            ("GET", "/api/v1/events"),
+            ("POST", "/api/v1/messages/preview"),
+        ]:
             response = anonymous.request(method, path, json={})
             assert response.status_code in (401, 403), (path, response.text)
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0

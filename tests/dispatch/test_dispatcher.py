@@ -36,8 +36,10 @@ class FakePlivo:
 
 
 def accepted(_: httpx.Request) -> httpx.Response:
-    return httpx.Response(202, json={"api_id": "a", "message": "message(s) queued",
-                                     "message_uuid": [str(uuid.uuid4())]})
+    return httpx.Response(
+        202,
+        json={"api_id": "a", "message": "message(s) queued", "message_uuid": [str(uuid.uuid4())]},
+    )
 
 
 def plivo_error(code: int, text: str, **headers: str) -> Handler:
@@ -109,7 +111,7 @@ async def test_refusals_fail_without_retry(
     await runtime.dispatcher.dispatch_due()
     message = await _load(runtime, message_id)
     assert (message.status, message.error_code) == (status.FAILED, error_code)
-    assert message.error_message and "invalid dst" in message.error_message
+    assert "invalid dst" in (message.error_message or "")
     assert await runtime.dispatcher.dispatch_due() == 0
     assert len(fake.calls) == 1
 
@@ -168,8 +170,9 @@ async def test_crash_mid_dispatch_becomes_unknown(plivo: tuple[Runtime, FakePliv
     async with runtime.unit_of_work() as uow:
         message = await uow.session.get(Message, message_id)
         assert message is not None
-        await service.set_status(uow, message, status.SENDING,
-                                 lease_expires_at=utcnow() - timedelta(seconds=1))
+        await service.set_status(
+            uow, message, status.SENDING, lease_expires_at=utcnow() - timedelta(seconds=1)
+        )
         await uow.commit()
     await runtime.dispatcher.recover_expired_leases()
     await runtime.dispatcher.dispatch_due()

@@ -75,20 +75,24 @@ async def _apply_all(
                 await uow.commit()
             await uow.session.refresh(message)
             provider_events = await uow.session.scalar(
-                select(func.count()).select_from(MessageEvent).where(
-                    MessageEvent.message_id == message.id, MessageEvent.source == "plivo"
-                )
+                select(func.count())
+                .select_from(MessageEvent)
+                .where(MessageEvent.message_id == message.id, MessageEvent.source == "plivo")
             )
             return message.status, int(provider_events or 0)
     finally:
         await engine.dispose()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(deliveries())
 def test_any_order_and_duplication_ends_in_the_same_status(
-    database: Database, tmp_path: Path,
+    database: Database,
+    tmp_path: Path,
     delivery: tuple[list[tuple[str, str | None]], list[int]],
 ) -> None:
     events, order = delivery

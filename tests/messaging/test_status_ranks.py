@@ -44,6 +44,13 @@ def test_every_pair(current: str, new: str) -> None:
 
 
 def test_every_plivo_status_is_mapped_to_one_of_ours() -> None:
-    assert set(STATUS_MAP) == {"queued", "sent", "delivered", "undelivered", "failed",
-                               "rejected", "read"}
+    assert set(STATUS_MAP) == {
+        "queued",
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "rejected",
+        "read",
+    }
     assert set(STATUS_MAP.values()) <= set(status.RANKS)

@@ -47,7 +47,12 @@ def test_pushed_events_rebuild_a_fresh_fetch(textbridge: Textbridge) -> None:
         textbridge.send(to="+14155550123", text="another contact")
         textbridge.api.post(f"/api/v1/conversations/{first['conversation_id']}/read")
         textbridge.wait_for_status(second["id"], "delivered")
-        wait_until(lambda: all(m["status"] in ("delivered", "received")
-                               for m in _fetch(textbridge)["messages"].values()), timeout=15)
+        wait_until(
+            lambda: all(
+                m["status"] in ("delivered", "received")
+                for m in _fetch(textbridge)["messages"].values()
+            ),
+            timeout=15,
+        )
         _drain(events, state)
     assert state == _fetch(textbridge)

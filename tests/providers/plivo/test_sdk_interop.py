@@ -92,23 +92,30 @@ def token(textbridge: Textbridge) -> str:
     return textbridge.runtime.sandbox.auth_token
 
 
-def test_sdk_v3_signature_verifies(textbridge: Textbridge, anonymous: httpx.Client,
-                                   token: str) -> None:
+def test_sdk_v3_signature_verifies(
+    textbridge: Textbridge, anonymous: httpx.Client, token: str
+) -> None:
     url = f"{textbridge.url}/webhooks/plivo/inbound"
     params = _inbound_params()
-    assert _post(anonymous, "/webhooks/plivo/inbound", params,
-                 _sdk_v3_headers(token, url, params, NONCE)) == 200
+    assert (
+        _post(
+            anonymous, "/webhooks/plivo/inbound", params, _sdk_v3_headers(token, url, params, NONCE)
+        )
+        == 200
+    )
 
 
-def test_v2_signature_verifies(textbridge: Textbridge, anonymous: httpx.Client,
-                               token: str) -> None:
+def test_v2_signature_verifies(textbridge: Textbridge, anonymous: httpx.Client, token: str) -> None:
     url = f"{textbridge.url}/webhooks/plivo/inbound"
-    assert _post(anonymous, "/webhooks/plivo/inbound", _inbound_params(),
-                 _v2_headers(token, url, NONCE)) == 200
+    assert (
+        _post(
+            anonymous, "/webhooks/plivo/inbound", _inbound_params(), _v2_headers(token, url, NONCE)
+        )
+        == 200
+    )
 
 
-def test_any_change_is_refused(textbridge: Textbridge, anonymous: httpx.Client,
-                               token: str) -> None:
+def test_any_change_is_refused(textbridge: Textbridge, anonymous: httpx.Client, token: str) -> None:
     url = f"{textbridge.url}/webhooks/plivo/inbound"
     params = _inbound_params()
     headers = _sdk_v3_headers(token, url, params, NONCE)
@@ -124,7 +131,8 @@ def test_any_change_is_refused(textbridge: Textbridge, anonymous: httpx.Client,
     assert _post(anonymous, "/webhooks/plivo/inbound", params, other_token) == 403
     v2 = _v2_headers(token, url, NONCE)
     assert _post(anonymous, "/webhooks/plivo/status", params, v2) == 403
-    assert textbridge.database.scalar(
-        "SELECT count(*) FROM webhook_journal WHERE state = 'refused'"
-    ) == 7
+    assert (
+        textbridge.database.scalar("SELECT count(*) FROM webhook_journal WHERE state = 'refused'")
+        == 7
+    )
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
