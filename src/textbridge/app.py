@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from textbridge import __version__
-from textbridge.api import conversations, errors, events, health, messages
+from textbridge.api import conversations, errors, events, health, messages, templates
 from textbridge.bootstrap import bootstrap
 from textbridge.config import Settings
 from textbridge.runtime import Runtime, build_runtime, webhook_url
+from textbridge.sandbox import SANDBOX_WABA_ID
 from textbridge.webhooks.ingest import WebhookIngest
 
 log = structlog.get_logger(__name__)
@@ -37,7 +38,7 @@ def create_app(
     errors.install(app)
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    for router in (messages.router, conversations.router, events.router):
+    for router in (messages.router, conversations.router, templates.router, events.router):
         app.include_router(router, prefix="/api/v1")
     _add_inbox(app)
     if runtime.sandbox is not None:
@@ -67,11 +68,19 @@ def _add_inbox(app: FastAPI) -> None:
 def _mount_simulator(app: FastAPI, runtime: Runtime) -> None:
     from textbridge.simulator import SimulatorConfig, create_simulator_app
 
-    assert runtime.sandbox is not None
+    sandbox = runtime.sandbox
+    assert sandbox is not None
+    public_url = runtime.settings.public_url
     config = SimulatorConfig(
-        plivo_auth_id=runtime.sandbox.auth_id,
-        plivo_auth_token=runtime.sandbox.auth_token,
-        plivo_message_url=webhook_url(runtime.settings.public_url, "plivo", "inbound"),
+        plivo_auth_id=sandbox.plivo_auth_id,
+        plivo_auth_token=sandbox.plivo_auth_token,
+        plivo_message_url=webhook_url(public_url, "plivo", "inbound"),
+        plivo_waba_id=SANDBOX_WABA_ID,
+        vonage_application_id=sandbox.vonage_application_id,
+        vonage_private_key_pem=sandbox.vonage_private_key_pem,
+        vonage_signature_secret=sandbox.vonage_signature_secret,
+        vonage_inbound_url=webhook_url(public_url, "vonage", "inbound"),
+        vonage_status_url=webhook_url(public_url, "vonage", "status"),
     )
     app.state.simulator = create_simulator_app(config)
     app.mount("/simulator", app.state.simulator)

@@ -9,7 +9,8 @@ from textbridge.config import Settings
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import repository
 from textbridge.messaging.phone import to_e164
-from textbridge.runtime import SANDBOX_PLIVO_NUMBER, Runtime
+from textbridge.runtime import Runtime
+from textbridge.sandbox import SANDBOX_NUMBERS
 
 
 class BootstrapError(Exception):
@@ -44,14 +45,21 @@ async def _ensure_api_key(uow: UnitOfWork, settings: Settings) -> str | None:
 
 
 def _configured_senders(runtime: Runtime) -> list[tuple[str, str, str]]:
+    """(provider, channel, E.164 number) for every number the configuration names."""
     settings = runtime.settings
-    if runtime.sandbox is not None:
-        number = settings.plivo_sms_from_number or SANDBOX_PLIVO_NUMBER
-        return [("plivo", "sms", _number(number, "PLIVO_SMS_FROM_NUMBER"))]
-    if settings.plivo_sms_from_number:
-        number = _number(settings.plivo_sms_from_number, "PLIVO_SMS_FROM_NUMBER")
-        return [("plivo", "sms", number)]
-    return []
+    sandbox = runtime.sandbox is not None
+    named = [
+        ("plivo", "sms", "PLIVO_SMS_FROM_NUMBER", settings.plivo_sms_from_number),
+        ("plivo", "whatsapp", "PLIVO_WHATSAPP_NUMBER", settings.plivo_whatsapp_number),
+        ("vonage", "sms", "VONAGE_NUMBER", settings.vonage_number),
+        ("vonage", "whatsapp", "VONAGE_WHATSAPP_NUMBER", settings.vonage_whatsapp_number),
+    ]
+    senders = []
+    for provider, channel, setting, value in named:
+        number = value or (SANDBOX_NUMBERS[(provider, channel)] if sandbox else None)
+        if number and provider in runtime.providers:
+            senders.append((provider, channel, _number(number, setting)))
+    return senders
 
 
 def _number(raw: str, setting: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -9,6 +11,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 
 from textbridge import logging as tb_logging
 from textbridge.config import Settings, SettingsError, load_settings
@@ -20,8 +23,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sim_app = typer.Typer(help="Drive a running simulator.", no_args_is_help=True)
+templates_app = typer.Typer(help="The WhatsApp template registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sim_app, name="sim")
+app.add_typer(templates_app, name="templates")
 console = Console(stderr=True)
 
 
@@ -158,3 +163,63 @@ def _print_response(response: httpx.Response) -> None:
     console.print_json(response.text) if response.text else console.print(response.status_code)
     if response.is_error:
         raise typer.Exit(1)
+
+
+UrlOption = Annotated[str, typer.Option(help="textbridge base URL")]
+KeyOption = Annotated[str, typer.Option(envvar="TEXTBRIDGE_API_KEY", help="API key")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _api(url: str, api_key: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {api_key}"}, timeout=60
+    )
+
+
+@templates_app.command("list")
+def templates_list(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
+    """Show the registry."""
+    with _api(url, api_key) as api:
+        response = api.get("/templates")
+    if response.is_error:
+        _print_response(response)
+    table = Table("name", "language", "category", "status", "parameters", "source")
+    for item in response.json():
+        table.add_row(item["name"], item["language"], item["category"], item["status"],
+                      ", ".join(item["parameters"]), item["source"])
+    Console().print(table)
+
+
+@templates_app.command("add")
+def templates_add(
+    name: str,
+    language: str,
+    definition: Annotated[Path, typer.Argument(help="JSON file: {category, status, components}")],
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+) -> None:
+    """Create or replace a template from a JSON definition."""
+    try:
+        body = json.loads(definition.read_text())
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]{definition}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    with _api(url, api_key) as api:
+        _print_response(api.put(f"/templates/{name}/{language}", json=body))
+
+
+@templates_app.command("remove")
+def templates_remove(
+    name: str, language: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = ""
+) -> None:
+    """Delete a template from the registry."""
+    with _api(url, api_key) as api:
+        _print_response(api.delete(f"/templates/{name}/{language}"))
+
+
+@templates_app.command("sync")
+def templates_sync(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
+    """Fetch the WhatsApp Business Account's templates from Plivo."""
+    with _api(url, api_key) as api:
+        _print_response(api.post("/templates/sync"))
+

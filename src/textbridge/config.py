@@ -60,8 +60,34 @@ class Settings(BaseSettings):
     plivo_api_base_url: str = Field(
         "https://api.plivo.com/v1/Account", validation_alias=_env("TEXTBRIDGE_PLIVO_API_BASE_URL")
     )
+    plivo_waba_id: str | None = Field(None, validation_alias=_env("PLIVO_WABA_ID"))
 
-    @field_validator("public_url", "plivo_api_base_url")
+    vonage_application_id: str | None = Field(
+        None, validation_alias=_env("VONAGE_APPLICATION_ID")
+    )
+    vonage_private_key_content: SecretStr | None = Field(
+        None, validation_alias=_env("VONAGE_PRIVATE_KEY_CONTENT")
+    )
+    vonage_private_key_path: Path | None = Field(
+        None, validation_alias=_env("VONAGE_PRIVATE_KEY_PATH")
+    )
+    vonage_api_key: str | None = Field(None, validation_alias=_env("VONAGE_API_KEY"))
+    vonage_api_secret: SecretStr | None = Field(None, validation_alias=_env("VONAGE_API_SECRET"))
+    vonage_signature_secret: SecretStr | None = Field(
+        None, validation_alias=_env("VONAGE_SIGNATURE_SECRET")
+    )
+    vonage_number: str | None = Field(None, validation_alias=_env("VONAGE_NUMBER"))
+    vonage_whatsapp_number: str | None = Field(
+        None, validation_alias=_env("VONAGE_WHATSAPP_NUMBER")
+    )
+    vonage_api_base_url: str = Field(
+        "https://api.nexmo.com", validation_alias=_env("TEXTBRIDGE_VONAGE_API_BASE_URL")
+    )
+    vonage_signature_max_age: int = Field(
+        300, ge=1, le=86_400, validation_alias=_env("TEXTBRIDGE_VONAGE_SIGNATURE_MAX_AGE")
+    )
+
+    @field_validator("public_url", "plivo_api_base_url", "vonage_api_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -95,12 +121,40 @@ class Settings(BaseSettings):
             )
         if bool(self.plivo_auth_id) != bool(self.plivo_auth_token):
             raise ValueError("PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set together")
+        self._check_vonage()
         return self
+
+    def _check_vonage(self) -> None:
+        key = self.vonage_private_key_content or self.vonage_private_key_path
+        if self.vonage_application_id and not key:
+            raise ValueError(
+                "VONAGE_APPLICATION_ID needs VONAGE_PRIVATE_KEY_CONTENT or VONAGE_PRIVATE_KEY_PATH"
+            )
+        if self.vonage_private_key_path and not self.vonage_private_key_path.is_file():
+            raise ValueError(f"VONAGE_PRIVATE_KEY_PATH: no file at {self.vonage_private_key_path}")
+        if bool(self.vonage_api_key) != bool(self.vonage_api_secret):
+            raise ValueError("VONAGE_API_KEY and VONAGE_API_SECRET must be set together")
+        if (
+            self.vonage_configured
+            and self.vonage_signature_secret is None
+            and not self.skip_webhook_verification
+        ):
+            raise ValueError(
+                "VONAGE_SIGNATURE_SECRET is required to verify Vonage's signed webhooks"
+            )
+
+    @property
+    def plivo_configured(self) -> bool:
+        return self.plivo_auth_id is not None
+
+    @property
+    def vonage_configured(self) -> bool:
+        return bool(self.vonage_application_id or self.vonage_api_key)
 
     @cached_property
     def sandbox(self) -> bool:
         """No provider credentials: the built-in simulator plays the providers."""
-        return self.plivo_auth_id is None
+        return not (self.plivo_configured or self.vonage_configured)
 
     @property
     def is_sqlite(self) -> bool:

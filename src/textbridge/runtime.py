@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import string
 from dataclasses import dataclass, field
 
 import httpx
@@ -20,32 +19,18 @@ from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.logging import register_secret
 from textbridge.providers.base import Provider
-from textbridge.providers.plivo import PlivoProvider
+from textbridge.providers.factory import build_providers, http_client, template_source
 from textbridge.realtime.bus import EventBus
+from textbridge.sandbox import SandboxCredentials
 from textbridge.webhooks.applier import JournalApplier
+from textbridge.whatsapp.sync import TemplateSource
 
 log = structlog.get_logger(__name__)
 
-SANDBOX_PLIVO_NUMBER = "+14155550100"
-PROVIDER_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 
 
 def webhook_url(public_url: str, provider: str, kind: str) -> str:
     return f"{public_url}/webhooks/{provider}/{kind}"
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxCredentials:
-    """Plivo-shaped credentials shared by textbridge and its in-process simulator."""
-
-    auth_id: str
-    auth_token: str
-
-    @classmethod
-    def generate(cls) -> SandboxCredentials:
-        alphabet = string.ascii_uppercase + string.digits
-        auth_id = "MA" + "".join(secrets.choice(alphabet) for _ in range(18))
-        return cls(auth_id, secrets.token_urlsafe(30))
 
 
 @dataclass
@@ -59,10 +44,14 @@ class Runtime:
     applier: JournalApplier
     session_secret: str
     sandbox: SandboxCredentials | None
+    http: httpx.AsyncClient
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.bus)
+
+    def template_source(self) -> TemplateSource | None:
+        return template_source(self.settings, self.sandbox, self.http)
 
     def start_background(self) -> None:
         self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
@@ -75,6 +64,7 @@ class Runtime:
         self.bus.close()
         for provider in self.providers.values():
             await provider.aclose()
+        await self.http.aclose()
         await self.engine.dispose()
 
 
@@ -85,9 +75,9 @@ def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None
     sessions = create_session_factory(engine)
     bus = EventBus()
     sandbox = SandboxCredentials.generate() if settings.sandbox else None
-    if sandbox is not None:
-        register_secret(sandbox.auth_token)
-    providers = _providers(settings, sandbox, transport)
+    for secret in sandbox.secrets if sandbox else ():
+        register_secret(secret)
+    providers = build_providers(settings, sandbox, transport)
     applier = JournalApplier(sessions, bus, providers)
     dispatcher = Dispatcher(
         sessions,
@@ -97,7 +87,7 @@ def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
     )
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(
         settings,
         engine,
@@ -106,30 +96,18 @@ def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None
         providers,
         dispatcher,
         applier,
-        session_secret=secret or secrets.token_urlsafe(32),
+        session_secret=session_secret or secrets.token_urlsafe(32),
         sandbox=sandbox,
+        http=http_client(transport),
     )
 
 
 def _register_secrets(settings: Settings) -> None:
-    for secret in (settings.plivo_auth_token, settings.api_key, settings.secret_key):
+    values = (
+        settings.plivo_auth_token, settings.api_key, settings.secret_key,
+        settings.vonage_api_secret, settings.vonage_signature_secret,
+        settings.vonage_private_key_content,
+    )
+    for secret in values:
         if secret is not None:
             register_secret(secret.get_secret_value())
-
-
-def _providers(
-    settings: Settings,
-    sandbox: SandboxCredentials | None,
-    transport: httpx.AsyncBaseTransport | None,
-) -> dict[str, Provider]:
-    client = httpx.AsyncClient(
-        timeout=PROVIDER_TIMEOUT, limits=httpx.Limits(max_connections=100), transport=transport
-    )
-    if sandbox is not None:
-        base_url = f"{settings.public_url}/simulator/v1/Account"
-        return {"plivo": PlivoProvider(sandbox.auth_id, [sandbox.auth_token], base_url, client)}
-    if not (settings.plivo_auth_id and settings.plivo_auth_token):
-        raise ValueError("PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN are required outside sandbox mode")
-    token = settings.plivo_auth_token.get_secret_value()
-    plivo = PlivoProvider(settings.plivo_auth_id, [token], settings.plivo_api_base_url, client)
-    return {"plivo": plivo}

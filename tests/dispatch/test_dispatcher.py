@@ -14,7 +14,7 @@ import pytest
 from textbridge.bootstrap import bootstrap
 from textbridge.db.base import utcnow
 from textbridge.dispatch.policy import MAX_ATTEMPTS
-from textbridge.messaging import service, status
+from textbridge.messaging import outbound, service, status
 from textbridge.models import Message
 from textbridge.runtime import Runtime, build_runtime
 
@@ -65,8 +65,8 @@ async def plivo(database: Database, tmp_path: Path) -> AsyncIterator[tuple[Runti
 
 async def _queue(runtime: Runtime) -> uuid.UUID:
     async with runtime.unit_of_work() as uow:
-        request = service.SendRequest(to="+14155550199", text="hello")
-        message = await service.send(uow, request, None)
+        request = outbound.SendRequest(to="+14155550199", text="hello")
+        message = await outbound.send(uow, request, None, runtime.providers)
         await uow.commit()
         return message.id
 

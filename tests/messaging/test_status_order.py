@@ -7,16 +7,18 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
-from textbridge.messaging import service, status
-from textbridge.messaging.service import SendRequest
+from textbridge.messaging import outbound, service, status
+from textbridge.messaging.outbound import SendRequest
 from textbridge.models import Message, MessageEvent, Sender
-from textbridge.providers.base import StatusUpdate
+from textbridge.providers.base import Provider, StatusUpdate
+from textbridge.providers.plivo import PlivoProvider
 from textbridge.providers.plivo.vocabulary import STATUS_MAP
 from textbridge.realtime.bus import EventBus
 
@@ -49,8 +51,8 @@ def _expected(events: list[tuple[str, str | None]]) -> str:
     return max(ours, key=lambda s: status.RANKS[s])
 
 
-async def _submitted_message(uow: UnitOfWork) -> Message:
-    message = await service.send(uow, SendRequest(to="+14155550199", text="hi"), None)
+async def _submitted_message(uow: UnitOfWork, providers: dict[str, Provider]) -> Message:
+    message = await outbound.send(uow, SendRequest(to="+14155550199", text="hi"), None, providers)
     message.status = status.SUBMITTED
     message.provider_message_id = str(uuid.uuid4())
     await uow.commit()
@@ -62,12 +64,13 @@ async def _apply_all(
 ) -> tuple[str, int]:
     engine = create_engine(database_url)
     uow = UnitOfWork(create_session_factory(engine), EventBus())
+    plivo = PlivoProvider("MAXXXXXXXXXXXXXXXXXX", ["token"], "http://unused", httpx.AsyncClient())
     try:
         async with uow:
             if await uow.session.scalar(select(Sender)) is None:
                 uow.session.add(Sender(provider="plivo", channel="sms", address="+14155550100"))
                 await uow.commit()
-            message = await _submitted_message(uow)
+            message = await _submitted_message(uow, {"plivo": plivo})
             for index in order:
                 name, error = events[index]
                 update = StatusUpdate("plivo", message.provider_message_id or "", name, error)
@@ -81,6 +84,7 @@ async def _apply_all(
             )
             return message.status, int(provider_events or 0)
     finally:
+        await plivo.aclose()
         await engine.dispose()
 
 

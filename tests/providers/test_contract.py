@@ -13,12 +13,14 @@ import pytest
 
 from textbridge.providers import testing
 from textbridge.providers.plivo import signature
+from textbridge.providers.vonage import sign_webhook
 from textbridge.webhooks import journal
 
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge
 
 PLIVO_FIXTURES = Path(testing.__file__).parent / "plivo" / "fixtures"
+VONAGE_FIXTURES = Path(testing.__file__).parent / "vonage" / "fixtures"
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Target:
     textbridge: Textbridge
     http: httpx.Client
     capture: Callable[[], str]
+    provider: str = "plivo"
 
     @property
     def url(self) -> str:
@@ -44,7 +47,7 @@ class Target:
         return self.textbridge.database.rows(sql, **params)
 
     def send_and_wait_for_provider_id(self) -> str:
-        sent = self.textbridge.send(text="contract")
+        sent = self.textbridge.send(text="contract", provider=self.provider)
         message = self.textbridge.wait_for_status(sent["id"], "delivered")
         return str(message["provider_message_id"])
 
@@ -58,7 +61,7 @@ class Target:
 
 def plivo_spec(textbridge: Textbridge) -> testing.ProviderSpec:
     assert textbridge.runtime.sandbox is not None
-    token = textbridge.runtime.sandbox.auth_token
+    token = textbridge.runtime.sandbox.plivo_auth_token
 
     def sign(fixture: testing.WebhookFixture, url: str) -> dict[str, str]:
         params = [] if fixture.method == "GET" else fixture.params
@@ -67,12 +70,34 @@ def plivo_spec(textbridge: Textbridge) -> testing.ProviderSpec:
     return testing.ProviderSpec("plivo", PLIVO_FIXTURES, sign, secrets=(token,))
 
 
-SPECS = {"plivo": plivo_spec}
+def vonage_spec(textbridge: Textbridge) -> testing.ProviderSpec:
+    sandbox = textbridge.runtime.sandbox
+    assert sandbox is not None
+    secret = sandbox.vonage_signature_secret
+
+    def sign(fixture: testing.WebhookFixture, _url: str) -> dict[str, str]:
+        return sign_webhook(secret, fixture.payload.encode())
+
+    return testing.ProviderSpec(
+        "vonage", VONAGE_FIXTURES, sign, secrets=(secret, sandbox.vonage_private_key_pem),
+        failure_fixture="status_undeliverable", refused_status=401, signs_url=False,
+    )
+
+
+SPECS = {"plivo": plivo_spec, "vonage": vonage_spec}
+
+
+@pytest.fixture(params=sorted(SPECS))
+def provider(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
 def target(
-    textbridge: Textbridge, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    textbridge: Textbridge,
+    provider: str,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> Iterator[Target]:
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
@@ -83,10 +108,9 @@ def target(
         return "".join(seen) + caplog.text
 
     with httpx.Client(base_url=textbridge.url, timeout=10) as anonymous:
-        yield Target(textbridge, anonymous, capture)
+        yield Target(textbridge, anonymous, capture, provider)
 
 
-@pytest.mark.parametrize("provider", sorted(SPECS))
 @pytest.mark.parametrize("case", testing.CONTRACT_CASES, ids=lambda case: case.__name__[5:])
 def test_contract(
     provider: str,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import plivo
 import plivo.rest.client
@@ -22,13 +24,18 @@ CALLBACK_DELAY = 0.02
 
 @dataclass(frozen=True)
 class Received:
-    """One request the receiver got; ``params`` are its form fields (POST) or query (GET)."""
+    """One request the receiver got; ``params`` are its form fields (POST) or query (GET),
+    ``body`` its raw body (JSON webhooks: see ``json()``)."""
 
     method: str
     url: str
     path: str
     headers: dict[str, str]
     params: dict[str, str]
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class ReceiverApp:
@@ -44,13 +51,15 @@ class ReceiverApp:
         self.asgi = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
 
     async def _handle(self, request: Request) -> Response:
+        body = await request.body()
         if request.method == "POST":
             async with request.form() as form:
                 params = {key: str(value) for key, value in form.items()}
         else:
             params = dict(request.query_params)
         path = request.url.path
-        record = Received(request.method, str(request.url), path, dict(request.headers), params)
+        headers = dict(request.headers)
+        record = Received(request.method, str(request.url), path, headers, params, body)
         prefix = "/" + path.split("/")[1]
         with self.lock:
             self.requests.append(record)

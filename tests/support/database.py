@@ -23,6 +23,8 @@ POSTGRES_URL = os.environ.get(
     "TEXTBRIDGE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "attachments",
+    "message_templates",
     "message_events",
     "messages",
     "conversations",

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from textbridge.messaging.service import IdempotencyConflict, MessagingError
+from textbridge.messaging.errors import IdempotencyConflict, MessagingError
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -35,7 +35,9 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
 
 async def _messaging_error(_: Request, exc: MessagingError) -> JSONResponse:
     status = 409 if isinstance(exc, IdempotencyConflict) else 422
-    return JSONResponse(error_body(exc.code, str(exc), exc.field), status_code=status)
+    return JSONResponse(
+        error_body(exc.code, str(exc), exc.field, **exc.details), status_code=status
+    )
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

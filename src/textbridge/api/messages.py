@@ -8,10 +8,11 @@ from fastapi import APIRouter, Header, Response
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import PreviewIn, PreviewOut, SendMessageIn
-from textbridge.messaging import repository, service
+from textbridge.messaging import outbound, repository
 from textbridge.messaging.encoding import analyze
 from textbridge.messaging.schemas import MessageDetailOut, MessageOut
 from textbridge.models import Message
+from textbridge.providers.base import Location
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 
@@ -27,15 +28,33 @@ async def send_message(
 ) -> MessageOut:
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
     `Idempotency-Key` and body return the same message."""
-    request = service.SendRequest(
-        to=body.to, text=body.text, channel=body.channel, from_=body.from_
-    )
     scoped_key = f"{api_key.id}:{idempotency_key}" if idempotency_key else None
-    message = await service.send(uow, request, scoped_key)
+    message = await outbound.send(uow, _send_request(body), scoped_key, runtime.providers)
     await uow.commit()
     runtime.dispatcher.wake()
     response.headers["Location"] = f"/api/v1/messages/{message.id}"
     return MessageOut.of(message)
+
+
+def _send_request(body: SendMessageIn) -> outbound.SendRequest:
+    template = body.template
+    location = body.location
+    return outbound.SendRequest(
+        to=body.to,
+        text=body.text,
+        channel=body.channel,
+        from_=body.from_,
+        provider=body.provider,
+        media=tuple(
+            outbound.MediaRequest(str(m.url), m.caption, m.filename, m.mime_type)
+            for m in body.media_list()
+        ),
+        template=outbound.TemplateRequest(template.name, template.language, template.parameters)
+        if template
+        else None,
+        interactive=body.interactive.model_dump(exclude_none=True) if body.interactive else None,
+        location=Location(**location.model_dump()) if location else None,
+    )
 
 
 @router.post("/preview", response_model=PreviewOut)

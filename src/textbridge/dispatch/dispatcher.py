@@ -21,9 +21,9 @@ from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.policy import next_attempt_at
 from textbridge.messaging import service, status
+from textbridge.messaging.content import outbound_of
 from textbridge.models import Message
 from textbridge.providers.base import (
-    OutboundMessage,
     Provider,
     SendError,
     SendOutcomeUnknown,
@@ -127,14 +127,7 @@ class Dispatcher:
         provider = self._providers.get(message.provider)
         if provider is None:
             return SendError(f"provider {message.provider} is not configured")
-        outbound = OutboundMessage(
-            message_id=str(message.id),
-            channel="sms",
-            from_address=message.from_address,
-            to_address=message.to_address,
-            text=message.body or "",
-            status_callback_url=self._status_callback_url(message.provider),
-        )
+        outbound = outbound_of(message, self._status_callback_url(message.provider))
         try:
             return await provider.send(outbound)
         except SendError as error:

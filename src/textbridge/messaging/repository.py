@@ -71,11 +71,21 @@ async def _insert_or_fetch(session: AsyncSession, row: _Row, query: Select[_Row]
     return row
 
 
-async def find_sender(session: AsyncSession, channel: str, address: str | None) -> Sender | None:
-    query = select(Sender).where(Sender.channel == channel)
+async def find_sender(
+    session: AsyncSession,
+    channel: str,
+    address: str | None,
+    provider: str | None,
+    providers: tuple[str, ...],
+) -> Sender | None:
+    """The sender for a channel, optionally a given number and provider, among `providers`."""
+    query = select(Sender).where(Sender.channel == channel, Sender.provider.in_(providers))
     if address is not None:
         query = query.where(Sender.address == address)
-    return await session.scalar(query.order_by(Sender.created_at, Sender.address).limit(1))
+    if provider is not None:
+        query = query.where(Sender.provider == provider)
+    order = (Sender.created_at, Sender.provider, Sender.address)
+    return await session.scalar(query.order_by(*order).limit(1))
 
 
 async def message_by_idempotency_key(session: AsyncSession, key: str) -> Message | None:

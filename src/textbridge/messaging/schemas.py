@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from textbridge.models import Conversation, Message, MessageEvent
+from textbridge.whatsapp.window import window_expires_at
 
 
 class StatusEventOut(BaseModel):
@@ -22,6 +24,17 @@ class StatusEventOut(BaseModel):
     received_at: datetime
 
 
+class MediaOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    url: str
+    kind: str
+    mime_type: str | None
+    size: int | None
+    caption: str | None
+    filename: str | None
+
+
 class MessageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -34,6 +47,12 @@ class MessageOut(BaseModel):
     from_: str = Field(serialization_alias="from")
     to: str
     text: str | None
+    content_type: str
+    media: list[MediaOut]
+    template: dict[str, Any] | None
+    interactive: dict[str, Any] | None
+    location: dict[str, Any] | None
+    reply_id: str | None
     status: str
     error_code: str | None
     error_message: str | None
@@ -46,6 +65,7 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
+        payload = message.payload or {}
         return cls(
             id=message.id,
             conversation_id=message.conversation_id,
@@ -56,6 +76,12 @@ class MessageOut(BaseModel):
             from_=message.from_address,
             to=message.to_address,
             text=message.body,
+            content_type=message.content_type,
+            media=[MediaOut.model_validate(item) for item in message.attachments],
+            template=payload.get("template"),
+            interactive=payload.get("interactive"),
+            location=payload.get("location"),
+            reply_id=payload.get("reply_id"),
             status=message.status,
             error_code=message.error_code,
             error_message=message.error_message,
@@ -90,6 +116,8 @@ class ConversationOut(BaseModel):
     provider: str
     last_message_at: datetime | None
     last_inbound_at: datetime | None
+    window_expires_at: datetime | None
+    """WhatsApp only: until when free-form messages may be sent (24 h after the last inbound)."""
     last_message_preview: str | None
     unread_count: int
 
@@ -104,6 +132,11 @@ class ConversationOut(BaseModel):
             provider=conversation.sender.provider,
             last_message_at=conversation.last_message_at,
             last_inbound_at=conversation.last_inbound_at,
+            window_expires_at=(
+                window_expires_at(conversation.last_inbound_at)
+                if conversation.channel == "whatsapp"
+                else None
+            ),
             last_message_preview=conversation.last_message_preview,
             unread_count=conversation.unread_count,
         )

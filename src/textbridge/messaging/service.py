@@ -1,14 +1,12 @@
-"""The messaging domain: accept outbound messages, apply inbound messages and status updates.
+"""The messaging domain: apply inbound messages and status updates; status changes.
 
 Services work inside a `UnitOfWork`: they flush and emit live events; the caller commits.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict
 from typing import Any
 
 import structlog
@@ -16,8 +14,8 @@ import structlog
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import repository, status
-from textbridge.messaging.encoding import EncodingInfo, analyze
-from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
+from textbridge.messaging.content import SENDER_CHANNEL, attachments_of
+from textbridge.messaging.encoding import analyze
 from textbridge.messaging.schemas import ConversationOut, MessageOut
 from textbridge.models import Conversation, Message, MessageEvent
 from textbridge.providers.base import InboundMessage, StatusUpdate
@@ -25,121 +23,27 @@ from textbridge.providers.base import InboundMessage, StatusUpdate
 log = structlog.get_logger(__name__)
 
 PREVIEW_LENGTH = 120
-# The strictest provider limit (Plivo: 1600 GSM-7 / 737 UCS-2 characters per message).
-MAX_SMS_CHARACTERS = {"GSM-7": 1600, "UCS-2": 737}
 
 
-class MessagingError(Exception):
-    """A request the messaging domain refuses; `field` names the input at fault, if any."""
-
-    code = "invalid_request"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class IdempotencyConflict(MessagingError):
-    code = "idempotency_key_reused"
+def _preview(message: Message) -> str:
+    if message.body:
+        return message.body
+    template = (message.payload or {}).get("template")
+    if template:
+        return f"[template {template['name']}]"
+    kinds = [attachment.kind for attachment in message.attachments]
+    return f"[{', '.join(kinds)}]" if kinds else f"[{message.content_type}]"
 
 
-@dataclass(frozen=True, slots=True)
-class SendRequest:
-    to: str
-    text: str
-    channel: str = "sms"
-    from_: str | None = None
-
-    def fingerprint(self) -> str:
-        canonical = json.dumps(
-            {"to": self.to, "text": self.text, "channel": self.channel, "from": self.from_},
-            sort_keys=True,
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def send(uow: UnitOfWork, request: SendRequest, idempotency_key: str | None) -> Message:
-    """Store an outbound message for the dispatcher (status `accepted`). Caller commits."""
-    if idempotency_key is not None:
-        existing = await _replay(uow, request, idempotency_key)
-        if existing is not None:
-            return existing
-    to = _phone(request.to, "to")
-    sender = await repository.find_sender(
-        uow.session, request.channel, _phone(request.from_, "from") if request.from_ else None
-    )
-    if sender is None:
-        where = f" with number {request.from_}" if request.from_ else ""
-        raise MessagingError(f"no {request.channel} sender{where} is configured", field="from")
-    if not request.text.strip():
-        raise MessagingError("text must not be empty", field="text")
-    encoding = analyze(request.text)
-    _check_length(encoding)
-    contact = await repository.get_or_create_contact(uow.session, to)
-    conversation = await repository.get_or_create_conversation(
-        uow.session, contact, sender, request.channel
-    )
-    message = Message(
-        id=uuid.uuid4(),
-        conversation_id=conversation.id,
-        direction="outbound",
-        channel=request.channel,
-        provider=sender.provider,
-        from_address=sender.address,
-        to_address=to,
-        body=request.text,
-        status=status.ACCEPTED,
-        encoding=encoding.encoding,
-        segments=encoding.segments,
-        next_attempt_at=utcnow(),
-        idempotency_key=idempotency_key,
-        request_hash=request.fingerprint(),
-    )
-    uow.session.add(message)
-    await _record_internal(uow, message, status.ACCEPTED)
-    _touch(conversation, message, inbound=False)
-    await uow.session.flush()
-    uow.emit("message.created", MessageOut.of(message).event_data())
-    uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
-    return message
-
-
-async def _replay(uow: UnitOfWork, request: SendRequest, key: str) -> Message | None:
-    existing = await repository.message_by_idempotency_key(uow.session, key)
-    if existing is not None and existing.request_hash != request.fingerprint():
-        raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different request body",
-            field="Idempotency-Key",
-        )
-    return existing
-
-
-def _check_length(encoding: EncodingInfo) -> None:
-    limit = MAX_SMS_CHARACTERS[encoding.encoding]
-    if encoding.characters > limit:
-        raise MessagingError(
-            f"an SMS in {encoding.encoding} holds at most {limit} characters; "
-            f"this one has {encoding.characters}",
-            field="text",
-        )
-
-
-def _phone(raw: str, field: str) -> str:
-    try:
-        return to_e164(raw)
-    except InvalidPhoneNumber as exc:
-        raise MessagingError(str(exc), field=field) from None
-
-
-def _touch(conversation: Conversation, message: Message, *, inbound: bool) -> None:
+def touch(conversation: Conversation, message: Message, *, inbound: bool) -> None:
     conversation.last_message_at = message.created_at
-    conversation.last_message_preview = (message.body or "")[:PREVIEW_LENGTH]
+    conversation.last_message_preview = _preview(message)[:PREVIEW_LENGTH]
     if inbound:
         conversation.last_inbound_at = message.created_at
         conversation.unread_count += 1
 
 
-async def _record_internal(uow: UnitOfWork, message: Message, new_status: str) -> None:
+async def record_internal(uow: UnitOfWork, message: Message, new_status: str) -> None:
     await uow.session.flush()
     event = MessageEvent(
         message_id=message.id,
@@ -157,7 +61,7 @@ async def set_status(uow: UnitOfWork, message: Message, new_status: str, **chang
     message.status = new_status
     for name, value in changes.items():
         setattr(message, name, value)
-    await _record_internal(uow, message, new_status)
+    await record_internal(uow, message, new_status)
     uow.emit("message.status", MessageOut.of(message).event_data())
 
 
@@ -170,14 +74,31 @@ async def apply_inbound(uow: UnitOfWork, inbound: InboundMessage) -> Message:
     if existing is not None:
         return existing
     contact = await repository.get_or_create_contact(session, inbound.from_address)
+    if contact.name is None and inbound.profile_name:
+        contact.name = inbound.profile_name
+    channel = SENDER_CHANNEL[inbound.channel]
     sender = await repository.get_or_create_sender(
-        session, inbound.provider, inbound.channel, inbound.to_address
+        session, inbound.provider, channel, inbound.to_address
     )
-    conversation = await repository.get_or_create_conversation(
-        session, contact, sender, inbound.channel
-    )
-    encoding = analyze(inbound.text)
-    message = Message(
+    conversation = await repository.get_or_create_conversation(session, contact, sender, channel)
+    message = _inbound_message(inbound, conversation)
+    session.add(message)
+    touch(conversation, message, inbound=True)
+    await session.flush()
+    uow.emit("message.created", MessageOut.of(message).event_data())
+    uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
+    return message
+
+
+def _inbound_message(inbound: InboundMessage, conversation: Conversation) -> Message:
+    sms = inbound.channel == "sms"
+    encoding = analyze(inbound.text) if sms else None
+    payload: dict[str, Any] = {}
+    if inbound.reply_id is not None:
+        payload["reply_id"] = inbound.reply_id
+    if inbound.location is not None:
+        payload["location"] = asdict(inbound.location)
+    return Message(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
         direction="inbound",
@@ -187,17 +108,14 @@ async def apply_inbound(uow: UnitOfWork, inbound: InboundMessage) -> Message:
         from_address=inbound.from_address,
         to_address=inbound.to_address,
         body=inbound.text,
+        content_type=inbound.content_type,
+        payload=payload or None,
+        attachments=attachments_of(inbound.media),
         status=status.RECEIVED,
-        encoding=encoding.encoding,
-        segments=inbound.segments or encoding.segments,
+        encoding=encoding.encoding if encoding else None,
+        segments=(inbound.segments or encoding.segments) if encoding else inbound.segments,
         created_at=utcnow(),
     )
-    session.add(message)
-    _touch(conversation, message, inbound=True)
-    await session.flush()
-    uow.emit("message.created", MessageOut.of(message).event_data())
-    uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
-    return message
 
 
 class UnknownMessage(LookupError):

@@ -3,16 +3,19 @@
 from textbridge.models.api_key import ApiKey
 from textbridge.models.contact import Contact
 from textbridge.models.conversation import Conversation
-from textbridge.models.message import Message, MessageEvent
+from textbridge.models.message import Attachment, Message, MessageEvent
 from textbridge.models.sender import Sender
+from textbridge.models.template import MessageTemplate
 from textbridge.models.webhook_journal import WebhookJournalEntry
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "Contact",
     "Conversation",
     "Message",
     "MessageEvent",
+    "MessageTemplate",
     "Sender",
     "WebhookJournalEntry",
 ]

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from textbridge.db.base import Base, new_id, utcnow
 
@@ -30,6 +30,9 @@ class Message(Base):
     from_address: Mapped[str] = mapped_column(String(32))
     to_address: Mapped[str] = mapped_column(String(32))
     body: Mapped[str | None] = mapped_column(Text, default=None)
+    content_type: Mapped[str] = mapped_column(String(20), default="text", server_default="text")
+    # The non-text parts (template, interactive, location, reply id), as the API gave them.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(32), default=None)
     error_message: Mapped[str | None] = mapped_column(String(500), default=None)
@@ -43,6 +46,28 @@ class Message(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="selectin", order_by="Attachment.position", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(Base):
+    """A media item of a message, in or out; `local_path` once downloaded (optional)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    url: Mapped[str] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(10))
+    mime_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    size: Mapped[int | None] = mapped_column(default=None)
+    caption: Mapped[str | None] = mapped_column(String(3000), default=None)
+    filename: Mapped[str | None] = mapped_column(String(255), default=None)
+    local_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MessageEvent(Base):

@@ -20,22 +20,82 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-Channel = Literal["sms"]
+Channel = Literal["sms", "mms", "whatsapp"]
+CHANNELS: tuple[Channel, ...] = ("sms", "mms", "whatsapp")
+MediaKind = Literal["image", "audio", "video", "file", "sticker"]
 WebhookKind = Literal["inbound", "status"]
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """One attachment. `kind` decides how WhatsApp shows it; `caption` is WhatsApp only."""
+
+    url: str
+    kind: MediaKind = "image"
+    mime_type: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """An approved WhatsApp template, parameters already resolved into Meta-style components
+    (`[{"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}, ...]`)."""
+
+    name: str
+    language: str
+    components: tuple[JSONObject, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """What a provider needs to send one message. Addresses are E.164 (`+14155550100`)."""
+    """What a provider needs to send one message. Addresses are E.164 (`+14155550100`).
+
+    Exactly one kind of content leads: a `template`, an `interactive` object (Meta's schema:
+    `{"type": "button" | "list", "body": {...}, "action": {...}}`), a `location`, `media`
+    (with `text` as the caption on WhatsApp, or the body of an MMS), or plain `text`.
+    """
 
     message_id: str
     channel: Channel
     from_address: str
     to_address: str
-    text: str
+    text: str | None
     status_callback_url: str
+    media: tuple[Media, ...] = ()
+    template: Template | None = None
+    interactive: JSONObject | None = None
+    location: Location | None = None
+
+    @property
+    def content_type(self) -> str:
+        if self.template is not None:
+            return "template"
+        if self.interactive is not None:
+            return "interactive"
+        if self.location is not None:
+            return "location"
+        return "media" if self.media else "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a provider cannot carry a message; `field` names the request field at fault."""
+
+    field: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +105,9 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
+    """A message a contact sent us. `content_type`: text, media, button, reply (interactive),
+    location, or unsupported; `reply_id` is the id/payload of the button or row chosen."""
+
     provider: str
     provider_message_id: str
     channel: Channel
@@ -52,7 +115,12 @@ class InboundMessage:
     to_address: str
     text: str
     segments: int | None = None
-    raw: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = "text"
+    media: tuple[Media, ...] = ()
+    reply_id: str | None = None
+    profile_name: str | None = None
+    location: Location | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +132,7 @@ class StatusUpdate:
     error_description: str | None = None
     occurred_at: datetime | None = None
     price: str | None = None
-    raw: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def dedup_key(self) -> str:
@@ -128,6 +196,14 @@ class Provider(Protocol):
     """One provider adapter. Implementations live in `providers/<name>/`."""
 
     name: str
+    channels: frozenset[Channel]
+    refused_status: int
+    """The HTTP status for a webhook that fails verification (Plivo 403, Vonage 401)."""
+
+    def check(self, message: OutboundMessage) -> list[Problem]:
+        """Everything in `message` this provider cannot carry (empty when it can), so that the
+        API can refuse the request with 422 before anything is stored or sent."""
+        ...
 
     async def send(self, message: OutboundMessage) -> SendResult:
         """Hand one message to the provider, or raise a `SendError`."""

@@ -1,4 +1,5 @@
-"""``create_simulator_app``: the fake Plivo Message API plus its control API, as one ASGI app.
+"""``create_simulator_app``: the fake Plivo Message and WhatsApp template APIs, the fake Vonage
+Messages API (when Vonage auth is configured) and the control API, as one ASGI app.
 
 Mounted as a sub-app (``app.mount("/simulator", sim)``) it gets no lifespan of its own from
 Starlette; the parent should run ``sim.router.lifespan_context(sim)`` inside its lifespan so that
@@ -17,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.control import build_control_router
+from textbridge.simulator.control_inbound import build_inbound_router
+from textbridge.simulator.control_whatsapp import build_whatsapp_control_router
 from textbridge.simulator.errors import (
     PlivoApiError,
     http_error_handler,
@@ -24,13 +27,16 @@ from textbridge.simulator.errors import (
     validation_error_handler,
 )
 from textbridge.simulator.plivo_api import build_plivo_router
+from textbridge.simulator.plivo_templates import build_template_router
 from textbridge.simulator.state import SimulatorState
+from textbridge.simulator.vonage_api import build_vonage_router
+from textbridge.simulator.vonage_errors import VonageProblem, vonage_problem_handler
 
 
 def create_simulator_app(config: SimulatorConfig) -> FastAPI:
     """A fresh simulator with its own in-memory state and HTTP pool."""
     state = SimulatorState(default_callback_delay=config.callback_delay_seconds)
-    callbacks = CallbackDispatcher(config.plivo_auth_token)
+    callbacks = CallbackDispatcher()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -40,10 +46,16 @@ def create_simulator_app(config: SimulatorConfig) -> FastAPI:
         finally:
             await callbacks.aclose()
 
-    app = FastAPI(title="textbridge simulator (Plivo)", lifespan=lifespan)
+    app = FastAPI(title="textbridge simulator (Plivo, Vonage)", lifespan=lifespan)
     app.include_router(build_plivo_router(config, state, callbacks))
+    app.include_router(build_template_router(config, state))
+    if config.vonage_enabled:
+        app.include_router(build_vonage_router(config, state, callbacks))
     app.include_router(build_control_router(config, state, callbacks))
+    app.include_router(build_inbound_router(config, state, callbacks))
+    app.include_router(build_whatsapp_control_router(config, state))
     app.add_exception_handler(PlivoApiError, plivo_error_handler)
+    app.add_exception_handler(VonageProblem, vonage_problem_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.state.simulator_state = state

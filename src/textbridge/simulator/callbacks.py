@@ -1,8 +1,8 @@
 """Signed webhooks: status-callback sequences after a send, and single deliveries.
 
-Every webhook goes through one pooled ``httpx.AsyncClient`` and is signed with
-``textbridge.providers.plivo.signature.signed_headers`` over exactly the params sent. Background
-work runs in tasks kept in a set (so they are not garbage-collected mid-flight) and cancelled on
+Every webhook goes through one pooled ``httpx.AsyncClient``; each ``Webhook`` signs itself
+(Plivo: ``PlivoWebhook`` here; Vonage: ``vonage_callbacks.VonageWebhook``). Background work runs
+in tasks kept in a set (so they are not garbage-collected mid-flight) and cancelled on
 ``aclose`` (the app's lifespan shutdown) or ``cancel_pending`` (a control reset).
 """
 
@@ -10,36 +10,57 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 import httpx
 import structlog
 
 from textbridge.providers.plivo.signature import signed_headers
-from textbridge.simulator.payloads import Params, StatusEvent, plan_lifecycle
-from textbridge.simulator.state import Faults, NumberFate, StoredMessage
+from textbridge.simulator.state import Faults, StoredMessage
 from textbridge.simulator.vocabulary import (
     CALLBACK_TIMEOUT_SECONDS,
     RETRY_DELAY_FACTORS,
-    SUCCESS_ERROR_CODE,
     CallbackMethod,
 )
 
 log = structlog.get_logger("textbridge.simulator")
 
+Params = tuple[tuple[str, str], ...]
+
+
+class Webhook(Protocol):
+    """One request to a customer URL, signed the way its provider signs."""
+
+    @property
+    def url(self) -> str: ...
+
+    def describe(self) -> dict[str, str]:
+        """Fields safe and useful to log (no body text, no signature)."""
+        ...
+
+    def settled(self, response: httpx.Response) -> bool:
+        """True when ``response`` ends the delivery (no retry)."""
+        ...
+
+    async def send(self, client: httpx.AsyncClient) -> httpx.Response: ...
+
 
 @dataclass(frozen=True)
-class Webhook:
-    """One request to a customer URL: form body for POST, query string for GET."""
+class PlivoWebhook:
+    """A Plivo webhook: form body for POST, query string for GET, V2 + V3 signatures.
+
+    Plivo retries every non-2xx answer.
+    """
 
     url: str
     method: CallbackMethod
     params: Params
+    auth_token: str = field(repr=False, compare=False)
 
     def describe(self) -> dict[str, str]:
-        """Fields safe and useful to log (no body text, no signature)."""
         fields = dict(self.params)
         return {
             "url": self.url,
@@ -48,12 +69,32 @@ class Webhook:
             "status": fields.get("Status", ""),
         }
 
+    def settled(self, response: httpx.Response) -> bool:
+        return response.is_success
+
+    async def send(self, client: httpx.AsyncClient) -> httpx.Response:
+        headers = signed_headers(self.auth_token, self.method, self.url, self.params)
+        if self.method == "GET":
+            # Keep the URL's own query: httpx's `params=` would replace it.
+            url = httpx.URL(self.url).copy_merge_params(list(self.params))
+            return await client.get(url, headers=headers)
+        return await client.post(self.url, data=dict(self.params), headers=headers)
+
+
+@dataclass(frozen=True)
+class LifecycleStep:
+    """One status a message reaches: what to store on it, and the webhook reporting it."""
+
+    status: str
+    moment: datetime
+    error_code: str | None  # stored on the message when not None
+    webhook: Webhook | None  # None: the message has no callback URL
+
 
 class CallbackDispatcher:
     """Sends signed webhooks and runs message lifecycles in the background."""
 
-    def __init__(self, auth_token: str) -> None:
-        self._auth_token = auth_token
+    def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._random = secrets.SystemRandom()
@@ -103,7 +144,7 @@ class CallbackDispatcher:
     async def deliver(self, hook: Webhook, attempt: int = 1) -> httpx.Response:
         """Send ``hook`` once, signed, and log it; ``httpx.HTTPError`` on transport failure."""
         try:
-            response = await self._send_signed(hook)
+            response = await hook.send(self.client)
         except httpx.HTTPError as exc:
             log.warning(
                 "simulator.callback.error", attempt=attempt, error=repr(exc), **hook.describe()
@@ -117,41 +158,33 @@ class CallbackDispatcher:
         )
         return response
 
-    async def _send_signed(self, hook: Webhook) -> httpx.Response:
-        headers = signed_headers(self._auth_token, hook.method, hook.url, hook.params)
-        if hook.method == "GET":
-            # Keep the URL's own query: httpx's `params=` would replace it.
-            url = httpx.URL(hook.url).copy_merge_params(list(hook.params))
-            return await self.client.get(url, headers=headers)
-        return await self.client.post(hook.url, data=dict(hook.params), headers=headers)
-
-    def start_lifecycle(self, message: StoredMessage, fate: NumberFate, faults: Faults) -> None:
-        """Move ``message`` through its fate's statuses, calling back its URL at each step."""
+    def start_lifecycle(
+        self, message: StoredMessage, steps: Sequence[LifecycleStep], faults: Faults
+    ) -> None:
+        """Move ``message`` through ``steps`` one callback delay apart, calling back each."""
         delay = faults.callback_delay_seconds
-        events = plan_lifecycle(message, fate, delay)
-        order = list(events)
+        order = list(steps)
         if faults.shuffle_callbacks:
             self._random.shuffle(order)
         copies = 2 if faults.duplicate_callbacks else 1
-        self.spawn(self._run_lifecycle(message, events, order, copies, delay))
+        self.spawn(self._run_lifecycle(message, list(steps), order, copies, delay))
 
     async def _run_lifecycle(
         self,
         message: StoredMessage,
-        events: list[StatusEvent],
-        order: list[StatusEvent],
+        steps: list[LifecycleStep],
+        order: list[LifecycleStep],
         copies: int,
         delay: float,
     ) -> None:
-        # The state follows `events` (the truth); the callbacks follow `order` (maybe shuffled).
-        for event, reported in zip(events, order, strict=True):
+        # The state follows `steps` (the truth); the callbacks follow `order` (maybe shuffled).
+        for step, reported in zip(steps, order, strict=True):
             await asyncio.sleep(delay)
-            _apply(message, event)
-            if message.callback_url is None:
+            message.advance(step.status, step.moment, step.error_code)
+            if reported.webhook is None:
                 continue
-            hook = Webhook(message.callback_url, message.callback_method, reported.params)
             for _ in range(copies):
-                await self._send_with_retries(hook, delay)
+                await self._send_with_retries(reported.webhook, delay)
 
     async def _send_with_retries(self, hook: Webhook, delay: float) -> None:
         """First attempt inline (keeps callbacks in order); retries in the background."""
@@ -170,12 +203,7 @@ class CallbackDispatcher:
             response = await self.deliver(hook, attempt)
         except httpx.HTTPError:
             return False
-        return response.is_success
-
-
-def _apply(message: StoredMessage, event: StatusEvent) -> None:
-    code = SUCCESS_ERROR_CODE if event.status == "delivered" else event.error_code
-    message.advance(event.status, event.moment, code)
+        return hook.settled(response)
 
 
 def _new_client() -> httpx.AsyncClient:

@@ -1,4 +1,5 @@
-"""The parameters of the webhooks the simulator sends, exactly as Plivo names them."""
+"""Plivo's status callbacks: which statuses a message goes through, and the params of each,
+exactly as Plivo names them."""
 
 from __future__ import annotations
 
@@ -6,16 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from textbridge.simulator.callbacks import LifecycleStep, Params, PlivoWebhook
 from textbridge.simulator.state import NumberFate, StoredMessage, callback_time
 from textbridge.simulator.vocabulary import (
     LIFECYCLES,
     MCC,
-    MESSAGE_INTENTS,
     MNC,
+    SUCCESS_ERROR_CODE,
     TERMINAL_STATUSES,
 )
-
-Params = tuple[tuple[str, str], ...]
 
 _FAILURE_STATUSES = frozenset({"failed", "undelivered"})
 
@@ -30,14 +30,53 @@ class StatusEvent:
     params: Params
 
 
-def plan_lifecycle(message: StoredMessage, fate: NumberFate, delay: float) -> list[StatusEvent]:
-    """The status events of ``message``, one every ``delay`` seconds from its creation."""
+@dataclass(frozen=True)
+class Plan:
+    """The statuses a message will go through, and the error code of its failure, if any."""
+
+    statuses: tuple[str, ...]
+    error_code: str | None = None
+
+
+def plan_for(message: StoredMessage, fate: NumberFate, rule_error: str | None) -> Plan:
+    """A WhatsApp rule breach fails the message at once (queued -> failed); otherwise the
+    destination's fate decides, and a delivered WhatsApp message is then read."""
+    if rule_error is not None:
+        return Plan(("queued", "failed"), rule_error)
     statuses = LIFECYCLES[fate.outcome]
+    if message.message_type == "whatsapp" and fate.outcome == "delivered":
+        statuses = (*statuses, "read")
+    return Plan(statuses, fate.error_code)
+
+
+def plivo_steps(
+    message: StoredMessage, plan: Plan, delay: float, auth_token: str
+) -> list[LifecycleStep]:
+    """The lifecycle of ``message`` with its signed callbacks, one every ``delay`` seconds."""
+    return [
+        _step(message, event, auth_token)
+        for event in plan_lifecycle(message, plan.statuses, plan.error_code, delay)
+    ]
+
+
+def _step(message: StoredMessage, event: StatusEvent, auth_token: str) -> LifecycleStep:
+    code = SUCCESS_ERROR_CODE if event.status == "delivered" else event.error_code
+    webhook = None
+    if message.callback_url is not None:
+        webhook = PlivoWebhook(
+            message.callback_url, message.callback_method, event.params, auth_token
+        )
+    return LifecycleStep(event.status, event.moment, code, webhook)
+
+
+def plan_lifecycle(
+    message: StoredMessage, statuses: Sequence[str], error_code: str | None, delay: float
+) -> list[StatusEvent]:
+    """The status events of ``message``, one every ``delay`` seconds from its creation."""
     start = message.message_time
     moments = [start + timedelta(seconds=delay * step) for step in range(len(statuses))]
     return [
-        _status_event(message, statuses, moments, step, fate.error_code)
-        for step in range(len(statuses))
+        _status_event(message, statuses, moments, step, error_code) for step in range(len(statuses))
     ]
 
 
@@ -74,25 +113,3 @@ def _status_event(
     if error_code is not None:
         params.append(("ErrorCode", error_code))
     return StatusEvent(status, moment, error_code, tuple(params))
-
-
-def message_intent(text: str) -> str:
-    """Plivo's ``MessageIntent``: set when the whole text is a standard keyword."""
-    word = text.strip().strip(".!?,;:").strip().upper()
-    return MESSAGE_INTENTS.get(word, "")
-
-
-def inbound_params(message: StoredMessage) -> Params:
-    """The form fields of Plivo's inbound SMS webhook (``message_url``)."""
-    return (
-        ("From", message.from_number),
-        ("To", message.to_number),
-        ("Type", message.message_type),
-        ("Text", message.text),
-        ("MessageUUID", message.message_uuid),
-        ("Units", str(message.units)),
-        ("TotalRate", message.total_rate),
-        ("TotalAmount", message.total_amount),
-        ("MessageIntent", message_intent(message.text)),
-        ("PowerpackUUID", ""),
-    )

@@ -16,9 +16,15 @@ from fastapi.responses import JSONResponse
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig, is_plivo_auth_id
 from textbridge.simulator.errors import PlivoApiError, new_api_id
+from textbridge.simulator.payloads import plan_for, plivo_steps
 from textbridge.simulator.state import SimulatorState, StoredMessage, api_time, new_message
 from textbridge.simulator.validation import SendRequest, parse_send_request
-from textbridge.simulator.vocabulary import OUTBOUND_RATES
+from textbridge.simulator.vocabulary import (
+    OUTBOUND_RATES,
+    WHATSAPP_TEMPLATE_ERROR_CODE,
+    WHATSAPP_WINDOW_ERROR_CODE,
+)
+from textbridge.simulator.whatsapp import check_whatsapp
 
 # Bodies of the injected send failures (`fail_next_sends`); Plivo sends no Retry-After.
 SEND_FAULT_ERRORS: dict[int, str] = {
@@ -35,11 +41,12 @@ def build_plivo_router(
 
     @router.post("/Message/", status_code=202)
     async def send_message(auth_id: str, request: Request) -> JSONResponse:
-        _authorize(request, auth_id, config)
+        authorize(request, auth_id, config)
         _raise_send_fault(state)
         send = parse_send_request(await _read_params(request))
         messages = [
-            _queue(send, destination, state, callbacks) for destination in send.destinations
+            _queue(send, destination, state, callbacks, config.plivo_auth_token)
+            for destination in send.destinations
         ]
         body = {
             "api_id": new_api_id(),
@@ -50,9 +57,9 @@ def build_plivo_router(
 
     @router.get("/Message/{message_uuid}/")
     async def get_message(auth_id: str, message_uuid: str, request: Request) -> JSONResponse:
-        _authorize(request, auth_id, config)
+        authorize(request, auth_id, config)
         message = state.messages.get(message_uuid)
-        if message is None:
+        if message is None or message.provider != "plivo":
             raise PlivoApiError(404, "not found")
         return JSONResponse(message_resource(message, config.plivo_auth_id))
 
@@ -82,7 +89,11 @@ def message_resource(message: StoredMessage, auth_id: str) -> dict[str, object]:
 
 
 def _queue(
-    send: SendRequest, destination: str, state: SimulatorState, callbacks: CallbackDispatcher
+    send: SendRequest,
+    destination: str,
+    state: SimulatorState,
+    callbacks: CallbackDispatcher,
+    auth_token: str,
 ) -> StoredMessage:
     message = new_message(
         direction="outbound",
@@ -93,15 +104,39 @@ def _queue(
         units=send.units,
         rate=OUTBOUND_RATES[send.message_type],
         initial_state="queued",
+        now=state.now(),
     )
     message.media_urls = send.media_urls
+    message.content_type = send.whatsapp.kind if send.whatsapp else None
     message.callback_url, message.callback_method = send.callback_url, send.callback_method
     state.add(message)
-    callbacks.start_lifecycle(message, state.fate_for(destination), state.faults)
+    plan = plan_for(message, state.fate_for(destination), _rule_error(send, message, state))
+    steps = plivo_steps(message, plan, state.faults.callback_delay_seconds, auth_token)
+    callbacks.start_lifecycle(message, steps, state.faults)
     return message
 
 
-def _authorize(request: Request, path_auth_id: str, config: SimulatorConfig) -> None:
+def _rule_error(send: SendRequest, message: StoredMessage, state: SimulatorState) -> str | None:
+    """Plivo's ErrorCode for a WhatsApp message that breaks the window or template rules."""
+    if send.whatsapp is None:
+        return None
+    breach = check_whatsapp(
+        state.windows,
+        state.templates,
+        business=message.from_number,
+        contact=message.to_number,
+        template=send.template,
+        now=state.now(),
+    )
+    if breach is None:
+        return None
+    if breach.reason == "outside_window":
+        return WHATSAPP_WINDOW_ERROR_CODE
+    return WHATSAPP_TEMPLATE_ERROR_CODE
+
+
+def authorize(request: Request, path_auth_id: str, config: SimulatorConfig) -> None:
+    """Basic auth with the account's Auth ID and token (401), for this account's path (404)."""
     credentials = _basic_credentials(request.headers.get("authorization"))
     if credentials is None:
         raise PlivoApiError(401, "authentication credentials were not provided")

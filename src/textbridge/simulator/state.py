@@ -1,13 +1,15 @@
-"""In-memory state of the simulator: messages, destination fates and fault switches."""
+"""In-memory state of the simulator: messages, destination fates, fault switches, the clock
+offset, WhatsApp windows and templates."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from textbridge.simulator.templates import TemplateStore
 from textbridge.simulator.vocabulary import (
     DEFAULT_ERROR_CODES,
     NUMBER_PUNCTUATION,
@@ -15,8 +17,12 @@ from textbridge.simulator.vocabulary import (
     MessageType,
     Outcome,
 )
+from textbridge.simulator.vonage_vocabulary import DEFAULT_ERROR_CODES as VONAGE_DEFAULT_CODES
+from textbridge.simulator.whatsapp import ConversationWindows
 
 Direction = Literal["inbound", "outbound"]
+Provider = Literal["plivo", "vonage"]
+PROVIDERS: tuple[Provider, ...] = ("plivo", "vonage")
 
 _PUNCTUATION_TABLE = str.maketrans("", "", NUMBER_PUNCTUATION)
 
@@ -42,17 +48,32 @@ def api_time(moment: datetime | None) -> str | None:
 
 @dataclass
 class NumberFate:
-    """How messages to one destination end."""
+    """How messages to one destination end.
+
+    ``provider`` None: the fate applies to both providers, ``error_code`` being Plivo's (Vonage
+    then reports its own default code). Otherwise only that provider's messages use it.
+    """
 
     outcome: Outcome = "delivered"
     error_code: str | None = None
+    provider: Provider | None = None
 
     @classmethod
-    def of(cls, outcome: Outcome, error_code: str | None = None) -> NumberFate:
+    def of(
+        cls, outcome: Outcome, error_code: str | None = None, provider: Provider | None = None
+    ) -> NumberFate:
         """A fate whose failure carries ``error_code`` or the outcome's default code."""
         if outcome == "delivered":
-            return cls(outcome)
-        return cls(outcome, error_code or DEFAULT_ERROR_CODES[outcome])
+            return cls(outcome, provider=provider)
+        defaults = VONAGE_DEFAULT_CODES if provider == "vonage" else DEFAULT_ERROR_CODES
+        return cls(outcome, error_code or defaults[outcome], provider)
+
+    def view(self) -> dict[str, str | None]:
+        """The fate as the control API shows it (``provider`` only when set)."""
+        shown: dict[str, str | None] = {"outcome": self.outcome, "error_code": self.error_code}
+        if self.provider is not None:
+            shown["provider"] = self.provider
+        return shown
 
 
 @dataclass
@@ -79,7 +100,7 @@ class StoredMessage:
 
     message_uuid: str
     direction: Direction
-    message_type: MessageType
+    message_type: MessageType  # Plivo's `type`; Vonage's `channel`
     from_number: str
     to_number: str
     text: str
@@ -95,6 +116,9 @@ class StoredMessage:
     sent_time: datetime | None = None
     error_code: str | None = None
     history: list[str] = field(default_factory=list)
+    provider: Provider = "plivo"
+    content_type: str | None = None  # Vonage `message_type`, or the Plivo WhatsApp content kind
+    client_ref: str | None = None
 
     def advance(self, status: str, moment: datetime, error_code: str | None = None) -> None:
         """Record a status reached at ``moment``."""
@@ -115,9 +139,10 @@ def new_message(
     units: int,
     rate: str,
     initial_state: str,
+    now: datetime | None = None,
 ) -> StoredMessage:
-    """A fresh message with a new UUID, priced at ``rate`` per unit."""
-    now = utc_now()
+    """A fresh message with a new UUID, priced at ``rate`` per unit, created at ``now``."""
+    now = now or utc_now()
     return StoredMessage(
         message_uuid=str(uuid.uuid4()),
         direction=direction,
@@ -140,7 +165,13 @@ class SimulatorState:
 
     default_callback_delay: float
     messages: dict[str, StoredMessage] = field(default_factory=dict)
-    numbers: dict[str, NumberFate] = field(default_factory=dict)
+    numbers: dict[str, NumberFate] = field(default_factory=dict)  # fates for both providers
+    provider_numbers: dict[Provider, dict[str, NumberFate]] = field(
+        default_factory=lambda: {provider: {} for provider in PROVIDERS}
+    )
+    clock_offset: timedelta = timedelta(0)
+    windows: ConversationWindows = field(default_factory=ConversationWindows)
+    templates: TemplateStore = field(default_factory=TemplateStore)
     faults: Faults = field(init=False)
 
     def __post_init__(self) -> None:
@@ -152,13 +183,36 @@ class SimulatorState:
     def reset(self) -> None:
         self.messages.clear()
         self.numbers.clear()
+        for fates in self.provider_numbers.values():
+            fates.clear()
+        self.clock_offset = timedelta(0)
+        self.windows.clear()
+        self.templates.reset()
         self.reset_faults()
+
+    def now(self) -> datetime:
+        """The simulator's notion of now: the real time shifted by ``clock_offset``."""
+        return utc_now() + self.clock_offset
 
     def add(self, message: StoredMessage) -> None:
         self.messages[message.message_uuid] = message
 
-    def fate_for(self, number: str) -> NumberFate:
-        return self.numbers.get(number_key(number), NumberFate())
+    def fates(self, provider: Provider | None) -> dict[str, NumberFate]:
+        """The fates set for ``provider`` only, or (None) for both providers."""
+        return self.numbers if provider is None else self.provider_numbers[provider]
+
+    def fate_for(self, number: str, provider: Provider = "plivo") -> NumberFate:
+        """The provider's own fate for ``number``, else the shared one, else delivered."""
+        key = number_key(number)
+        return self.provider_numbers[provider].get(key) or self.numbers.get(key, NumberFate())
+
+    def record_inbound(self, message: StoredMessage) -> None:
+        """Keep ``message`` and, for WhatsApp, open the recipient's 24-hour window."""
+        self.add(message)
+        if message.message_type == "whatsapp":
+            self.windows.record_inbound(
+                message.to_number, message.from_number, message.message_time
+            )
 
     def take_send_fault(self) -> int | None:
         """The status the current send call must fail with, if a fault is armed (uses one)."""

@@ -1,4 +1,7 @@
-"""Validation of a send-message request, with the checks Plivo makes before answering 202."""
+"""Validation of a send-message request, with the checks Plivo makes before answering 202.
+
+WhatsApp content shapes are checked in ``plivo_whatsapp``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,16 @@ from urllib.parse import urlparse
 
 from textbridge.messaging.encoding import analyze
 from textbridge.simulator.errors import PlivoApiError
+from textbridge.simulator.plivo_whatsapp import STRUCTURED, WhatsappContent, whatsapp_content
 from textbridge.simulator.state import number_key
+from textbridge.simulator.templates import TemplateRef
 from textbridge.simulator.vocabulary import (
     CALLBACK_METHODS,
     MAX_ALPHANUMERIC_SENDER,
     MAX_NUMBER_DIGITS,
     MESSAGE_TYPES,
     MIN_NUMBER_DIGITS,
+    MMS_MAX_MEDIA,
     SMS_TEXT_LIMITS,
     WHATSAPP_TEXT_LIMIT,
     CallbackMethod,
@@ -25,8 +31,6 @@ from textbridge.simulator.vocabulary import (
 
 _DIGITS = re.compile(rf"[0-9]{{{MIN_NUMBER_DIGITS},{MAX_NUMBER_DIGITS}}}")
 _SENDER_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_ALPHANUMERIC_SENDER}}}")
-# WhatsApp messages may carry one of these instead of text.
-_WHATSAPP_CONTENT = ("template", "interactive", "location")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ class SendRequest:
     media_urls: tuple[str, ...]
     callback_url: str | None
     callback_method: CallbackMethod
+    whatsapp: WhatsappContent | None = None
+
+    @property
+    def template(self) -> TemplateRef | None:
+        return self.whatsapp.template if self.whatsapp else None
 
 
 def parse_send_request(params: Mapping[str, object]) -> SendRequest:
@@ -49,8 +58,8 @@ def parse_send_request(params: Mapping[str, object]) -> SendRequest:
     src = _source(params, message_type)
     destinations = _destinations(params)
     text = _optional_str(params, "text")
-    media_urls = _media_urls(params)
-    _require_content(params, message_type, text, media_urls)
+    media_urls = _media_urls(params, message_type)
+    whatsapp = _content(params, message_type, text, media_urls)
     callback_url, callback_method = _callback(params)
     return SendRequest(
         src=src,
@@ -61,6 +70,7 @@ def parse_send_request(params: Mapping[str, object]) -> SendRequest:
         media_urls=media_urls,
         callback_url=callback_url,
         callback_method=callback_method,
+        whatsapp=whatsapp,
     )
 
 
@@ -111,8 +121,19 @@ def _destinations(params: Mapping[str, object]) -> tuple[str, ...]:
     return numbers
 
 
-def _media_urls(params: Mapping[str, object]) -> tuple[str, ...]:
-    value = params.get("media_urls")
+def _media_urls(params: Mapping[str, object], message_type: MessageType) -> tuple[str, ...]:
+    urls = _url_list(params.get("media_urls"))
+    if urls and message_type == "sms":
+        raise _invalid("media_urls parameter is only allowed for mms and whatsapp messages")
+    if len(urls) > MMS_MAX_MEDIA:
+        raise _invalid(f"media_urls parameter is invalid: at most {MMS_MAX_MEDIA} URLs")
+    for url in urls:
+        if not _is_http_url(url):
+            raise _invalid(f"media_urls parameter is invalid: {url!r} is not an http(s) URL")
+    return urls
+
+
+def _url_list(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):  # form bodies: comma-separated, as Plivo documents
@@ -122,21 +143,22 @@ def _media_urls(params: Mapping[str, object]) -> tuple[str, ...]:
     raise _invalid("media_urls parameter must be a list of URLs")
 
 
-def _require_content(
+def _content(
     params: Mapping[str, object],
     message_type: MessageType,
     text: str | None,
     media_urls: tuple[str, ...],
-) -> None:
-    if text:
-        return
-    if message_type == "sms":
+) -> WhatsappContent | None:
+    if message_type == "whatsapp":
+        return whatsapp_content(params, text, media_urls)
+    for key in STRUCTURED:
+        if params.get(key) is not None:
+            raise _invalid(f"{key} parameter is only allowed when type is whatsapp")
+    if not text and message_type == "sms":
         raise _invalid("text parameter not present")
-    if media_urls:
-        return
-    if message_type == "whatsapp" and any(params.get(key) for key in _WHATSAPP_CONTENT):
-        return
-    raise _invalid(f"a {message_type} message needs text or media_urls")
+    if not text and not media_urls:
+        raise _invalid(f"a {message_type} message needs text or media_urls")
+    return None
 
 
 def _units(message_type: MessageType, text: str) -> int:

@@ -24,6 +24,8 @@ MAX_ALPHANUMERIC_SENDER: Final = 11  # SMS only
 # Characters per message (not per segment): GSM-7 / UCS-2 SMS, and WhatsApp free-form text.
 SMS_TEXT_LIMITS: Final[dict[str, int]] = {"GSM-7": 1600, "UCS-2": 737}
 WHATSAPP_TEXT_LIMIT: Final = 4096
+MMS_MAX_MEDIA: Final = 10  # media_urls per MMS
+WHATSAPP_MAX_MEDIA: Final = 1  # one media URL per WhatsApp message; `text` is its caption
 
 # Callback sequences by destination fate. Plivo: a message that cannot reach a carrier goes
 # queued -> failed; one the carrier took but could not deliver goes queued -> sent -> undelivered.
@@ -50,8 +52,14 @@ ERROR_CODES: Final[dict[str, str]] = {
     "420": "Message expired",
     "900": "Insufficient credit",
     "1000": "Unknown error",
+    # WhatsApp rule failures. Plivo's own codes for these were not found in its docs: the
+    # simulator reports Meta's Cloud API codes (which Plivo relays for WhatsApp failures).
+    "131047": "Re-engagement message: more than 24 hours since the customer last replied",
+    "132001": "Template does not exist, or is not approved, in this language",
 }
 SUCCESS_ERROR_CODE: Final = "000"
+WHATSAPP_WINDOW_ERROR_CODE: Final = "131047"
+WHATSAPP_TEMPLATE_ERROR_CODE: Final = "132001"
 DEFAULT_ERROR_CODES: Final[dict[Outcome, str]] = {"failed": "300", "undelivered": "50"}
 
 # Per-unit prices in USD, formatted like Plivo (five decimals).

@@ -16,7 +16,8 @@ from textbridge.api.deps import RuntimeDep, UowDep, _session_key_id
 from textbridge.auth import keys, session
 from textbridge.db.uow import UnitOfWork
 from textbridge.models import ApiKey
-from textbridge.runtime import SANDBOX_PLIVO_NUMBER, Runtime
+from textbridge.runtime import Runtime
+from textbridge.sandbox import SANDBOX_NUMBERS
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -40,7 +41,7 @@ def static_files() -> StaticFiles:
 
 
 def _context(runtime: Runtime, **extra: Any) -> dict[str, Any]:
-    sandbox_number = runtime.settings.plivo_sms_from_number or SANDBOX_PLIVO_NUMBER
+    sandbox_number = runtime.settings.plivo_sms_from_number or SANDBOX_NUMBERS[("plivo", "sms")]
     return {
         "sandbox": runtime.sandbox is not None,
         "sandbox_number": sandbox_number if runtime.sandbox is not None else "",

@@ -2,11 +2,15 @@
 
 This is a plain Starlette endpoint rather than a FastAPI route: it needs no dependency
 injection or response model, and it runs for every provider callback, so every microsecond
-counts. It does one INSERT; applying the events happens in `applier.JournalApplier`.
+counts. An accepted webhook's row goes through `journal.JournalWriter` (group commit: the
+rows of concurrent requests share one INSERT and one transaction, and each request is
+answered once its row is committed); refusals and invalid payloads are written alone.
+Applying the events happens later, in `applier.JournalApplier`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +27,7 @@ from textbridge.webhooks import journal
 log = structlog.get_logger(__name__)
 
 KINDS = ("inbound", "status")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~-]*")
 OK = Response(status_code=200, content=b"", media_type="text/plain")
 
 
@@ -40,6 +45,7 @@ class WebhookIngest:
         self._public_url = public_url
         self._verify = verify_signatures
         self._on_stored = on_stored
+        self._writer = journal.JournalWriter(engine)
 
     async def handle(self, request: Request) -> Response:
         provider = self._providers.get(request.path_params["provider"])
@@ -49,31 +55,44 @@ class WebhookIngest:
         webhook = await self._read(request)
         row = _row(provider.name, kind, webhook)
         if self._verify and not provider.verify(webhook):
-            await self._store({**row, "state": journal.REFUSED, "error": "bad or missing signature"})
+            refused = {**row, "state": journal.REFUSED, "error": "bad or missing signature"}
+            await self._store(refused)
             log.warning("webhook refused", provider=provider.name, kind=kind)
-            return JSONResponse({"error": "invalid signature"}, status_code=403)
+            return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
         try:
             events = provider.parse(kind, webhook)
         except WebhookPayloadError as exc:
             await self._store({**row, "state": journal.INVALID, "error": str(exc)})
             return JSONResponse({"error": str(exc)}, status_code=400)
         dedup_key = provider.dedup_key(kind, events)
-        if await self._store({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
+        if await self._writer.record({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
             self._on_stored()
         return OK
 
     async def _read(self, request: Request) -> WebhookRequest:
         body = await request.body()
-        query = request.url.query
-        params = parse_qsl(query, keep_blank_values=True)
+        path, query = _path_and_query(request)
         if request.method == "POST" and _is_form(request):
             params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        url = f"{self._public_url}{request.url.path}" + (f"?{query}" if query else "")
+        else:
+            params = parse_qsl(query, keep_blank_values=True)
+        url = f"{self._public_url}{path}" + (f"?{query}" if query else "")
         return WebhookRequest(request.method, url, request.headers, params, body)
 
     async def _store(self, row: dict[str, Any]) -> bool:
+        """One row in its own transaction: for refusals and invalid payloads (no dedup key)."""
         async with self._engine.begin() as connection:
             return await journal.record(connection, row)
+
+
+def _path_and_query(request: Request) -> tuple[str, str]:
+    """`request.url.path` and `.query`, without building the URL in the usual case (a POST
+    callback: no query string, a path of plain characters, where both are the same)."""
+    scope = request.scope
+    path: str = scope["path"]
+    if not scope.get("query_string") and _PLAIN_PATH.fullmatch(path):
+        return path, ""
+    return request.url.path, request.url.query
 
 
 def _is_form(request: Request) -> bool:

@@ -29,7 +29,7 @@ def sdk(textbridge: Textbridge, monkeypatch: pytest.MonkeyPatch) -> plivo.RestCl
     )
     assert textbridge.runtime.sandbox is not None
     sandbox = textbridge.runtime.sandbox
-    return plivo.RestClient(sandbox.auth_id, sandbox.auth_token)
+    return plivo.RestClient(sandbox.plivo_auth_id, sandbox.plivo_auth_token)
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_sdk_sends_through_the_simulator(sdk: plivo.RestClient, textbridge: Text
 
 def test_sdk_with_wrong_token_is_refused(textbridge: Textbridge, sdk: plivo.RestClient) -> None:
     assert textbridge.runtime.sandbox is not None
-    wrong = plivo.RestClient(textbridge.runtime.sandbox.auth_id, "not-the-token")
+    wrong = plivo.RestClient(textbridge.runtime.sandbox.plivo_auth_id, "not-the-token")
     with pytest.raises(plivo.exceptions.AuthenticationError):
         wrong.messages.create(src="14155550100", dst="14155550199", text="hi")
 
@@ -89,7 +89,7 @@ def _post(client: httpx.Client, path: str, params: dict[str, str], headers: dict
 @pytest.fixture
 def token(textbridge: Textbridge) -> str:
     assert textbridge.runtime.sandbox is not None
-    return textbridge.runtime.sandbox.auth_token
+    return textbridge.runtime.sandbox.plivo_auth_token
 
 
 def test_sdk_v3_signature_verifies(

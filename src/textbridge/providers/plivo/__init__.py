@@ -5,18 +5,22 @@ from __future__ import annotations
 import httpx
 
 from textbridge.providers.base import (
+    Channel,
     OutboundMessage,
+    Problem,
     SendResult,
     WebhookEvent,
     WebhookKind,
     WebhookRequest,
 )
-from textbridge.providers.plivo import signature, vocabulary, webhooks
+from textbridge.providers.plivo import checks, signature, vocabulary, webhooks
 from textbridge.providers.plivo.client import PlivoMessageClient
 
 
 class PlivoProvider:
     name = "plivo"
+    channels: frozenset[Channel] = vocabulary.CHANNELS
+    refused_status = 403
 
     def __init__(
         self, auth_id: str, auth_tokens: list[str], base_url: str, client: httpx.AsyncClient
@@ -25,6 +29,9 @@ class PlivoProvider:
         self._tokens = auth_tokens
         self._client = client
         self._messages = PlivoMessageClient(auth_id, auth_tokens[0], base_url, client)
+
+    def check(self, message: OutboundMessage) -> list[Problem]:
+        return checks.check(message)
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return await self._messages.send(message)
@@ -35,7 +42,7 @@ class PlivoProvider:
         )
 
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
-        return webhooks.parse(kind, request.params)
+        return webhooks.parse(kind, webhooks.fields_of(request))
 
     def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
         return webhooks.dedup_key(kind, events)

@@ -16,6 +16,7 @@ from textbridge.providers.base import (
     SendResult,
     SendUnavailable,
 )
+from textbridge.providers.plivo import whatsapp
 
 
 # Plivo expects a number without the leading "+".
@@ -24,14 +25,42 @@ def plivo_number(e164: str) -> str:
 
 
 def message_request_body(message: OutboundMessage) -> dict[str, Any]:
+    """The JSON body of `POST .../Message/`, field for field what the plivo SDK sends (minus
+    its defaults `log` and `trackable`). `check()` has already refused what Plivo cannot carry."""
     return {
         "src": plivo_number(message.from_address),
         "dst": plivo_number(message.to_address),
-        "text": message.text,
+        **_content(message),
         "type": message.channel,
         "url": message.status_callback_url,
         "method": "POST",
     }
+
+
+def _content(message: OutboundMessage) -> dict[str, Any]:
+    if message.channel == "sms":
+        return {"text": message.text}
+    if message.channel == "mms":
+        return {"media_urls": [media.url for media in message.media], **_text(message.text)}
+    return _whatsapp_content(message)
+
+
+def _whatsapp_content(message: OutboundMessage) -> dict[str, Any]:
+    if message.template is not None:
+        return {"template": whatsapp.template_object(message.template)}
+    if message.interactive is not None:
+        return {"interactive": whatsapp.interactive_object(message.interactive)}
+    if message.location is not None:
+        return {"location": whatsapp.location_object(message.location)}
+    if message.media:
+        # One media per WhatsApp message; `text` is its caption.
+        media = message.media[0]
+        return {"media_urls": [media.url], **_text(message.text or media.caption)}
+    return {"text": message.text}
+
+
+def _text(text: str | None) -> dict[str, Any]:
+    return {"text": text} if text else {}
 
 
 class PlivoMessageClient:

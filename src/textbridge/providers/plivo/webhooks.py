@@ -1,21 +1,57 @@
-"""Parse Plivo's inbound-message and status-callback webhooks into normalized events."""
+"""Parse Plivo's inbound-message and status-callback webhooks into normalized events.
+
+Plivo posts form fields (or a query string for GET). Nested fields that a JSON body would carry
+(`{"Button": {"Payload": ...}}`) are flattened to dotted names, so that every spelling of an
+unconfirmed field (see `vocabulary.BUTTON_PAYLOAD`) is read the same way.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import mimetypes
+import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from textbridge.providers.base import (
+    Channel,
     InboundMessage,
+    Media,
+    MediaKind,
     StatusUpdate,
     WebhookEvent,
     WebhookKind,
     WebhookPayloadError,
+    WebhookRequest,
 )
+from textbridge.providers.plivo import vocabulary as v
 from textbridge.providers.plivo.vocabulary import ERROR_CODES
 
 PROVIDER = "plivo"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+MEDIA_FIELD = re.compile(r"Media(\d+)")
+
+
+def fields_of(request: WebhookRequest) -> list[tuple[str, str]]:
+    """The webhook's fields: form or query params, plus a JSON body's, flattened."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return list(request.params)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise WebhookPayloadError("body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise WebhookPayloadError("JSON body is not an object")
+    return [*request.params, *_flatten(body, "")]
+
+
+def _flatten(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
+    for key, item in value.items():
+        if isinstance(item, dict):
+            yield from _flatten(item, f"{prefix}{key}.")
+        elif item is not None:
+            yield f"{prefix}{key}", item if isinstance(item, str) else json.dumps(item)
 
 
 def parse(kind: WebhookKind, params: Sequence[tuple[str, str]]) -> list[WebhookEvent]:
@@ -43,20 +79,85 @@ def _e164(number: str) -> str:
     return number if number.startswith("+") or not number.isdigit() else f"+{number}"
 
 
+def _nested(fields: dict[str, str], name: tuple[str, str]) -> str | None:
+    """`ButtonPayload`, `Button.Payload` or `Button[Payload]`, whichever is there."""
+    outer, inner = name
+    for key in (f"{outer}{inner}", f"{outer}.{inner}", f"{outer}[{inner}]"):
+        value = fields.get(key, "").strip()
+        if value:
+            return value
+    return None
+
+
 def _inbound(fields: dict[str, str]) -> InboundMessage:
-    message_type = fields.get("Type", "sms") or "sms"
-    if message_type != "sms":
-        raise WebhookPayloadError(f"unsupported message type {message_type!r}")
+    channel = _channel(fields)
+    media = _media(fields, channel)
     return InboundMessage(
         provider=PROVIDER,
         provider_message_id=_required(fields, "MessageUUID"),
-        channel="sms",
+        channel=channel,
         from_address=_e164(_required(fields, "From")),
         to_address=_e164(_required(fields, "To")),
-        text=fields.get("Text") or fields.get("Body") or "",
+        text=_text(fields, channel),
         segments=_int_or_none(fields.get("Units")),
+        content_type=_content_type(fields, channel, media),
+        media=media,
+        reply_id=_nested(fields, v.BUTTON_PAYLOAD) or _nested(fields, v.LIST_ID),
+        profile_name=_nested(fields, v.PROFILE_NAME),
         raw=fields,
     )
+
+
+def _channel(fields: dict[str, str]) -> Channel:
+    message_type = (fields.get("Type") or "sms").strip().lower()
+    channel = v.INBOUND_TYPES.get(message_type)
+    if channel is None:
+        raise WebhookPayloadError(f"unsupported message type {message_type!r}")
+    return channel
+
+
+def _text(fields: dict[str, str], channel: Channel) -> str:
+    first, second = ("Text", "Body") if channel == "sms" else ("Body", "Text")
+    text = fields.get(first) or fields.get(second)
+    return text or _nested(fields, v.BUTTON_TEXT) or _nested(fields, v.LIST_TITLE) or ""
+
+
+def _content_type(fields: dict[str, str], channel: Channel, media: tuple[Media, ...]) -> str:
+    if _nested(fields, v.LIST_ID):
+        return "reply"
+    declared = (fields.get("ContentType") or "").strip().lower()
+    if channel == "whatsapp" and declared:
+        return v.INBOUND_CONTENT_TYPES.get(declared, "unsupported")
+    if _nested(fields, v.BUTTON_PAYLOAD) or _nested(fields, v.BUTTON_TEXT):
+        return "button"
+    return "media" if media else "text"
+
+
+def _media(fields: dict[str, str], channel: Channel) -> tuple[Media, ...]:
+    urls = [url for _, url in sorted(_media_fields(fields)) if url]
+    mime_type = (fields.get("MimeType") or "").strip().lower() or None
+    # Plivo names one MimeType (WhatsApp: one media per message); MMS media carry none. A
+    # WhatsApp caption arrives in `Body` and becomes the message text, as on the way out.
+    single = mime_type if len(urls) == 1 else None
+    return tuple(_medium(url, single, channel) for url in urls)
+
+
+def _media_fields(fields: dict[str, str]) -> Iterator[tuple[int, str]]:
+    for name, value in fields.items():
+        match = MEDIA_FIELD.fullmatch(name)
+        if match:
+            yield int(match.group(1)), value.strip()
+
+
+def _medium(url: str, mime_type: str | None, channel: Channel) -> Media:
+    mime_type = mime_type or mimetypes.guess_type(url)[0]
+    return Media(url=url, kind=_kind(mime_type, channel), mime_type=mime_type)
+
+
+def _kind(mime_type: str | None, channel: Channel) -> MediaKind:
+    if channel == "whatsapp" and mime_type == v.WHATSAPP_STICKER_TYPE:
+        return "sticker"
+    return v.INBOUND_MEDIA_KINDS.get((mime_type or "").partition("/")[0], "file")
 
 
 def _status(fields: dict[str, str]) -> StatusUpdate:

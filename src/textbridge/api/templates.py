@@ -1,0 +1,106 @@
+"""The WhatsApp template registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.errors import ApiError
+from textbridge.models import MessageTemplate
+from textbridge.whatsapp import registry
+from textbridge.whatsapp.sync import SyncUnavailable, sync_templates
+from textbridge.whatsapp.templates import TemplateError, parameters_of
+
+router = APIRouter(prefix="/templates", tags=["templates"])
+
+Category = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
+Status = Literal["PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED"]
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    status: Status = "PENDING"
+    components: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Meta's definition: HEADER, BODY (required), FOOTER, BUTTONS; placeholders "
+        "`{{1}}` or `{{name}}`",
+    )
+
+
+class TemplateOut(BaseModel):
+    name: str
+    language: str
+    category: str
+    status: str
+    components: list[dict[str, Any]]
+    parameters: list[str]
+    source: str
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: MessageTemplate) -> TemplateOut:
+        return cls(
+            name=row.name, language=row.language, category=row.category, status=row.status,
+            components=row.components, source=row.source, updated_at=row.updated_at,
+            parameters=[parameter.name for parameter in parameters_of(row.components)],
+        )
+
+
+class SyncOut(BaseModel):
+    provider: str
+    synced: int
+
+
+@router.get("", response_model=list[TemplateOut])
+async def list_templates(uow: UowDep, _: ApiKeyDep) -> list[TemplateOut]:
+    return [TemplateOut.of(row) for row in await registry.list_templates(uow.session)]
+
+
+@router.get("/{name}/{language}", response_model=TemplateOut)
+async def get_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> TemplateOut:
+    row = await registry.find(uow.session, name, language)
+    if row is None:
+        raise ApiError(404, "not_found", f"no template {name!r} in {language!r}", "name")
+    return TemplateOut.of(row)
+
+
+@router.put("/{name}/{language}", response_model=TemplateOut)
+async def put_template(
+    name: str, language: str, body: TemplateIn, uow: UowDep, _: ApiKeyDep
+) -> TemplateOut:
+    """Create or replace a template definition."""
+    try:
+        row = await registry.upsert(
+            uow.session, name=name, language=language, category=body.category,
+            status=body.status, components=body.components,
+        )
+    except TemplateError as exc:
+        raise ApiError(422, "invalid_template", str(exc), exc.field) from None
+    out = TemplateOut.of(row)
+    await uow.commit()
+    return out
+
+
+@router.delete("/{name}/{language}", status_code=204)
+async def delete_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> Response:
+    if not await registry.delete(uow.session, name, language):
+        raise ApiError(404, "not_found", f"no template {name!r} in {language!r}", "name")
+    await uow.commit()
+    return Response(status_code=204)
+
+
+@router.post("/sync", response_model=SyncOut)
+async def sync(uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep) -> SyncOut:
+    """Fetch the templates of the WhatsApp Business Account from Plivo into the registry."""
+    try:
+        count = await sync_templates(uow.session, runtime.template_source())
+    except SyncUnavailable as exc:
+        raise ApiError(409, "sync_unavailable", str(exc)) from None
+    await uow.commit()
+    return SyncOut(provider="plivo", synced=count)

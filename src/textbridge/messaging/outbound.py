@@ -1,0 +1,287 @@
+"""Accepting an outbound message: validate it, choose the sender, store it for the dispatcher.
+
+Everything that can be refused is refused here, before anything is stored or sent: a bad
+number, a channel no configured sender carries, content the chosen provider cannot carry,
+a template with missing or extra parameters, free-form WhatsApp outside the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from textbridge.db.base import utcnow
+from textbridge.db.uow import UnitOfWork
+from textbridge.messaging import repository, status
+from textbridge.messaging.content import (
+    SENDER_CHANNEL,
+    Content,
+    attachments_of,
+    media_kind,
+    to_payload,
+)
+from textbridge.messaging.encoding import analyze
+from textbridge.messaging.errors import IdempotencyConflict, MessagingError, OutsideWhatsAppWindow
+from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
+from textbridge.messaging.schemas import ConversationOut, MessageOut
+from textbridge.messaging.service import record_internal, touch
+from textbridge.models import Conversation, Message, Sender
+from textbridge.providers.base import Location, Media, OutboundMessage, Provider
+from textbridge.whatsapp import registry, window
+from textbridge.whatsapp.templates import TemplateError, normalize_values
+
+# The strictest SMS limit of our providers (Plivo: 1600 GSM-7 / 737 UCS-2 characters).
+MAX_SMS_CHARACTERS = {"GSM-7": 1600, "UCS-2": 737}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRequest:
+    url: str
+    caption: str | None = None
+    filename: str | None = None
+    mime_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRequest:
+    name: str
+    language: str = "en_US"
+    parameters: dict[str, str] | list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    to: str
+    text: str | None = None
+    channel: str = "sms"
+    from_: str | None = None
+    provider: str | None = None
+    media: tuple[MediaRequest, ...] = ()
+    template: TemplateRequest | None = None
+    interactive: dict[str, Any] | None = None
+    location: Location | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def send(
+    uow: UnitOfWork,
+    request: SendRequest,
+    idempotency_key: str | None,
+    providers: Mapping[str, Provider],
+) -> Message:
+    """Store an outbound message for the dispatcher (status `accepted`). Caller commits."""
+    if idempotency_key is not None:
+        existing = await _replay(uow, request, idempotency_key)
+        if existing is not None:
+            return existing
+    to = _phone(request.to, "to")
+    _check_shape(request)
+    sender = await _choose_sender(uow, request, providers)
+    contact = await repository.get_or_create_contact(uow.session, to)
+    conversation = await repository.get_or_create_conversation(
+        uow.session, contact, sender, sender.channel
+    )
+    content = await _content(uow, request)
+    _check_window(request, content, conversation)
+    _check_provider(providers[sender.provider], request, content, sender, to)
+    message = _message(request, content, conversation, sender, to, idempotency_key)
+    uow.session.add(message)
+    await record_internal(uow, message, status.ACCEPTED)
+    touch(conversation, message, inbound=False)
+    await uow.session.flush()
+    uow.emit("message.created", MessageOut.of(message).event_data())
+    uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
+    return message
+
+
+async def _replay(uow: UnitOfWork, request: SendRequest, key: str) -> Message | None:
+    existing = await repository.message_by_idempotency_key(uow.session, key)
+    if existing is not None and existing.request_hash != request.fingerprint():
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body",
+            field="Idempotency-Key",
+        )
+    return existing
+
+
+def _phone(raw: str, field: str) -> str:
+    try:
+        return to_e164(raw)
+    except InvalidPhoneNumber as exc:
+        raise MessagingError(str(exc), field=field) from None
+
+
+def _check_shape(request: SendRequest) -> None:
+    """Which content goes with which channel, independent of the provider."""
+    whatsapp_only = {
+        "template": request.template,
+        "interactive": request.interactive,
+        "location": request.location,
+    }
+    for name, value in whatsapp_only.items():
+        if value is not None and request.channel != "whatsapp":
+            raise MessagingError(f"{name} can only be sent on WhatsApp", field=name)
+    leading = [name for name, value in whatsapp_only.items() if value is not None]
+    if len(leading) > 1:
+        raise MessagingError(f"send one of {', '.join(leading)}, not several", field=leading[1])
+    if leading and request.media:
+        raise MessagingError(f"{leading[0]} cannot be combined with media", field="media")
+    has_text = bool(request.text and request.text.strip())
+    if request.channel == "sms" and request.media:
+        raise MessagingError("SMS cannot carry media; use channel mms", field="media")
+    if request.channel == "mms" and not request.media:
+        raise MessagingError("an MMS needs at least one media item", field="media")
+    if not (has_text or request.media or leading):
+        raise MessagingError("text must not be empty", field="text")
+    if request.channel == "sms" and request.text is not None:
+        _check_sms_length(request.text)
+
+
+def _check_sms_length(text: str) -> None:
+    encoding = analyze(text)
+    limit = MAX_SMS_CHARACTERS[encoding.encoding]
+    if encoding.characters > limit:
+        raise MessagingError(
+            f"an SMS in {encoding.encoding} holds at most {limit} characters; "
+            f"this one has {encoding.characters}",
+            field="text",
+        )
+
+
+async def _choose_sender(
+    uow: UnitOfWork, request: SendRequest, providers: Mapping[str, Provider]
+) -> Sender:
+    if request.provider is not None and request.provider not in providers:
+        configured = ", ".join(sorted(providers)) or "none"
+        raise MessagingError(
+            f"provider {request.provider!r} is not configured (configured: {configured})",
+            field="provider",
+        )
+    address = _phone(request.from_, "from") if request.from_ else None
+    sender = await repository.find_sender(
+        uow.session,
+        SENDER_CHANNEL[request.channel],
+        address,
+        request.provider,
+        providers=tuple(providers),
+    )
+    if sender is None:
+        raise MessagingError(_no_sender(request), field="from" if address else "channel")
+    return sender
+
+
+def _no_sender(request: SendRequest) -> str:
+    where = f" with number {request.from_}" if request.from_ else ""
+    via = f" on {request.provider}" if request.provider else ""
+    return f"no {request.channel} sender{where}{via} is configured"
+
+
+async def _content(uow: UnitOfWork, request: SendRequest) -> Content:
+    media = tuple(
+        Media(
+            url=item.url,
+            kind=media_kind(item.mime_type, item.url),
+            mime_type=item.mime_type,
+            caption=item.caption,
+            filename=item.filename,
+        )
+        for item in request.media
+    )
+    template = None
+    if request.template is not None:
+        values = normalize_values(request.template.parameters)
+        try:
+            template = await registry.resolve_for_sending(
+                uow.session, request.template.name, request.template.language, values
+            )
+        except TemplateError as exc:
+            raise MessagingError(str(exc), field=exc.field) from None
+    return Content(request.text, media, template, request.interactive, request.location)
+
+
+def _check_window(request: SendRequest, content: Content, conversation: Conversation) -> None:
+    if request.channel != "whatsapp" or content.template is not None:
+        return
+    if window.is_open(conversation.last_inbound_at, utcnow()):
+        return
+    closed_at = window.window_expires_at(conversation.last_inbound_at)
+    since = (
+        f"closed at {closed_at.isoformat()}"
+        if closed_at
+        else "has never been opened (the contact has not written to this number)"
+    )
+    raise OutsideWhatsAppWindow(
+        f"the WhatsApp customer-care window {since}; outside it only an approved template "
+        "can be sent",
+        field="template",
+        window_closed_at=closed_at.isoformat() if closed_at else None,
+    )
+
+
+def _check_provider(
+    provider: Provider, request: SendRequest, content: Content, sender: Sender, to: str
+) -> None:
+    if request.channel not in provider.channels:
+        raise MessagingError(f"{provider.name} does not carry {request.channel}", field="channel")
+    problems = provider.check(_outbound(request, content, sender, to))
+    if problems:
+        first = problems[0]
+        raise MessagingError(
+            "; ".join(f"{p.field}: {p.message}" for p in problems),
+            field=first.field,
+            provider=provider.name,
+        )
+
+
+def _outbound(request: SendRequest, content: Content, sender: Sender, to: str) -> OutboundMessage:
+    return OutboundMessage(
+        message_id="",
+        channel=request.channel,  # type: ignore[arg-type]
+        from_address=sender.address,
+        to_address=to,
+        text=content.text,
+        status_callback_url="",
+        media=content.media,
+        template=content.template,
+        interactive=content.interactive,
+        location=content.location,
+    )
+
+
+def _message(
+    request: SendRequest,
+    content: Content,
+    conversation: Conversation,
+    sender: Sender,
+    to: str,
+    idempotency_key: str | None,
+) -> Message:
+    outbound = _outbound(request, content, sender, to)
+    encoding = analyze(content.text) if request.channel == "sms" and content.text else None
+    return Message(
+        id=uuid.uuid4(),
+        conversation_id=conversation.id,
+        direction="outbound",
+        channel=request.channel,
+        provider=sender.provider,
+        from_address=sender.address,
+        to_address=to,
+        body=content.text,
+        content_type=outbound.content_type,
+        payload=to_payload(content),
+        attachments=attachments_of(content.media),
+        status=status.ACCEPTED,
+        encoding=encoding.encoding if encoding else None,
+        segments=encoding.segments if encoding else None,
+        next_attempt_at=utcnow(),
+        idempotency_key=idempotency_key,
+        request_hash=request.fingerprint(),
+    )

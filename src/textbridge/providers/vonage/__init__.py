@@ -1,0 +1,79 @@
+"""Vonage: Messages API v1 for sending (SMS, MMS image, WhatsApp), signed JSON webhooks."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from textbridge.providers.base import (
+    Channel,
+    OutboundMessage,
+    Problem,
+    Provider,
+    SendRejected,
+    SendResult,
+    WebhookEvent,
+    WebhookKind,
+    WebhookRequest,
+)
+from textbridge.providers.vonage import checks, vocabulary, webhooks
+from textbridge.providers.vonage.auth import Clock, VonageCredentials, auth_header
+from textbridge.providers.vonage.client import VonageMessageClient
+from textbridge.providers.vonage.signature import WebhookVerifier, sign_webhook
+
+__all__ = ["VonageCredentials", "VonageProvider", "sign_webhook"]
+
+
+class VonageProvider:
+    name = "vonage"
+    channels: frozenset[Channel] = frozenset({"sms", "mms", "whatsapp"})
+    refused_status = 401
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        credentials: VonageCredentials,
+        *,
+        signature_secret: str | None,
+        api_base_url: str = vocabulary.DEFAULT_API_BASE_URL,
+        signature_max_age: float = vocabulary.SIGNATURE_MAX_AGE_SECONDS,
+        clock: Clock = time.time,
+    ) -> None:
+        """`client` is the process's pooled client (closed by `aclose`); `signature_secret`
+        None refuses every webhook. Raises `ValueError` for an unreadable private key."""
+        self._client = client
+        self._messages = VonageMessageClient(
+            client, api_base_url, auth_header(credentials, clock), clock
+        )
+        self._verifier = WebhookVerifier(signature_secret, signature_max_age, clock)
+
+    def check(self, message: OutboundMessage) -> list[Problem]:
+        return checks.problems(message, self.channels)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        problems = self.check(message)
+        if problems:
+            reasons = "; ".join(f"{p.field}: {p.message}" for p in problems)
+            raise SendRejected(f"Vonage cannot carry this message: {reasons}")
+        return await self._messages.send(message)
+
+    def verify(self, request: WebhookRequest) -> bool:
+        return self._verifier.verify(request.headers, request.body)
+
+    def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
+        return webhooks.parse(kind, request.body)
+
+    def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
+        return webhooks.dedup_key(kind, events)
+
+    def status_for(self, provider_status: str) -> str | None:
+        return vocabulary.STATUS_MAP.get(provider_status)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _conforms(provider: VonageProvider) -> Provider:
+    """Type-checked only: `VonageProvider` implements the `Provider` protocol."""
+    return provider

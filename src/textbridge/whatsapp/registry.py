@@ -1,0 +1,74 @@
+"""The template registry: definitions stored in `message_templates`, looked up when sending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from textbridge.db.base import utcnow
+from textbridge.models import MessageTemplate
+from textbridge.providers.base import Template
+from textbridge.whatsapp import templates
+from textbridge.whatsapp.templates import TemplateError
+
+
+async def list_templates(session: AsyncSession) -> Sequence[MessageTemplate]:
+    query = select(MessageTemplate).order_by(MessageTemplate.name, MessageTemplate.language)
+    return (await session.scalars(query)).all()
+
+
+async def find(session: AsyncSession, name: str, language: str) -> MessageTemplate | None:
+    return await session.scalar(
+        select(MessageTemplate).where(
+            MessageTemplate.name == name, MessageTemplate.language == language
+        )
+    )
+
+
+async def upsert(
+    session: AsyncSession,
+    *,
+    name: str,
+    language: str,
+    category: str,
+    status: str,
+    components: list[dict[str, Any]],
+    source: str = "api",
+) -> MessageTemplate:
+    """Create or replace the definition of (name, language)."""
+    templates.validate_definition(components)
+    row = await find(session, name, language)
+    if row is None:
+        row = MessageTemplate(name=name, language=language)
+        session.add(row)
+    row.category, row.status, row.components, row.source = category, status, components, source
+    row.updated_at = utcnow()
+    await session.flush()
+    return row
+
+
+async def delete(session: AsyncSession, name: str, language: str) -> bool:
+    row = await find(session, name, language)
+    if row is None:
+        return False
+    await session.delete(row)
+    return True
+
+
+async def resolve_for_sending(
+    session: AsyncSession, name: str, language: str, values: dict[str, str]
+) -> Template:
+    """The template with its parameters filled in; TemplateError names what is wrong."""
+    row = await find(session, name, language)
+    if row is None:
+        raise TemplateError(f"no template {name!r} in language {language!r}", "template.name")
+    if row.status != "APPROVED":
+        raise TemplateError(
+            f"template {name!r} ({language}) is {row.status}; only APPROVED templates can be sent",
+            "template.name",
+        )
+    components = templates.resolve(row.components, values)
+    return Template(name=row.name, language=row.language, components=components)

@@ -1,0 +1,52 @@
+"""``TlsLiveServer``: ``LiveServer`` over https, with the simulator's own self-signed CA."""
+
+from __future__ import annotations
+
+import threading
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from textbridge.simulator.tls import TlsFiles
+
+from ..support.live import LiveServer, wait_until
+
+
+class TlsLiveServer(LiveServer):
+    """An ASGI app served by uvicorn over TLS on a free 127.0.0.1 port, in a thread."""
+
+    def __init__(self, app: ASGIApp, files: TlsFiles) -> None:
+        super().__init__(app)
+        self.files = files
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        """What the Vonage SDK takes as ``api_host``."""
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> TlsLiveServer:
+        assert self.app is not None
+        config = uvicorn.Config(
+            self.app,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            # Over TLS, uvicorn waits out this timeout for connections a client has already
+            # closed after sending a request body (requests/urllib3): keep it short.
+            timeout_graceful_shutdown=0.5,
+            ssl_certfile=self.files.cert,
+            ssl_keyfile=self.files.key,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._thread.start()
+        wait_until(lambda: self.server.started or not self._thread.is_alive())
+        if not self.server.started:
+            raise RuntimeError("uvicorn failed to start")
+        return self
