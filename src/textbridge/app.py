@@ -10,7 +10,15 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from textbridge import __version__
-from textbridge.api import conversations, errors, events, health, messages, templates
+from textbridge.api import (
+    conversations,
+    errors,
+    events,
+    health,
+    messages,
+    senders,
+    templates,
+)
 from textbridge.bootstrap import bootstrap
 from textbridge.config import Settings
 from textbridge.runtime import Runtime, build_runtime, webhook_url
@@ -38,8 +46,9 @@ def create_app(
     errors.install(app)
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    for router in (messages.router, conversations.router, templates.router, events.router):
-        app.include_router(router, prefix="/api/v1")
+    routers = (messages, conversations, senders, templates, events)
+    for module in routers:
+        app.include_router(module.router, prefix="/api/v1")
     _add_inbox(app)
     if runtime.sandbox is not None:
         _mount_simulator(app, runtime)

@@ -247,6 +247,7 @@ def test_application_key_can_be_given_as_a_public_key() -> None:
         vonage_public_key_pem=public.decode(),
     )
 
-    assert config.vonage_jwt and not config.vonage_basic
+    assert config.vonage_jwt
+    assert not config.vonage_basic
     with pytest.raises(ValueError, match="vonage_public_key_pem"):
         SimulatorConfig(AUTH_ID, AUTH_TOKEN, None, vonage_application_id=APPLICATION_ID)

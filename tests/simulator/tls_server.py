@@ -37,7 +37,7 @@ class TlsLiveServer(LiveServer):
             access_log=False,
             # Over TLS, uvicorn waits out this timeout for connections a client has already
             # closed after sending a request body (requests/urllib3): keep it short.
-            timeout_graceful_shutdown=0.5,
+            timeout_graceful_shutdown=1,
             ssl_certfile=self.files.cert,
             ssl_keyfile=self.files.key,
         )

@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from textbridge.db import migrate
@@ -55,11 +55,14 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return result[0]
 
 
-async def _execute(url: str, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+async def _execute(
+    url: str, sql: str | Executable, params: dict[str, Any] | None = None
+) -> list[Any]:
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    statement = text(sql) if isinstance(sql, str) else sql
     try:
         async with engine.connect() as connection:
-            result = await connection.execute(text(sql), params or {})
+            result = await connection.execute(statement, params or {})
             return list(result.all()) if result.returns_rows else []
     finally:
         await engine.dispose()
@@ -86,6 +89,10 @@ class Database:
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
         return run_sync(_execute(self.url, sql, params))
+
+    def run(self, statement: Executable) -> list[Any]:
+        """A SQLAlchemy Core statement, so that column types convert values as the app does."""
+        return run_sync(_execute(self.url, statement))
 
     def scalar(self, sql: str, **params: Any) -> Any:
         rows = self.rows(sql, **params)

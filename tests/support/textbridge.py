@@ -6,16 +6,20 @@ import json
 import queue
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
 from textbridge.app import create_app
 from textbridge.config import Settings, load_settings
+from textbridge.models import Conversation
 from textbridge.runtime import Runtime, build_runtime
 
 from .database import Database
@@ -55,6 +59,15 @@ class Textbridge:
     def wait_for_status(self, message_id: str, status: str, timeout: float = 10) -> dict[str, Any]:
         return wait_until(
             lambda: (m := self.message(message_id))["status"] == status and m, timeout=timeout
+        )
+
+    def age_conversation(self, conversation_id: str, hours: float) -> None:
+        """Pretend the contact last wrote `hours` ago (the WhatsApp window is 24 h)."""
+        moment = datetime.now(UTC) - timedelta(hours=hours)
+        self.database.run(
+            update(Conversation)
+            .where(Conversation.id == uuid.UUID(conversation_id))
+            .values(last_inbound_at=moment)
         )
 
     def inbound(self, text: str, sender: str = CONTACT, to: str = SANDBOX_NUMBER) -> str:
