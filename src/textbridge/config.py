@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("TEXTBRIDGE_HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=_env("TEXTBRIDGE_PORT"))
     log_level: str = Field("info", validation_alias=_env("TEXTBRIDGE_LOG_LEVEL"))
+    media_download: bool = Field(False, validation_alias=_env("TEXTBRIDGE_MEDIA_DOWNLOAD"))
+    media_dir: Path = Field(Path("media"), validation_alias=_env("TEXTBRIDGE_MEDIA_DIR"))
+    media_max_bytes: int = Field(
+        20_000_000, ge=1, validation_alias=_env("TEXTBRIDGE_MEDIA_MAX_BYTES")
+    )
     dispatch_concurrency: int = Field(
         8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
     )

@@ -18,6 +18,8 @@ from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.logging import register_secret
+from textbridge.media.downloader import MediaDownloader
+from textbridge.media.fetcher import MediaFetcher
 from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
 from textbridge.realtime.bus import EventBus
@@ -26,7 +28,6 @@ from textbridge.webhooks.applier import JournalApplier
 from textbridge.whatsapp.sync import TemplateSource
 
 log = structlog.get_logger(__name__)
-
 
 
 def webhook_url(public_url: str, provider: str, kind: str) -> str:
@@ -45,6 +46,7 @@ class Runtime:
     session_secret: str
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
+    media: MediaFetcher | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -56,6 +58,8 @@ class Runtime:
     def start_background(self) -> None:
         self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
+        if self.media is not None:
+            self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))
 
     async def aclose(self) -> None:
         for task in self.tasks:
@@ -68,8 +72,13 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
-    """`transport` replaces the network under the providers' HTTP client (tests guard it)."""
+def build_runtime(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    downloader: MediaDownloader | None = None,
+) -> Runtime:
+    """`transport` replaces the network under the providers' HTTP client (tests guard it);
+    `downloader` replaces the media downloader (used when TEXTBRIDGE_MEDIA_DOWNLOAD is on)."""
     _register_secrets(settings)
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
@@ -78,7 +87,8 @@ def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None
     for secret in sandbox.secrets if sandbox else ():
         register_secret(secret)
     providers = build_providers(settings, sandbox, transport)
-    applier = JournalApplier(sessions, bus, providers)
+    media = _media_fetcher(settings, sessions, downloader)
+    applier = JournalApplier(sessions, bus, providers, on_applied=media.wake if media else None)
     dispatcher = Dispatcher(
         sessions,
         bus,
@@ -99,13 +109,30 @@ def build_runtime(settings: Settings, transport: httpx.AsyncBaseTransport | None
         session_secret=session_secret or secrets.token_urlsafe(32),
         sandbox=sandbox,
         http=http_client(transport),
+        media=media,
     )
+
+
+def _media_fetcher(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    downloader: MediaDownloader | None,
+) -> MediaFetcher | None:
+    if not settings.media_download:
+        return None
+    if downloader is None:
+        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        downloader = MediaDownloader(client, settings.media_dir, settings.media_max_bytes)
+    return MediaFetcher(sessions, downloader)
 
 
 def _register_secrets(settings: Settings) -> None:
     values = (
-        settings.plivo_auth_token, settings.api_key, settings.secret_key,
-        settings.vonage_api_secret, settings.vonage_signature_secret,
+        settings.plivo_auth_token,
+        settings.api_key,
+        settings.secret_key,
+        settings.vonage_api_secret,
+        settings.vonage_signature_secret,
         settings.vonage_private_key_content,
     )
     for secret in values:

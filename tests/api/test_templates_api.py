@@ -12,8 +12,10 @@ SHIPPING = {
     "components": [
         {"type": "HEADER", "format": "IMAGE"},
         {"type": "BODY", "text": "Hi {{customer_name}}, order {{order}} ships {{day}}."},
-        {"type": "BUTTONS", "buttons": [
-            {"type": "URL", "text": "Track", "url": "https://t.example.com/{{1}}"}]},
+        {
+            "type": "BUTTONS",
+            "buttons": [{"type": "URL", "text": "Track", "url": "https://t.example.com/{{1}}"}],
+        },
     ],
 }
 
@@ -56,27 +58,55 @@ def test_sync_brings_the_providers_templates(textbridge: Textbridge) -> None:
 
 def test_named_parameters_and_media_header_are_resolved(textbridge: Textbridge) -> None:
     _put(textbridge, "shipping_update", SHIPPING)
-    textbridge.simulator.put("/control/templates", json=[{
-        "name": "shipping_update", "language": "en_US", "category": "UTILITY",
-        "status": "APPROVED", "parameter_format": "NAMED",
-        "components": SHIPPING["components"],
-    }])
-    parameters = {"header": "https://cdn.example.com/box.jpg", "customer_name": "Ann",
-                  "order": "A-7", "day": "Friday", "button_0": "A7TRACK"}
-    response = textbridge.api.post("/api/v1/messages", json={
-        "to": CONTACT, "channel": "whatsapp", "provider": "vonage",
-        "template": {"name": "shipping_update", "language": "en_US", "parameters": parameters},
-    })
+    textbridge.simulator.put(
+        "/control/templates",
+        json=[
+            {
+                "name": "shipping_update",
+                "language": "en_US",
+                "category": "UTILITY",
+                "status": "APPROVED",
+                "parameter_format": "NAMED",
+                "components": SHIPPING["components"],
+            }
+        ],
+    )
+    parameters = {
+        "header": "https://cdn.example.com/box.jpg",
+        "customer_name": "Ann",
+        "order": "A-7",
+        "day": "Friday",
+        "button_0": "A7TRACK",
+    }
+    response = textbridge.api.post(
+        "/api/v1/messages",
+        json={
+            "to": CONTACT,
+            "channel": "whatsapp",
+            "provider": "vonage",
+            "template": {"name": "shipping_update", "language": "en_US", "parameters": parameters},
+        },
+    )
     assert response.status_code == 202, response.text
     components = response.json()["template"]["components"]
     assert components == [
-        {"type": "header", "parameters": [
-            {"type": "image", "image": {"link": "https://cdn.example.com/box.jpg"}}]},
-        {"type": "body", "parameters": [
-            {"type": "text", "text": "Ann", "parameter_name": "customer_name"},
-            {"type": "text", "text": "A-7", "parameter_name": "order"},
-            {"type": "text", "text": "Friday", "parameter_name": "day"}]},
-        {"type": "button", "sub_type": "url", "index": 0,
-         "parameters": [{"type": "text", "text": "A7TRACK"}]},
+        {
+            "type": "header",
+            "parameters": [{"type": "image", "image": {"link": "https://cdn.example.com/box.jpg"}}],
+        },
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": "Ann", "parameter_name": "customer_name"},
+                {"type": "text", "text": "A-7", "parameter_name": "order"},
+                {"type": "text", "text": "Friday", "parameter_name": "day"},
+            ],
+        },
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": 0,
+            "parameters": [{"type": "text", "text": "A7TRACK"}],
+        },
     ]
     textbridge.wait_for_status(response.json()["id"], "delivered")

@@ -19,6 +19,7 @@ from sqlalchemy import update
 
 from textbridge.app import create_app
 from textbridge.config import Settings, load_settings
+from textbridge.media.downloader import MediaDownloader
 from textbridge.models import Conversation
 from textbridge.runtime import Runtime, build_runtime
 
@@ -92,11 +93,16 @@ def settings_for(database_url: str, public_url: str, **overrides: Any) -> Settin
 
 
 @contextmanager
-def running_textbridge(database: Database, folder: Path, **overrides: Any) -> Iterator[Textbridge]:
+def running_textbridge(
+    database: Database,
+    folder: Path,
+    downloader: MediaDownloader | None = None,
+    **overrides: Any,
+) -> Iterator[Textbridge]:
     server = LiveServer()
     settings = settings_for(database.fresh_url(folder), server.url, **overrides)
     network = OnlyTo(server.url)  # the in-process simulator, nothing else
-    app = create_app(settings, build_runtime(settings, network))
+    app = create_app(settings, build_runtime(settings, network, downloader))
     server.app = app
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with (

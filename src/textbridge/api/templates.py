@@ -46,8 +46,13 @@ class TemplateOut(BaseModel):
     @classmethod
     def of(cls, row: MessageTemplate) -> TemplateOut:
         return cls(
-            name=row.name, language=row.language, category=row.category, status=row.status,
-            components=row.components, source=row.source, updated_at=row.updated_at,
+            name=row.name,
+            language=row.language,
+            category=row.category,
+            status=row.status,
+            components=row.components,
+            source=row.source,
+            updated_at=row.updated_at,
             parameters=[parameter.name for parameter in parameters_of(row.components)],
         )
 
@@ -77,8 +82,12 @@ async def put_template(
     """Create or replace a template definition."""
     try:
         row = await registry.upsert(
-            uow.session, name=name, language=language, category=body.category,
-            status=body.status, components=body.components,
+            uow.session,
+            name=name,
+            language=language,
+            category=body.category,
+            status=body.status,
+            components=body.components,
         )
     except TemplateError as exc:
         raise ApiError(422, "invalid_template", str(exc), exc.field) from None

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from textbridge.models import Conversation, Message, MessageEvent
 from textbridge.whatsapp.window import window_expires_at
@@ -27,12 +27,21 @@ class StatusEventOut(BaseModel):
 class MediaOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    id: uuid.UUID
     url: str
     kind: str
     mime_type: str | None
     size: int | None
     caption: str | None
     filename: str | None
+    download_state: str | None
+    """None (not downloaded), "stored" (see `local_url`) or "failed" (see `download_error`)."""
+    download_error: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def local_url(self) -> str | None:
+        return f"/api/v1/media/{self.id}" if self.download_state == "stored" else None
 
 
 class MessageOut(BaseModel):

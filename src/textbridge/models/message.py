@@ -67,6 +67,9 @@ class Attachment(Base):
     caption: Mapped[str | None] = mapped_column(String(3000), default=None)
     filename: Mapped[str | None] = mapped_column(String(255), default=None)
     local_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    # None until the media fetcher has looked at it; then "stored" or "failed".
+    download_state: Mapped[str | None] = mapped_column(String(10), default=None)
+    download_error: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

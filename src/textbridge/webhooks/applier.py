@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
@@ -43,10 +43,12 @@ class JournalApplier:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         providers: Mapping[str, Provider],
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._providers = providers
+        self._on_applied = on_applied
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -71,6 +73,8 @@ class JournalApplier:
             for entry in entries:
                 await self._apply_entry(uow, entry)
             await uow.commit()
+        if entries and self._on_applied is not None:
+            self._on_applied()
         return len(entries)
 
     async def _apply_entry(self, uow: UnitOfWork, entry: WebhookJournalEntry) -> None:

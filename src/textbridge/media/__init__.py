@@ -1,0 +1,1 @@
+"""Inbound media: optional download to local storage, guarded against internal addresses."""

@@ -1,0 +1,134 @@
+"""Media download: the address guard, the size cap, redirects; the network is a MockTransport
+(or, for the guard, a real local server that must be refused)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from textbridge.media.downloader import DownloadFailed, MediaDownloader
+from textbridge.media.guard import RefusedAddress, check_url, is_public
+
+from ..support.live import LiveServer
+
+PUBLIC = "93.184.216.34"
+
+
+async def public_resolver(host: str, port: int) -> list[str]:
+    return {"internal.example.com": ["10.1.2.3"]}.get(host, [PUBLIC])
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        (PUBLIC, True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("224.0.0.1", False),
+        ("100.64.0.1", False),
+    ],
+)
+def test_public_addresses(address: str, public: bool) -> None:
+    assert is_public(address) is public
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/a.jpg",
+        "file:///etc/passwd",
+        "https://internal.example.com/a.jpg",
+        "http:///nohost",
+    ],
+)
+async def test_urls_that_are_refused(url: str) -> None:
+    with pytest.raises(RefusedAddress):
+        await check_url(url, public_resolver)
+
+
+def _downloader(tmp_path: Path, handler: httpx.MockTransport, cap: int = 1000) -> MediaDownloader:
+    client = httpx.AsyncClient(transport=handler)
+    return MediaDownloader(client, tmp_path, cap, resolve=public_resolver)
+
+
+async def test_stores_the_file(tmp_path: Path) -> None:
+    transport = httpx.MockTransport(
+        lambda _: httpx.Response(200, content=b"JPEGDATA", headers={"content-type": "image/jpeg"})
+    )
+    stored = await _downloader(tmp_path, transport).download("https://cdn.example.com/cat.jpg")
+    assert stored.path.read_bytes() == b"JPEGDATA"
+    assert (stored.size, stored.mime_type) == (8, "image/jpeg")
+    assert stored.path.parent == tmp_path
+    assert stored.path.name.endswith("-cat.jpg")
+
+
+async def test_declared_size_over_the_cap_is_refused(tmp_path: Path) -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=b"x" * 2000))
+    with pytest.raises(DownloadFailed, match="cap"):
+        await _downloader(tmp_path, transport).download("https://cdn.example.com/big.bin")
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_streamed_size_over_the_cap_is_refused_and_removed(tmp_path: Path) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(30):
+            yield b"y" * 100
+
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=chunks()))
+    with pytest.raises(DownloadFailed, match="cap"):
+        await _downloader(tmp_path, transport).download("https://cdn.example.com/stream.bin")
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_redirect_to_an_internal_host_is_refused(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "cdn.example.com":
+            return httpx.Response(302, headers={"location": "https://internal.example.com/x"})
+        return httpx.Response(200, content=b"secret")
+
+    with pytest.raises(DownloadFailed, match="non-public"):
+        await _downloader(tmp_path, httpx.MockTransport(handler)).download(
+            "https://cdn.example.com/a.jpg"
+        )
+
+
+async def test_server_errors_fail_clearly(tmp_path: Path) -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(404))
+    with pytest.raises(DownloadFailed, match="404"):
+        await _downloader(tmp_path, transport).download("https://cdn.example.com/gone.jpg")
+
+
+async def test_a_real_loopback_server_is_refused(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+
+    with LiveServer(Starlette()) as server:
+        async with httpx.AsyncClient() as client:
+            downloader = MediaDownloader(client, tmp_path, 1000)  # the real resolver
+            with pytest.raises(DownloadFailed, match="non-public"):
+                await downloader.download(f"{server.url}/a.jpg")
+            downloader = MediaDownloader(client, tmp_path, 1000)
+            with pytest.raises(DownloadFailed, match="non-public"):
+                await downloader.download(f"http://localhost:{server.port}/a.jpg")
+
+
+async def test_the_connected_address_is_checked_too(tmp_path: Path) -> None:
+    """DNS rebinding: the lookup said public, the connection reached loopback."""
+    from starlette.applications import Starlette
+
+    with LiveServer(Starlette()) as server:
+        async with httpx.AsyncClient() as client:
+            downloader = MediaDownloader(client, tmp_path, 1000, resolve=public_resolver)
+            with pytest.raises(DownloadFailed, match="connected to a non-public address"):
+                await downloader.download(f"{server.url}/a.jpg")

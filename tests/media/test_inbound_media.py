@@ -1,0 +1,64 @@
+"""With TEXTBRIDGE_MEDIA_DOWNLOAD on, inbound media is stored locally and served by the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from textbridge.media.downloader import MediaDownloader
+
+from ..support.database import Database
+from ..support.live import wait_until
+from ..support.textbridge import CONTACT, Textbridge, running_textbridge
+from .test_download import public_resolver
+
+IMAGE = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+
+
+def media_server(request: httpx.Request) -> httpx.Response:
+    if request.url.path.endswith("huge.bin"):
+        return httpx.Response(200, content=b"x" * 5000)
+    return httpx.Response(200, content=IMAGE, headers={"content-type": "image/png"})
+
+
+@pytest.fixture
+def textbridge(database: Database, tmp_path: Path) -> Iterator[Textbridge]:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(media_server))
+    downloader = MediaDownloader(client, tmp_path / "media", 1000, resolve=public_resolver)
+    with running_textbridge(
+        database, tmp_path, downloader=downloader, media_download=True
+    ) as running:
+        yield running
+
+
+def test_inbound_media_is_downloaded_and_served(textbridge: Textbridge) -> None:
+    media = [
+        {"url": "https://media.example.com/photo.png", "mime_type": "image/png"},
+        {"url": "https://media.example.com/huge.bin", "mime_type": "application/pdf"},
+    ]
+    textbridge.simulator.post(
+        "/control/plivo/inbound",
+        json={"from": CONTACT, "to": "+14155550100", "type": "mms", "text": "", "media": media},
+    )
+
+    def attachments() -> list[dict[str, object]] | None:
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        if not listed:
+            return None
+        [message] = textbridge.api.get(f"/api/v1/conversations/{listed[0]['id']}/messages").json()
+        items: list[dict[str, object]] = message["media"]
+        return items if all(item["download_state"] for item in items) else None
+
+    photo, huge = wait_until(attachments, timeout=10)
+    assert photo["download_state"] == "stored"
+    assert photo["size"] == len(IMAGE)
+    served = textbridge.api.get(str(photo["local_url"]))
+    assert served.status_code == 200
+    assert served.content == IMAGE
+    assert served.headers["content-type"] == "image/png"
+    assert huge["download_state"] == "failed"
+    assert "cap" in str(huge["download_error"])
+    assert huge["local_url"] is None
