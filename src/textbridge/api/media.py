@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
+import anyio
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
@@ -20,8 +20,8 @@ async def get_media(attachment_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> File
     attachment = await uow.session.get(Attachment, attachment_id)
     if attachment is None or attachment.local_path is None:
         raise ApiError(404, "not_found", "no stored copy of this media", "attachment_id")
-    path = Path(attachment.local_path)
-    if not path.is_file():
+    path = anyio.Path(attachment.local_path)
+    if not await path.is_file():
         raise ApiError(404, "not_found", "the stored copy is gone", "attachment_id")
     return FileResponse(
         path,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import anyio
 import httpx
 
 from textbridge.media.guard import RefusedAddress, Resolver, check_url, is_public, system_resolver
@@ -65,20 +66,20 @@ class MediaDownloader:
         if declared > self._max_bytes:
             raise DownloadFailed(f"{declared} bytes is over the {self._max_bytes}-byte cap")
         mime = response.headers.get("content-type", "").split(";")[0].strip() or None
-        path = self._folder / _file_name(url, hint, mime)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = anyio.Path(self._folder / _file_name(url, hint, mime))
+        await path.parent.mkdir(parents=True, exist_ok=True)
         size = 0
         try:
-            with path.open("wb") as out:
+            async with await anyio.open_file(path, "wb") as out:
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > self._max_bytes:
                         raise DownloadFailed(f"over the {self._max_bytes}-byte cap")
-                    out.write(chunk)
+                    await out.write(chunk)
         except BaseException:
-            path.unlink(missing_ok=True)
+            await path.unlink(missing_ok=True)
             raise
-        return StoredMedia(path, size, mime)
+        return StoredMedia(Path(path), size, mime)
 
 
 def _check_peer(response: httpx.Response) -> None:
