@@ -176,3 +176,55 @@ def test_bad_configuration_stops_start_up_naming_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION" in result.stdout + result.stderr
     assert time.monotonic() - started < 30
+
+
+def test_templates_and_whatsapp_from_the_cli(serve: Serve, tmp_path: Path) -> None:
+    key = {"TEXTBRIDGE_API_KEY": serve.key}
+    synced = _cli("templates", "sync", "--url", serve.url, cwd=tmp_path, **key)
+    assert synced.returncode == 0, synced.stderr
+    listed = _cli("templates", "list", "--url", serve.url, cwd=tmp_path, **key)
+    assert listed.returncode == 0, listed.stderr
+    assert "order_update" in listed.stdout
+    assert "APPROVED" in listed.stdout
+
+    definition = tmp_path / "welcome.json"
+    definition.write_text(
+        '{"category": "MARKETING", "status": "APPROVED",'
+        ' "components": [{"type": "BODY", "text": "Welcome {{name}}!"}]}'
+    )
+    added = _cli(
+        "templates",
+        "add",
+        "welcome",
+        "en_US",
+        str(definition),
+        "--url",
+        serve.url,
+        cwd=tmp_path,
+        **key,
+    )
+    assert added.returncode == 0, added.stderr
+    assert '"parameters": [' in added.stdout + added.stderr
+
+    inbound = _cli(
+        "sim",
+        "inbound",
+        "--provider",
+        "vonage",
+        "--channel",
+        "whatsapp",
+        "--from",
+        "+14155550199",
+        "--to",
+        "+14155550103",
+        "--text",
+        "hola",
+        "--url",
+        f"{serve.url}/simulator",
+        cwd=tmp_path,
+    )
+    assert inbound.returncode == 0, inbound.stderr
+    api = httpx.Client(base_url=serve.url, headers={"Authorization": f"Bearer {serve.key}"})
+    conversations = wait_until(lambda: api.get("/api/v1/conversations").json(), timeout=10)
+    assert (conversations[0]["channel"], conversations[0]["provider"]) == ("whatsapp", "vonage")
+    assert conversations[0]["window_expires_at"]

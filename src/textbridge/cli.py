@@ -119,44 +119,88 @@ def send(
     _print_response(response)
 
 
+Option = typer.Option
+
+
 @app.command()
 def simulator(
     host: str = "127.0.0.1",
     port: int = 8900,
-    auth_id: Annotated[str, typer.Option(envvar="PLIVO_AUTH_ID")] = "MAXXXXXXXXXXXXXXXXXX",
-    auth_token: Annotated[str, typer.Option(envvar="PLIVO_AUTH_TOKEN")] = "sandbox-token",  # noqa: S107 (the simulator's own default)
+    auth_id: Annotated[str, Option(envvar="PLIVO_AUTH_ID")] = "MAXXXXXXXXXXXXXXXXXX",
+    auth_token: Annotated[str, Option(envvar="PLIVO_AUTH_TOKEN")] = "sandbox-token",  # noqa: S107
     message_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Where inbound SMS are posted, e.g. http://127.0.0.1:8000/webhooks/plivo/inbound"
-        ),
+        str | None, Option(help="Plivo inbound webhook, e.g. http://HOST/webhooks/plivo/inbound")
+    ] = None,
+    waba_id: Annotated[str | None, Option(envvar="PLIVO_WABA_ID")] = "sandbox-waba",
+    vonage_application_id: Annotated[str | None, Option(envvar="VONAGE_APPLICATION_ID")] = None,
+    vonage_private_key_path: Annotated[
+        Path | None, Option(envvar="VONAGE_PRIVATE_KEY_PATH", help="Verifies our JWTs")
+    ] = None,
+    vonage_api_key: Annotated[str | None, Option(envvar="VONAGE_API_KEY")] = None,
+    vonage_api_secret: Annotated[str | None, Option(envvar="VONAGE_API_SECRET")] = None,
+    vonage_signature_secret: Annotated[str | None, Option(envvar="VONAGE_SIGNATURE_SECRET")] = None,
+    vonage_inbound_url: Annotated[str | None, Option(help="Vonage inbound webhook")] = None,
+    vonage_status_url: Annotated[str | None, Option(help="Vonage status webhook")] = None,
+    tls_dir: Annotated[
+        Path | None, Option(help="Serve https with a certificate kept here (Vonage's SDK needs it)")
     ] = None,
 ) -> None:
-    """Run the provider simulator alone (a fake Plivo Message API)."""
-    from textbridge.simulator import SimulatorConfig, create_simulator_app
+    """Run the provider simulator alone: a fake Plivo Message API, and Vonage's Messages API
+    when Vonage credentials are given."""
+    from textbridge.simulator import SimulatorConfig
+    from textbridge.simulator.serve import serve_simulator
 
     tb_logging.configure()
-    tb_logging.register_secret(auth_token)
+    for secret in (auth_token, vonage_api_secret, vonage_signature_secret):
+        tb_logging.register_secret(secret)
+    private_key = vonage_private_key_path.read_text() if vonage_private_key_path else None
     config = SimulatorConfig(
-        plivo_auth_id=auth_id, plivo_auth_token=auth_token, plivo_message_url=message_url
+        plivo_auth_id=auth_id,
+        plivo_auth_token=auth_token,
+        plivo_message_url=message_url,
+        plivo_waba_id=waba_id,
+        vonage_application_id=vonage_application_id,
+        vonage_private_key_pem=private_key,
+        vonage_api_key=vonage_api_key,
+        vonage_api_secret=vonage_api_secret,
+        vonage_signature_secret=vonage_signature_secret,
+        vonage_inbound_url=vonage_inbound_url,
+        vonage_status_url=vonage_status_url,
     )
-    uvicorn.run(create_simulator_app(config), host=host, port=port)
+    if tls_dir is not None:
+        console.print(f"https; clients trust {tls_dir / 'ca.pem'}")
+    serve_simulator(config, host, port, tls_dir)
 
 
 @sim_app.command("inbound")
 def sim_inbound(
-    from_: Annotated[str, typer.Option("--from", help="The contact's number, E.164")],
-    to: Annotated[str, typer.Option("--to", help="Our number, E.164")],
-    text: Annotated[str, typer.Option("--text")],
-    url: Annotated[
-        str, typer.Option(help="Simulator base URL")
-    ] = "http://127.0.0.1:8000/simulator",
+    from_: Annotated[str, Option("--from", help="The contact's number, E.164")],
+    to: Annotated[str, Option("--to", help="Our number, E.164")],
+    text: Annotated[str, Option("--text")] = "",
+    provider: Annotated[str, Option(help="plivo or vonage")] = "plivo",
+    channel: Annotated[str, Option(help="sms, mms (Plivo) or whatsapp")] = "sms",
+    media_url: Annotated[str | None, Option(help="An image to attach")] = None,
+    url: Annotated[str, Option(help="Simulator base URL")] = "http://127.0.0.1:8000/simulator",
 ) -> None:
-    """Make the simulator deliver an inbound SMS to textbridge."""
-    response = httpx.post(
-        f"{url}/control/plivo/inbound", json={"from": from_, "to": to, "text": text}, timeout=30
-    )
+    """Make the simulator deliver an inbound message to textbridge."""
+    body = _inbound_body(provider, channel, from_, to, text, media_url)
+    response = httpx.post(f"{url}/control/{provider}/inbound", json=body, timeout=30)
     _print_response(response)
+
+
+def _inbound_body(
+    provider: str, channel: str, sender: str, to: str, text: str, media_url: str | None
+) -> dict[str, object]:
+    body: dict[str, object] = {"from": sender, "to": to, "text": text or None}
+    if provider == "vonage":
+        body["channel"] = channel
+        if media_url:
+            body["image"] = {"url": media_url}
+        return body
+    body["type"] = channel
+    if media_url:
+        body["media"] = [{"url": media_url, "mime_type": "image/jpeg"}]
+    return body
 
 
 def _print_response(response: httpx.Response) -> None:
@@ -185,8 +229,14 @@ def templates_list(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> Non
         _print_response(response)
     table = Table("name", "language", "category", "status", "parameters", "source")
     for item in response.json():
-        table.add_row(item["name"], item["language"], item["category"], item["status"],
-                      ", ".join(item["parameters"]), item["source"])
+        table.add_row(
+            item["name"],
+            item["language"],
+            item["category"],
+            item["status"],
+            ", ".join(item["parameters"]),
+            item["source"],
+        )
     Console().print(table)
 
 
@@ -222,4 +272,3 @@ def templates_sync(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> Non
     """Fetch the WhatsApp Business Account's templates from Plivo."""
     with _api(url, api_key) as api:
         _print_response(api.post("/templates/sync"))
-
