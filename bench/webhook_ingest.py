@@ -1,8 +1,10 @@
 """Webhook ingest throughput: signed Plivo status callbacks into a running `textbridge serve`.
 
-    cd /work/main && uv run python bench/webhook_ingest.py [--requests 20000] [--rounds 3]
+    cd /work/main && uv run python bench/webhook_ingest.py [--requests 20000] [--rounds 5]
 
-What it does, per round:
+Needs wrk (`apt-get install -y wrk`) and PostgreSQL at `--admin-url`. What it does, per
+round (rounds alternate the order: ceiling first in odd rounds, textbridge first in even
+ones; each round's ratio compares its two runs, and the result is the median over rounds):
 
 1. ceiling: drops and recreates the database `textbridge_bench_ceiling`, migrates it
    (`textbridge db upgrade`), starts `bench/ceiling_app.py` (a bare ASGI app doing one asyncpg
@@ -21,12 +23,16 @@ N divided by the wall time from the first request sent to the N-th answer (taken
 wrk's Lua script); p50/p99 are wrk's latency percentiles over those answers. Any answer
 other than 200, any socket error, or a row count other than expected fails the bench.
 
+Also printed, as a steadier diagnostic: the CPU time (user + system, from /proc) the server
+process used per measured request. It leaves out PostgreSQL's own CPU, which is much higher
+for the ceiling (one commit per request) than for textbridge (one commit per batch).
+
 Absolute figures drift on a shared machine, so the result is the ratio
 textbridge / ceiling of requests per second, measured in the same invocation.
 
 The statuses refer to messages textbridge never sent, so its background JournalApplier
 postpones each row and retries it with backoff while the bench runs: that CPU is part of
-the textbridge figure (as it would be in production, where applying statuses costs more).
+the textbridge figure (in production it would apply them instead, which is not free either).
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ WEBHOOK_PATH = "/webhooks/plivo/status"
 LINE_HEADERS = (V3_HEADER, MA_V3_HEADER, V3_NONCE_HEADER, V2_HEADER, MA_V2_HEADER,
                 V2_NONCE_HEADER)
 AUTH_ID = "MABENCHXXXXXXXXXXXXX"
-AUTH_TOKEN = "bench-auth-token-0123456789abcdef"  # noqa: S105 (a throwaway bench credential)
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"  # a throwaway bench credential
 API_KEY = "tb_bench_key_0123456789abcdefghijklmnop"
 STATUSES = ("queued", "sent", "delivered")
 TEXTBRIDGE_DB = "textbridge_bench"
@@ -218,6 +224,7 @@ class Run:
     non200: int
     socket_errors: int
     extra_sent: int
+    cpu_us: float = 0.0  # server process CPU (user+system) per measured request
     rows: int = 0
 
     @property
@@ -259,14 +266,22 @@ def replay(wrk: str, port: int, request_file: Path, count: int, connections: int
     return figures
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(target: str, round_: int, wrk: str, port: int, files: dict[str, Path],
-            args: argparse.Namespace, workdir: Path) -> Run:
+            args: argparse.Namespace, workdir: Path, pid: int) -> Run:
     if args.warmup:
         warm = replay(wrk, port, files["warmup"], args.warmup, args.connections,
                       args.max_seconds, workdir)
         _check_answers(f"{target} warm-up", warm)
+    cpu_before = cpu_seconds(pid)
     figures = replay(wrk, port, files["measured"], args.requests, args.connections,
                      args.max_seconds, workdir)
+    cpu = cpu_seconds(pid) - cpu_before
     run = Run(
         target=target,
         round=round_,
@@ -277,10 +292,12 @@ def measure(target: str, round_: int, wrk: str, port: int, files: dict[str, Path
         non200=int(figures["non200"]),
         socket_errors=int(figures["socket_errors"]),
         extra_sent=int(figures["sent"]) - args.requests,
+        cpu_us=cpu / args.requests * 1e6,
     )
     print(f"  {target:<10} round {round_}: {run.rate:8.0f} req/s  p50 {run.p50_ms:6.1f} ms  "
           f"p99 {run.p99_ms:6.1f} ms  non-200 {run.non200}  socket errors "
-          f"{run.socket_errors}  ({run.extra_sent} duplicate re-sends at the end)", flush=True)
+          f"{run.socket_errors}  server CPU {run.cpu_us:.0f} us/request  "
+          f"({run.extra_sent} duplicate re-sends at the end)", flush=True)
     _check_answers(target, figures)
     return run
 
@@ -303,8 +320,8 @@ def bench_ceiling(round_: int, wrk: str, files: dict[str, Path], args: argparse.
     port = free_port()
     env = {**os.environ, "CEILING_DATABASE_URL": url}
     command = [sys.executable, str(CEILING_APP), "--port", str(port)]
-    with running(command, env, port, workdir / f"ceiling-{round_}.log", workdir):
-        run = measure("ceiling", round_, wrk, port, files, args, workdir)
+    with running(command, env, port, workdir / f"ceiling-{round_}.log", workdir) as server:
+        run = measure("ceiling", round_, wrk, port, files, args, workdir, server.pid)
     run.rows = asyncio.run(_count(url, "SELECT count(*) FROM webhook_journal"))
     _check_rows(run, args)
     return run
@@ -320,7 +337,7 @@ def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args: argpar
         "TEXTBRIDGE_PORT": str(port),
         "TEXTBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "TEXTBRIDGE_API_KEY": API_KEY,
-        "TEXTBRIDGE_SECRET_KEY": "bench-session-secret",
+        "TEXTBRIDGE_SECRET_KEY": "bench-session-secret-0123456789abcdef0123456789",
         "PLIVO_AUTH_ID": AUTH_ID,
         "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
         # Never called: nothing is sent during the bench.
@@ -329,8 +346,9 @@ def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args: argpar
     if args.log_level:
         env["TEXTBRIDGE_LOG_LEVEL"] = args.log_level
     command = [str(textbridge), "serve"]
-    with running(command, env, port, workdir / f"textbridge-{round_}.log", workdir):
-        run = measure("textbridge", round_, wrk, port, files, args, workdir)
+    with running(command, env, port, workdir / f"textbridge-{round_}.log",
+                 workdir) as server:
+        run = measure("textbridge", round_, wrk, port, files, args, workdir, server.pid)
     run.rows = asyncio.run(_count(url, "SELECT count(*) FROM webhook_journal"))
     _check_rows(run, args)
     states = asyncio.run(_count(url, "SELECT count(*) FROM webhook_journal "
@@ -352,10 +370,10 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     print(f"{args.requests} measured requests per run (+{args.warmup} warm-up), "
           f"{args.connections} connections, wrk -t1, {args.rounds} round(s)")
     print(f"{'target':<12}{'round':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'non-200':>9}{'rows':>8}")
+          f"{'non-200':>9}{'rows':>8}{'CPU us/req':>12}")
     for run in runs:
         print(f"{run.target:<12}{run.round:>6}{run.rate:>10.0f}{run.p50_ms:>9.1f}"
-              f"{run.p99_ms:>9.1f}{run.non200:>9}{run.rows:>8}")
+              f"{run.p99_ms:>9.1f}{run.non200:>9}{run.rows:>8}{run.cpu_us:>12.0f}")
     ratios = []
     for round_ in range(1, args.rounds + 1):
         ceiling = next(r for r in runs if r.round == round_ and r.target == "ceiling")
@@ -366,9 +384,11 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
         mine = [r for r in runs if r.target == target]
         print(f"median {target:<11} {statistics.median(r.rate for r in mine):8.0f} req/s  "
               f"p50 {statistics.median(r.p50_ms for r in mine):6.1f} ms  "
-              f"p99 {statistics.median(r.p99_ms for r in mine):6.1f} ms")
+              f"p99 {statistics.median(r.p99_ms for r in mine):6.1f} ms  "
+              f"server CPU {statistics.median(r.cpu_us for r in mine):4.0f} us/request")
     print("ratio textbridge/ceiling per round: " + ", ".join(f"{r:.2f}" for r in ratios))
     print(f"RATIO (median) = {statistics.median(ratios):.2f}   target >= 0.5")
+    print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 def main() -> int:
@@ -379,7 +399,7 @@ def main() -> int:
                         help="distinct warm-up callbacks sent before each measured run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=1,
-                        help="ceiling then textbridge, this many times")
+                        help="rounds of one ceiling and one textbridge run (order alternates)")
     parser.add_argument("--max-seconds", type=int, default=300,
                         help="give up on a run after this long")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test",
@@ -399,7 +419,9 @@ def main() -> int:
     textbridge = Path(sys.executable).with_name("textbridge")
     workdir = Path(tempfile.mkdtemp(prefix="textbridge-bench-"))
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, work folder {workdir}", flush=True)
+          f"Python {platform.python_version()}, load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f", work folder {workdir}",
+          flush=True)
 
     # textbridge verifies against its public URL, so its port is fixed before signing.
     port = free_port()
@@ -415,8 +437,15 @@ def main() -> int:
     runs: list[Run] = []
     try:
         for round_ in range(1, args.rounds + 1):
-            runs.append(bench_ceiling(round_, wrk, files, args, workdir, textbridge))
-            runs.append(bench_textbridge(round_, wrk, files, args, workdir, textbridge, port))
+            # A B, then B A, ...: a slow drift of the machine does not favour either side.
+            ceiling_first = round_ % 2 == 1
+            for target in ("ceiling", "textbridge") if ceiling_first else ("textbridge",
+                                                                           "ceiling"):
+                if target == "ceiling":
+                    runs.append(bench_ceiling(round_, wrk, files, args, workdir, textbridge))
+                else:
+                    runs.append(bench_textbridge(round_, wrk, files, args, workdir,
+                                                 textbridge, port))
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"\nBENCH FAILED: {exc}", file=sys.stderr)
         print(f"server logs: {workdir}", file=sys.stderr)
