@@ -79,8 +79,13 @@ def vonage_spec(textbridge: Textbridge) -> testing.ProviderSpec:
         return sign_webhook(secret, fixture.payload.encode())
 
     return testing.ProviderSpec(
-        "vonage", VONAGE_FIXTURES, sign, secrets=(secret, sandbox.vonage_private_key_pem),
-        failure_fixture="status_undeliverable", refused_status=401, signs_url=False,
+        "vonage",
+        VONAGE_FIXTURES,
+        sign,
+        secrets=(secret, sandbox.vonage_private_key_pem),
+        failure_fixture="status_undeliverable",
+        refused_status=401,
+        signs_url=False,
     )
 
 

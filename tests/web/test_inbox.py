@@ -5,63 +5,14 @@ the status go to delivered, get a reply, see other clients' messages arrive, mak
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from ..support.database import Database
 from ..support.textbridge import API_KEY, CONTACT, SANDBOX_NUMBER, Textbridge
+from .helpers import conversation_of, pretty
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/inbox.png")
-LIVE_TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser(database: Database) -> Iterator[Browser]:
-    """One Chromium per backend. It depends on `database` so that it is closed before the next
-    backend is set up: Playwright's sync API holds an event loop on this thread, and the
-    migrations run `asyncio.run` here."""
-    if not CHROMIUM.exists():
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(LIVE_TIMEOUT_MS)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: _console_problem(message, problems))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert problems == [], problems  # no script errors, no CSP violations
-
-
-def _console_problem(message: ConsoleMessage, problems: list[str]) -> None:
-    # A 4xx answer the page handles (the invalid number, the wrong key) is logged by Chromium
-    # as "Failed to load resource"; anything else at error level is a real problem.
-    if message.type == "error" and "Failed to load resource" not in message.text:
-        problems.append(f"console: {message.text}")
 
 
 def sign_in(page: Page, textbridge: Textbridge) -> None:
@@ -107,8 +58,9 @@ def test_a_new_user_runs_a_conversation_live(textbridge: Textbridge, page: Page)
     recipient.fill(CONTACT)
     expect(error).to_be_hidden()
     composer.press("Enter")
-    expect(page.get_by_test_id("thread-title")).to_have_text(CONTACT)
-    expect(page.get_by_test_id("thread-sub")).to_contain_text(SANDBOX_NUMBER)
+    expect(page.get_by_test_id("thread-title")).to_have_text(pretty(CONTACT))
+    expect(page.get_by_test_id("thread-channel")).to_have_text("SMS")
+    expect(page.get_by_test_id("thread-via")).to_have_text(f"via Plivo · {pretty(SANDBOX_NUMBER)}")
     expect(composer).to_have_value("")
     expect(composer).to_be_enabled()
     first = page.get_by_test_id("message").first
@@ -119,7 +71,7 @@ def test_a_new_user_runs_a_conversation_live(textbridge: Textbridge, page: Page)
     expect(chip).to_have_attribute("data-status", "delivered")
     expect(chip).to_have_text("Delivered")
     expect(chip).to_have_class(re.compile(r"\bchip-delivered\b"))
-    conversation = page.get_by_test_id("conversation").filter(has_text=CONTACT)
+    conversation = conversation_of(page, CONTACT)
     expect(conversation).to_have_attribute("aria-current", "true")
     expect(conversation.get_by_test_id("conversation-preview")).to_have_text(
         "Hi Ada, your table for two is ready."
@@ -128,7 +80,7 @@ def test_a_new_user_runs_a_conversation_live(textbridge: Textbridge, page: Page)
     # The contact replies, simulated with the sandbox form: it appears in the same thread.
     page.get_by_test_id("simulate-toggle").click()
     expect(page.get_by_test_id("simulate-from")).to_have_value(CONTACT)
-    expect(page.get_by_test_id("simulate-to")).to_have_value(SANDBOX_NUMBER)
+    expect(page.get_by_test_id("simulate-to")).to_have_value(f"plivo/sms/{SANDBOX_NUMBER}")
     page.get_by_test_id("simulate-text").fill("Lovely, we're 5 minutes away!")
     page.get_by_test_id("simulate-send").click()
     reply = page.get_by_test_id("message").filter(has_text="5 minutes away")
@@ -164,7 +116,7 @@ def test_a_new_user_runs_a_conversation_live(textbridge: Textbridge, page: Page)
 
     # Opening the new conversation marks it read; signing out ends the session.
     newcomer.click()
-    expect(page.get_by_test_id("thread-title")).to_have_text("+14155550142")
+    expect(page.get_by_test_id("thread-title")).to_have_text("+1 415 555 0142")
     expect(newcomer.get_by_test_id("unread-badge")).to_have_count(0)
     expect(page).to_have_title("Inbox · textbridge")
     page.get_by_test_id("sign-out").click()

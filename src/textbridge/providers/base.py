@@ -145,6 +145,15 @@ class StatusUpdate:
 WebhookEvent = InboundMessage | StatusUpdate
 
 
+def journal_key(provider: str, events: Sequence[WebhookEvent]) -> str:
+    """The key that makes a redelivered webhook a no-op: a status by message, status and error
+    (a repeat with a new timestamp is still a repeat); an inbound message by its id."""
+    event = events[0]
+    if isinstance(event, StatusUpdate):
+        return f"{provider}:status:{event.dedup_key}"
+    return f"{provider}:inbound:{event.provider_message_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookRequest:
     """A webhook as received: `url` is the public URL the provider called (query included)."""
@@ -215,10 +224,6 @@ class Provider(Protocol):
 
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         """Normalized events in a verified webhook; `WebhookPayloadError` when unreadable."""
-        ...
-
-    def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
-        """The journal key that makes a redelivered webhook a no-op."""
         ...
 
     def status_for(self, provider_status: str) -> str | None:

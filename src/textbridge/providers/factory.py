@@ -61,7 +61,9 @@ def _sandbox_providers(
 ) -> dict[str, Provider]:
     simulator = f"{settings.public_url}/simulator"
     plivo = PlivoProvider(
-        sandbox.plivo_auth_id, [sandbox.plivo_auth_token], f"{simulator}/v1/Account",
+        sandbox.plivo_auth_id,
+        [sandbox.plivo_auth_token],
+        f"{simulator}/v1/Account",
         http_client(transport),
     )
     credentials = VonageCredentials.from_values(
@@ -69,8 +71,10 @@ def _sandbox_providers(
         private_key_content=sandbox.vonage_private_key_pem,
     )
     vonage = VonageProvider(
-        http_client(transport), credentials,
-        signature_secret=sandbox.vonage_signature_secret, api_base_url=simulator,
+        http_client(transport),
+        credentials,
+        signature_secret=sandbox.vonage_signature_secret,
+        api_base_url=simulator,
         signature_max_age=settings.vonage_signature_max_age,
     )
     return {"plivo": plivo, "vonage": vonage}
@@ -82,12 +86,18 @@ def template_source(
     """Where `templates sync` reads from: Plivo's template API (the simulator's in sandbox)."""
     if sandbox is not None:
         return PlivoTemplateSource(
-            sandbox.plivo_auth_id, sandbox.plivo_auth_token,
-            f"{settings.public_url}/simulator/v1/Account", SANDBOX_WABA_ID, client,
+            sandbox.plivo_auth_id,
+            sandbox.plivo_auth_token,
+            f"{settings.public_url}/simulator/v1/Account",
+            SANDBOX_WABA_ID,
+            client,
         )
     if settings.plivo_auth_id and settings.plivo_auth_token and settings.plivo_waba_id:
         return PlivoTemplateSource(
-            settings.plivo_auth_id, settings.plivo_auth_token.get_secret_value(),
-            settings.plivo_api_base_url, settings.plivo_waba_id, client,
+            settings.plivo_auth_id,
+            settings.plivo_auth_token.get_secret_value(),
+            settings.plivo_api_base_url,
+            settings.plivo_waba_id,
+            client,
         )
     return None

@@ -21,7 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from textbridge.db.base import utcnow
-from textbridge.providers.base import Provider, WebhookPayloadError, WebhookRequest
+from textbridge.providers.base import (
+    Provider,
+    WebhookPayloadError,
+    WebhookRequest,
+    journal_key,
+)
 from textbridge.webhooks import journal
 
 log = structlog.get_logger(__name__)
@@ -64,7 +69,7 @@ class WebhookIngest:
         except WebhookPayloadError as exc:
             await self._store({**row, "state": journal.INVALID, "error": str(exc)})
             return JSONResponse({"error": str(exc)}, status_code=400)
-        dedup_key = provider.dedup_key(kind, events)
+        dedup_key = journal_key(provider.name, events)
         if await self._writer.record({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
             self._on_stored()
         return OK

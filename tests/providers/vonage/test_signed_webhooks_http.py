@@ -18,19 +18,28 @@ from ...support.textbridge import CONTACT, Textbridge
 
 
 def _body() -> bytes:
-    return json.dumps({
-        "channel": "sms", "message_uuid": str(uuid.uuid4()), "to": "14155550102",
-        "from": CONTACT.lstrip("+"), "timestamp": "2026-11-26T10:00:00Z",
-        "message_type": "text", "text": "signed by Vonage",
-    }).encode()
+    return json.dumps(
+        {
+            "channel": "sms",
+            "message_uuid": str(uuid.uuid4()),
+            "to": "14155550102",
+            "from": CONTACT.lstrip("+"),
+            "timestamp": "2026-11-26T10:00:00Z",
+            "message_type": "text",
+            "text": "signed by Vonage",
+        }
+    ).encode()
 
 
 def _token(secret: str, body: bytes, iat: float | None = None) -> str:
     # Vonage's claims (providers.md section 5), signed with PyJWT as Vonage does (HS256).
     claims = {
-        "iat": int(iat if iat is not None else time.time()), "jti": str(uuid.uuid4()),
-        "iss": "Vonage", "payload_hash": hashlib.sha256(body).hexdigest(),
-        "api_key": "a1b2c3d4", "application_id": str(uuid.uuid4()),
+        "iat": int(iat if iat is not None else time.time()),
+        "jti": str(uuid.uuid4()),
+        "iss": "Vonage",
+        "payload_hash": hashlib.sha256(body).hexdigest(),
+        "api_key": "a1b2c3d4",
+        "application_id": str(uuid.uuid4()),
     }
     return jwt.encode(claims, secret, algorithm="HS256")
 

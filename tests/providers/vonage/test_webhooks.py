@@ -16,6 +16,7 @@ from textbridge.providers.base import (
     StatusUpdate,
     WebhookKind,
     WebhookPayloadError,
+    journal_key,
 )
 from textbridge.providers.vonage import vocabulary, webhooks
 
@@ -172,9 +173,9 @@ def test_status_time() -> None:
 
 def test_dedup_keys() -> None:
     inbound = webhooks.parse("inbound", fixture("inbound_sms"))
-    assert webhooks.dedup_key("inbound", inbound) == f"vonage:inbound:{UUID}"
+    assert journal_key("vonage", inbound) == f"vonage:inbound:{UUID}"
     status = webhooks.parse("status", fixture("status_rejected"))
-    assert webhooks.dedup_key("status", status) == f"vonage:status:vonage:{UUID}:rejected:1020"
+    assert journal_key("vonage", status) == f"vonage:status:vonage:{UUID}:rejected:1020"
 
 
 def test_same_status_with_a_new_timestamp_dedups() -> None:
@@ -183,13 +184,11 @@ def test_same_status_with_a_new_timestamp_dedups() -> None:
     first = webhooks.parse("status", json.dumps(payload).encode())
     second = webhooks.parse("status", json.dumps(again).encode())
     assert first[0].occurred_at != second[0].occurred_at  # type: ignore[union-attr]
-    assert webhooks.dedup_key("status", first) == webhooks.dedup_key("status", second)
+    assert journal_key("vonage", first) == journal_key("vonage", second)
 
 
 def test_different_statuses_do_not_dedup() -> None:
-    keys = {
-        webhooks.dedup_key("status", webhooks.parse("status", fixture(name))) for name in STATUS
-    }
+    keys = {journal_key("vonage", webhooks.parse("status", fixture(name))) for name in STATUS}
     assert len(keys) == len(STATUS)
 
 

@@ -44,9 +44,6 @@ class PlivoProvider:
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         return webhooks.parse(kind, webhooks.fields_of(request))
 
-    def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
-        return webhooks.dedup_key(kind, events)
-
     def status_for(self, provider_status: str) -> str | None:
         return vocabulary.STATUS_MAP.get(provider_status)
 

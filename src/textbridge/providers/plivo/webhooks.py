@@ -61,13 +61,6 @@ def parse(kind: WebhookKind, params: Sequence[tuple[str, str]]) -> list[WebhookE
     return [_status(fields)]
 
 
-def dedup_key(kind: WebhookKind, events: list[WebhookEvent]) -> str:
-    event = events[0]
-    if isinstance(event, StatusUpdate):
-        return f"{PROVIDER}:status:{event.dedup_key}"
-    return f"{PROVIDER}:inbound:{event.provider_message_id}"
-
-
 def _required(fields: dict[str, str], name: str) -> str:
     value = fields.get(name, "").strip()
     if not value:

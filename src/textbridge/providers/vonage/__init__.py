@@ -64,9 +64,6 @@ class VonageProvider:
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         return webhooks.parse(kind, request.body)
 
-    def dedup_key(self, kind: WebhookKind, events: list[WebhookEvent]) -> str:
-        return webhooks.dedup_key(kind, events)
-
     def status_for(self, provider_status: str) -> str | None:
         return vocabulary.STATUS_MAP.get(provider_status)
 

@@ -34,14 +34,6 @@ def parse(kind: WebhookKind, body: bytes) -> list[WebhookEvent]:
     return [status(payload)]
 
 
-def dedup_key(kind: WebhookKind, events: list[WebhookEvent]) -> str:
-    event = events[0]
-    if isinstance(event, StatusUpdate):
-        # Redeliveries (and repeats with a new `timestamp`) share uuid, status and error.
-        return f"{PROVIDER}:status:{event.dedup_key}"
-    return f"{PROVIDER}:inbound:{event.provider_message_id}"
-
-
 def load(body: bytes) -> Payload:
     try:
         payload = json.loads(body)

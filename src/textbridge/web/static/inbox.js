@@ -1,9 +1,14 @@
 /* textbridge inbox: plain JavaScript, no framework, no build step.
  *
  * The page uses the same JSON API and event stream as any application. It subscribes to
- * /api/v1/events first and (re)loads the conversation list and the open thread on every
- * `ready` event, so nothing is missed on start-up or after a reconnect (events are not
- * replayed). All user text is rendered with textContent, never as HTML.
+ * /api/v1/events first and (re)loads the senders, templates, conversation list and the open
+ * thread on every `ready` event, so nothing is missed on start-up or after a reconnect (events
+ * are not replayed). All user text is rendered with textContent, never as HTML; links to media
+ * are only ever http(s) URLs.
+ *
+ * Channels: a conversation is SMS (MMS travels in the same thread, from the same number) or
+ * WhatsApp. WhatsApp allows free-form messages only within 24 hours of the contact's last
+ * message (`window_expires_at`); outside it the composer offers approved templates instead.
  */
 (() => {
   "use strict";
@@ -14,6 +19,8 @@
   const LIST_PAGE = 100;
   const THREAD_PAGE = 100;
   const PREVIEW_DELAY_MS = 180;
+  const WINDOW_TICK_MS = 15000;
+  const MAX_TEXT = { sms: 1600, whatsapp: 4096 };
 
   const $ = (id) => document.getElementById(id);
 
@@ -27,21 +34,28 @@
     threadHasEarlier: false,
     threadLoading: 0, // a token: a stale load never overwrites a newer selection
     drafts: new Map(), // conversation id (or "new") -> unsent text
+    extras: new Map(), // conversation id (or "new") -> media URL, template choice and values
     sending: false,
     pendingSend: null, // {fingerprint, key}: a retry of the same send reuses its key
     filter: "",
     readInFlight: new Set(),
     lastUnread: new Map(), // conversation id -> unread count, to announce new arrivals
+    senders: [], // our numbers: {id, provider, channel, address}
+    templates: [], // WhatsApp templates: {name, language, category, status, components, parameters}
+    templatesLoaded: false,
+    templatesVersion: 0, // bumped on every load, so template cards and the picker refresh
+    windowState: null, // the window state last shown, to notice it closing while on screen
   };
 
   /* -------------------------------------------------------------------- API */
 
   class ApiError extends Error {
-    constructor(status, code, message, field) {
+    constructor(status, code, message, field, details = {}) {
       super(message);
       this.status = status;
       this.code = code;
       this.field = field;
+      this.details = details;
     }
   }
 
@@ -79,10 +93,17 @@
   function errorOf(status, data) {
     const error = data && data.error;
     if (error && typeof error === "object") {
-      return new ApiError(status, error.code || "error", error.message || `Request failed (HTTP ${status}).`, error.field || null);
+      const { code, message, field, ...details } = error;
+      return new ApiError(status, code || "error", message || `Request failed (HTTP ${status}).`, field || null, details);
     }
     if (typeof error === "string") {
       return new ApiError(status, "error", error, null);
+    }
+    if (data && Array.isArray(data.detail) && data.detail.length) {
+      // FastAPI's own validation answer (the simulator's control API).
+      const first = data.detail[0];
+      const where = (first.loc || []).filter((part) => part !== "body").join(".");
+      return new ApiError(status, "validation_error", where ? `${where}: ${first.msg}` : String(first.msg), where || null);
     }
     return new ApiError(status, "error", `Request failed (HTTP ${status}).`, null);
   }
@@ -104,6 +125,7 @@
   const fmtDate = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
   const fmtDayHeading = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
   const fmtFull = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+  const fmtMoment = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "numeric", minute: "2-digit" });
 
   /** API times are UTC; a time without an offset (SQLite) is read as UTC, not local. */
   function parseTime(value) {
@@ -138,6 +160,16 @@
     return fmtDate.format(date);
   }
 
+  /** "3 h 12 min", "42 min", "less than a minute"; days past 48 hours. */
+  function duration(ms) {
+    const minutes = Math.floor(Math.max(ms, 0) / 60000);
+    if (minutes < 1) return "less than a minute";
+    const hours = Math.floor(minutes / 60);
+    if (hours >= 48) return `${Math.floor(hours / 24)} days`;
+    if (hours === 0) return `${minutes} min`;
+    return `${hours} h ${minutes % 60} min`;
+  }
+
   function timeElement(date, text, className) {
     const el = document.createElement("time");
     if (className) el.className = className;
@@ -167,6 +199,9 @@
     received: ["received", "Received", "Received."],
   };
 
+  const CHANNELS = { sms: "SMS", mms: "MMS", whatsapp: "WhatsApp" };
+  const KINDS = { image: "Image", sticker: "Sticker", audio: "Audio", video: "Video", file: "File" };
+
   function statusInfo(message) {
     const [tone, label, help] = STATUS[message.status] || ["pending", message.status, ""];
     let title = help;
@@ -177,8 +212,18 @@
     return { tone, label, title };
   }
 
+  /** North American numbers read as "+1 415 555 0100"; others stay in E.164. */
+  function formatPhone(number) {
+    const nanp = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(number || "");
+    return nanp ? `+1 ${nanp[1]} ${nanp[2]} ${nanp[3]}` : number || "";
+  }
+
+  function compactPhone(raw) {
+    return (raw || "").replace(/[\s().-]/g, "");
+  }
+
   function displayName(conversation) {
-    return conversation.contact_name || conversation.contact_phone;
+    return conversation.contact_name || formatPhone(conversation.contact_phone);
   }
 
   function initials(conversation) {
@@ -208,11 +253,54 @@
     return provider ? provider.charAt(0).toUpperCase() + provider.slice(1) : "";
   }
 
+  function channelName(channel) {
+    return CHANNELS[channel] || (channel || "").toUpperCase();
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
+  }
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const ICONS = {
+    image: "M4 3h8a1.5 1.5 0 0 1 1.5 1.5v7A1.5 1.5 0 0 1 12 13H4a1.5 1.5 0 0 1-1.5-1.5v-7A1.5 1.5 0 0 1 4 3zM2.5 11l3.5-3.5 3 3 1.5-1.5 3 3M10.5 5.3a.9.9 0 1 0 0 1.8.9.9 0 0 0 0-1.8z",
+    audio: "M6 12V3.5l7-1.5v8.5M6 12a1.75 1.75 0 1 1-3.5 0A1.75 1.75 0 0 1 6 12zM13 10.5a1.75 1.75 0 1 1-3.5 0 1.75 1.75 0 0 1 3.5 0z",
+    video: "M3.5 4h6A1.5 1.5 0 0 1 11 5.5v5A1.5 1.5 0 0 1 9.5 12h-6A1.5 1.5 0 0 1 2 10.5v-5A1.5 1.5 0 0 1 3.5 4zM11 7l3-2v6l-3-2",
+    file: "M4.5 1.5h4.7L12.5 5v8a1.5 1.5 0 0 1-1.5 1.5H4.5A1.5 1.5 0 0 1 3 13V3a1.5 1.5 0 0 1 1.5-1.5zM9 1.5V5h3.5M5.5 8.5h5M5.5 11h3.5",
+    pin: "M8 14.5s4.5-4.1 4.5-7.6a4.5 4.5 0 0 0-9 0c0 3.5 4.5 7.6 4.5 7.6zM8 5.2a1.7 1.7 0 1 0 0 3.4 1.7 1.7 0 0 0 0-3.4z",
+    template: "M4 2h8a1.5 1.5 0 0 1 1.5 1.5v9A1.5 1.5 0 0 1 12 14H4a1.5 1.5 0 0 1-1.5-1.5v-9A1.5 1.5 0 0 1 4 2zM5.5 5.5h5M5.5 8h5M5.5 10.5h3",
+    reply: "M6.5 4 2.5 8l4 4M2.5 8h7a4 4 0 0 1 4 4v.5",
+    whatsapp: "M8 1.8a6.2 6.2 0 0 0-5.3 9.4L1.8 14.2l3.1-.9A6.2 6.2 0 1 0 8 1.8zM6 5.2c.3 1.9 2.4 4.3 4.8 4.8",
+    sms: "M3.5 2.5h9A1.5 1.5 0 0 1 14 4v6a1.5 1.5 0 0 1-1.5 1.5H7l-3.5 2.5v-2.5a1.5 1.5 0 0 1-1.5-1.5V4a1.5 1.5 0 0 1 1.5-1.5z",
+    list: "M5.5 4.5h8M5.5 8h8M5.5 11.5h8M2.5 4.5h.01M2.5 8h.01M2.5 11.5h.01",
+  };
+
+  function icon(name, className = "icon") {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    svg.setAttribute("class", className);
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", ICONS[name] || ICONS.file);
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "1.4");
+    path.setAttribute("stroke-linecap", "round");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.append(path);
+    return svg;
+  }
+
+  function channelBadge(channel) {
+    const name = channel === "whatsapp" ? "whatsapp" : "sms";
+    const badge = el("span", `channel-badge channel-${name}`);
+    badge.dataset.channel = channel;
+    badge.append(icon(name, "channel-icon"), el("span", null, channelName(channel)));
+    return badge;
   }
 
   function announce(text) {
@@ -221,6 +309,279 @@
     window.setTimeout(() => {
       announcer.textContent = text;
     }, 50);
+  }
+
+  /** A URL that may be linked to or loaded: http(s) only, never `javascript:` and the like. */
+  function safeUrl(raw) {
+    try {
+      const url = new URL(raw);
+      return url.protocol === "https:" || url.protocol === "http:" ? url : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function fileNameOf(url) {
+    const last = url.pathname.split("/").filter(Boolean).pop() || "";
+    try {
+      return decodeURIComponent(last) || url.hostname;
+    } catch {
+      return last || url.hostname;
+    }
+  }
+
+  const EXTENSIONS = {
+    jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp",
+    mp4: "video/mp4", "3gp": "video/3gpp", mp3: "audio/mpeg", ogg: "audio/ogg", amr: "audio/amr",
+    aac: "audio/aac", pdf: "application/pdf", txt: "text/plain",
+  };
+
+  function mimeOf(rawUrl, fallback = "image/jpeg") {
+    const url = safeUrl(rawUrl);
+    const match = url && /\.([a-z0-9]+)$/i.exec(url.pathname);
+    return (match && EXTENSIONS[match[1].toLowerCase()]) || fallback;
+  }
+
+  function kindOf(mime) {
+    if (mime === "image/webp") return "sticker";
+    const major = (mime || "").split("/")[0];
+    return ["image", "audio", "video"].includes(major) ? major : "file";
+  }
+
+  /** Previews of media, templates and locations arrive as "[image]", "[template x]". */
+  function prettyPreview(preview) {
+    if (!preview) return "No messages yet";
+    const template = /^\[template (.+)\]$/.exec(preview);
+    if (template) return `Template: ${template[1]}`;
+    const kinds = /^\[((?:image|audio|video|file|sticker)(?:, (?:image|audio|video|file|sticker))*)\]$/.exec(preview);
+    if (kinds) return kinds[1].split(", ").map((kind) => KINDS[kind]).join(", ");
+    const other = /^\[(location|interactive|unsupported)\]$/.exec(preview);
+    if (other) return { location: "Location", interactive: "Interactive message", unsupported: "Unsupported message" }[other[1]];
+    return preview;
+  }
+
+  /* ----------------------------------------------------------------- senders */
+
+  /** A sender choice, as the value of an <option>: "plivo/sms/+14155550100". */
+  function choiceValue(provider, channel, address) {
+    return `${provider}/${channel}/${address}`;
+  }
+
+  function parseChoice(value) {
+    const [provider, channel, ...rest] = (value || "").split("/");
+    return provider && channel && rest.length ? { provider, channel, address: rest.join("/") } : null;
+  }
+
+  function senderLabel(channel, provider, address) {
+    return `${channelName(channel)} · ${providerName(provider)} · ${formatPhone(address)}`;
+  }
+
+  function option(value, text, { disabled = false } = {}) {
+    const node = el("option", null, text);
+    node.value = value;
+    node.disabled = disabled;
+    return node;
+  }
+
+  async function loadSenders() {
+    state.senders = (await request("/api/v1/senders")) || [];
+    renderSenderPicker();
+    renderSimulatorRoutes();
+  }
+
+  function renderSenderPicker() {
+    const picker = $("sender-picker");
+    const previous = picker.value;
+    const groups = [
+      ["SMS", (s) => s.channel === "sms", "sms"],
+      ["MMS · text with media, from an SMS number", (s) => s.channel === "sms", "mms"],
+      ["WhatsApp", (s) => s.channel === "whatsapp", "whatsapp"],
+    ];
+    const nodes = [];
+    for (const [label, wanted, channel] of groups) {
+      const senders = state.senders.filter(wanted);
+      if (!senders.length) continue;
+      const group = el("optgroup");
+      group.label = label;
+      for (const s of senders) {
+        group.append(option(choiceValue(s.provider, channel, s.address), senderLabel(channel, s.provider, s.address)));
+      }
+      nodes.push(group);
+    }
+    picker.replaceChildren(...nodes);
+    const values = Array.from(picker.options, (o) => o.value);
+    const first = state.senders[0];
+    picker.value = values.includes(previous) ? previous : first ? choiceValue(first.provider, first.channel, first.address) : "";
+    const none = state.senders.length === 0;
+    $("sender-field").hidden = none;
+    $("sender-label").hidden = none;
+    renderSenderHelp();
+  }
+
+  function renderSenderHelp() {
+    const choice = parseChoice($("sender-picker").value);
+    const help = {
+      sms: "Plain text. Long messages are split into segments.",
+      mms: "Text with a picture or other media, sent from this SMS number.",
+      whatsapp: "A new WhatsApp conversation starts with an approved template.",
+    };
+    $("sender-help").textContent = choice ? help[choice.channel] || "" : "";
+  }
+
+  /* ----------------------------------------------------------------- templates */
+
+  const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+  async function loadTemplates() {
+    state.templates = (await request("/api/v1/templates")) || [];
+    state.templatesLoaded = true;
+    state.templatesVersion += 1;
+    if (state.selected) {
+      renderComposer();
+      renderThread();
+    }
+  }
+
+  function findTemplate(name, language) {
+    return state.templates.find((t) => t.name === name && t.language === language) || null;
+  }
+
+  function componentOf(definition, type) {
+    return (definition.components || []).find((c) => String(c.type).toUpperCase() === type) || null;
+  }
+
+  function placeholders(text) {
+    return Array.from(String(text || "").matchAll(PLACEHOLDER), (match) => match[1]);
+  }
+
+  /** Example values from the definition, shown as placeholders in the parameter inputs. */
+  function exampleValues(definition) {
+    const examples = {};
+    const body = componentOf(definition, "BODY");
+    const example = (body && body.example) || {};
+    const positional = (example.body_text && example.body_text[0]) || [];
+    placeholders(body && body.text).forEach((name, index) => {
+      if (positional[index] !== undefined) examples[name] = String(positional[index]);
+    });
+    for (const named of example.body_text_named_params || []) {
+      if (named && named.param_name) examples[named.param_name] = String(named.example ?? "");
+    }
+    const header = componentOf(definition, "HEADER");
+    if (header && header.example) {
+      const text = header.example.header_text;
+      placeholders(header.text).forEach((name, index) => {
+        if (text && text[index] !== undefined) examples[name] = String(text[index]);
+      });
+    }
+    return examples;
+  }
+
+  function parameterLabel(name) {
+    if (name === "header") return "Header media URL";
+    const button = /^button_(\d+)$/.exec(name);
+    if (button) return `Button ${Number(button[1]) + 1} link`;
+    return `{{${name}}}`;
+  }
+
+  /** Text with its {{placeholders}} filled in (values highlighted, missing ones marked). */
+  function filledText(className, text, values) {
+    const node = el("p", className);
+    let last = 0;
+    for (const match of String(text).matchAll(PLACEHOLDER)) {
+      node.append(document.createTextNode(text.slice(last, match.index)));
+      const value = values[match[1]];
+      if (value) {
+        node.append(el("span", "template-value", value));
+      } else {
+        node.append(el("span", "template-slot", match[0]));
+      }
+      last = match.index + match[0].length;
+    }
+    node.append(document.createTextNode(String(text).slice(last)));
+    return node;
+  }
+
+  /** A template as WhatsApp shows it: header, body, footer, buttons; values filled in. */
+  function templateCard(name, language, definition, values, fallbackValues = []) {
+    const card = el("div", "template-card");
+    card.dataset.testid = "template-card";
+    card.dataset.template = name;
+    const tag = el("p", "template-tag");
+    tag.append(icon("template", "template-tag-icon"), el("span", null, "Template"), el("strong", "template-name", name));
+    if (language) tag.append(el("span", "template-language", language));
+    card.append(tag);
+    if (!definition) {
+      const summary = fallbackValues.length ? fallbackValues.join(" · ") : "No parameters";
+      card.append(el("p", "template-text template-unknown", summary));
+      return card;
+    }
+    const header = componentOf(definition, "HEADER");
+    if (header) {
+      const format = String(header.format || "TEXT").toUpperCase();
+      if (format === "TEXT") {
+        card.append(filledText("template-header", header.text || "", values));
+      } else {
+        const kind = { IMAGE: "image", VIDEO: "video", DOCUMENT: "file" }[format] || "file";
+        const media = el("p", "template-header-media");
+        const url = values.header ? safeUrl(values.header) : null;
+        media.append(icon(kind, "icon"), el("span", null, url ? `${KINDS[kind]} · ${url.hostname}` : `${KINDS[kind]} header`));
+        card.append(media);
+      }
+    }
+    const body = componentOf(definition, "BODY");
+    if (body) card.append(filledText("template-text", body.text || "", values));
+    const footer = componentOf(definition, "FOOTER");
+    if (footer && footer.text) card.append(el("p", "template-footer", footer.text));
+    const buttons = componentOf(definition, "BUTTONS");
+    if (buttons && Array.isArray(buttons.buttons) && buttons.buttons.length) {
+      const row = el("div", "template-buttons");
+      for (const button of buttons.buttons) row.append(el("span", "template-button", button.text || button.type));
+      card.append(row);
+    }
+    return card;
+  }
+
+  /** The values a sent template carried, by parameter name (from Meta's send-time shape). */
+  function sentValues(definition, sent) {
+    const values = {};
+    const list = [];
+    const components = Array.isArray(sent.components) ? sent.components : [];
+    const parametersOf = (type) => {
+      const found = components.find((c) => String(c.type).toLowerCase() === type);
+      return (found && Array.isArray(found.parameters) && found.parameters) || [];
+    };
+    const valueOf = (parameter) => {
+      if (parameter.text !== undefined) return String(parameter.text);
+      const media = parameter[parameter.type];
+      return media && media.link ? String(media.link) : "";
+    };
+    const assign = (component, type) => {
+      const names = component ? placeholders(component.text) : [];
+      parametersOf(type).forEach((parameter, index) => {
+        const value = valueOf(parameter);
+        list.push(value);
+        const name = parameter.parameter_name || names[index];
+        if (name) values[name] = value;
+      });
+    };
+    const header = definition ? componentOf(definition, "HEADER") : null;
+    if (header && String(header.format || "TEXT").toUpperCase() !== "TEXT") {
+      const first = parametersOf("header")[0];
+      if (first) {
+        values.header = valueOf(first);
+        list.push(values.header);
+      }
+    } else {
+      assign(header, "header");
+    }
+    assign(definition ? componentOf(definition, "BODY") : null, "body");
+    for (const component of components) {
+      if (String(component.type).toLowerCase() === "button" && Array.isArray(component.parameters) && component.parameters[0]) {
+        values[`button_${component.index}`] = valueOf(component.parameters[0]);
+        list.push(values[`button_${component.index}`]);
+      }
+    }
+    return { values, list };
   }
 
   /* ------------------------------------------------------ conversation list */
@@ -235,7 +596,13 @@
 
   function matches(conversation) {
     if (!state.filter) return true;
-    const haystack = [conversation.contact_name, conversation.contact_phone, conversation.last_message_preview]
+    const haystack = [
+      conversation.contact_name,
+      conversation.contact_phone,
+      formatPhone(conversation.contact_phone),
+      conversation.last_message_preview,
+      channelName(conversation.channel),
+    ]
       .filter(Boolean)
       .join(" ")
       .toLowerCase();
@@ -272,6 +639,8 @@
     button.dataset.testid = "conversation";
     button.dataset.conversationId = conversation.id;
     button.dataset.phone = conversation.contact_phone;
+    button.dataset.channel = conversation.channel || "sms";
+    button.dataset.provider = conversation.provider || "";
     if (state.selected === conversation.id) button.setAttribute("aria-current", "true");
     const unread = conversation.unread_count > 0;
     if (unread) button.classList.add("is-unread");
@@ -279,6 +648,11 @@
     const avatar = el("span", "avatar");
     avatar.setAttribute("aria-hidden", "true");
     paintAvatar(avatar, conversation);
+    if (conversation.channel === "whatsapp") {
+      const mark = el("span", "avatar-channel");
+      mark.append(icon("whatsapp", "avatar-channel-icon"));
+      avatar.append(mark);
+    }
 
     const main = el("span", "conversation-main");
     const top = el("span", "conversation-top");
@@ -287,11 +661,14 @@
     const at = parseTime(conversation.last_message_at);
     top.append(name, timeElement(at, at ? listTime(at) : "", "conversation-time"));
     main.append(top);
-    if (conversation.contact_name) {
-      main.append(el("span", "conversation-phone", conversation.contact_phone));
-    }
+    const line = el("span", "conversation-line");
+    const via = el("span", "conversation-via", `${channelName(conversation.channel)} · ${providerName(conversation.provider)}`);
+    via.dataset.testid = "conversation-channel";
+    if (conversation.contact_name) line.append(el("span", "conversation-phone", formatPhone(conversation.contact_phone)));
+    line.append(via);
+    main.append(line);
     const bottom = el("span", "conversation-bottom");
-    const preview = el("span", "conversation-preview", conversation.last_message_preview || "No messages yet");
+    const preview = el("span", "conversation-preview", prettyPreview(conversation.last_message_preview));
     preview.dataset.testid = "conversation-preview";
     bottom.append(preview);
     if (unread) {
@@ -356,6 +733,179 @@
     renderList();
   }
 
+  /* ------------------------------------------------------- message content */
+
+  function mediaNode(item, outbound) {
+    const url = safeUrl(item.url);
+    const kind = KINDS[item.kind] ? item.kind : "file";
+    const name = item.filename || (url ? fileNameOf(url) : item.url || "Attachment");
+    const host = url ? url.hostname : "";
+    const visual = kind === "image" || kind === "sticker";
+    const node = el(url ? "a" : "div", `attachment ${visual ? "attachment-visual" : "attachment-file"}`);
+    node.dataset.testid = "attachment";
+    node.dataset.kind = kind;
+    if (url) {
+      node.href = url.href;
+      node.target = "_blank";
+      node.rel = "noopener noreferrer";
+      node.setAttribute("referrerpolicy", "no-referrer");
+      node.title = `Open ${item.url}`;
+    }
+    const details = el("span", "attachment-details");
+    const nameNode = el("span", "attachment-name", name);
+    nameNode.dataset.testid = "attachment-name";
+    const meta = [KINDS[kind]];
+    if (host) meta.push(host);
+    if (item.size) meta.push(`${Math.max(1, Math.round(item.size / 1024))} KB`);
+    const metaNode = el("span", "attachment-meta", meta.join(" · "));
+    details.append(nameNode, metaNode);
+    if (!visual) {
+      node.append(icon(kind === "sticker" ? "image" : kind, "attachment-icon"), details);
+      return node;
+    }
+    // A framed placeholder (kind, name, host) that the image covers once it loads; if it
+    // cannot load (sandbox hosts do not resolve, the link expired) the frame stays and says so.
+    const fallback = el("span", "attachment-fallback");
+    const note = el("span", "attachment-note");
+    note.dataset.testid = "attachment-note";
+    details.append(note);
+    fallback.append(icon("image", "attachment-icon"), details);
+    node.append(fallback);
+    const fail = (why) => {
+      node.dataset.state = "failed";
+      note.textContent = why;
+    };
+    if (url && url.protocol === "https:") {
+      node.dataset.state = "loading";
+      const img = document.createElement("img");
+      img.setAttribute("loading", "lazy");
+      img.setAttribute("decoding", "async");
+      img.setAttribute("referrerpolicy", "no-referrer");
+      img.alt = item.caption || name;
+      img.addEventListener("load", () => {
+        if (img.naturalWidth > 0) node.dataset.state = "loaded";
+        else fail("Preview unavailable");
+      });
+      img.addEventListener("error", () => {
+        img.hidden = true;
+        fail("Preview unavailable");
+      });
+      img.src = url.href;
+      node.append(img);
+    } else {
+      fail(url ? "No preview for http:// links" : "Not a web link");
+    }
+    node.classList.toggle("on-dark", outbound);
+    return node;
+  }
+
+  function locationNode(location) {
+    const lat = Number(location.latitude);
+    const lon = Number(location.longitude);
+    const valid = Number.isFinite(lat) && Number.isFinite(lon);
+    const node = el(valid ? "a" : "div", "location");
+    node.dataset.testid = "location";
+    if (valid) {
+      node.href = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
+      node.target = "_blank";
+      node.rel = "noopener noreferrer";
+    }
+    const text = el("span", "location-text");
+    text.append(el("span", "location-name", location.name || "Shared location"));
+    if (location.address) text.append(el("span", "location-address", location.address));
+    if (valid) text.append(el("span", "location-coordinates", `${lat.toFixed(5)}, ${lon.toFixed(5)}`));
+    node.append(icon("pin", "location-icon"), text);
+    return node;
+  }
+
+  function interactiveNode(interactive) {
+    const node = el("div", "interactive");
+    const header = interactive.header && interactive.header.text;
+    if (header) node.append(el("p", "interactive-header", header));
+    const body = interactive.body && interactive.body.text;
+    if (body) {
+      const text = el("p", "bubble-text", body);
+      text.dataset.testid = "message-text";
+      node.append(text);
+    }
+    const footer = interactive.footer && interactive.footer.text;
+    if (footer) node.append(el("p", "template-footer", footer));
+    const action = interactive.action || {};
+    const row = el("div", "template-buttons");
+    for (const button of action.buttons || []) {
+      const title = (button.reply && button.reply.title) || button.title || button.text;
+      if (title) row.append(el("span", "template-button", title));
+    }
+    if (action.button && Array.isArray(action.sections)) {
+      const list = el("span", "template-button");
+      list.append(icon("list", "icon"), document.createTextNode(` ${action.button}`));
+      row.append(list);
+    }
+    if (action.parameters && action.parameters.display_text) {
+      row.append(el("span", "template-button", action.parameters.display_text));
+    }
+    if (row.childElementCount) node.append(row);
+    return node;
+  }
+
+  /** What a message shows inside its bubble; rebuilt only when its content changes. */
+  function contentKey(message) {
+    const version = message.content_type === "template" ? state.templatesVersion : 0;
+    return JSON.stringify([
+      message.content_type, message.text, message.media, message.template, message.interactive,
+      message.location, message.reply_id, version,
+    ]);
+  }
+
+  function paintContent(bubble, message) {
+    const outbound = message.direction === "outbound";
+    const type = message.content_type || "text";
+    const media = Array.isArray(message.media) ? message.media : [];
+    const parts = [];
+    bubble.className = "bubble";
+    if (type === "template" && message.template) {
+      const { name, language } = message.template;
+      const definition = findTemplate(name, language);
+      const { values, list } = sentValues(definition, message.template);
+      bubble.classList.add("bubble-card");
+      parts.push(templateCard(name, language, definition, values, list));
+    } else {
+      if (type === "button" || type === "reply") {
+        const tag = el("span", "reply-tag");
+        tag.dataset.testid = "reply-tag";
+        tag.title = message.reply_id ? `Button id: ${message.reply_id}` : "";
+        tag.append(icon("reply", "icon"), document.createTextNode("Button reply"));
+        parts.push(tag);
+        bubble.classList.add("bubble-reply");
+      }
+      if (media.length) {
+        const gallery = el("div", "attachments");
+        for (const item of media) gallery.append(mediaNode(item, outbound));
+        parts.push(gallery);
+        bubble.classList.add("has-media");
+        for (const item of media) {
+          if (item.caption && item.caption !== message.text) parts.push(el("p", "bubble-caption", item.caption));
+        }
+      }
+      if (type === "location" && message.location) {
+        parts.push(locationNode(message.location));
+        bubble.classList.add("has-media");
+      }
+      if (type === "interactive" && message.interactive) {
+        parts.push(interactiveNode(message.interactive));
+      } else if (message.text) {
+        const text = el("p", "bubble-text", message.text);
+        text.dataset.testid = "message-text";
+        parts.push(text);
+      }
+      if (type === "unsupported") {
+        parts.push(el("p", "bubble-note", "This kind of message can't be shown here yet."));
+      }
+      if (!parts.length) parts.push(el("p", "bubble-note", "Empty message"));
+    }
+    bubble.replaceChildren(...parts);
+  }
+
   /* ------------------------------------------------------------------ thread */
 
   const messageNodes = new Map(); // id -> element, reused across renders
@@ -375,14 +925,14 @@
       node.dataset.testid = "message";
       node.dataset.messageId = message.id;
       const bubble = el("div", "bubble");
-      bubble.dataset.testid = "message-text";
+      bubble.dataset.testid = "message-bubble";
       const meta = el("div", "message-meta");
       const chip = el("span", "chip");
       chip.dataset.testid = "message-status";
       const problem = el("p", "message-problem");
       problem.dataset.testid = "message-error";
       node.append(bubble, meta, problem);
-      node._parts = { bubble, meta, chip, problem };
+      node._parts = { bubble, meta, chip, problem, content: null };
       messageNodes.set(message.id, node);
     }
     paintMessage(node, message);
@@ -390,14 +940,21 @@
   }
 
   function paintMessage(node, message) {
-    const { bubble, meta, chip, problem } = node._parts;
+    const parts = node._parts;
+    const { bubble, meta, chip, problem } = parts;
     const outbound = message.direction === "outbound";
     node.className = `message ${outbound ? "message-out" : "message-in"}`;
     node.dataset.direction = message.direction;
     node.dataset.status = message.status;
-    bubble.textContent = message.text || "";
+    node.dataset.contentType = message.content_type || "text";
+    const key = contentKey(message);
+    if (parts.content !== key) {
+      paintContent(bubble, message);
+      parts.content = key;
+    }
     const at = parseTime(message.created_at);
-    const parts = [timeElement(at, at ? fmtTime.format(at) : "", "message-time")];
+    const items = [timeElement(at, at ? fmtTime.format(at) : "", "message-time")];
+    if (message.channel === "mms") items.push(el("span", "message-channel", "MMS"));
     if (outbound) {
       const info = statusInfo(message);
       chip.className = `chip chip-${info.tone}`;
@@ -405,11 +962,11 @@
       chip.textContent = info.label;
       chip.title = info.title;
       if (message.segments && message.segments > 1) {
-        parts.push(el("span", "message-segments", `${message.segments} segments`));
+        items.push(el("span", "message-segments", `${message.segments} segments`));
       }
-      parts.push(chip);
+      items.push(chip);
     }
-    meta.replaceChildren(...parts);
+    meta.replaceChildren(...items);
     const failed = outbound && (statusInfo(message).tone === "failed" || message.status === "unknown");
     if (failed) {
       const info = statusInfo(message);
@@ -449,7 +1006,7 @@
     }
     const empty = $("messages-empty");
     if (state.selected === "new") {
-      empty.textContent = "Enter the contact's number above, write your message below and press Enter.";
+      empty.textContent = "Enter the contact's number and choose the number to send from above, then write your message below.";
       empty.hidden = false;
     } else if (state.messages.size === 0) {
       empty.textContent = "No messages in this conversation yet.";
@@ -471,12 +1028,18 @@
     if (!conversation) return;
     paintAvatar($("thread-avatar"), conversation);
     $("thread-title").textContent = displayName(conversation);
-    const channel = (conversation.channel || "sms").toUpperCase();
-    const sub = [];
-    if (conversation.contact_name) sub.push(conversation.contact_phone);
-    sub.push(`${channel} via ${conversation.sender_address}`);
-    if (conversation.provider) sub.push(providerName(conversation.provider));
-    $("thread-sub").textContent = sub.join(" · ");
+    const sub = $("thread-sub");
+    const parts = [];
+    if (conversation.contact_name) {
+      parts.push(el("span", "thread-phone", formatPhone(conversation.contact_phone)));
+    }
+    const badge = channelBadge(conversation.channel || "sms");
+    badge.dataset.testid = "thread-channel";
+    parts.push(badge);
+    const via = el("span", "thread-via", `via ${providerName(conversation.provider)} · ${formatPhone(conversation.sender_address)}`);
+    via.dataset.testid = "thread-via";
+    parts.push(via);
+    sub.replaceChildren(...parts);
   }
 
   function showThread(visible) {
@@ -492,8 +1055,10 @@
   function restoreDraft() {
     const box = $("composer-text");
     box.value = state.drafts.get(state.selected) || "";
+    $("media-url").value = state.selected ? extrasOf(state.selected).mediaUrl : "";
     autoGrow();
     clearComposerError();
+    renderComposer();
     schedulePreview();
   }
 
@@ -509,10 +1074,11 @@
     setHash(id);
     showThread(true);
     renderThreadHead();
+    renderComposer();
     renderThread({ stickToBottom: true });
     renderList();
     prefillSimulator();
-    if (focusComposer) $("composer-text").focus();
+    if (focusComposer) focusComposerField();
     await loadThread(id);
   }
 
@@ -529,6 +1095,7 @@
       for (const message of messages) mergeMessage(message);
       if (messages.length === THREAD_PAGE && state.messages.size <= THREAD_PAGE) state.threadHasEarlier = true;
       renderThreadHead();
+      renderComposer();
       renderThread({ stickToBottom: true });
       markReadIfVisible();
     } catch (error) {
@@ -590,6 +1157,262 @@
 
   /* ---------------------------------------------------------------- composer */
 
+  function extrasOf(key) {
+    let extras = state.extras.get(key);
+    if (!extras) {
+      extras = { mediaUrl: "", mediaOpen: false, useTemplate: false, template: "", values: {} };
+      state.extras.set(key, extras);
+    }
+    return extras;
+  }
+
+  /** Where the composer sends: the open conversation, or the recipient and sender picked. */
+  function composerTarget() {
+    const key = state.selected;
+    if (!key) return null;
+    if (key === "new") {
+      const to = $("recipient-input").value.trim();
+      const choice = parseChoice($("sender-picker").value);
+      if (!choice) return { key, to, provider: null, channel: "sms", address: null, mms: false, conversation: null };
+      const channel = choice.channel === "mms" ? "sms" : choice.channel;
+      return {
+        key, to, provider: choice.provider, channel, address: choice.address,
+        mms: choice.channel === "mms", conversation: findConversation(to, choice.address, channel),
+      };
+    }
+    const conversation = state.conversations.get(key);
+    if (!conversation) return null;
+    return {
+      key, to: conversation.contact_phone, provider: conversation.provider, channel: conversation.channel || "sms",
+      address: conversation.sender_address, mms: false, conversation,
+    };
+  }
+
+  function findConversation(to, address, channel) {
+    const phone = compactPhone(to);
+    if (!phone) return null;
+    for (const c of state.conversations.values()) {
+      if (c.contact_phone === phone && c.sender_address === address && c.channel === channel) return c;
+    }
+    return null;
+  }
+
+  /** The WhatsApp customer-care window: null off WhatsApp; open, closed, or never opened. */
+  function windowInfo(target) {
+    if (!target || target.channel !== "whatsapp") return null;
+    const expires = target.conversation ? parseTime(target.conversation.window_expires_at) : null;
+    if (!expires) return { state: "never" };
+    const left = expires.getTime() - Date.now();
+    return left > 0 ? { state: "open", expires, left } : { state: "closed", expires };
+  }
+
+  function usesTemplate(target, info) {
+    return Boolean(info) && (info.state !== "open" || extrasOf(target.key).useTemplate);
+  }
+
+  function focusComposerField() {
+    const target = composerTarget();
+    if (target && usesTemplate(target, windowInfo(target))) {
+      const select = $("template-select");
+      const firstEmpty = Array.from($("template-params").querySelectorAll("input")).find((i) => !i.value);
+      if (select.value && firstEmpty) firstEmpty.focus();
+      else if (!select.hidden) select.focus();
+      else $("template-sync").focus();
+    } else {
+      $("composer-text").focus();
+    }
+  }
+
+  function renderComposer() {
+    const target = composerTarget();
+    if (!target) return;
+    const extras = extrasOf(target.key);
+    const info = windowInfo(target);
+    const templated = usesTemplate(target, info);
+    state.windowState = info ? info.state : null;
+    renderWindowState(info, extras);
+
+    $("template-panel").hidden = !templated;
+    if (templated) renderTemplatePanel(target.key, extras);
+
+    const mediaOpen = !templated && (extras.mediaOpen || target.mms);
+    const media = $("media-draft");
+    media.hidden = !mediaOpen;
+    $("media-toggle").hidden = templated || mediaOpen;
+    $("media-toggle").setAttribute("aria-expanded", String(mediaOpen));
+    if ($("media-url").value !== extras.mediaUrl) $("media-url").value = extras.mediaUrl;
+    if (mediaOpen) renderMediaHelp(target, extras);
+
+    const box = $("composer-text");
+    box.disabled = state.sending || templated;
+    box.maxLength = MAX_TEXT[target.channel] || MAX_TEXT.sms;
+    if (templated) {
+      box.placeholder = info.state === "open"
+        ? "Template messages carry no free text: fill in the template above."
+        : "Free-form messages need an open 24-hour window. Send a template above.";
+    } else if (mediaOpen) {
+      box.placeholder = "Add a caption (optional)…";
+    } else {
+      box.placeholder = target.channel === "whatsapp" ? "Write a WhatsApp message…" : "Write a message…";
+    }
+    $("composer").dataset.channel = target.channel;
+    $("composer").dataset.mode = templated ? "template" : mediaOpen ? "media" : "text";
+    $("composer-send").textContent = state.sending ? "Sending…" : templated ? "Send template" : "Send";
+    $("composer-hint").hidden = templated;
+  }
+
+  function renderWindowState(info, extras) {
+    const box = $("window-state");
+    if (!info) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    box.dataset.state = info.state;
+    const title = $("window-title");
+    const detail = $("window-detail");
+    const toggle = $("template-toggle");
+    if (info.state === "open") {
+      title.textContent = `Window open · closes in ${duration(info.left)}`;
+      title.title = `Free-form messages can be sent until ${fmtFull.format(info.expires)}`;
+      detail.textContent = `Free-form WhatsApp messages are allowed until ${fmtMoment.format(info.expires)}, 24 hours after the contact's last message.`;
+      toggle.hidden = false;
+      toggle.textContent = extras.useTemplate ? "Write a message instead" : "Use a template";
+      toggle.setAttribute("aria-pressed", String(extras.useTemplate));
+    } else if (info.state === "closed") {
+      title.textContent = "Window closed — send an approved template";
+      title.title = `Closed ${fmtFull.format(info.expires)}`;
+      detail.textContent = `It closed ${duration(Date.now() - info.expires.getTime())} ago, 24 hours after the contact's last message. It opens again when they write.`;
+      toggle.hidden = true;
+    } else {
+      title.textContent = "No open window — send an approved template";
+      title.title = "";
+      detail.textContent = "The contact hasn't written to this number yet, so WhatsApp only allows approved templates.";
+      toggle.hidden = true;
+    }
+  }
+
+  function renderMediaHelp(target, extras) {
+    const url = extras.mediaUrl.trim();
+    const kind = url ? KINDS[kindOf(mimeOf(url, ""))] : null;
+    const what = kind && kind !== "File" ? `${kind}. ` : "";
+    const help = target.channel === "whatsapp"
+      ? `${what}The message text becomes its caption.`
+      : `${what}Sent as MMS from ${formatPhone(target.address) || "the default number"}${target.provider ? ` via ${providerName(target.provider)}` : ""}.`;
+    $("media-help").textContent = help;
+  }
+
+  function templateChoice(extras) {
+    if (!extras.template) return null;
+    const [name, language] = extras.template.split("|");
+    const found = findTemplate(name, language);
+    return found && found.status === "APPROVED" ? found : null;
+  }
+
+  const TEMPLATE_STATUS = { PENDING: "pending approval", REJECTED: "rejected", PAUSED: "paused", DISABLED: "disabled" };
+
+  function renderTemplatePanel(key, extras) {
+    const select = $("template-select");
+    const empty = $("template-empty");
+    const hasTemplates = state.templates.length > 0;
+    select.hidden = !hasTemplates;
+    empty.hidden = hasTemplates;
+    if (!hasTemplates) {
+      empty.textContent = state.templatesLoaded
+        ? "No templates yet. Sync them from your WhatsApp Business Account to send one."
+        : "Loading templates…";
+    }
+    const version = String(state.templatesVersion);
+    if (select.dataset.version !== version) {
+      const sorted = [...state.templates].sort((a, b) =>
+        (a.status === "APPROVED" ? 0 : 1) - (b.status === "APPROVED" ? 0 : 1) || a.name.localeCompare(b.name));
+      const nodes = [option("", "Choose an approved template…")];
+      for (const t of sorted) {
+        const approved = t.status === "APPROVED";
+        const category = t.category ? t.category.charAt(0) + t.category.slice(1).toLowerCase() : "";
+        const label = approved
+          ? `${t.name} · ${t.language}${category ? ` · ${category}` : ""}`
+          : `${t.name} · ${t.language} — ${TEMPLATE_STATUS[t.status] || t.status.toLowerCase()}`;
+        nodes.push(option(`${t.name}|${t.language}`, label, { disabled: !approved }));
+      }
+      select.replaceChildren(...nodes);
+      select.dataset.version = version;
+    }
+    const chosen = templateChoice(extras);
+    select.value = chosen ? extras.template : "";
+    $("template-body").hidden = !chosen;
+    const params = $("template-params");
+    const paramsKey = `${key}|${chosen ? extras.template : ""}|${version}`;
+    if (params.dataset.for !== paramsKey) {
+      params.dataset.for = paramsKey;
+      params.replaceChildren(...(chosen ? parameterFields(chosen, extras) : []));
+    }
+    renderTemplatePreview(extras);
+  }
+
+  function parameterFields(definition, extras) {
+    const examples = exampleValues(definition);
+    if (!definition.parameters.length) return [el("p", "template-none", "This template has no values to fill in.")];
+    return definition.parameters.map((name, index) => {
+      const field = el("div", "template-param");
+      const id = `template-param-${index}`;
+      const label = el("label", null, parameterLabel(name));
+      label.htmlFor = id;
+      const input = el("input");
+      input.id = id;
+      input.type = name === "header" || name.startsWith("button_") ? "url" : "text";
+      input.autocomplete = "off";
+      input.dataset.param = name;
+      input.dataset.testid = "template-param";
+      input.value = extras.values[name] || "";
+      input.placeholder = examples[name] ? `e.g. ${examples[name]}` : "";
+      input.disabled = state.sending;
+      field.append(label, input);
+      return field;
+    });
+  }
+
+  function renderTemplatePreview(extras) {
+    const preview = $("template-preview");
+    const chosen = templateChoice(extras);
+    if (!chosen) {
+      preview.replaceChildren();
+      return;
+    }
+    preview.replaceChildren(templateCard(chosen.name, chosen.language, chosen, extras.values));
+  }
+
+  function markParameter(name, problem) {
+    for (const input of $("template-params").querySelectorAll("input")) {
+      if (input.dataset.param === name) {
+        input.setAttribute("aria-invalid", "true");
+        input.title = problem;
+        input.focus();
+      }
+    }
+  }
+
+  async function syncTemplates() {
+    const button = $("template-sync");
+    const status = $("template-sync-status");
+    button.disabled = true;
+    status.className = "template-sync-status";
+    status.textContent = "Syncing templates…";
+    try {
+      const result = await request("/api/v1/templates/sync", { method: "POST" });
+      await loadTemplates();
+      const count = result ? result.synced : state.templates.length;
+      const from = result && result.provider ? ` from ${providerName(result.provider)}` : "";
+      status.textContent = `Synced ${count} template${count === 1 ? "" : "s"}${from}.`;
+      status.className = "template-sync-status is-ok";
+    } catch (error) {
+      status.textContent = `Could not sync templates: ${error.message}`;
+      status.className = "template-sync-status is-error";
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   function autoGrow() {
     const box = $("composer-text");
     box.style.height = "auto";
@@ -607,6 +1430,8 @@
     error.textContent = "";
     error.hidden = true;
     showRecipientError(null);
+    $("media-url").removeAttribute("aria-invalid");
+    for (const input of $("template-params").querySelectorAll("input")) input.removeAttribute("aria-invalid");
   }
 
   function showRecipientError(text) {
@@ -622,43 +1447,80 @@
     state.sending = sending;
     const form = $("composer");
     form.setAttribute("aria-busy", sending ? "true" : "false");
-    $("composer-text").disabled = sending;
-    $("composer-send").disabled = sending;
-    $("recipient-input").disabled = sending;
-    $("composer-send").textContent = sending ? "Sending…" : "Send";
+    for (const id of ["composer-send", "recipient-input", "sender-picker", "media-url", "media-remove", "template-select"]) {
+      $(id).disabled = sending;
+    }
+    for (const input of $("template-params").querySelectorAll("input")) input.disabled = sending;
+    renderComposer();
+  }
+
+  /** The request body for what the composer holds, or a problem to show (and where). */
+  function buildSend(target, text) {
+    const extras = extrasOf(target.key);
+    const body = { to: target.to };
+    if (target.address) body.from = target.address;
+    if (target.provider) body.provider = target.provider;
+    if (usesTemplate(target, windowInfo(target))) {
+      const chosen = templateChoice(extras);
+      if (!chosen) return { problem: "Choose an approved template first.", focus: "template-select" };
+      const values = {};
+      for (const name of chosen.parameters) {
+        const value = (extras.values[name] || "").trim();
+        if (!value) return { problem: `Fill in ${parameterLabel(name)} before sending.`, parameter: name };
+        values[name] = value;
+      }
+      body.channel = "whatsapp";
+      body.template = { name: chosen.name, language: chosen.language };
+      if (chosen.parameters.length) body.template.parameters = values;
+      return { body };
+    }
+    const mediaOpen = extras.mediaOpen || target.mms;
+    const mediaUrl = mediaOpen ? extras.mediaUrl.trim() : "";
+    if (target.channel === "whatsapp") body.channel = "whatsapp";
+    else body.channel = target.mms || mediaUrl ? "mms" : "sms";
+    if (mediaUrl) {
+      if (!safeUrl(mediaUrl)) return { problem: "Enter the media's full address, starting with https://.", focus: "media-url" };
+      body.media = target.channel === "whatsapp" ? { url: mediaUrl } : [{ url: mediaUrl }];
+    } else if (body.channel === "mms") {
+      return { problem: "Add the media URL to send an MMS.", focus: "media-url" };
+    } else if (!text.trim()) {
+      return { problem: "Write a message first.", focus: "composer-text" };
+    }
+    if (text.trim()) body.text = text;
+    return { body };
   }
 
   async function send() {
     if (state.sending || !state.selected) return;
+    const target = composerTarget();
+    if (!target) return;
     const box = $("composer-text");
     const text = box.value;
     clearComposerError();
-    let body;
     let recipientInput = null;
-    if (state.selected === "new") {
+    if (target.key === "new") {
       recipientInput = $("recipient-input");
-      const to = recipientInput.value.trim();
-      if (!to) {
+      if (!target.to) {
         showRecipientError("Enter the contact's number, e.g. +14155550199.");
         recipientInput.focus();
         return;
       }
-      body = { to, text };
-    } else {
-      const conversation = state.conversations.get(state.selected);
-      if (!conversation) return;
-      body = { to: conversation.contact_phone, from: conversation.sender_address, text };
     }
-    if (!text.trim()) {
-      showComposerError("Write a message first.");
-      box.focus();
+    const built = buildSend(target, text);
+    if (built.problem) {
+      showComposerError(built.problem);
+      if (built.parameter) markParameter(built.parameter, built.problem);
+      if (built.focus === "media-url") $("media-url").setAttribute("aria-invalid", "true");
+      if (built.focus) $(built.focus).focus();
       return;
     }
+    const body = built.body;
     const fingerprint = JSON.stringify(body);
     if (!state.pendingSend || state.pendingSend.fingerprint !== fingerprint) {
       state.pendingSend = { fingerprint, key: idempotencyKey() };
     }
     const sentFrom = state.selected;
+    let focusAfter = null;
     setSending(true);
     try {
       const message = await request("/api/v1/messages", {
@@ -667,9 +1529,14 @@
         headers: { "Idempotency-Key": state.pendingSend.key },
       });
       state.pendingSend = null;
-      state.drafts.delete(sentFrom);
+      // A template carries none of the typed text: that draft stays for when the window opens.
+      const usedText = !body.template;
+      if (usedText) state.drafts.delete(sentFrom);
+      state.extras.delete(sentFrom);
       if (state.selected === sentFrom) {
-        box.value = "";
+        if (usedText) box.value = "";
+        $("media-url").value = "";
+        $("template-params").dataset.for = "";
         autoGrow();
         schedulePreview();
       }
@@ -684,19 +1551,48 @@
         renderThread({ stickToBottom: true });
       }
     } catch (error) {
-      // The text stays in the box; say what went wrong next to the field at fault.
-      if (error.field === "to" && sentFrom === "new") {
-        showRecipientError(recipientMessage(error));
-      } else if (error.field === "text") {
-        showComposerError(error.message);
-      } else {
-        showComposerError(error.status === 0 ? error.message : `Not sent: ${error.message}`);
-      }
+      // Everything typed stays; say what went wrong next to the field at fault.
+      focusAfter = handleSendError(error, target, sentFrom);
     } finally {
       setSending(false);
-      if (recipientInput && !$("recipient-error").hidden) recipientInput.focus();
-      else box.focus();
+      if (focusAfter) focusAfter.focus();
+      else if (recipientInput && !$("recipient-error").hidden) recipientInput.focus();
+      else if (state.selected) focusComposerField();
     }
+  }
+
+  function handleSendError(error, target, sentFrom) {
+    const field = error.field || "";
+    if (error.code === "outside_whatsapp_window") {
+      // The server's clock has the last word: show the window as it sees it, offer templates.
+      const closedAt = parseTime(error.details.window_closed_at);
+      if (target.conversation) target.conversation.window_expires_at = error.details.window_closed_at || null;
+      const since = closedAt ? `closed at ${fmtMoment.format(closedAt)}` : "has not been opened by the contact";
+      showComposerError(`Not sent: the WhatsApp window ${since}. Free-form messages need an open window; send an approved template instead. Your text is kept below.`);
+      renderComposer();
+      return null;
+    }
+    if (field === "to" && sentFrom === "new") {
+      showRecipientError(recipientMessage(error));
+      return null;
+    }
+    const parameter = /^template\.parameters\.(.+)$/.exec(field);
+    if (parameter) {
+      showComposerError(`Not sent: ${error.message}`);
+      markParameter(parameter[1], error.message);
+      return document.activeElement;
+    }
+    if (field.startsWith("media")) {
+      showComposerError(`Not sent: ${error.message}`);
+      $("media-url").setAttribute("aria-invalid", "true");
+      return $("media-draft").hidden ? null : $("media-url");
+    }
+    if (field === "text") {
+      showComposerError(error.message);
+      return null;
+    }
+    showComposerError(error.status === 0 ? error.message : `Not sent: ${error.message}`);
+    return null;
   }
 
   function recipientMessage(error) {
@@ -725,9 +1621,15 @@
     const counter = $("composer-counter");
     const text = $("composer-text").value;
     const seq = ++previewSeq;
-    if (!text) {
-      counter.textContent = "";
-      counter.className = "composer-counter";
+    const target = composerTarget();
+    const extras = target ? extrasOf(target.key) : null;
+    const plainSms = target && target.channel === "sms" && !target.mms && !(extras.mediaOpen && extras.mediaUrl.trim());
+    if (!text || !plainSms) {
+      // Segments only matter for SMS; WhatsApp and MMS just have a length limit.
+      const limit = target ? MAX_TEXT[target.channel] || MAX_TEXT.sms : MAX_TEXT.sms;
+      const near = text.length > limit * 0.8;
+      counter.textContent = text && near ? `${text.length}/${limit} characters` : "";
+      counter.className = `composer-counter${near ? " is-warning" : ""}`;
       return;
     }
     let info;
@@ -761,9 +1663,13 @@
     renderList();
     if (conversation.id === state.selected) {
       renderThreadHead();
+      renderComposer(); // a message from the contact reopens the WhatsApp window
       markReadIfVisible();
-    } else if (conversation.unread_count > before) {
-      announce(`New message from ${displayName(conversation)}: ${conversation.last_message_preview || ""}`);
+    } else {
+      if (state.selected === "new") renderComposer();
+      if (conversation.unread_count > before) {
+        announce(`New message from ${displayName(conversation)}: ${prettyPreview(conversation.last_message_preview)}`);
+      }
     }
   }
 
@@ -777,7 +1683,8 @@
       renderThread({ stickToBottom: stick });
       if (message.direction === "inbound") {
         const conversation = state.conversations.get(message.conversation_id);
-        announce(`New message from ${conversation ? displayName(conversation) : message.from}: ${message.text || ""}`);
+        const what = message.text || (message.media && message.media.length ? "an attachment" : "");
+        announce(`New message from ${conversation ? displayName(conversation) : formatPhone(message.from)}: ${what}`);
       }
     } else {
       const node = messageNodes.get(message.id);
@@ -827,10 +1734,28 @@
   /** Events are not replayed: after (re)connecting, reload what is on screen. */
   async function resync() {
     try {
-      await loadConversations();
+      await Promise.all([loadSenders(), loadConversations()]);
+      if (state.selected) renderComposer();
       if (state.selected && state.selected !== "new") await loadThread(state.selected);
     } catch (error) {
       if (error.status !== 401) setConnection("offline", "Could not load the inbox");
+    }
+    // Templates only enrich the page (cards, the picker): their failure is not the inbox's.
+    loadTemplates().catch(() => {
+      state.templatesLoaded = true;
+    });
+  }
+
+  /** The window countdown, and the moment a window closes while the thread is on screen. */
+  function tickWindow() {
+    if (!state.selected || state.windowState === null) return;
+    const target = composerTarget();
+    const info = windowInfo(target);
+    if ((info ? info.state : null) !== state.windowState) {
+      renderComposer();
+      schedulePreview();
+    } else if (info) {
+      renderWindowState(info, extrasOf(target.key));
     }
   }
 
@@ -858,6 +1783,7 @@
     setHash(null);
     showThread(true);
     renderThreadHead();
+    renderComposer();
     renderThread();
     renderList();
     prefillSimulator();
@@ -866,16 +1792,105 @@
 
   /* ---------------------------------------------------------------- sandbox */
 
+  /** Which inbound content each simulated route can carry (the control API's rules). */
+  const ROUTES = {
+    "plivo/sms": { image: true, button: false, hint: "An image makes it an MMS." },
+    "vonage/sms": { image: false, button: false, hint: "Vonage SMS carry text only." },
+    "plivo/whatsapp": { image: true, button: true, hint: "An image (text is its caption), or a button reply." },
+    "vonage/whatsapp": { image: true, button: true, hint: "An image (text is its caption), or a button reply." },
+  };
+
+  function renderSimulatorRoutes() {
+    if (!SANDBOX) return;
+    const select = $("simulate-to");
+    const previous = select.value;
+    const nodes = state.senders
+      .filter((s) => ROUTES[`${s.provider}/${s.channel}`])
+      .map((s) => option(choiceValue(s.provider, s.channel, s.address), `${channelName(s.channel)} via ${providerName(s.provider)} · ${formatPhone(s.address)}`));
+    if (!nodes.length) return; // keep the server-rendered default
+    select.replaceChildren(...nodes);
+    const values = Array.from(select.options, (o) => o.value);
+    if (values.includes(previous)) select.value = previous;
+    updateSimulatorFields();
+  }
+
+  function simulatorRoute() {
+    const choice = parseChoice($("simulate-to").value) || { provider: "plivo", channel: "sms", address: SANDBOX_NUMBER };
+    return { ...choice, rules: ROUTES[`${choice.provider}/${choice.channel}`] || ROUTES["plivo/sms"] };
+  }
+
+  function updateSimulatorFields() {
+    if (!SANDBOX) return;
+    const { rules } = simulatorRoute();
+    const image = $("simulate-image");
+    const button = $("simulate-button");
+    if (!rules.button) button.checked = false;
+    button.disabled = !rules.button || Boolean(image.value.trim());
+    image.disabled = !rules.image || button.checked;
+    button.closest(".check").classList.toggle("is-disabled", button.disabled);
+    image.closest(".field").classList.toggle("is-disabled", image.disabled);
+    const label = $("simulate-text-label");
+    const text = $("simulate-text");
+    if (button.checked) {
+      label.textContent = "Button title";
+      text.placeholder = "The button the contact taps, e.g. Confirm";
+    } else if (image.value.trim() && !image.disabled) {
+      label.textContent = "Caption";
+      text.placeholder = "Optional";
+    } else {
+      label.textContent = "Message";
+      text.placeholder = "What the contact writes";
+    }
+    $("simulate-hint").textContent = rules.hint;
+  }
+
   function prefillSimulator() {
     if (!SANDBOX) return;
     const conversation = state.selected && state.conversations.get(state.selected);
+    let route = null;
     if (conversation) {
       $("simulate-from").value = conversation.contact_phone;
-      $("simulate-to").value = conversation.sender_address;
-    } else if (state.selected === "new" && $("recipient-input").value.trim()) {
-      $("simulate-from").value = $("recipient-input").value.trim();
-      $("simulate-to").value = SANDBOX_NUMBER;
+      route = choiceValue(conversation.provider, conversation.channel, conversation.sender_address);
+    } else if (state.selected === "new") {
+      if ($("recipient-input").value.trim()) $("simulate-from").value = compactPhone($("recipient-input").value);
+      const choice = parseChoice($("sender-picker").value);
+      if (choice) route = choiceValue(choice.provider, choice.channel === "mms" ? "sms" : choice.channel, choice.address);
     }
+    const select = $("simulate-to");
+    if (route && Array.from(select.options, (o) => o.value).includes(route)) {
+      select.value = route;
+      updateSimulatorFields();
+    }
+  }
+
+  function buttonPayload(title) {
+    return title.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "") || "button";
+  }
+
+  /** The control API request for what the sandbox form holds, or a problem to show. */
+  function simulatorRequest() {
+    const route = simulatorRoute();
+    const from = $("simulate-from").value.trim();
+    const text = $("simulate-text").value;
+    const image = route.rules.image ? $("simulate-image").value.trim() : "";
+    const button = route.rules.button && $("simulate-button").checked;
+    if (!from) return { problem: "Enter the contact's number.", focus: "simulate-from" };
+    if (button && !text.trim()) return { problem: "Write the title of the button the contact taps.", focus: "simulate-text" };
+    if (!image && !text.trim()) return { problem: "Write the message the contact sends.", focus: "simulate-text" };
+    if (image && !/^https?:\/\/\S+$/.test(image)) return { problem: "The image URL must start with https://.", focus: "simulate-image" };
+    const path = `/simulator/control/${route.provider}/inbound`;
+    if (route.provider === "vonage") {
+      const body = { channel: route.channel, from, to: route.address };
+      if (button) body.button = { payload: buttonPayload(text), text: text.trim() };
+      else if (image) body.image = text.trim() ? { url: image, caption: text } : { url: image };
+      else body.text = text;
+      return { path, body };
+    }
+    const body = { from, to: route.address, type: route.channel === "whatsapp" ? "whatsapp" : image ? "mms" : "sms" };
+    if (button) body.button = { payload: buttonPayload(text), text: text.trim() };
+    else if (text.trim()) body.text = text;
+    if (image) body.media = [{ url: image, mime_type: mimeOf(image) }];
+    return { path, body };
   }
 
   function setupSandbox() {
@@ -893,16 +1908,16 @@
         (from.value ? $("simulate-text") : from).focus();
       }
     });
+    $("simulate-to").addEventListener("change", updateSimulatorFields);
+    $("simulate-image").addEventListener("input", updateSimulatorFields);
+    $("simulate-button").addEventListener("change", updateSimulatorFields);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const body = {
-        from: $("simulate-from").value.trim(),
-        to: $("simulate-to").value.trim() || SANDBOX_NUMBER,
-        text: $("simulate-text").value,
-      };
-      if (!body.from || !body.text) {
-        status.textContent = !body.from ? "Enter the contact's number." : "Write the message the contact sends.";
+      const built = simulatorRequest();
+      if (built.problem) {
+        status.textContent = built.problem;
         status.className = "simulate-status is-error";
+        $(built.focus).focus();
         return;
       }
       const button = form.querySelector("button[type=submit]");
@@ -910,11 +1925,14 @@
       status.textContent = "Delivering…";
       status.className = "simulate-status";
       try {
-        const result = await request("/simulator/control/plivo/inbound", { method: "POST", json: body });
+        const result = await request(built.path, { method: "POST", json: built.body });
         if (result && result.status_code && result.status_code >= 200 && result.status_code < 300) {
           status.textContent = "Delivered to the inbox.";
           status.className = "simulate-status is-ok";
           $("simulate-text").value = "";
+          $("simulate-image").value = "";
+          $("simulate-button").checked = false;
+          updateSimulatorFields();
           window.setTimeout(() => {
             if (status.textContent === "Delivered to the inbox.") status.textContent = "";
           }, 4000);
@@ -930,11 +1948,12 @@
         $("simulate-text").focus();
       }
     });
+    updateSimulatorFields();
   }
 
   /* --------------------------------------------------------------------- wire */
 
-  function setup() {
+  function setupComposer() {
     const box = $("composer-text");
     box.addEventListener("input", () => {
       autoGrow();
@@ -951,16 +1970,95 @@
       event.preventDefault();
       send();
     });
-    $("recipient-input").addEventListener("input", () => showRecipientError(null));
-    $("recipient-input").addEventListener("keydown", (event) => {
+    $("media-toggle").addEventListener("click", () => {
+      if (!state.selected) return;
+      extrasOf(state.selected).mediaOpen = true;
+      renderComposer();
+      schedulePreview();
+      $("media-url").focus();
+    });
+    $("media-remove").addEventListener("click", () => {
+      if (!state.selected) return;
+      const extras = extrasOf(state.selected);
+      extras.mediaOpen = false;
+      extras.mediaUrl = "";
+      $("media-url").removeAttribute("aria-invalid");
+      const picker = $("sender-picker");
+      const choice = state.selected === "new" ? parseChoice(picker.value) : null;
+      if (choice && choice.channel === "mms") {
+        picker.value = choiceValue(choice.provider, "sms", choice.address); // back to plain SMS
+        renderSenderHelp();
+      }
+      renderComposer();
+      schedulePreview();
+      box.focus();
+    });
+    $("media-url").addEventListener("input", (event) => {
+      if (!state.selected) return;
+      extrasOf(state.selected).mediaUrl = event.target.value;
+      event.target.removeAttribute("aria-invalid");
+      const target = composerTarget();
+      if (target) renderMediaHelp(target, extrasOf(state.selected));
+      schedulePreview();
+    });
+    $("media-url").addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
         event.preventDefault();
         box.focus();
       }
     });
+    $("template-toggle").addEventListener("click", () => {
+      if (!state.selected) return;
+      const extras = extrasOf(state.selected);
+      extras.useTemplate = !extras.useTemplate;
+      clearComposerError();
+      renderComposer();
+      focusComposerField();
+    });
+    $("template-select").addEventListener("change", (event) => {
+      if (!state.selected) return;
+      const extras = extrasOf(state.selected);
+      extras.template = event.target.value;
+      clearComposerError();
+      renderComposer();
+      $("template-params").querySelector("input")?.focus();
+    });
+    $("template-params").addEventListener("input", (event) => {
+      const input = event.target;
+      if (!state.selected || !input.dataset.param) return;
+      extrasOf(state.selected).values[input.dataset.param] = input.value;
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("title");
+      renderTemplatePreview(extrasOf(state.selected));
+    });
+    $("template-sync").addEventListener("click", syncTemplates);
+    $("sender-picker").addEventListener("change", () => {
+      renderSenderHelp();
+      clearComposerError();
+      renderComposer();
+      schedulePreview();
+      prefillSimulator();
+      const choice = parseChoice($("sender-picker").value);
+      if (choice && choice.channel === "mms") $("media-url").focus();
+    });
+  }
+
+  function setup() {
+    setupComposer();
+    $("recipient-input").addEventListener("input", () => {
+      showRecipientError(null);
+      renderComposer(); // a known WhatsApp contact may have an open window
+    });
+    $("recipient-input").addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        focusComposerField();
+      }
+    });
     $("recipient-input").addEventListener("change", prefillSimulator);
     $("recipient-cancel").addEventListener("click", () => {
       state.drafts.delete("new");
+      state.extras.delete("new");
       clearSelection();
       $("new-conversation").focus();
     });
@@ -988,6 +2086,7 @@
       }
     });
     window.setInterval(() => renderList(), 60000); // "Yesterday" becomes true at midnight
+    window.setInterval(tickWindow, WINDOW_TICK_MS);
     setupSandbox();
 
     const initial = idFromHash();
