@@ -8,7 +8,6 @@ row in `sending` with an expired lease: it becomes `unknown`, never sent again b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -23,6 +22,7 @@ from textbridge.dispatch.policy import next_attempt_at
 from textbridge.messaging import service, status
 from textbridge.messaging.content import outbound_of
 from textbridge.models import Message
+from textbridge.polling import PollingLoop
 from textbridge.providers.base import (
     Provider,
     SendError,
@@ -53,21 +53,13 @@ class Dispatcher:
         self._providers = providers
         self._status_callback_url = status_callback_url
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
+        self._loop = PollingLoop("dispatcher", CLAIM_BATCH, IDLE_POLL_SECONDS)
+        self.wake = self._loop.wake
         self._on_submitted = on_submitted
-        self._in_flight: set[asyncio.Task[None]] = set()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self) -> None:
         await self.recover_expired_leases()
-        while True:
-            self._wake.clear()
-            claimed = await self.dispatch_due()
-            if claimed < CLAIM_BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+        await self._loop.run(self.dispatch_due)
 
     async def dispatch_due(self) -> int:
         """Claim what is due and send it; returns how many messages were claimed."""

@@ -6,8 +6,6 @@ due; the result ("stored" with `local_path`, or "failed" with the reason) is wri
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 
 import structlog
@@ -16,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.media.downloader import DownloadFailed, MediaDownloader
 from textbridge.models import Attachment, Message
+from textbridge.polling import PollingLoop
 
 log = structlog.get_logger(__name__)
 
@@ -29,22 +28,11 @@ class MediaFetcher:
     ) -> None:
         self._sessions = sessions
         self._downloader = downloader
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
+        self._loop = PollingLoop("media-fetcher", BATCH, IDLE_POLL_SECONDS)
+        self.wake = self._loop.wake
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                fetched = await self.fetch_due()
-            except Exception:
-                log.exception("media fetch pass failed")
-                fetched = 0
-            if fetched < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+        await self._loop.run(self.fetch_due)
 
     async def fetch_due(self) -> int:
         due = await self._due()

@@ -7,8 +7,6 @@ dispatcher committed the provider's id) is postponed and tried again with backof
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import service
 from textbridge.models import WebhookJournalEntry
+from textbridge.polling import PollingLoop
 from textbridge.providers.base import (
     InboundMessage,
     Provider,
@@ -49,22 +48,11 @@ class JournalApplier:
         self._bus = bus
         self._providers = providers
         self._on_applied = on_applied
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
+        self._loop = PollingLoop("journal-applier", BATCH, IDLE_POLL_SECONDS)
+        self.wake = self._loop.wake
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                applied = await self.apply_due()
-            except Exception:
-                log.exception("journal apply pass failed")
-                applied = 0
-            if applied < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+        await self._loop.run(self.apply_due)
 
     async def apply_due(self) -> int:
         """Apply one batch of due journal entries; returns how many were looked at."""

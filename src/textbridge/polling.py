@@ -1,0 +1,38 @@
+"""The loop every background worker runs: one pass, then sleep until woken or a poll is due.
+
+A pass that found a full batch runs again at once; an exception in a pass is logged and the
+loop goes on (a crash in one pass must not stop the worker for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class PollingLoop:
+    def __init__(self, name: str, batch: int, idle_seconds: float) -> None:
+        self._name = name
+        self._batch = batch
+        self._idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, one_pass: Callable[[], Awaitable[int]]) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                done = await one_pass()
+            except Exception:
+                log.exception("background pass failed", worker=self._name)
+                done = 0
+            if done < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
