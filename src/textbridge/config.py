@@ -67,9 +67,7 @@ class Settings(BaseSettings):
     )
     plivo_waba_id: str | None = Field(None, validation_alias=_env("PLIVO_WABA_ID"))
 
-    vonage_application_id: str | None = Field(
-        None, validation_alias=_env("VONAGE_APPLICATION_ID")
-    )
+    vonage_application_id: str | None = Field(None, validation_alias=_env("VONAGE_APPLICATION_ID"))
     vonage_private_key_content: SecretStr | None = Field(
         None, validation_alias=_env("VONAGE_PRIVATE_KEY_CONTENT")
     )

@@ -20,6 +20,7 @@ from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
+from textbridge.models import Message
 from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
 from textbridge.realtime.bus import EventBus
@@ -32,6 +33,11 @@ log = structlog.get_logger(__name__)
 
 def webhook_url(public_url: str, provider: str, kind: str) -> str:
     return f"{public_url}/webhooks/{provider}/{kind}"
+
+
+def status_callback_url(public_url: str, message: Message) -> str:
+    """Where the provider reports this message's statuses; `ref` names the message."""
+    return f"{webhook_url(public_url, message.provider, 'status')}?ref={message.id}"
 
 
 @dataclass
@@ -93,7 +99,7 @@ def build_runtime(
         sessions,
         bus,
         providers,
-        lambda provider: webhook_url(settings.public_url, provider, "status"),
+        lambda message: status_callback_url(settings.public_url, message),
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
     )

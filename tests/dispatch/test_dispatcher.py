@@ -16,6 +16,7 @@ from textbridge.db.base import utcnow
 from textbridge.dispatch.policy import MAX_ATTEMPTS
 from textbridge.messaging import outbound, service, status
 from textbridge.models import Message
+from textbridge.providers.base import StatusUpdate
 from textbridge.runtime import Runtime, build_runtime
 
 from ..support.database import Database
@@ -98,7 +99,7 @@ async def test_accepted_send_is_submitted(plivo: tuple[Runtime, FakePlivo]) -> N
     assert request.headers["authorization"].startswith("Basic ")
     body = httpx.Response(200, content=request.content).json()
     assert body["dst"] == "14155550199"
-    assert body["url"] == "http://textbridge.test/webhooks/plivo/status"
+    assert body["url"] == f"http://textbridge.test/webhooks/plivo/status?ref={message_id}"
 
 
 @pytest.mark.parametrize(("code", "error_code"), [(400, "400"), (401, "401"), (404, "404")])
@@ -179,3 +180,60 @@ async def test_crash_mid_dispatch_becomes_unknown(plivo: tuple[Runtime, FakePliv
     message = await _load(runtime, message_id)
     assert message.status == status.UNKNOWN
     assert fake.calls == []
+
+
+async def test_a_callback_before_the_answer_is_kept(plivo: tuple[Runtime, FakePlivo]) -> None:
+    """The provider calls back (naming our message by its reference) before it answers the
+    send: the callback's status stands, and the send's answer only adds what is missing."""
+    runtime, fake = plivo
+    provider_id = str(uuid.uuid4())
+
+    async def calls_back_first(request: httpx.Request) -> httpx.Response:
+        reference = _ref_of(request)
+        async with runtime.unit_of_work() as uow:
+            update = StatusUpdate("plivo", provider_id, "sent", client_ref=reference)
+            assert await service.apply_status(uow, update, status.SENT)
+            await uow.commit()
+        return httpx.Response(202, json={"message_uuid": [provider_id]})
+
+    fake.answers.append(calls_back_first)  # type: ignore[arg-type]
+    message_id = await _queue(runtime)
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.provider_message_id) == (status.SENT, provider_id)
+    assert message.lease_expires_at is None
+
+
+def _ref_of(request: httpx.Request) -> str:
+    callback = httpx.URL(httpx.Response(200, content=request.content).json()["url"])
+    return str(callback.params["ref"])
+
+
+async def test_an_unknown_outcome_is_settled_by_a_later_callback(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    runtime, fake = plivo
+    fake.answers.append(raises(httpx.ReadTimeout))
+    message_id = await _queue(runtime)
+    await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, message_id)).status == status.UNKNOWN
+    async with runtime.unit_of_work() as uow:
+        update = StatusUpdate("plivo", "pv-123", "delivered", client_ref=str(message_id))
+        assert await service.apply_status(uow, update, status.DELIVERED)
+        await uow.commit()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.provider_message_id) == (status.DELIVERED, "pv-123")
+    assert len(fake.calls) == 1
+
+
+async def test_a_reference_to_another_send_is_not_trusted(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    runtime, _ = plivo
+    message_id = await _queue(runtime)
+    await runtime.dispatcher.dispatch_due()
+    async with runtime.unit_of_work() as uow:
+        update = StatusUpdate("plivo", "someone-else", "delivered", client_ref=str(message_id))
+        with pytest.raises(service.UnknownMessage):
+            await service.apply_status(uow, update, status.DELIVERED)
+    assert (await _load(runtime, message_id)).status == status.SUBMITTED

@@ -44,7 +44,7 @@ class Dispatcher:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         providers: Mapping[str, Provider],
-        status_callback_url: Callable[[str], str],
+        status_callback_url: Callable[[Message], str],
         concurrency: int = 8,
         on_submitted: Callable[[], None] = lambda: None,
     ) -> None:
@@ -119,7 +119,7 @@ class Dispatcher:
         provider = self._providers.get(message.provider)
         if provider is None:
             return SendError(f"provider {message.provider} is not configured")
-        outbound = outbound_of(message, self._status_callback_url(message.provider))
+        outbound = outbound_of(message, self._status_callback_url(message))
         try:
             return await provider.send(outbound)
         except SendError as error:
@@ -130,10 +130,13 @@ class Dispatcher:
 
     async def _record(self, message_id: uuid.UUID, outcome: SendResult | SendError) -> None:
         async with UnitOfWork(self._sessions, self._bus) as uow:
-            message = await uow.session.get(Message, message_id)
+            # Locked: a status callback may be applying to this message at the same moment.
+            message = await uow.session.get(Message, message_id, with_for_update=True)
             if message is None:
                 return
-            if isinstance(outcome, SendResult):
+            if message.status != status.SENDING:
+                _settled_by_callback(message, outcome)
+            elif isinstance(outcome, SendResult):
                 await service.set_status(
                     uow,
                     message,
@@ -146,6 +149,14 @@ class Dispatcher:
             await uow.commit()
         if isinstance(outcome, SendResult):
             self._on_submitted()
+
+
+def _settled_by_callback(message: Message, outcome: SendResult | SendError) -> None:
+    """A status callback named this message (by our reference) before we recorded the send:
+    it is past `sending` already. Keep its status; only the provider's id and lease remain."""
+    message.lease_expires_at = None
+    if isinstance(outcome, SendResult) and message.provider_message_id is None:
+        message.provider_message_id = outcome.provider_message_id
 
 
 async def _record_error(uow: UnitOfWork, message: Message, error: SendError) -> None:

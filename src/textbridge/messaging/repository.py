@@ -93,13 +93,12 @@ async def message_by_idempotency_key(session: AsyncSession, key: str) -> Message
 
 
 async def message_by_provider_id(
-    session: AsyncSession, provider: str, provider_message_id: str
+    session: AsyncSession, provider: str, provider_message_id: str, *, lock: bool = False
 ) -> Message | None:
-    return await session.scalar(
-        select(Message).where(
-            Message.provider == provider, Message.provider_message_id == provider_message_id
-        )
+    query = select(Message).where(
+        Message.provider == provider, Message.provider_message_id == provider_message_id
     )
+    return await session.scalar(query.with_for_update() if lock else query)
 
 
 async def add_event_once(session: AsyncSession, event: MessageEvent) -> bool:

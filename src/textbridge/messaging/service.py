@@ -128,9 +128,7 @@ async def apply_status(uow: UnitOfWork, update: StatusUpdate, our_status: str | 
     Returns True when the message's status changed. Raises UnknownMessage when no message has
     this provider id.
     """
-    message = await repository.message_by_provider_id(
-        uow.session, update.provider, update.provider_message_id
-    )
+    message = await _message_of(uow, update)
     if message is None:
         raise UnknownMessage(update.provider_message_id)
     if our_status is None:
@@ -147,6 +145,27 @@ async def apply_status(uow: UnitOfWork, update: StatusUpdate, our_status: str | 
         _apply(message, update, our_status)
         uow.emit("message.status", MessageOut.of(message).event_data())
     return applies
+
+
+async def _message_of(uow: UnitOfWork, update: StatusUpdate) -> Message | None:
+    # Locked: the dispatcher may be recording this message's send at the same moment.
+    found = await repository.message_by_provider_id(
+        uow.session, update.provider, update.provider_message_id, lock=True
+    )
+    if found is not None or update.client_ref is None:
+        return found
+    try:
+        reference = uuid.UUID(update.client_ref)
+    except ValueError:
+        return None
+    message = await uow.session.get(Message, reference, with_for_update=True)
+    if message is None or message.provider != update.provider or message.direction != "outbound":
+        return None
+    if message.provider_message_id not in (None, update.provider_message_id):
+        return None  # the reference names a message that another send settled
+    # The callback came before our record of the send (or the send's outcome was unknown).
+    message.provider_message_id = update.provider_message_id
+    return message
 
 
 def _provider_event(

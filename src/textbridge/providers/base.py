@@ -132,6 +132,10 @@ class StatusUpdate:
     error_description: str | None = None
     occurred_at: datetime | None = None
     price: str | None = None
+    client_ref: str | None = None
+    """Our message id when the callback carries it (Vonage's `client_ref`; the `ref` query
+    parameter of Plivo's callback URL): it finds the message even before the provider's id is
+    recorded, and settles a dispatch whose outcome was unknown."""
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property

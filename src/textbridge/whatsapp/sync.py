@@ -44,8 +44,13 @@ async def sync_templates(session: AsyncSession, source: TemplateSource | None) -
             continue
         try:
             await registry.upsert(
-                session, name=remote.name, language=remote.language, category=remote.category,
-                status=remote.status, components=remote.components, source=source.name,
+                session,
+                name=remote.name,
+                language=remote.language,
+                category=remote.category,
+                status=remote.status,
+                components=remote.components,
+                source=source.name,
             )
         except TemplateError:
             continue  # a definition we cannot fill in is not offered for sending

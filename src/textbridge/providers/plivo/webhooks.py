@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from textbridge.providers.base import (
     Channel,
@@ -33,17 +34,27 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 MEDIA_FIELD = re.compile(r"Media(\d+)")
 
 
+CALLBACK_REF = "ref"
+"""The query parameter of our status callback URL that carries our message id."""
+
+
 def fields_of(request: WebhookRequest) -> list[tuple[str, str]]:
-    """The webhook's fields: form or query params, plus a JSON body's, flattened."""
+    """The webhook's fields: form or query params, plus a JSON body's, flattened; for a POST,
+    our own `ref` from the callback URL's query too."""
+    if request.method == "POST":
+        query = parse_qsl(urlsplit(request.url).query)
+        ours = [(key, value) for key, value in query if key == CALLBACK_REF]
+    else:
+        ours = []
     if not request.headers.get("content-type", "").startswith("application/json"):
-        return list(request.params)
+        return [*request.params, *ours]
     try:
         body = json.loads(request.body or b"{}")
     except ValueError as exc:
         raise WebhookPayloadError("body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise WebhookPayloadError("JSON body is not an object")
-    return [*request.params, *_flatten(body, "")]
+    return [*request.params, *ours, *_flatten(body, "")]
 
 
 def _flatten(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
@@ -163,6 +174,7 @@ def _status(fields: dict[str, str]) -> StatusUpdate:
         error_description=ERROR_CODES.get(error_code or "", error_code and "Plivo error"),
         occurred_at=_time(fields),
         price=fields.get("TotalAmount") or None,
+        client_ref=fields.get(CALLBACK_REF) or None,
         raw=fields,
     )
 

@@ -202,5 +202,6 @@ def status(payload: Payload) -> StatusUpdate:
         error_description=_text(error.get("detail")),
         occurred_at=_time(payload.get("timestamp")),
         price=_text(_optional_object(payload, "usage").get("price")),
+        client_ref=_text(payload.get("client_ref")),
         raw=payload,
     )
