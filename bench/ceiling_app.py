@@ -1,11 +1,13 @@
 """The ceiling for bench/webhook_ingest.py: a bare ASGI app, one asyncpg INSERT per request.
 
-No framework, no signature check, no parsing beyond reading the body: it writes one row of
-the same shape as textbridge's (into the `webhook_journal` table of its own freshly migrated
-database, so same columns, unique key and indexes) through an asyncpg pool, with
-ON CONFLICT DO NOTHING, and answers 200 once the INSERT (autocommit) returned. It is served
-by `uvicorn.run` with the same arguments as `textbridge serve` (uvicorn picks uvloop and
-httptools when installed, as it does for serve).
+No framework, no signature check (Plivo's signature headers and Vonage's `Authorization` JWT
+are stored, not verified), no parsing beyond reading the body: it writes one row of the same
+shape as textbridge's (provider and kind taken from the path `/webhooks/{provider}/{kind}`,
+into the `webhook_journal` table of its own freshly migrated database, so same columns,
+unique key and indexes) through an asyncpg pool, with ON CONFLICT DO NOTHING, and answers
+200 once the INSERT (autocommit) returned. It is served by `uvicorn.run` with the same
+arguments as `textbridge serve` (uvicorn picks uvloop and httptools when installed, as it
+does for serve).
 
 Run: CEILING_DATABASE_URL=postgresql://... python bench/ceiling_app.py --port 8101
 A GET answers 200 without touching the database (readiness checks).
@@ -69,14 +71,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more = message.get("more_body", False)
     if scope["method"] == "POST":
         body = b"".join(chunks)
-        headers = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
         path: str = scope["path"]
+        # /webhooks/{provider}/{kind}
+        provider, kind = path.rsplit("/", 2)[-2:]
         assert _pool is not None
         await _pool.execute(
             INSERT,
-            "plivo",
-            path.rsplit("/", 1)[-1],
+            provider,
+            kind,
             hashlib.sha256(body).hexdigest(),
             "POST",
             path,
@@ -95,8 +100,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
     # The arguments `textbridge serve` gives uvicorn.run (cli.py), nothing else.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                proxy_headers=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 --
 -- Usage: wrk -t1 -cC -dMAXs -s bench/replay.lua URL -- REQUEST_FILE COUNT DONE_FILE
 --
--- REQUEST_FILE holds one request per line: tab-separated header fields then the body
--- (see `HEADER_NAMES`). The script sends the first COUNT lines in order, counts the
+-- REQUEST_FILE starts with one line of tab-separated header names; every further line is one
+-- request: the values of those headers, in that order, then the body, all tab-separated (no
+-- tab or newline inside a field). The script sends the first COUNT requests in order, counts the
 -- responses, and when the COUNT-th response has arrived it records the elapsed wall time,
 -- writes DONE_FILE (the bench then sends wrk SIGINT so it prints its summary at once), and
 -- stops the thread. Connections that free up after COUNT requests were sent, before the
@@ -25,15 +26,6 @@ local function now()
    ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
    return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
 end
-
-local HEADER_NAMES = {
-   "X-Plivo-Signature-V3",
-   "X-Plivo-Signature-Ma-V3",
-   "X-Plivo-Signature-V3-Nonce",
-   "X-Plivo-Signature-V2",
-   "X-Plivo-Signature-Ma-V2",
-   "X-Plivo-Signature-V2-Nonce",
-}
 
 local threads = {}
 
@@ -66,16 +58,18 @@ function init(args)
    done_file = args[3]
    path = wrk.path
    local handle = assert(io.open(request_file, "r"))
+   local names = split_tabs(assert(handle:read("*l"), "request file is empty"))
    for line in handle:lines() do
       if #requests >= count then
          break
       end
       local fields = split_tabs(line)
-      local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
-      for i, name in ipairs(HEADER_NAMES) do
+      assert(#fields == #names + 1, "request line with " .. #fields .. " fields")
+      local headers = {}
+      for i, name in ipairs(names) do
          headers[name] = fields[i]
       end
-      table.insert(requests, wrk.format("POST", path, headers, fields[#HEADER_NAMES + 1]))
+      table.insert(requests, wrk.format("POST", path, headers, fields[#names + 1]))
    end
    handle:close()
    total = #requests
