@@ -74,7 +74,10 @@ def test_whatsapp_via_vonage_runs_live(textbridge: Textbridge, page: Page) -> No
 
     # The contact taps a button: the chosen title, tagged as a button reply.
     simulate_inbound(
-        page, f"WhatsApp via Vonage · {pretty(VONAGE_WHATSAPP)}", grace, "Track my parcel",
+        page,
+        f"WhatsApp via Vonage · {pretty(VONAGE_WHATSAPP)}",
+        grace,
+        "Track my parcel",
         button=True,
     )
     tapped = page.get_by_test_id("message").filter(has_text="Track my parcel")
@@ -215,6 +218,11 @@ def test_sms_via_vonage_from_the_sender_picker(textbridge: Textbridge, page: Pag
 
 
 def test_mms_with_an_image_both_ways(textbridge: Textbridge, page: Page) -> None:
+    # Thumbnails come from any https host; scripts, styles and connections stay same-origin.
+    policy = page.request.get(textbridge.url + "/login").headers["content-security-policy"]
+    assert "img-src 'self' https: data:;" in policy
+    assert "default-src 'self'; script-src 'self'; style-src 'self';" in policy
+    assert "connect-src 'self';" in policy
     sign_in(page, textbridge)
     photo = "https://media.example.com/photos/table-12.jpg"
     lin = "+14155550166"

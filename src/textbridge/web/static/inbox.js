@@ -45,6 +45,7 @@
     templatesLoaded: false,
     templatesVersion: 0, // bumped on every load, so template cards and the picker refresh
     windowState: null, // the window state last shown, to notice it closing while on screen
+    windowFor: null, // ... and for which conversation
   };
 
   /* -------------------------------------------------------------------- API */
@@ -887,16 +888,20 @@
           if (item.caption && item.caption !== message.text) parts.push(el("p", "bubble-caption", item.caption));
         }
       }
+      let text = message.text;
       if (type === "location" && message.location) {
         parts.push(locationNode(message.location));
         bubble.classList.add("has-media");
+        // Providers also give a location's name and address as its text: shown once, above.
+        const { name, address } = message.location;
+        if (text === [name, address].filter(Boolean).join(", ")) text = "";
       }
       if (type === "interactive" && message.interactive) {
         parts.push(interactiveNode(message.interactive));
-      } else if (message.text) {
-        const text = el("p", "bubble-text", message.text);
-        text.dataset.testid = "message-text";
-        parts.push(text);
+      } else if (text) {
+        const node = el("p", "bubble-text", text);
+        node.dataset.testid = "message-text";
+        parts.push(node);
       }
       if (type === "unsupported") {
         parts.push(el("p", "bubble-note", "This kind of message can't be shown here yet."));
@@ -1229,7 +1234,14 @@
     const extras = extrasOf(target.key);
     const info = windowInfo(target);
     const templated = usesTemplate(target, info);
-    state.windowState = info ? info.state : null;
+    const windowNow = info ? info.state : null;
+    if (target.key !== "new" && state.windowFor === target.key && state.windowState && windowNow && windowNow !== state.windowState) {
+      announce(windowNow === "open"
+        ? "The WhatsApp window is open again: free-form messages can be sent."
+        : "The WhatsApp window has closed: only approved templates can be sent now.");
+    }
+    state.windowFor = target.key;
+    state.windowState = windowNow;
     renderWindowState(info, extras);
 
     $("template-panel").hidden = !templated;
