@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
+from typing import Any
 
-import uvicorn
 from starlette.types import ASGIApp
 
 from textbridge.simulator.tls import TlsFiles
 
-from ..support.live import LiveServer, wait_until
+from ..support.live import LiveServer
 
 
 class TlsLiveServer(LiveServer):
@@ -28,25 +27,12 @@ class TlsLiveServer(LiveServer):
         """What the Vonage SDK takes as ``api_host``."""
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> TlsLiveServer:
-        assert self.app is not None
-        config = uvicorn.Config(
-            self.app,
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
+    def options(self) -> dict[str, Any]:
+        return {
+            **super().options(),
             # Over TLS, uvicorn waits out this timeout for connections a client has already
             # closed after sending a request body (requests/urllib3): keep it short.
-            timeout_graceful_shutdown=1,
-            ssl_certfile=self.files.cert,
-            ssl_keyfile=self.files.key,
-        )
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-        self._thread.start()
-        wait_until(lambda: self.server.started or not self._thread.is_alive())
-        if not self.server.started:
-            raise RuntimeError("uvicorn failed to start")
-        return self
+            "timeout_graceful_shutdown": 1,
+            "ssl_certfile": self.files.cert,
+            "ssl_keyfile": self.files.key,
+        }

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -45,16 +45,18 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def options(self) -> dict[str, Any]:
+        """uvicorn.Config arguments; a subclass adds its own (TLS)."""
+        return {
+            "lifespan": "on",
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": 2,  # open event streams would hold shutdown forever
+        }
+
     def __enter__(self) -> LiveServer:
         assert self.app is not None, "set LiveServer.app before starting it"
-        config = uvicorn.Config(
-            self.app,
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,  # open event streams would hold shutdown forever
-        )
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, **self.options()))
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )

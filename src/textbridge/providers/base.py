@@ -58,6 +58,14 @@ class Location:
     name: str | None = None
     address: str | None = None
 
+    def coordinate_problems(self) -> list[Problem]:
+        problems = []
+        if not -90 <= self.latitude <= 90:
+            problems.append(Problem("location.latitude", "must be between -90 and 90"))
+        if not -180 <= self.longitude <= 180:
+            problems.append(Problem("location.longitude", "must be between -180 and 180"))
+        return problems
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:

@@ -204,10 +204,7 @@ def _location(message: OutboundMessage) -> Iterator[Problem]:
     location = message.location
     if location is None:
         return
-    if not -90 <= location.latitude <= 90:
-        yield Problem("location.latitude", "must be between -90 and 90")
-    if not -180 <= location.longitude <= 180:
-        yield Problem("location.longitude", "must be between -180 and 180")
+    yield from location.coordinate_problems()
     for name in v.LOCATION_REQUIRED:
         if not getattr(location, name):
             yield Problem(f"location.{name}", f"Plivo needs the {name} of a location")

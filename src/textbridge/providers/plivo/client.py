@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from textbridge.providers import transport
 from textbridge.providers.base import (
     OutboundMessage,
     SendAuthFailed,
@@ -70,16 +71,9 @@ class PlivoMessageClient:
         self._client = client
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        try:
-            response = await self._client.post(
-                self._url, json=message_request_body(message), auth=self._auth
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing reached Plivo: safe to try again.
-            raise SendUnavailable(f"could not reach Plivo: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
-            # The request may have reached Plivo and been accepted; never resend blindly.
-            raise SendOutcomeUnknown(f"no answer from Plivo: {type(exc).__name__}") from None
+        response = await transport.post(
+            self._client, "Plivo", self._url, json=message_request_body(message), auth=self._auth
+        )
         return _result(response)
 
 

@@ -188,12 +188,8 @@ def _interactive(message: OutboundMessage) -> Iterator[Problem]:
 
 def _location(message: OutboundMessage) -> Iterator[Problem]:
     location = message.location
-    if location is None:
-        return
-    if not -90 <= location.latitude <= 90:
-        yield Problem("location.latitude", "must be between -90 and 90")
-    if not -180 <= location.longitude <= 180:
-        yield Problem("location.longitude", "must be between -180 and 180")
+    if location is not None:
+        yield from location.coordinate_problems()
 
 
 CHANNEL_CHECKS: dict[Channel, tuple[Check, ...]] = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from textbridge.providers import transport
 from textbridge.providers.base import (
     OutboundMessage,
     SendAuthFailed,
@@ -30,8 +31,6 @@ from textbridge.providers.vonage.auth import AuthHeader, Clock
 from textbridge.providers.vonage.body import request_body
 from textbridge.providers.vonage.vocabulary import MESSAGES_PATH
 
-# Errors raised before a byte of the request left: safe to try again.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 _CODE_IN_TYPE = re.compile(r"#(\d+)\s*$")
 _MAX_DETAIL = 500
 
@@ -47,15 +46,9 @@ class VonageMessageClient:
 
     async def send(self, message: OutboundMessage) -> SendResult:
         headers = {"Authorization": self._auth.value(), "Accept": "application/json"}
-        try:
-            response = await self._client.post(
-                self._url, json=request_body(message), headers=headers
-            )
-        except _NOT_SENT as exc:
-            raise SendUnavailable(f"could not reach Vonage: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
-            # The request may have reached Vonage and been accepted; never resend blindly.
-            raise SendOutcomeUnknown(f"no answer from Vonage: {type(exc).__name__}") from None
+        response = await transport.post(
+            self._client, "Vonage", self._url, json=request_body(message), headers=headers
+        )
         return result(response, self._clock)
 
 
