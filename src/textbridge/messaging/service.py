@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -83,11 +84,26 @@ async def apply_inbound(uow: UnitOfWork, inbound: InboundMessage) -> Message:
     conversation = await repository.get_or_create_conversation(session, contact, sender, channel)
     message = _inbound_message(inbound, conversation)
     session.add(message)
+    previous = conversation.last_inbound_at
     touch(conversation, message, inbound=True)
+    conversation.last_inbound_at = _latest(previous, _sent_at(inbound, message))
     await session.flush()
     uow.emit("message.created", MessageOut.of(message).event_data())
     uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
     return message
+
+
+def _sent_at(inbound: InboundMessage, message: Message) -> datetime:
+    """The contact's own time if the provider gave it (never in the future), else when we
+    received it."""
+    if inbound.sent_at is None:
+        return message.created_at
+    return min(inbound.sent_at, message.created_at)
+
+
+def _latest(previous: datetime | None, sent_at: datetime) -> datetime:
+    """A late webhook for an older message never moves the window back."""
+    return sent_at if previous is None else max(previous, sent_at)
 
 
 def _inbound_message(inbound: InboundMessage, conversation: Conversation) -> Message:

@@ -128,6 +128,9 @@ class InboundMessage:
     reply_id: str | None = None
     profile_name: str | None = None
     location: Location | None = None
+    sent_at: datetime | None = None
+    """When the contact sent it, if the provider says (a webhook can arrive late: Vonage
+    retries for up to 24 h). The WhatsApp window counts from here."""
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

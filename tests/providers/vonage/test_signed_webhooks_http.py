@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -82,3 +83,36 @@ def test_refusals(textbridge: Textbridge, post: httpx.Client, secret: str) -> No
     states = textbridge.database.rows("SELECT state FROM webhook_journal")
     assert [state for (state,) in states] == ["refused"] * 5
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
+
+
+def _whatsapp(sent: datetime) -> bytes:
+    return json.dumps(
+        {
+            "channel": "whatsapp",
+            "message_uuid": str(uuid.uuid4()),
+            "to": "14155550103",
+            "from": CONTACT.lstrip("+"),
+            "timestamp": sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "message_type": "text",
+            "text": "sent a while ago",
+            "context_status": "none",
+        }
+    ).encode()
+
+
+def test_the_window_counts_from_when_the_contact_wrote(
+    textbridge: Textbridge, post: httpx.Client, secret: str
+) -> None:
+    """Vonage retries webhooks for up to 24 h: a message written 23 h ago leaves 1 h."""
+    now = datetime.now(UTC)
+    late = _whatsapp(now - timedelta(hours=23))
+    assert _deliver(post, late, _token(secret, late)) == 200
+    conversations = wait_until(lambda: textbridge.api.get("/api/v1/conversations").json())
+    closes = datetime.fromisoformat(conversations[0]["window_expires_at"])
+    assert timedelta(minutes=55) < closes - now < timedelta(minutes=65)
+
+    older = _whatsapp(now - timedelta(hours=30))
+    assert _deliver(post, older, _token(secret, older)) == 200
+    wait_until(lambda: textbridge.database.scalar("SELECT count(*) FROM messages") == 2)
+    again = textbridge.api.get("/api/v1/conversations").json()[0]["window_expires_at"]
+    assert datetime.fromisoformat(again) == closes, "an older message never moves it back"

@@ -115,6 +115,7 @@ def inbound(payload: Payload) -> InboundMessage:
         to_address=_e164(_required(payload, "to")),
         segments=_int_or_none(_optional_object(payload, "sms").get("num_messages")),
         profile_name=_text(_optional_object(payload, "profile").get("name")),
+        sent_at=_time(payload.get("timestamp")),
         raw=payload,
         **content,
     )
