@@ -93,7 +93,7 @@ def build_runtime(
     for secret in sandbox.secrets if sandbox else ():
         register_secret(secret)
     providers = build_providers(settings, sandbox, transport)
-    media = _media_fetcher(settings, sessions, downloader)
+    media = _media_fetcher(settings, sessions, downloader, providers)
     applier = JournalApplier(sessions, bus, providers, on_applied=media.wake if media else None)
     dispatcher = Dispatcher(
         sessions,
@@ -123,13 +123,14 @@ def _media_fetcher(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     downloader: MediaDownloader | None,
+    providers: dict[str, Provider],
 ) -> MediaFetcher | None:
     if not settings.media_download:
         return None
     if downloader is None:
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
         downloader = MediaDownloader(client, settings.media_dir, settings.media_max_bytes)
-    return MediaFetcher(sessions, downloader)
+    return MediaFetcher(sessions, downloader, providers)
 
 
 def _register_secrets(settings: Settings) -> None:

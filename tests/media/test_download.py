@@ -132,3 +132,19 @@ async def test_the_connected_address_is_checked_too(tmp_path: Path) -> None:
             downloader = MediaDownloader(client, tmp_path, 1000, resolve=public_resolver)
             with pytest.raises(DownloadFailed, match="connected to a non-public address"):
                 await downloader.download(f"{server.url}/a.jpg")
+
+
+async def test_credentials_go_to_the_first_host_only(tmp_path: Path) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers.get("authorization")))
+        if request.url.host == "api-us.nexmo.com":
+            return httpx.Response(302, headers={"location": "https://cdn.example.com/blob"})
+        return httpx.Response(200, content=b"data")
+
+    downloader = _downloader(tmp_path, httpx.MockTransport(handler))
+    await downloader.download(
+        "https://api-us.nexmo.com/v3/media/1", headers={"Authorization": "Bearer secret"}
+    )
+    assert seen == [("api-us.nexmo.com", "Bearer secret"), ("cdn.example.com", None)]

@@ -19,6 +19,10 @@ IMAGE = b"\x89PNG\r\n\x1a\n" + b"0" * 64
 
 
 def media_server(request: httpx.Request) -> httpx.Response:
+    # Vonage's media needs our application JWT.
+    authorized = request.headers.get("authorization", "").startswith("Bearer ")
+    if request.url.host == "api-us.nexmo.com" and not authorized:
+        return httpx.Response(401)
     if request.url.path.endswith("huge.bin"):
         return httpx.Response(200, content=b"x" * 5000)
     return httpx.Response(200, content=IMAGE, headers={"content-type": "image/png"})
@@ -62,3 +66,27 @@ def test_inbound_media_is_downloaded_and_served(textbridge: Textbridge) -> None:
     assert huge["download_state"] == "failed"
     assert "cap" in str(huge["download_error"])
     assert huge["local_url"] is None
+
+
+def test_provider_media_is_fetched_with_the_providers_credentials(textbridge: Textbridge) -> None:
+    textbridge.simulator.post(
+        "/control/vonage/inbound",
+        json={
+            "channel": "whatsapp",
+            "from": CONTACT,
+            "to": "+14155550103",
+            "image": {"url": "https://api-us.nexmo.com/v3/media/4a1b", "caption": "receipt"},
+        },
+    )
+
+    def stored() -> dict[str, object] | None:
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        if not listed:
+            return None
+        [message] = textbridge.api.get(f"/api/v1/conversations/{listed[0]['id']}/messages").json()
+        item: dict[str, object] = message["media"][0]
+        return item if item["download_state"] else None
+
+    item = wait_until(stored, timeout=10)
+    assert item["download_state"] == "stored", item["download_error"]
+    assert textbridge.api.get(str(item["local_url"])).content == IMAGE

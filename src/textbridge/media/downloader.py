@@ -42,10 +42,18 @@ class MediaDownloader:
         self._max_bytes = max_bytes
         self._resolve = resolve
 
-    async def download(self, url: str, name_hint: str | None = None) -> StoredMedia:
+    async def download(
+        self, url: str, name_hint: str | None = None, headers: dict[str, str] | None = None
+    ) -> StoredMedia:
+        """`headers` (the provider's credentials) go to the first URL's host only: a redirect
+        elsewhere is followed without them."""
+        host = urlsplit(url).hostname
         for _ in range(MAX_REDIRECTS + 1):
             await self._check(url)
-            async with self._client.stream("GET", url, follow_redirects=False) as response:
+            sent = headers if urlsplit(url).hostname == host else None
+            async with self._client.stream(
+                "GET", url, headers=sent, follow_redirects=False
+            ) as response:
                 _check_peer(response)
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])

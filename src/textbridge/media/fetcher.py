@@ -7,6 +7,7 @@ due; the result ("stored" with `local_path`, or "failed" with the reason) is wri
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 import structlog
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from textbridge.media.downloader import DownloadFailed, MediaDownloader
 from textbridge.models import Attachment, Message
 from textbridge.polling import PollingLoop
+from textbridge.providers.base import Provider
 
 log = structlog.get_logger(__name__)
 
@@ -24,10 +26,14 @@ IDLE_POLL_SECONDS = 2.0
 
 class MediaFetcher:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], downloader: MediaDownloader
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        downloader: MediaDownloader,
+        providers: Mapping[str, Provider],
     ) -> None:
         self._sessions = sessions
         self._downloader = downloader
+        self._providers = providers
         self._loop = PollingLoop("media-fetcher", BATCH, IDLE_POLL_SECONDS)
         self.wake = self._loop.wake
 
@@ -36,24 +42,30 @@ class MediaFetcher:
 
     async def fetch_due(self) -> int:
         due = await self._due()
-        for attachment_id, url, name in due:
-            await self._fetch(attachment_id, url, name)
+        for attachment_id, url, name, provider in due:
+            await self._fetch(attachment_id, url, name, self._headers(provider, url))
         return len(due)
 
-    async def _due(self) -> list[tuple[uuid.UUID, str, str | None]]:
+    def _headers(self, provider_name: str, url: str) -> dict[str, str]:
+        provider = self._providers.get(provider_name)
+        return provider.media_headers(url) if provider is not None else {}
+
+    async def _due(self) -> list[tuple[uuid.UUID, str, str | None, str]]:
         query = (
-            select(Attachment.id, Attachment.url, Attachment.filename)
+            select(Attachment.id, Attachment.url, Attachment.filename, Message.provider)
             .join(Message, Message.id == Attachment.message_id)
             .where(Message.direction == "inbound", Attachment.download_state.is_(None))
             .order_by(Attachment.created_at)
             .limit(BATCH)
         )
         async with self._sessions() as session:
-            return [(row[0], row[1], row[2]) for row in await session.execute(query)]
+            return [(row[0], row[1], row[2], row[3]) for row in await session.execute(query)]
 
-    async def _fetch(self, attachment_id: uuid.UUID, url: str, name: str | None) -> None:
+    async def _fetch(
+        self, attachment_id: uuid.UUID, url: str, name: str | None, headers: dict[str, str]
+    ) -> None:
         try:
-            stored = await self._downloader.download(url, name)
+            stored = await self._downloader.download(url, name, headers)
         except DownloadFailed as exc:
             await self._record(attachment_id, state="failed", error=str(exc))
             log.info("media not stored", attachment_id=str(attachment_id), reason=str(exc))

@@ -241,6 +241,11 @@ class Provider(Protocol):
         """Normalized events in a verified webhook; `WebhookPayloadError` when unreadable."""
         ...
 
+    def media_headers(self, url: str) -> dict[str, str]:
+        """Credentials to download inbound media from this provider's own media URLs; empty
+        for any other URL, so that a secret never goes to a host a sender chose."""
+        ...
+
     def status_for(self, provider_status: str) -> str | None:
         """Our status for a provider status, or None when the provider status is unknown."""
         ...

@@ -44,6 +44,11 @@ class PlivoProvider:
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         return webhooks.parse(kind, webhooks.fields_of(request))
 
+    def media_headers(self, url: str) -> dict[str, str]:
+        if not self._messages.is_media_url(url):
+            return {}
+        return {"Authorization": self._messages.authorization}
+
     def status_for(self, provider_status: str) -> str | None:
         return vocabulary.STATUS_MAP.get(provider_status)
 

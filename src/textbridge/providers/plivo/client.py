@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -67,8 +68,16 @@ def _text(text: str | None) -> dict[str, Any]:
 class PlivoMessageClient:
     def __init__(self, auth_id: str, auth_token: str, base_url: str, client: httpx.AsyncClient):
         self._url = f"{base_url}/{auth_id}/Message/"
+        self._media_prefix = f"{base_url}/{auth_id}/Media/"
         self._auth = httpx.BasicAuth(auth_id, auth_token)
         self._client = client
+        credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
+        self.authorization = f"Basic {credentials}"
+
+    def is_media_url(self, url: str) -> bool:
+        """Plivo's Media API (`{base}/{auth_id}/Media/{id}/`) serves inbound media with Basic
+        auth (https://www.plivo.com/docs/messaging/api/media); nothing else gets credentials."""
+        return url.startswith(self._media_prefix) and url.startswith("https://")
 
     async def send(self, message: OutboundMessage) -> SendResult:
         response = await transport.post(

@@ -43,9 +43,8 @@ class VonageProvider:
         """`client` is the process's pooled client (closed by `aclose`); `signature_secret`
         None refuses every webhook. Raises `ValueError` for an unreadable private key."""
         self._client = client
-        self._messages = VonageMessageClient(
-            client, api_base_url, auth_header(credentials, clock), clock
-        )
+        self._auth = auth_header(credentials, clock)
+        self._messages = VonageMessageClient(client, api_base_url, self._auth, clock)
         self._verifier = WebhookVerifier(signature_secret, signature_max_age, clock)
 
     def check(self, message: OutboundMessage) -> list[Problem]:
@@ -63,6 +62,11 @@ class VonageProvider:
 
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         return webhooks.parse(kind, request.body)
+
+    def media_headers(self, url: str) -> dict[str, str]:
+        if not vocabulary.is_media_url(url):
+            return {}
+        return {"Authorization": self._auth.value()}
 
     def status_for(self, provider_status: str) -> str | None:
         return vocabulary.STATUS_MAP.get(provider_status)

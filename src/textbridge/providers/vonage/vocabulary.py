@@ -14,8 +14,10 @@ Sources (see also ``/work/shared/reference/providers.md`` sections 4-6):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from textbridge.messaging import status
 from textbridge.providers.base import Channel, MediaKind
@@ -172,3 +174,14 @@ INBOUND_CHANNELS: Final[dict[str, Channel]] = {
     "mms": "mms",
     "whatsapp": "whatsapp",
 }
+
+
+# Inbound media lives on Vonage's own API hosts and needs our credentials
+# (https://developer.vonage.com/en/messages/concepts/inbound-media, e.g.
+# https://api-us.nexmo.com/v3/media/<id>). Credentials go to these hosts only, over https.
+MEDIA_HOST_PATTERN = re.compile(r"^api(-[a-z0-9]+)?\.(nexmo|vonage)\.com$")
+
+
+def is_media_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(MEDIA_HOST_PATTERN.match(parts.hostname or ""))
