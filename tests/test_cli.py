@@ -228,3 +228,20 @@ def test_templates_and_whatsapp_from_the_cli(serve: Serve, tmp_path: Path) -> No
     conversations = wait_until(lambda: api.get("/api/v1/conversations").json(), timeout=10)
     assert (conversations[0]["channel"], conversations[0]["provider"]) == ("whatsapp", "vonage")
     assert conversations[0]["window_expires_at"]
+
+
+def test_keys_create_list_revoke(serve: Serve, tmp_path: Path) -> None:
+    created = _cli("keys", "create", "--name", "billing", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("tb_")
+    api = httpx.Client(base_url=serve.url, headers={"Authorization": f"Bearer {key}"})
+    assert api.get("/api/v1/conversations").status_code == 200
+
+    listed = _cli("keys", "list", cwd=tmp_path)
+    assert "billing" in listed.stdout
+    assert key not in listed.stdout + listed.stderr
+
+    revoked = _cli("keys", "revoke", key[:8], cwd=tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    assert api.get("/api/v1/conversations").status_code == 401

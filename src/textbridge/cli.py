@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import httpx
 import typer
@@ -13,10 +15,13 @@ import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge import logging as tb_logging
+from textbridge.auth import keys
 from textbridge.config import Settings, SettingsError, load_settings
 from textbridge.db import migrate
+from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.runtime import Runtime
 
 app = typer.Typer(
@@ -25,10 +30,14 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sim_app = typer.Typer(help="Drive a running simulator.", no_args_is_help=True)
 templates_app = typer.Typer(help="The WhatsApp template registry.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (works on the database directly).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(sim_app, name="sim")
 app.add_typer(templates_app, name="templates")
 console = Console(stderr=True)
+T = TypeVar("T")
+Option = typer.Option
 
 
 def _settings() -> Settings:
@@ -105,6 +114,52 @@ def db_upgrade(revision: str = "head") -> None:
     console.print(f"database at {revision}")
 
 
+@keys_app.command("create")
+def keys_create(name: Annotated[str, Option(help="Who or what uses it")] = "api") -> None:
+    """Create an API key and print it (only its hash is stored)."""
+    key = keys.new_key()
+    asyncio.run(_with_session(lambda session: keys.add_key(session, key, name)))
+    console.print(f"API key [bold]{name}[/bold] (shown only now):")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Show the API keys: prefix, name, created, revoked."""
+    rows = asyncio.run(_with_session(keys.list_keys))
+    table = Table("prefix", "name", "created", "revoked")
+    for row in rows:
+        revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
+        table.add_row(row.prefix, row.name, row.created_at.isoformat(timespec="seconds"), revoked)
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with this prefix (as shown by `keys list`)."""
+    try:
+        count = asyncio.run(_with_session(lambda session: keys.revoke(session, prefix)))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if count == 0:
+        console.print(f"[red]no active key starts with {prefix[:8]}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {count} key(s)")
+
+
+async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    settings = _settings()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 def send(
     to: Annotated[str, typer.Option("--to", help="Recipient, E.164")],
@@ -122,9 +177,6 @@ def send(
         timeout=30,
     )
     _print_response(response)
-
-
-Option = typer.Option
 
 
 @app.command()

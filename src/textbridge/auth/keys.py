@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from textbridge.db.base import utcnow
 from textbridge.models import ApiKey
 
 KEY_PREFIX = "tb_"
@@ -42,3 +43,21 @@ async def count_active(session: AsyncSession) -> int:
         select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
     )
     return count or 0
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    return list(await session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+async def revoke(session: AsyncSession, prefix: str) -> int:
+    """Revoke the active keys starting with `prefix` (at least 8 characters, as listed)."""
+    if len(prefix) < 8:
+        raise ValueError("give at least the 8-character prefix shown by `keys list`")
+    found = await session.scalars(
+        select(ApiKey).where(ApiKey.prefix == prefix[:8], ApiKey.revoked_at.is_(None))
+    )
+    count = 0
+    for key in found:
+        key.revoked_at = utcnow()
+        count += 1
+    return count
