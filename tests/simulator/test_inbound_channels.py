@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
@@ -11,37 +10,10 @@ import pytest
 from textbridge.simulator import SimulatorConfig, create_simulator_app
 
 from ..support.live import LiveServer
-from .harness import Receiver, assert_signed
-from .vonage_support import assert_vonage_signed
+from .harness import Receiver
+from .inbound_support import OURS, PLIVO, USER, VONAGE, plivo_inbound, vonage_inbound
 
-ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-USER, OURS = "14155550199", "14155550100"
-PLIVO = {"from": f"+{USER}", "to": f"+{OURS}"}
-VONAGE = {"from": USER, "to": OURS}
 PNG = {"url": "https://example.com/a.png", "mime_type": "image/png"}
-
-
-def plivo_inbound(
-    control: httpx.Client, receiver: Receiver, body: dict[str, Any]
-) -> dict[str, str]:
-    answer = control.post("/plivo/inbound", json={**PLIVO, **body})
-    assert answer.status_code == 200, answer.text
-    [webhook] = receiver.wait_for(1, "/inbound")
-    assert_signed(webhook, "POST", f"{receiver.url}/inbound")
-    assert webhook.params["MessageUUID"] == answer.json()["message_uuid"]
-    return webhook.params
-
-
-def vonage_inbound(control: httpx.Client, receiver: Receiver, body: dict[str, Any]) -> Any:
-    answer = control.post("/vonage/inbound", json={**VONAGE, **body})
-    assert answer.status_code == 200, answer.text
-    [webhook] = receiver.wait_for(1, "/vonage/inbound")
-    assert_vonage_signed(webhook)
-    payload = webhook.json()
-    assert payload["message_uuid"] == answer.json()["message_uuid"]
-    assert ISO.match(payload.pop("timestamp"))
-    payload.pop("message_uuid")
-    return payload
 
 
 # --- Plivo -----------------------------------------------------------------------------------

@@ -161,8 +161,11 @@ INBOUND_CONTENT_TYPES: Final[dict[str, str]] = {
     "text": "text",
     "media": "media",
     "button": "button",
+    "location": "location",
     "unknown": "unsupported",
 }
+# Inbound WhatsApp location fields: unconfirmed by Plivo's docs (what our simulator sends).
+LOCATION_FIELDS: Final = ("Latitude", "Longitude", "LocationName", "LocationAddress")
 # Field names the handling-incoming page does not confirm. A Plivo WhatsApp integration reads
 # `Button.Text`, `Button.Payload` and `Context.MessageUUID` from the parsed body (nested keys), so
 # each name is looked up flat, dotted and bracketed (`ButtonPayload`, `Button.Payload`,

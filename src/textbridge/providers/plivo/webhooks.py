@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from textbridge.providers.base import (
     Channel,
     InboundMessage,
+    Location,
     Media,
     MediaKind,
     StatusUpdate,
@@ -108,8 +109,19 @@ def _inbound(fields: dict[str, str]) -> InboundMessage:
         media=media,
         reply_id=_nested(fields, v.BUTTON_PAYLOAD) or _nested(fields, v.LIST_ID),
         profile_name=_nested(fields, v.PROFILE_NAME),
+        location=_location(fields),
         raw=fields,
     )
+
+
+def _location(fields: dict[str, str]) -> Location | None:
+    latitude, longitude, name, address = (fields.get(key, "").strip() for key in v.LOCATION_FIELDS)
+    if not (latitude and longitude):
+        return None
+    try:
+        return Location(float(latitude), float(longitude), name or None, address or None)
+    except ValueError:
+        raise WebhookPayloadError(f"unreadable location {latitude!r}, {longitude!r}") from None
 
 
 def _channel(fields: dict[str, str]) -> Channel:
