@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,8 +101,6 @@ def _retry_later(entry: WebhookJournalEntry, reason: str) -> None:
 
 def _webhook_of(entry: WebhookJournalEntry) -> WebhookRequest:
     content_type = entry.headers.get("content-type", "")
-    if entry.method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
-        params = parse_qsl(entry.body, keep_blank_values=True)
-    else:
-        params = parse_qsl(urlsplit(entry.url).query, keep_blank_values=True)
+    query = urlsplit(entry.url).query
+    params = journal.webhook_params(entry.method, content_type, entry.body, query)
     return WebhookRequest(entry.method, entry.url, entry.headers, params, entry.body.encode())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -77,10 +76,8 @@ class WebhookIngest:
     async def _read(self, request: Request) -> WebhookRequest:
         body = await request.body()
         path, query = _path_and_query(request)
-        if request.method == "POST" and _is_form(request):
-            params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        else:
-            params = parse_qsl(query, keep_blank_values=True)
+        content_type = request.headers.get("content-type", "")
+        params = journal.webhook_params(request.method, content_type, body, query)
         url = f"{self._public_url}{path}" + (f"?{query}" if query else "")
         return WebhookRequest(request.method, url, request.headers, params, body)
 
@@ -98,10 +95,6 @@ def _path_and_query(request: Request) -> tuple[str, str]:
     if not scope.get("query_string") and _PLAIN_PATH.fullmatch(path):
         return path, ""
     return request.url.path, request.url.query
-
-
-def _is_form(request: Request) -> bool:
-    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 
 def _row(provider: str, kind: str, webhook: WebhookRequest) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +24,17 @@ ORPHANED = "orphaned"
 
 REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
 _TABLE: Table = WebhookJournalEntry.__table__  # type: ignore[assignment]
+
+
+def webhook_params(
+    method: str, content_type: str, body: bytes | str, query: str
+) -> list[tuple[str, str]]:
+    """A webhook's parameters: the form body of a form POST, else the query string. Ingest
+    reads a request with it, and the applier reads the same request back from the journal."""
+    if method != "POST" or not content_type.startswith("application/x-www-form-urlencoded"):
+        return parse_qsl(query, keep_blank_values=True)
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return parse_qsl(text, keep_blank_values=True)
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
