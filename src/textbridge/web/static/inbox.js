@@ -587,12 +587,18 @@
 
   /* ------------------------------------------------------ conversation list */
 
-  function sortedConversations() {
-    return Array.from(state.conversations.values()).sort((a, b) => {
-      const ta = parseTime(a.last_message_at)?.getTime() ?? 0;
-      const tb = parseTime(b.last_message_at)?.getTime() ?? 0;
-      return tb - ta || (a.id < b.id ? -1 : 1);
+  /** Items of a Map sorted by a time field (ascending, or newest first), then by id. */
+  function sortedByTime(items, field, newestFirst) {
+    const sign = newestFirst ? -1 : 1;
+    return Array.from(items.values()).sort((a, b) => {
+      const ta = parseTime(a[field])?.getTime() ?? 0;
+      const tb = parseTime(b[field])?.getTime() ?? 0;
+      return sign * (ta - tb) || (a.id < b.id ? -1 : 1);
     });
+  }
+
+  function sortedConversations() {
+    return sortedByTime(state.conversations, "last_message_at", true);
   }
 
   function matches(conversation) {
@@ -916,11 +922,7 @@
   const messageNodes = new Map(); // id -> element, reused across renders
 
   function sortedMessages() {
-    return Array.from(state.messages.values()).sort((a, b) => {
-      const ta = parseTime(a.created_at)?.getTime() ?? 0;
-      const tb = parseTime(b.created_at)?.getTime() ?? 0;
-      return ta - tb || (a.id < b.id ? -1 : 1);
-    });
+    return sortedByTime(state.messages, "created_at", false);
   }
 
   function messageNode(message) {
