@@ -1,5 +1,6 @@
-"""Suite-wide fixtures. Every end-to-end test runs on SQLite and on PostgreSQL; the PostgreSQL
-half is skipped, with the reason printed, where no PostgreSQL answers."""
+"""Suite-wide fixtures. Every end-to-end test runs on SQLite and on PostgreSQL. Where no
+PostgreSQL answers, that half is skipped with the reason printed, except in CI (`CI=true`), where
+a missing PostgreSQL fails the run: nothing may pass there by skipping."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .support.ci import skip_or_fail
 from .support.database import (
     Database,
     drop_postgres_database,
@@ -26,7 +28,7 @@ def database(
         return
     outcome = postgres_database()
     if isinstance(outcome, str):
-        pytest.skip(outcome)
+        skip_or_fail(outcome)
     database, name = outcome
     yield database
     drop_postgres_database(name)

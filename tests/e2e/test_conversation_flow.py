@@ -5,12 +5,13 @@ from __future__ import annotations
 import queue
 from typing import Any
 
+from ..support.live import scaled
 from ..support.textbridge import CONTACT, SANDBOX_NUMBER, Textbridge, event_stream
 
 
 def _next(events: queue.Queue[dict[str, Any]], kind: str, timeout: float = 10) -> dict[str, Any]:
     while True:
-        event = events.get(timeout=timeout)
+        event = events.get(timeout=scaled(timeout))
         if event["event"] == kind:
             return event["data"]  # type: ignore[no-any-return]
 

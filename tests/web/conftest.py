@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from ..support.ci import skip_or_fail
 from ..support.database import Database
 from .helpers import CHROMIUM, LIVE_TIMEOUT_MS
 
@@ -26,7 +27,7 @@ def browser(database: Database) -> Iterator[Browser]:
     before the next backend is set up: Playwright's sync API holds an event loop on this
     thread, and the migrations run `asyncio.run` here."""
     if not CHROMIUM.exists():
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+        skip_or_fail("no Chromium at /usr/bin/chromium (apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

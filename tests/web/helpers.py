@@ -9,11 +9,11 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from ..support.live import wait_until
+from ..support.live import scaled, wait_until
 from ..support.textbridge import API_KEY, Textbridge
 
 CHROMIUM = Path("/usr/bin/chromium")
-LIVE_TIMEOUT_MS = 10_000
+LIVE_TIMEOUT_MS = int(scaled(10_000))
 
 
 def pretty(number: str) -> str:
