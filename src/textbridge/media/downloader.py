@@ -125,7 +125,9 @@ class MediaDownloader:
                         raise DownloadFailed(f"over the {self._max_bytes}-byte cap")
                     await out.write(chunk)
         except BaseException:
-            await path.unlink(missing_ok=True)
+            # Shielded: when the deadline cancelled us, an unshielded await would be cancelled too.
+            with anyio.CancelScope(shield=True):
+                await path.unlink(missing_ok=True)
             raise
         return StoredMedia(Path(path), size, mime)
 
