@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,10 +37,25 @@ async def runtime(database: Database, tmp_path: Path) -> AsyncIterator[Runtime]:
     await runtime.aclose()
 
 
-def fetcher(runtime: Runtime, folder: Path, handler: object, **options: float) -> MediaFetcher:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+def fetcher(
+    runtime: Runtime,
+    folder: Path,
+    handler: Callable[[httpx.Request], Any],
+    *,
+    concurrency: int = 4,
+    max_attempts: int = 5,
+    retry_base_seconds: float = 0.0,
+) -> MediaFetcher:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     downloader = MediaDownloader(client, folder, 1000, resolve=public_resolver)
-    return MediaFetcher(runtime.sessions, downloader, runtime.providers, **options)  # type: ignore[arg-type]
+    return MediaFetcher(
+        runtime.sessions,
+        downloader,
+        runtime.providers,
+        concurrency=concurrency,
+        max_attempts=max_attempts,
+        retry_base_seconds=retry_base_seconds,
+    )
 
 
 async def receive(runtime: Runtime, *urls: str) -> list[uuid.UUID]:
