@@ -274,6 +274,8 @@ def test_client_commands_say_in_one_line_when_nothing_listens(tmp_path: Path) ->
 def test_database_failures_say_what_to_do(tmp_path: Path) -> None:
     fresh = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL="sqlite:///empty.db")
     _one_line_failure(fresh, "no schema yet", "textbridge db upgrade")
+    nowhere = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL="sqlite:///no/such.db")
+    _one_line_failure(nowhere, "no folder for the SQLite database: no")
     closed = f"postgresql://textbridge:pw-never-shown@127.0.0.1:{_free_port()}/textbridge"
     down = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL=closed)
     assert "pw-never-shown" not in _one_line_failure(down, "TEXTBRIDGE_DATABASE_URL")

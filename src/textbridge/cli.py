@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import json
 from collections.abc import Awaitable, Callable
@@ -164,6 +165,10 @@ def keys_revoke(prefix: str) -> None:
 
 async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     settings = _settings()
+    folder = settings.sqlite_path.parent if settings.sqlite_path else None
+    if folder is not None and not folder.is_dir():
+        # Said here: aiosqlite's failed open, raised out of asyncio.run, prints a thread traceback.
+        raise FileNotFoundError(errno.ENOENT, "no folder for the SQLite database", str(folder))
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:

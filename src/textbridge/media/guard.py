@@ -178,6 +178,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             max_connections=max_connections,
+            max_keepalive_connections=max_connections // 2,
+            keepalive_expiry=5.0,  # httpx's default; httpcore's own keeps connections for ever
             network_backend=GuardedBackend(resolve, allowed),
         )
 
