@@ -56,7 +56,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _ready(url) or process.poll() is not None, timeout=30)
+        wait_until(lambda: _ready(url) or process.poll() is not None, timeout=120)
         assert process.poll() is None, log.read_text()
         key = re.search(r"(tb_[A-Za-z0-9_-]{20,})", log.read_text())
         assert key, log.read_text()
