@@ -56,7 +56,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _ready(url) or process.poll() is not None, timeout=30)
+        wait_until(lambda: _ready(url) or process.poll() is not None, timeout=120)
         assert process.poll() is None, log.read_text()
         key = re.search(r"(tb_[A-Za-z0-9_-]{20,})", log.read_text())
         assert key, log.read_text()
@@ -88,6 +88,7 @@ def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) -> None:
     output = serve.log.read_text()
     assert "SANDBOX" in output
+    assert "simulator plays Plivo and Vonage" in output
     assert (tmp_path / "textbridge.db").exists()
 
     sent = _cli(
@@ -111,6 +112,8 @@ def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) 
         timeout=15,
     )
 
+    # No --url: `sim inbound` finds the server where `serve` reads its port, here in .env.
+    (tmp_path / ".env").write_text(f"TEXTBRIDGE_PORT={serve.url.rsplit(':', 1)[1]}\n")
     reply = _cli(
         "sim",
         "inbound",
@@ -120,8 +123,6 @@ def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) 
         "+14155550100",
         "--text",
         "hello back",
-        "--url",
-        f"{serve.url}/simulator",
         cwd=tmp_path,
     )
     assert reply.returncode == 0, reply.stderr
@@ -245,3 +246,46 @@ def test_keys_create_list_revoke(serve: Serve, tmp_path: Path) -> None:
     revoked = _cli("keys", "revoke", key[:8], cwd=tmp_path)
     assert revoked.returncode == 0, revoked.stderr
     assert api.get("/api/v1/conversations").status_code == 401
+
+
+def _one_line_failure(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = (result.stdout + result.stderr).strip()
+    assert "Traceback" not in output
+    assert "\u256d" not in output, "no Rich traceback box"
+    assert len(output.splitlines()) == 1, output
+    for text in expected:
+        assert text in output
+    return output
+
+
+def test_client_commands_say_in_one_line_when_nothing_listens(tmp_path: Path) -> None:
+    port = _free_port()  # nothing listens there
+    (tmp_path / ".env").write_text(f"TEXTBRIDGE_PORT={port}\n")
+    where = f"http://127.0.0.1:{port}"
+    inbound = _cli("sim", "inbound", "--from", "+14155550199", "--to", "+1415555", cwd=tmp_path)
+    _one_line_failure(inbound, f"cannot reach textbridge at {where}/simulator", "serve")
+    secret = "tb_secret-that-must-never-print-0123456789"
+    sent = _cli("send", "--to", "+1", "--text", "x", cwd=tmp_path, TEXTBRIDGE_API_KEY=secret)
+    assert secret not in _one_line_failure(sent, f"cannot reach textbridge at {where}/api/v1")
+    listed = _cli("templates", "list", cwd=tmp_path, TEXTBRIDGE_API_KEY=secret)
+    _one_line_failure(listed, where)
+
+
+def test_database_failures_say_what_to_do(tmp_path: Path) -> None:
+    fresh = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL="sqlite:///empty.db")
+    _one_line_failure(fresh, "no schema yet", "textbridge db upgrade")
+    nowhere = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL="sqlite:///no/such.db")
+    _one_line_failure(nowhere, "no folder for the SQLite database: no")
+    closed = f"postgresql://textbridge:pw-never-shown@127.0.0.1:{_free_port()}/textbridge"
+    down = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL=closed)
+    assert "pw-never-shown" not in _one_line_failure(down, "TEXTBRIDGE_DATABASE_URL")
+
+
+def test_an_unexpected_error_is_one_line_too() -> None:
+    from textbridge.cli_errors import describe
+
+    line = describe(KeyError("surprise"))
+    assert line.startswith("unexpected error: KeyError: 'surprise'")
+    assert "TEXTBRIDGE_DEBUG=1" in line
+    assert "\n" not in describe(ValueError("first line\nsecond line"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import json
 from collections.abc import Awaitable, Callable
@@ -19,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge import logging as tb_logging
 from textbridge.auth import keys
+from textbridge.cli_errors import OneLineErrors
 from textbridge.config import Settings, SettingsError, load_settings
 from textbridge.db import migrate
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.runtime import Runtime
 
-app = typer.Typer(
+app = OneLineErrors(
     help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.", no_args_is_help=True
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -36,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(sim_app, name="sim")
 app.add_typer(templates_app, name="templates")
 console = Console(stderr=True)
+SERVER_URL_HELP = "textbridge base URL [default: TEXTBRIDGE_HOST and TEXTBRIDGE_PORT, as serve]"
 T = TypeVar("T")
 Option = typer.Option
 
@@ -79,9 +82,21 @@ def serve(
 def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
     update: dict[str, object] = {"host": host or settings.host, "port": port or settings.port}
     if "public_url" not in settings.model_fields_set:
-        shown_host = "127.0.0.1" if update["host"] in ("0.0.0.0", "::") else update["host"]  # noqa: S104
-        update["public_url"] = f"http://{shown_host}:{update['port']}"
+        update["public_url"] = _local_url(host or settings.host, port or settings.port)
     return settings.model_copy(update=update)
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where a process on this machine reaches `serve` bound to host:port."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _server_url() -> str:
+    """The running `serve`, read from the same settings and .env as `serve` reads: its
+    TEXTBRIDGE_HOST and TEXTBRIDGE_PORT."""
+    settings = _settings()
+    return _local_url(settings.host, settings.port)
 
 
 def _announce(settings: Settings, runtime: Runtime) -> None:
@@ -89,7 +104,7 @@ def _announce(settings: Settings, runtime: Runtime) -> None:
         console.print(
             Panel(
                 "SANDBOX MODE: no provider credentials are set, so the built-in simulator plays "
-                "Plivo. Nobody can be texted.\n"
+                "Plivo and Vonage. Nobody can be texted.\n"
                 f"Inbox: {settings.public_url}/   API docs: {settings.public_url}/docs",
                 style="yellow",
             )
@@ -150,6 +165,10 @@ def keys_revoke(prefix: str) -> None:
 
 async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     settings = _settings()
+    folder = settings.sqlite_path.parent if settings.sqlite_path else None
+    if folder is not None and not folder.is_dir():
+        # Said here: aiosqlite's failed open, raised out of asyncio.run, prints a thread traceback.
+        raise FileNotFoundError(errno.ENOENT, "no folder for the SQLite database", str(folder))
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session:
@@ -165,13 +184,13 @@ def send(
     to: Annotated[str, typer.Option("--to", help="Recipient, E.164")],
     text: Annotated[str, typer.Option("--text", help="Message text")],
     sender: Annotated[str | None, typer.Option("--from", help="One of our numbers")] = None,
-    url: Annotated[str, typer.Option(help="textbridge base URL")] = "http://127.0.0.1:8000",
+    url: Annotated[str | None, typer.Option(help=SERVER_URL_HELP)] = None,
     api_key: Annotated[str, typer.Option(envvar="TEXTBRIDGE_API_KEY", help="API key")] = "",
 ) -> None:
     """Send an SMS through a running textbridge."""
     body = {"to": to, "text": text, **({"from": sender} if sender else {})}
     response = httpx.post(
-        f"{url}/api/v1/messages",
+        f"{url or _server_url()}/api/v1/messages",
         json=body,
         headers={"Authorization": f"Bearer {api_key}"},
         timeout=30,
@@ -237,11 +256,14 @@ def sim_inbound(
     provider: Annotated[str, Option(help="plivo or vonage")] = "plivo",
     channel: Annotated[str, Option(help="sms, mms (Plivo) or whatsapp")] = "sms",
     media_url: Annotated[str | None, Option(help="An image to attach")] = None,
-    url: Annotated[str, Option(help="Simulator base URL")] = "http://127.0.0.1:8000/simulator",
+    url: Annotated[
+        str | None, Option(help="Simulator base URL [default: the server's, + /simulator]")
+    ] = None,
 ) -> None:
     """Make the simulator deliver an inbound message to textbridge."""
     body = _inbound_body(provider, channel, from_, to, text, media_url)
-    response = httpx.post(f"{url}/control/{provider}/inbound", json=body, timeout=30)
+    simulator_url = url or f"{_server_url()}/simulator"
+    response = httpx.post(f"{simulator_url}/control/{provider}/inbound", json=body, timeout=30)
     _print_response(response)
 
 
@@ -266,14 +288,16 @@ def _print_response(response: httpx.Response) -> None:
         raise typer.Exit(1)
 
 
-UrlOption = Annotated[str, typer.Option(help="textbridge base URL")]
+UrlOption = Annotated[str | None, typer.Option(help=SERVER_URL_HELP)]
 KeyOption = Annotated[str, typer.Option(envvar="TEXTBRIDGE_API_KEY", help="API key")]
-DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_URL = None  # the running `serve`, from TEXTBRIDGE_HOST and TEXTBRIDGE_PORT
 
 
-def _api(url: str, api_key: str) -> httpx.Client:
+def _api(url: str | None, api_key: str) -> httpx.Client:
     return httpx.Client(
-        base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {api_key}"}, timeout=60
+        base_url=f"{url or _server_url()}/api/v1",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=60,
     )
 
 

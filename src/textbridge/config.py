@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(
         20_000_000, ge=1, validation_alias=_env("TEXTBRIDGE_MEDIA_MAX_BYTES")
     )
+    media_timeout: float = Field(
+        120.0, gt=0, le=3600, validation_alias=_env("TEXTBRIDGE_MEDIA_TIMEOUT")
+    )
+    media_concurrency: int = Field(
+        4, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_MEDIA_CONCURRENCY")
+    )
     dispatch_concurrency: int = Field(
         8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
     )

@@ -20,6 +20,7 @@ from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
+from textbridge.media.guard import guarded_client
 from textbridge.models import Message
 from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
@@ -75,6 +76,8 @@ class Runtime:
         for provider in self.providers.values():
             await provider.aclose()
         await self.http.aclose()
+        if self.media is not None:
+            await self.media.aclose()
         await self.engine.dispose()
 
 
@@ -128,9 +131,13 @@ def _media_fetcher(
     if not settings.media_download:
         return None
     if downloader is None:
-        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
-        downloader = MediaDownloader(client, settings.media_dir, settings.media_max_bytes)
-    return MediaFetcher(sessions, downloader, providers)
+        downloader = MediaDownloader(
+            guarded_client(),
+            settings.media_dir,
+            settings.media_max_bytes,
+            deadline=settings.media_timeout,
+        )
+    return MediaFetcher(sessions, downloader, providers, concurrency=settings.media_concurrency)
 
 
 def _register_secrets(settings: Settings) -> None:

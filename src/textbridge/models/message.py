@@ -70,6 +70,10 @@ class Attachment(Base):
     # None until the media fetcher has looked at it; then "stored" or "failed".
     download_state: Mapped[str | None] = mapped_column(String(10), default=None)
     download_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Tries so far. While unsettled, not looked at before `download_next_at`: a lease while a
+    # download runs, a backoff after a transient failure (the media fetcher's queue).
+    download_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    download_next_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
