@@ -25,7 +25,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
             await connection.execute(text("SELECT 1"))
             unverified = await journal.count_in_state(connection, journal.UNVERIFIED)
     except Exception as exc:
-        body = {"status": "unavailable", "database": type(exc).__name__}
+        body: dict[str, object] = {"status": "unavailable", "database": type(exc).__name__}
         return JSONResponse(body, status_code=503)
-    body = {"status": "ok", "database": "ok", "journal": {journal.UNVERIFIED: unverified}}
-    return JSONResponse(body)
+    return JSONResponse(
+        {"status": "ok", "database": "ok", "journal": {journal.UNVERIFIED: unverified}}
+    )
