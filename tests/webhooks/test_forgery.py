@@ -83,10 +83,11 @@ def _applied(textbridge: Textbridge) -> None:
 
 
 def test_v2_only_is_refused_by_default(
-    textbridge: Textbridge, anonymous: httpx.Client, token: str
+    textbridge: Textbridge, anonymous: httpx.Client, token: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     url = f"{textbridge.url}/webhooks/plivo/inbound"
     assert _form(anonymous, "/webhooks/plivo/inbound", _sms(), _v2(token, url)) == 403
+    assert "TEXTBRIDGE_PLIVO_ACCEPT_V2" in capfd.readouterr().out, "the operator is told why"
     _applied(textbridge)
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
     states = textbridge.database.rows("SELECT state FROM webhook_journal")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import httpx
+import structlog
 
 from textbridge.providers.base import (
     Channel,
@@ -18,6 +19,8 @@ from textbridge.providers.base import (
 )
 from textbridge.providers.plivo import checks, signature, vocabulary, webhooks
 from textbridge.providers.plivo.client import PlivoMessageClient
+
+log = structlog.get_logger(__name__)
 
 
 class PlivoProvider:
@@ -37,6 +40,7 @@ class PlivoProvider:
         `accept_v2` also accepts V2 signatures, which do not cover the body."""
         self._tokens = auth_tokens
         self._accept_v2 = accept_v2
+        self._warned_v2 = accept_v2
         self._client = client
         self._messages = PlivoMessageClient(auth_id, auth_tokens[0], base_url, client)
 
@@ -50,9 +54,16 @@ class PlivoProvider:
         params = webhooks.signed_params(request)
         if params is None:
             return False
-        return signature.verify(
+        verified = signature.verify(
             request.headers, request.method, request.url, params, self._tokens, self._accept_v2
         )
+        if not verified and not self._warned_v2 and signature.v2_only(request.headers):
+            self._warned_v2 = True  # once per process: the operator needs it, not every time
+            log.warning(
+                "Plivo callback signed with V2 only, refused: V2 does not sign the body; "
+                "TEXTBRIDGE_PLIVO_ACCEPT_V2=true accepts it anyway"
+            )
+        return verified
 
     def unsigned(self, request: WebhookRequest) -> bool:
         return False  # Plivo signs every callback: an unsigned one is refused

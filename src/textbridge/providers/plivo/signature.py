@@ -30,6 +30,7 @@ __all__ = [
     "sign_v2",
     "sign_v3",
     "signed_headers",
+    "v2_only",
     "v3_string_to_sign",
     "verify",
 ]
@@ -169,6 +170,12 @@ def _v2(lowered: Mapping[str, str]) -> tuple[str, list[str]] | None:
     nonce = lowered.get(V2_NONCE_HEADER.lower())
     signatures = [lowered[h.lower()] for h in (V2_HEADER, MA_V2_HEADER) if h.lower() in lowered]
     return (nonce, signatures) if nonce is not None and signatures else None
+
+
+def v2_only(headers: Mapping[str, str]) -> bool:
+    """V2 signature headers and no V3 ones."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return _v3(lowered) is None and _v2(lowered) is not None
 
 
 def nonce_of(headers: Mapping[str, str], accept_v2: bool = False) -> str | None:

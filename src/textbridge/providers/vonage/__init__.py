@@ -22,7 +22,7 @@ from textbridge.providers.base import (
 from textbridge.providers.vonage import checks, vocabulary, webhooks
 from textbridge.providers.vonage.auth import Clock, VonageCredentials, auth_header
 from textbridge.providers.vonage.client import VonageMessageClient
-from textbridge.providers.vonage.signature import WebhookVerifier, bearer_token, sign_webhook
+from textbridge.providers.vonage.signature import WebhookVerifier, sign_webhook
 
 __all__ = ["VonageCredentials", "VonageProvider", "sign_webhook"]
 
@@ -70,9 +70,7 @@ class VonageProvider:
     def unsigned(self, request: WebhookRequest) -> bool:
         # Vonage's signed-webhooks page: a callback may arrive unsigned after an internal
         # error. Only no Authorization header at all counts; a bad token is a refusal.
-        return bearer_token(request.headers) is None and not any(
-            name.lower() == "authorization" for name in request.headers
-        )
+        return not any(name.lower() == "authorization" for name in request.headers)
 
     def replay_nonce(self, request: WebhookRequest) -> ReplayNonce | None:
         return None  # `iat` within the max age bounds a replay; redeliveries are journaled once
