@@ -34,6 +34,7 @@ from textbridge.providers.plivo.vocabulary import ERROR_CODES
 PROVIDER = "plivo"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 MEDIA_FIELD = re.compile(r"Media(\d+)")
+FORM = "application/x-www-form-urlencoded"
 
 
 CALLBACK_REF = "ref"
@@ -68,9 +69,6 @@ def signed_params(request: WebhookRequest) -> SignedParams | None:
     if request.headers.get("content-type", "").startswith(FORM):
         return request.params
     return ()
-
-
-FORM = "application/x-www-form-urlencoded"
 
 
 def _is_json_post(request: WebhookRequest) -> bool:
