@@ -4,14 +4,23 @@ one batch and across batches, and a row that cannot be written."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine
-from textbridge.webhooks.journal import PENDING, JournalWriter, NonceReplayed
+from textbridge.models import WebhookNonce
+from textbridge.webhooks.journal import (
+    NONCE_WINDOW,
+    PENDING,
+    JournalWriter,
+    NonceReplayed,
+    purge_nonces,
+)
 
 from ..support.database import Database
 
@@ -117,3 +126,23 @@ async def test_a_nonce_is_burnt_only_with_its_row(database: Database, tmp_path: 
         await engine.dispose()
     assert isinstance(failed[0], DBAPIError | StatementError)
     assert retried is True
+
+
+async def test_nonces_older_than_the_window_are_purged(database: Database, tmp_path: Path) -> None:
+    engine = create_engine(database.fresh_url(tmp_path))
+    writer = JournalWriter(engine)
+    try:
+        await writer.record(_row("old"), _nonce("n-old", "d"))
+        await writer.record(_row("new"), _nonce("n-new", "d"))
+        database.run(
+            update(WebhookNonce)
+            .where(WebhookNonce.nonce == "n-old")
+            .values(seen_at=utcnow() - NONCE_WINDOW - timedelta(minutes=1))
+        )
+        assert await purge_nonces(engine) == 1
+        # Past the window, the old nonce is free again; the journal's dedup key still holds.
+        assert await writer.record(_row("old"), _nonce("n-old", "other")) is False
+    finally:
+        await engine.dispose()
+    nonces = database.rows("SELECT nonce FROM webhook_nonces ORDER BY nonce")
+    assert [nonce for (nonce,) in nonces] == ["n-new", "n-old"]
