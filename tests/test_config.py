@@ -66,3 +66,30 @@ def test_bad_settings_stop_start_up_naming_the_setting(
 def test_skipping_verification_is_allowed_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION", "1")
     assert load_settings().skip_webhook_verification
+
+
+def test_sandbox_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEXTBRIDGE_ENV", "production")
+    with pytest.raises(SettingsError, match="sandbox mode") as refused:
+        load_settings()
+    assert "\n" not in str(refused.value)
+    monkeypatch.setenv("PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX")
+    monkeypatch.setenv("PLIVO_AUTH_TOKEN", "secret-token")
+    assert not load_settings().sandbox
+
+
+def test_vonage_signature_secrets_by_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VONAGE_API_KEY", "main1234")
+    monkeypatch.setenv("VONAGE_API_SECRET", "api-secret")
+    monkeypatch.setenv("VONAGE_SIGNATURE_SECRETS", "main1234:s3cret-one, sub56789:s3cret-two")
+    settings = load_settings()
+    assert settings.vonage_secrets_by_api_key == {
+        "main1234": "s3cret-one",
+        "sub56789": "s3cret-two",
+    }
+    assert settings.vonage_basic_auth_only
+    assert "s3cret" not in repr(settings)
+    monkeypatch.setenv("VONAGE_SIGNATURE_SECRETS", "main1234:s3cret-one,no-separator-s3cret")
+    with pytest.raises(SettingsError, match="VONAGE_SIGNATURE_SECRETS") as refused:
+        load_settings()
+    assert "s3cret" not in str(refused.value)

@@ -116,5 +116,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _warn_if_unverified(runtime: Runtime) -> None:
-    if runtime.settings.skip_webhook_verification:
+    settings = runtime.settings
+    if settings.skip_webhook_verification:
         log.warning("webhook signature verification is OFF (development only)")
+    if settings.plivo_accept_v2:
+        log.warning(
+            "TEXTBRIDGE_PLIVO_ACCEPT_V2 is on: Plivo V2 signatures do not cover the body, so "
+            "anyone who saw one V2-signed callback can forge its fields"
+        )
+    if settings.vonage_basic_auth_only and not runtime.sandbox:
+        log.warning(
+            "Vonage is configured with VONAGE_API_KEY/VONAGE_API_SECRET only: Vonage sends and "
+            "signs Messages webhooks for an application, so set VONAGE_APPLICATION_ID and its "
+            "private key to receive replies and statuses"
+        )

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
         "https://api.plivo.com/v1/Account", validation_alias=_env("TEXTBRIDGE_PLIVO_API_BASE_URL")
     )
     plivo_waba_id: str | None = Field(None, validation_alias=_env("PLIVO_WABA_ID"))
+    plivo_accept_v2: bool = Field(False, validation_alias=_env("TEXTBRIDGE_PLIVO_ACCEPT_V2"))
 
     vonage_application_id: str | None = Field(None, validation_alias=_env("VONAGE_APPLICATION_ID"))
     vonage_private_key_content: SecretStr | None = Field(
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
     vonage_api_secret: SecretStr | None = Field(None, validation_alias=_env("VONAGE_API_SECRET"))
     vonage_signature_secret: SecretStr | None = Field(
         None, validation_alias=_env("VONAGE_SIGNATURE_SECRET")
+    )
+    vonage_signature_secrets: SecretStr | None = Field(
+        None, validation_alias=_env("VONAGE_SIGNATURE_SECRETS")
     )
     vonage_number: str | None = Field(None, validation_alias=_env("VONAGE_NUMBER"))
     vonage_whatsapp_number: str | None = Field(
@@ -102,6 +106,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("vonage_signature_secrets")
+    @classmethod
+    def _api_key_secret_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _secret_pairs(value.get_secret_value())
+        return value
 
     @field_validator("secret_key")
     @classmethod
@@ -128,6 +139,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION is refused when TEXTBRIDGE_ENV=production"
             )
+        if self.env == "production" and not (self.plivo_configured or self.vonage_configured):
+            raise ValueError(
+                "sandbox mode (no provider credentials) is refused when TEXTBRIDGE_ENV=production:"
+                " set PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN or Vonage's credentials"
+            )
         if bool(self.plivo_auth_id) != bool(self.plivo_auth_token):
             raise ValueError("PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set together")
         self._check_vonage()
@@ -146,11 +162,25 @@ class Settings(BaseSettings):
         if (
             self.vonage_configured
             and self.vonage_signature_secret is None
+            and self.vonage_signature_secrets is None
             and not self.skip_webhook_verification
         ):
             raise ValueError(
                 "VONAGE_SIGNATURE_SECRET is required to verify Vonage's signed webhooks"
             )
+
+    @property
+    def vonage_secrets_by_api_key(self) -> dict[str, str]:
+        """`VONAGE_SIGNATURE_SECRETS` (`api_key:secret,...`) as a mapping."""
+        if self.vonage_signature_secrets is None:
+            return {}
+        return _secret_pairs(self.vonage_signature_secrets.get_secret_value())
+
+    @property
+    def vonage_basic_auth_only(self) -> bool:
+        """Vonage with an API key and secret but no application: Vonage neither signs nor
+        sends Messages webhooks to such an account."""
+        return bool(self.vonage_api_key) and not self.vonage_application_id
 
     @property
     def plivo_configured(self) -> bool:
@@ -174,6 +204,17 @@ class Settings(BaseSettings):
         if not self.is_sqlite:
             return None
         return Path(self.database_url.split(":///", 1)[1])
+
+
+def _secret_pairs(value: str) -> dict[str, str]:
+    """`key1:secret1,key2:secret2` as a mapping; the message never quotes a secret."""
+    pairs: dict[str, str] = {}
+    for number, item in enumerate(value.split(","), start=1):
+        api_key, separator, secret = item.strip().partition(":")
+        if not (separator and api_key.strip() and secret.strip()):
+            raise ValueError(f"entry {number} is not api_key:secret (comma-separated entries)")
+        pairs[api_key.strip()] = secret.strip()
+    return pairs
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -26,6 +26,7 @@ from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
 from textbridge.realtime.bus import EventBus
 from textbridge.sandbox import SandboxCredentials
+from textbridge.webhooks import journal
 from textbridge.webhooks.applier import JournalApplier
 from textbridge.whatsapp.sync import TemplateSource
 
@@ -65,6 +66,8 @@ class Runtime:
     def start_background(self) -> None:
         self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
+        purge = journal.purge_nonces_forever(self.engine)
+        self.tasks.append(asyncio.create_task(purge, name="webhook-nonce-purge"))
         if self.media is not None:
             self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))
 
@@ -147,8 +150,11 @@ def _register_secrets(settings: Settings) -> None:
         settings.secret_key,
         settings.vonage_api_secret,
         settings.vonage_signature_secret,
+        settings.vonage_signature_secrets,
         settings.vonage_private_key_content,
     )
     for secret in values:
         if secret is not None:
             register_secret(secret.get_secret_value())
+    for by_api_key in settings.vonage_secrets_by_api_key.values():
+        register_secret(by_api_key)

@@ -108,6 +108,7 @@ def test_unknown_message_is_404(textbridge: Textbridge) -> None:
 def test_health_and_readiness(textbridge: Textbridge) -> None:
     with httpx.Client(base_url=textbridge.url) as anonymous:
         assert anonymous.get("/healthz").json() == {"status": "ok"}
-        assert anonymous.get("/readyz").json() == {"status": "ok", "database": "ok"}
+        ready = anonymous.get("/readyz").json()
+        assert ready == {"status": "ok", "database": "ok", "journal": {"unverified": 0}}
         assert anonymous.get("/docs").status_code == 200
         assert "/api/v1/messages" in anonymous.get("/openapi.json").json()["paths"]

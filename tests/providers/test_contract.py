@@ -86,6 +86,7 @@ def vonage_spec(textbridge: Textbridge) -> testing.ProviderSpec:
         failure_fixture="status_undeliverable",
         refused_status=401,
         signs_url=False,
+        keeps_unsigned=True,
     )
 
 

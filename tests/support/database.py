@@ -31,6 +31,8 @@ TABLES = (
     "contacts",
     "senders",
     "webhook_journal",
+    "webhook_nonces",
+    "web_sessions",
     "api_keys",
 )
 T = TypeVar("T")

@@ -4,14 +4,23 @@ one batch and across batches, and a row that cannot be written."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine
-from textbridge.webhooks.journal import PENDING, JournalWriter
+from textbridge.models import WebhookNonce
+from textbridge.webhooks.journal import (
+    NONCE_WINDOW,
+    PENDING,
+    JournalWriter,
+    NonceReplayed,
+    purge_nonces,
+)
 
 from ..support.database import Database
 
@@ -65,3 +74,75 @@ async def test_a_bad_row_fails_alone(database: Database, tmp_path: Path) -> None
     assert results[2] is True
     assert isinstance(results[1], DBAPIError | StatementError)
     assert database.scalar("SELECT count(*) FROM webhook_journal") == 2
+
+
+def _nonce(value: str, digest: str) -> dict[str, Any]:
+    return {"provider": "plivo", "nonce": value, "digest": digest, "seen_at": utcnow()}
+
+
+async def test_a_nonce_is_claimed_once_per_request(database: Database, tmp_path: Path) -> None:
+    """Same nonce, same digest: a redelivery (stored once); another digest: a replay. Inside
+    one batch and across batches alike."""
+    engine = create_engine(database.fresh_url(tmp_path))
+    writer = JournalWriter(engine)
+    try:
+        together = await asyncio.gather(
+            writer.record(_row("a"), _nonce("n1", "d1")),
+            writer.record(_row("a"), _nonce("n1", "d1")),
+            writer.record(_row("b"), _nonce("n1", "d2")),
+            writer.record(_row("c"), None),
+            return_exceptions=True,
+        )
+        later = await asyncio.gather(
+            writer.record(_row("a"), _nonce("n1", "d1")),
+            writer.record(_row("d"), _nonce("n1", "d3")),
+            writer.record(_row("e"), _nonce("n2", "d1")),
+            return_exceptions=True,
+        )
+    finally:
+        await engine.dispose()
+    assert together[:2] == [True, False]
+    assert isinstance(together[2], NonceReplayed)
+    assert together[3] is True
+    assert later[0] is False
+    assert isinstance(later[1], NonceReplayed)
+    assert later[2] is True
+    keys = database.rows("SELECT dedup_key FROM webhook_journal ORDER BY dedup_key")
+    assert [key for (key,) in keys] == ["a", "c", "e"]
+    assert database.scalar("SELECT count(*) FROM webhook_nonces") == 2
+
+
+async def test_a_nonce_is_burnt_only_with_its_row(database: Database, tmp_path: Path) -> None:
+    """A request whose journal row fails to commit leaves its nonce free for the retry."""
+    engine = create_engine(database.fresh_url(tmp_path))
+    writer = JournalWriter(engine)
+    bad = {**_row("bad"), "method": None}  # NOT NULL
+    try:
+        failed = await asyncio.gather(
+            writer.record(bad, _nonce("n1", "d1")), return_exceptions=True
+        )
+        retried = await writer.record(_row("good"), _nonce("n1", "d1"))
+    finally:
+        await engine.dispose()
+    assert isinstance(failed[0], DBAPIError | StatementError)
+    assert retried is True
+
+
+async def test_nonces_older_than_the_window_are_purged(database: Database, tmp_path: Path) -> None:
+    engine = create_engine(database.fresh_url(tmp_path))
+    writer = JournalWriter(engine)
+    try:
+        await writer.record(_row("old"), _nonce("n-old", "d"))
+        await writer.record(_row("new"), _nonce("n-new", "d"))
+        database.run(
+            update(WebhookNonce)
+            .where(WebhookNonce.nonce == "n-old")
+            .values(seen_at=utcnow() - NONCE_WINDOW - timedelta(minutes=1))
+        )
+        assert await purge_nonces(engine) == 1
+        # Past the window, the old nonce is free again; the journal's dedup key still holds.
+        assert await writer.record(_row("old"), _nonce("n-old", "other")) is False
+    finally:
+        await engine.dispose()
+    nonces = database.rows("SELECT nonce FROM webhook_nonces ORDER BY nonce")
+    assert [nonce for (nonce,) in nonces] == ["n-new", "n-old"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -41,31 +40,35 @@ async def require_api_key(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    """A bearer API key, or the inbox's session cookie (same-origin requests only).
+    """A bearer API key, or the inbox's session cookie (same-origin requests only). A cookie
+    request's session is left in `request.state.web_session` (None for a bearer key).
 
     The lookup uses its own short session: an event stream must not hold a transaction open
     for its whole life (on SQLite that would block every writer)."""
-    async with runtime.sessions() as session:
+    request.state.web_session = None
+    async with runtime.sessions() as db:
         if credentials is not None:
-            found = await keys.find_active(session, credentials.credentials)
+            found = await keys.find_active(db, credentials.credentials)
             if found is None:
                 raise ApiError(401, "unauthorized", "unknown or revoked API key")
             return found
-        key_id = _session_key_id(request, runtime)
-        found = await session.get(ApiKey, key_id) if key_id else None
-    if found is None or found.revoked_at is not None:
+        claims = session_claims(request, runtime)
+        found = await session.active_key(db, claims) if claims else None
+    if found is None:
         raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer ...)")
+    request.state.web_session = claims
     return found
 
 
-def _session_key_id(request: Request, runtime: Runtime) -> uuid.UUID | None:
+def session_claims(request: Request, runtime: Runtime) -> session.SessionClaims | None:
+    """The session cookie's claims (not yet checked against the database)."""
     token = request.cookies.get(session.COOKIE_NAME)
     if not token:
         return None
     if request.method in UNSAFE_METHODS and not _same_origin(request, runtime):
         # A cookie alone never authorises a cross-site write (CSRF).
         return None
-    return session.api_key_id_of(runtime.session_secret, token)
+    return session.claims_of(runtime.session_secret, token)
 
 
 def _same_origin(request: Request, runtime: Runtime) -> bool:

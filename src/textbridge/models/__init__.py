@@ -6,7 +6,9 @@ from textbridge.models.conversation import Conversation
 from textbridge.models.message import Attachment, Message, MessageEvent
 from textbridge.models.sender import Sender
 from textbridge.models.template import MessageTemplate
+from textbridge.models.web_session import WebSession
 from textbridge.models.webhook_journal import WebhookJournalEntry
+from textbridge.models.webhook_nonce import WebhookNonce
 
 __all__ = [
     "ApiKey",
@@ -17,5 +19,7 @@ __all__ = [
     "MessageEvent",
     "MessageTemplate",
     "Sender",
+    "WebSession",
     "WebhookJournalEntry",
+    "WebhookNonce",
 ]

@@ -180,6 +180,15 @@ class WebhookRequest:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayNonce:
+    """The single-use nonce of a verified webhook's signature, and a digest of what it signed:
+    the same nonce with the same digest is a redelivery, with another digest a replay."""
+
+    value: str
+    digest: str
+
+
 class WebhookPayloadError(ValueError):
     """A verified webhook whose content we cannot understand (answered 400, journaled)."""
 
@@ -235,6 +244,17 @@ class Provider(Protocol):
 
     def verify(self, request: WebhookRequest) -> bool:
         """True when the webhook carries a valid signature for this account."""
+        ...
+
+    def unsigned(self, request: WebhookRequest) -> bool:
+        """True for a request with no signature at all, where the provider documents sending
+        such requests (Vonage after an internal error): it is journaled as `unverified` for a
+        person to review, never applied on its own, and never refused outright."""
+        ...
+
+    def replay_nonce(self, request: WebhookRequest) -> ReplayNonce | None:
+        """The nonce of a verified request's signature, when the provider signs one (Plivo):
+        ingest refuses a second request with it (see `ReplayNonce`)."""
         ...
 
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:

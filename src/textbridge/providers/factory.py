@@ -31,7 +31,11 @@ def build_providers(
     if settings.plivo_auth_id and settings.plivo_auth_token:
         token = settings.plivo_auth_token.get_secret_value()
         providers["plivo"] = PlivoProvider(
-            settings.plivo_auth_id, [token], settings.plivo_api_base_url, http_client(transport)
+            settings.plivo_auth_id,
+            [token],
+            settings.plivo_api_base_url,
+            http_client(transport),
+            accept_v2=settings.plivo_accept_v2,
         )
     if settings.vonage_configured:
         providers["vonage"] = _vonage(settings, transport)
@@ -53,6 +57,7 @@ def _vonage(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> V
         signature_secret=secret.get_secret_value() if secret else None,
         api_base_url=settings.vonage_api_base_url,
         signature_max_age=settings.vonage_signature_max_age,
+        signature_secrets=settings.vonage_secrets_by_api_key,
     )
 
 
@@ -65,6 +70,7 @@ def _sandbox_providers(
         [sandbox.plivo_auth_token],
         f"{simulator}/v1/Account",
         http_client(transport),
+        accept_v2=settings.plivo_accept_v2,
     )
     credentials = VonageCredentials.from_values(
         application_id=sandbox.vonage_application_id,

@@ -6,7 +6,8 @@ running textbridge over real HTTP with a real database. Every case in `CONTRACT_
 for every provider:
 
 - a webhook with a bad or missing signature is refused (Plivo 403, Vonage 401) and stores
-  nothing but a journal entry marked `refused`;
+  nothing but a journal entry marked `refused`; where the provider documents unsigned
+  deliveries (Vonage), a missing signature is journaled `unverified` instead (202), not applied;
 - the same webhook twice stores one message (inbound) or one event (status);
 - every fixture is accepted and applied;
 - no provider secret appears in any log line, journal row or API answer.
@@ -75,6 +76,8 @@ class ProviderSpec:
     refused_status: int = 403
     signs_url: bool = True
     """Whether the signature covers the URL (Plivo's does; Vonage's covers the body only)."""
+    keeps_unsigned: bool = False
+    """Whether a request with no signature at all is kept `unverified` (Vonage) or refused."""
 
     def fixtures(self) -> list[WebhookFixture]:
         return [
@@ -151,8 +154,15 @@ def _instance(spec: ProviderSpec, name: str) -> WebhookFixture:
 def case_missing_signature_is_refused(spec: ProviderSpec, target: ContractTarget) -> None:
     fixture = _instance(spec, "inbound_sms")
     path = f"/webhooks/{spec.name}/inbound"
-    assert _post_to(target, fixture, {}, path) == spec.refused_status
-    _assert_only_refusals(target, 1)
+    if not spec.keeps_unsigned:
+        assert _post_to(target, fixture, {}, path) == spec.refused_status
+        _assert_only_refusals(target, 1)
+        return
+    assert _post_to(target, fixture, {}, path) == 202
+    target.wait_until_applied()
+    assert _count(target, "messages") == 0
+    unverified = "SELECT count(*) FROM webhook_journal WHERE state = 'unverified'"
+    assert int(target.scalar(unverified)) == 1 == _count(target, "webhook_journal")
 
 
 def case_tampered_webhook_is_refused(spec: ProviderSpec, target: ContractTarget) -> None:

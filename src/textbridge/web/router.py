@@ -12,10 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from textbridge import __version__
-from textbridge.api.deps import RuntimeDep, UowDep, _session_key_id
+from textbridge.api.deps import RuntimeDep, UowDep, session_claims
 from textbridge.auth import keys, session
 from textbridge.db.uow import UnitOfWork
-from textbridge.models import ApiKey
 from textbridge.runtime import Runtime
 from textbridge.sandbox import SANDBOX_NUMBERS
 
@@ -53,10 +52,9 @@ def _context(runtime: Runtime, **extra: Any) -> dict[str, Any]:
 
 
 async def _signed_in(request: Request, runtime: Runtime, uow: UnitOfWork) -> bool:
-    """A valid session cookie whose API key still exists and is not revoked."""
-    key_id = _session_key_id(request, runtime)
-    found = await uow.session.get(ApiKey, key_id) if key_id else None
-    return found is not None and found.revoked_at is None
+    """A valid session cookie for an open session whose API key is not revoked."""
+    claims = session_claims(request, runtime)
+    return claims is not None and await session.active_key(uow.session, claims) is not None
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -87,10 +85,12 @@ async def login(
     if found is None:
         context = _context(runtime, error="That API key is not valid. Check it and try again.")
         return _page(request, "login.html", context, status=401)
+    cookie = await session.open_session(uow.session, runtime.session_secret, found.id)
+    await uow.commit()
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         session.COOKIE_NAME,
-        session.issue(runtime.session_secret, found.id),
+        cookie,
         max_age=int(session.LIFETIME.total_seconds()),
         httponly=True,
         samesite="strict",
@@ -100,7 +100,14 @@ async def login(
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
+    """Ends the session on the server too: its cookie, even if kept, no longer signs in.
+    (No same-origin check: ending a session is never a forged write worth refusing.)"""
+    token = request.cookies.get(session.COOKIE_NAME)
+    claims = session.claims_of(runtime.session_secret, token) if token else None
+    if claims is not None:
+        await session.close_session(uow.session, claims.session_id)
+        await uow.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(session.COOKIE_NAME)
     return response

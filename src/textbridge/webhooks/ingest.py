@@ -6,6 +6,11 @@ counts. An accepted webhook's row goes through `journal.JournalWriter` (group co
 rows of concurrent requests share one INSERT and one transaction, and each request is
 answered once its row is committed); refusals and invalid payloads are written alone.
 Applying the events happens later, in `applier.JournalApplier`.
+
+A verified request's signature nonce (Plivo) is claimed with its journal row: a second
+request with that nonce is refused, unless it is the very same request (a redelivery, answered
+200 and stored once). An unsigned request from a provider that documents sending some (Vonage)
+is journaled `unverified` and answered 202: kept for a person, never applied on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from textbridge.db.base import utcnow
 from textbridge.providers.base import (
     Provider,
+    WebhookKind,
     WebhookPayloadError,
     WebhookRequest,
     journal_key,
@@ -59,19 +65,47 @@ class WebhookIngest:
         webhook = await self._read(request)
         row = _row(provider.name, kind, webhook)
         if self._verify and not provider.verify(webhook):
-            refused = {**row, "state": journal.REFUSED, "error": "bad or missing signature"}
-            await self._store(refused)
-            log.warning("webhook refused", provider=provider.name, kind=kind)
-            return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
+            if provider.unsigned(webhook):
+                return await self._keep_unverified(provider, kind, webhook, row)
+            return await self._refuse(provider, kind, row, "bad or missing signature")
         try:
             events = provider.parse(kind, webhook)
         except WebhookPayloadError as exc:
-            await self._store({**row, "state": journal.INVALID, "error": str(exc)})
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        dedup_key = journal_key(provider.name, events)
-        if await self._writer.record({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
+            return await self._invalid(row, exc)
+        pending = {**row, "state": journal.PENDING, "dedup_key": journal_key(provider.name, events)}
+        nonce = provider.replay_nonce(webhook) if self._verify else None
+        claim = journal.nonce_row(provider.name, nonce) if nonce else None
+        try:
+            new = await self._writer.record(pending, claim)
+        except journal.NonceReplayed:
+            return await self._refuse(provider, kind, row, "signature nonce already used")
+        if new:
             self._on_stored()
         return OK
+
+    async def _refuse(
+        self, provider: Provider, kind: str, row: dict[str, Any], reason: str
+    ) -> Response:
+        await self._store({**row, "state": journal.REFUSED, "error": reason})
+        log.warning("webhook refused", provider=provider.name, kind=kind, reason=reason)
+        return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
+
+    async def _invalid(self, row: dict[str, Any], exc: WebhookPayloadError) -> Response:
+        await self._store({**row, "state": journal.INVALID, "error": str(exc)})
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def _keep_unverified(
+        self, provider: Provider, kind: WebhookKind, webhook: WebhookRequest, row: dict[str, Any]
+    ) -> Response:
+        """No dedup key: an unsigned copy must never shadow the signed delivery of the same
+        event. Applying it later is harmless if the signed one came too (idempotent apply)."""
+        try:
+            provider.parse(kind, webhook)
+        except WebhookPayloadError as exc:
+            return await self._invalid(row, exc)
+        await self._store({**row, "state": journal.UNVERIFIED, "error": "unsigned"})
+        log.warning("unsigned webhook kept as unverified", provider=provider.name, kind=kind)
+        return JSONResponse({"status": "unverified: kept for review"}, status_code=202)
 
     async def _read(self, request: Request) -> WebhookRequest:
         body = await request.body()

@@ -1,29 +1,52 @@
-"""The webhook journal: every request as received, deduplicated by a unique key."""
+"""The webhook journal: every request as received, deduplicated by a unique key.
+
+Signature nonces (`webhook_nonces`) are claimed in the same transaction as the journal rows
+they came with, so a nonce is burnt exactly when its request is durably journaled: a request
+that failed to commit can be retried with the same nonce, and one that was committed cannot
+be replayed (a redelivery of the very same request is answered as a duplicate).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from sqlalchemy import Table, select, update
+import structlog
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from textbridge.db.base import utcnow
-from textbridge.models import WebhookJournalEntry
+from textbridge.models import WebhookJournalEntry, WebhookNonce
+from textbridge.providers.base import ReplayNonce
+
+log = structlog.get_logger(__name__)
 
 PENDING = "pending"
 APPLIED = "applied"
 REFUSED = "refused"
 INVALID = "invalid"
 ORPHANED = "orphaned"
+UNVERIFIED = "unverified"
+"""An unsigned request from a provider that documents sending some (Vonage after an internal
+error): kept for a person to review, applied only once someone sets it back to `pending`."""
+
+NONCE_WINDOW = timedelta(days=2)
+"""How long a seen nonce is refused: longer than any provider's retries (Plivo, Vonage: 24 h)."""
+NONCE_PURGE_SECONDS = 600.0
 
 REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
+REDACTED_PREFIXES = ("x-plivo-signature",)
 _TABLE: Table = WebhookJournalEntry.__table__  # type: ignore[assignment]
+_NONCES: Table = WebhookNonce.__table__  # type: ignore[assignment]
+
+
+class NonceReplayed(Exception):
+    """A verified webhook whose signature nonce another request, with other content, used."""
 
 
 def webhook_params(
@@ -38,10 +61,14 @@ def webhook_params(
 
 
 def redact(headers: Mapping[str, str]) -> dict[str, str]:
-    return {
-        name: "[redacted]" if name.lower() in REDACTED_HEADERS else value
-        for name, value in headers.items()
-    }
+    """Headers as journaled: credentials and signatures (a V2 signature alone would let a
+    reader of the journal, or of a backup of it, forge callbacks) are replaced."""
+    return {name: "[redacted]" if _secret(name) else value for name, value in headers.items()}
+
+
+def _secret(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in REDACTED_HEADERS or lowered.startswith(REDACTED_PREFIXES)
 
 
 def _insert(dialect_name: str) -> Insert:
@@ -76,7 +103,94 @@ def _dialect(connection: AsyncConnection) -> str:
     return "postgresql" if connection.dialect.name == "postgresql" else "sqlite"
 
 
-_Waiting = tuple[dict[str, Any], asyncio.Future[bool]]
+def _nonce_insert(dialect_name: str) -> Insert:
+    keys = ["provider", "nonce"]
+    statement: Insert
+    if dialect_name == "postgresql":
+        statement = postgresql.insert(_NONCES).on_conflict_do_nothing(index_elements=keys)
+    else:
+        statement = sqlite.insert(_NONCES).on_conflict_do_nothing(index_elements=keys)
+    return statement.returning(_NONCES.c.provider, _NONCES.c.nonce)
+
+
+_NONCE_INSERTS = {name: _nonce_insert(name) for name in ("postgresql", "sqlite")}
+
+Claim = Literal["fresh", "redelivery", "replay"]
+
+
+def nonce_row(provider: str, nonce: ReplayNonce) -> dict[str, Any]:
+    return {"provider": provider, "nonce": nonce.value, "digest": nonce.digest, "seen_at": utcnow()}
+
+
+async def claim_nonces(
+    connection: AsyncConnection, nonces: Sequence[dict[str, Any] | None]
+) -> list[Claim]:
+    """Record the nonces (None: a request without one) and say, for each, whether it is new
+    (`fresh`, also for None), the same request again (`redelivery`: same digest) or a
+    `replay` (another digest). Within one call the first request with a nonce owns it."""
+    wanted = [row for row in nonces if row is not None]
+    if not wanted:
+        return ["fresh"] * len(nonces)
+    result = await connection.execute(_NONCE_INSERTS[_dialect(connection)], wanted)
+    inserted = {(provider, nonce) for provider, nonce in result.all()}
+    owners = await _stored_digests(connection, wanted, inserted)
+    claims: list[Claim] = []
+    for row in nonces:
+        if row is None:
+            claims.append("fresh")
+            continue
+        key = (row["provider"], row["nonce"])
+        if key in inserted:
+            inserted.discard(key)
+            owners[key] = row["digest"]
+            claims.append("fresh")
+        else:
+            claims.append("redelivery" if owners.get(key) == row["digest"] else "replay")
+    return claims
+
+
+async def _stored_digests(
+    connection: AsyncConnection, wanted: list[dict[str, Any]], inserted: set[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The digests already stored for the nonces that were not new."""
+    taken = {(row["provider"], row["nonce"]) for row in wanted} - inserted
+    if not taken:
+        return {}
+    query = select(_NONCES.c.provider, _NONCES.c.nonce, _NONCES.c.digest).where(
+        _NONCES.c.nonce.in_([nonce for _, nonce in taken])
+    )
+    rows = await connection.execute(query)
+    return {(p, n): digest for p, n, digest in rows.all() if (p, n) in taken}
+
+
+async def purge_nonces(engine: AsyncEngine) -> int:
+    """Forget nonces older than the window; returns how many."""
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            delete(_NONCES).where(_NONCES.c.seen_at < utcnow() - NONCE_WINDOW)
+        )
+    return int(result.rowcount or 0)
+
+
+async def purge_nonces_forever(engine: AsyncEngine) -> None:
+    """The background task that keeps `webhook_nonces` to the window (off the hot path)."""
+    while True:
+        try:
+            purged = await purge_nonces(engine)
+        except Exception as exc:  # the database may be away for a while; try again later
+            log.warning("webhook nonce purge failed", error=type(exc).__name__)
+        else:
+            if purged:
+                log.info("webhook nonces purged", count=purged)
+        await asyncio.sleep(NONCE_PURGE_SECONDS)
+
+
+async def count_in_state(connection: AsyncConnection, state: str) -> int:
+    query = select(func.count()).select_from(_TABLE).where(_TABLE.c.state == state)
+    return int(await connection.scalar(query) or 0)
+
+
+_Waiting = tuple[dict[str, Any], dict[str, Any] | None, asyncio.Future[bool]]
 
 
 class JournalWriter:
@@ -90,6 +204,8 @@ class JournalWriter:
     and returns it to the pool when nothing waits. A duplicate key inside one batch is stored
     once, and only its first request is told it was new. If a batch fails, its rows are
     written again one by one, so that only a request whose own row fails gets the error.
+    A row may come with its signature nonce (`nonce_row`), claimed in the same transaction
+    (`claim_nonces`): a redelivery is a duplicate, a replay raises `NonceReplayed`.
     """
 
     MAX_BATCH = 500
@@ -99,10 +215,11 @@ class JournalWriter:
         self._waiting: list[_Waiting] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def record(self, row: dict[str, Any]) -> bool:
-        """Journal a row with a dedup key; False when the key was already there."""
+    async def record(self, row: dict[str, Any], nonce: dict[str, Any] | None = None) -> bool:
+        """Journal a row with a dedup key; False when the key was already there (or `nonce`
+        was already used by this very request); `NonceReplayed` when it was used by another."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, future))
+        self._waiting.append((row, nonce, future))
         if self._task is None:
             self._task = asyncio.create_task(self._write_waiting(), name="journal-writer")
         return await future
@@ -121,8 +238,9 @@ class JournalWriter:
                     async with self._engine.connect() as connection:
                         while batch:
                             async with connection.begin():
-                                stored = await record_many(connection, [r for r, _ in batch])
-                            _settle_batch(batch, stored)
+                                outcomes = await _write_batch(connection, batch)
+                            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                                _settle(future, outcome)
                             batch = self._take()
                 except Exception:
                     # Each row alone, on a fresh (pre-pinged) connection: only a request whose
@@ -132,27 +250,41 @@ class JournalWriter:
         finally:
             self._task = None
             # Only when cancelled mid-batch: no request may wait forever.
-            for _, future in batch + self._waiting:
+            for _, _, future in batch + self._waiting:
                 if not future.done():
                     future.set_exception(RuntimeError("journal writer stopped"))
             self._waiting.clear()
 
     async def _write_one_by_one(self, batch: list[_Waiting]) -> None:
-        for row, future in batch:
+        for item in batch:
             try:
                 async with self._engine.begin() as connection:
-                    new = await record(connection, row)
+                    (outcome,) = await _write_batch(connection, [item])
             except Exception as exc:
-                _settle(future, exc)
+                _settle(item[2], exc)
             else:
-                _settle(future, new)
+                _settle(item[2], outcome)
 
 
-def _settle_batch(batch: list[_Waiting], stored: set[str]) -> None:
-    for row, future in batch:
-        key = row["dedup_key"]
-        _settle(future, key in stored)
-        stored.discard(key)  # a second request with this key in the batch is a duplicate
+async def _write_batch(
+    connection: AsyncConnection, batch: Sequence[_Waiting]
+) -> list[bool | Exception]:
+    """Claim the batch's nonces and insert the rows whose nonce is fresh; per request: new
+    (True), duplicate (False) or the refusal to raise. Settle only after the commit."""
+    claims = await claim_nonces(connection, [nonce for _, nonce, _ in batch])
+    rows = [row for (row, _, _), claim in zip(batch, claims, strict=True) if claim == "fresh"]
+    stored = await record_many(connection, rows) if rows else set()
+    outcomes: list[bool | Exception] = []
+    for (row, _, _), claim in zip(batch, claims, strict=True):
+        if claim == "replay":
+            outcomes.append(NonceReplayed(f"{row['provider']} signature nonce already used"))
+        elif claim == "redelivery":
+            outcomes.append(False)
+        else:
+            key = row["dedup_key"]
+            outcomes.append(key in stored)
+            stored.discard(key)  # a second request with this key in the batch is a duplicate
+    return outcomes
 
 
 def _settle(future: asyncio.Future[bool], outcome: bool | Exception) -> None:

@@ -105,14 +105,13 @@ def test_sdk_v3_signature_verifies(
     )
 
 
-def test_v2_signature_verifies(textbridge: Textbridge, anonymous: httpx.Client, token: str) -> None:
+def test_v2_signature_is_refused_by_default(
+    textbridge: Textbridge, anonymous: httpx.Client, token: str
+) -> None:
+    """V2 signs the URL and nonce only (see tests/webhooks/test_forgery.py for the opt-in)."""
     url = f"{textbridge.url}/webhooks/plivo/inbound"
-    assert (
-        _post(
-            anonymous, "/webhooks/plivo/inbound", _inbound_params(), _v2_headers(token, url, NONCE)
-        )
-        == 200
-    )
+    headers = _v2_headers(token, url, NONCE)
+    assert _post(anonymous, "/webhooks/plivo/inbound", _inbound_params(), headers) == 403
 
 
 def test_any_change_is_refused(textbridge: Textbridge, anonymous: httpx.Client, token: str) -> None:

@@ -100,7 +100,9 @@ def test_v2_vector() -> None:
     expected = "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="
     assert sign_v2(TOKEN, "https://answer.url", "12345") == expected
     assert sign_v2(TOKEN, "https://answer.url?x=1", "12345") == expected
-    assert verify(v2_headers(expected, "12345"), "POST", "https://answer.url", [], [TOKEN])
+    headers = v2_headers(expected, "12345")
+    assert verify(headers, "POST", "https://answer.url", [], [TOKEN], accept_v2=True)
+    assert not verify(headers, "POST", "https://answer.url", [], [TOKEN]), "V2 is opt-in"
 
 
 # --- cross-check with the SDK ----------------------------------------------------------------
@@ -118,7 +120,7 @@ def test_sdk_validates_with_ours(method: str, url: str, params: list[tuple[str, 
     assert verify(v3_headers(sdk_v3(method, url, params)), method, url, params, [TOKEN])
     v2 = sign_v2(TOKEN, url, NONCE)
     assert validate_signature(url, NONCE, v2, TOKEN)
-    assert verify(v2_headers(v2), method, url, params, [TOKEN])
+    assert verify(v2_headers(v2), method, url, params, [TOKEN], accept_v2=True)
 
 
 def test_get_url_query_overrides_param_like_sdk() -> None:
@@ -171,7 +173,8 @@ def test_signed_headers_roundtrip() -> None:
     assert random_a["X-Plivo-Signature-V3-Nonce"] != random_b["X-Plivo-Signature-V3-Nonce"]
     assert verify(random_a, "GET", STATUS, [], [TOKEN])
     v2_only = {k: v for k, v in random_a.items() if "V2" in k}
-    assert verify(v2_only, "GET", STATUS, [], [TOKEN])
+    assert verify(v2_only, "GET", STATUS, [], [TOKEN], accept_v2=True)
+    assert not verify(v2_only, "GET", STATUS, [], [TOKEN])
 
 
 def test_v3_present_takes_precedence_over_v2() -> None:
@@ -278,3 +281,57 @@ def test_sdk_signed_post_verifies_and_single_flip_fails(
     new_value = data.draw(printable.filter(lambda v: v != value), label="new value")
     flipped = _replaced(pairs, i, new_value)
     assert not verify(headers, "POST", INBOUND, flipped, [TOKEN])
+
+
+# --- JSON bodies, signed as the SDK signs the object (nested objects included) -------------
+
+JSON_BODIES = [
+    {"From": "14155550199", "To": "14155550101", "Type": "whatsapp", "MessageUUID": "abc"},
+    {"Button": {"Payload": "yes", "Text": "Yes"}, "Context": {"MessageUUID": "m1"}, "To": "1"},
+    {"Units": 1, "Rate": 0.005, "Flag": True, "None": None, "List": ["b", "a", 3]},
+    {"Outer": {"Inner": {"Deep": "x", "Number": 2}, "List": ["z"]}},
+    {},
+]
+
+
+@pytest.mark.parametrize("body", JSON_BODIES)
+def test_json_body_signed_like_the_sdk(body: dict[str, object]) -> None:
+    for url in (INBOUND, INBOUND + "?ref=1"):
+        sdk = get_signature_v3(TOKEN.encode(), construct_post_url(url, body).decode(), NONCE)
+        assert sign_v3(TOKEN, "POST", url, NONCE, body) == sdk.decode()
+        assert verify(v3_headers(sdk.decode()), "POST", url, body, [TOKEN])
+        assert validate_v3_signature("POST", url, NONCE, TOKEN, sdk.decode(), dict(body))
+
+
+def test_json_body_change_anywhere_is_refused() -> None:
+    body = {"Button": {"Payload": "yes", "Text": "Yes"}, "To": "1"}
+    signature = sign_v3(TOKEN, "POST", INBOUND, NONCE, body)
+    changed = {"Button": {"Payload": "no", "Text": "Yes"}, "To": "1"}
+    assert not verify(v3_headers(signature), "POST", INBOUND, changed, [TOKEN])
+    query_only = sign_v3(TOKEN, "POST", INBOUND + "?To=1", NONCE, [])
+    assert not verify(v3_headers(query_only), "POST", INBOUND + "?To=1", body, [TOKEN])
+
+
+def test_json_body_the_sdk_cannot_sign_is_refused() -> None:
+    unsortable = {"List": [{"a": 1}, {"b": 2}]}
+    assert not verify(v3_headers("anything"), "POST", INBOUND, unsortable, [TOKEN])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=4), json_values, max_size=4))
+def test_any_json_object_signed_like_the_sdk(body: dict[str, object]) -> None:
+    sdk = get_signature_v3(TOKEN.encode(), construct_post_url(INBOUND, body).decode(), NONCE)
+    assert sign_v3(TOKEN, "POST", INBOUND, NONCE, body) == sdk.decode()
+
+
+def test_long_nonce_is_refused() -> None:
+    nonce = "1" * 65
+    signature = sign_v3(TOKEN, "POST", INBOUND, nonce, SMS)
+    assert not verify(v3_headers(signature, nonce), "POST", INBOUND, SMS, [TOKEN])

@@ -258,3 +258,23 @@ def test_never_raises(value: str) -> None:
     verifier = WebhookVerifier(SIGNATURE_SECRET, clock=FakeClock())
     assert verifier.verify({"Authorization": value}, BODY) is False
     assert verifier.verify({"Authorization": f"Bearer {value}"}, BODY) is False
+
+
+# --- a secret per account, chosen by the token's api_key -------------------------------------
+
+SUB_SECRET = "sub-account-signature-secret-0123456789ab"
+
+
+def test_secret_chosen_by_api_key(clock: FakeClock) -> None:
+    by_key = {"sub56789": SUB_SECRET}
+    verifier = WebhookVerifier(SIGNATURE_SECRET, clock=clock, secrets_by_api_key=by_key)
+    sub = vonage_claims(api_key="sub56789")
+    assert verifier.verify(hs256(sub, SUB_SECRET), BODY)
+    assert not verifier.verify(hs256(sub, SIGNATURE_SECRET), BODY), "only the key's own secret"
+    assert verifier.verify(hs256(vonage_claims()), BODY), "other keys: the default secret"
+    assert not verifier.verify(hs256(vonage_claims(), SUB_SECRET), BODY)
+    without_default = WebhookVerifier(None, clock=clock, secrets_by_api_key=by_key)
+    assert without_default.verify(hs256(sub, SUB_SECRET), BODY)
+    assert not without_default.verify(hs256(vonage_claims()), BODY)
+    none_alg = jwt.encode(sub, key=None, algorithm="none")  # type: ignore[arg-type]
+    assert not verifier.verify(header(none_alg), BODY)

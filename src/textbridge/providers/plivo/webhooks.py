@@ -28,11 +28,13 @@ from textbridge.providers.base import (
     WebhookRequest,
 )
 from textbridge.providers.plivo import vocabulary as v
+from textbridge.providers.plivo.signature import SignedParams
 from textbridge.providers.plivo.vocabulary import ERROR_CODES
 
 PROVIDER = "plivo"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 MEDIA_FIELD = re.compile(r"Media(\d+)")
+FORM = "application/x-www-form-urlencoded"
 
 
 CALLBACK_REF = "ref"
@@ -41,21 +43,48 @@ CALLBACK_REF = "ref"
 
 def fields_of(request: WebhookRequest) -> list[tuple[str, str]]:
     """The webhook's fields: form or query params, plus a JSON body's, flattened; for a POST,
-    our own `ref` from the callback URL's query too."""
+    our own `ref` from the callback URL's query too. Only what `signed_params` (and the URL)
+    put under the signature: a GET's body, for one, is never read."""
     if request.method == "POST":
         query = parse_qsl(urlsplit(request.url).query)
         ours = [(key, value) for key, value in query if key == CALLBACK_REF]
     else:
         ours = []
-    if not request.headers.get("content-type", "").startswith("application/json"):
+    if not _is_json_post(request):
         return [*request.params, *ours]
+    return [*request.params, *ours, *_flatten(_json_object(request.body), "")]
+
+
+def signed_params(request: WebhookRequest) -> SignedParams | None:
+    """What Plivo's signature covers besides the URL and its query, as the SDK is given it:
+    the query (GET), the form (form POST), the object of a JSON body (JSON POST), else
+    nothing. None for a JSON body that is not an object: nothing could have signed it."""
+    if request.method != "POST":
+        return request.params
+    if _is_json_post(request):
+        try:
+            return _json_object(request.body)
+        except WebhookPayloadError:
+            return None
+    if request.headers.get("content-type", "").startswith(FORM):
+        return request.params
+    return ()
+
+
+def _is_json_post(request: WebhookRequest) -> bool:
+    return request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/json"
+    )
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
+        value = json.loads(body or b"{}")
     except ValueError as exc:
         raise WebhookPayloadError("body is not valid JSON") from exc
-    if not isinstance(body, dict):
+    if not isinstance(value, dict):
         raise WebhookPayloadError("JSON body is not an object")
-    return [*request.params, *ours, *_flatten(body, "")]
+    return value
 
 
 def _flatten(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:

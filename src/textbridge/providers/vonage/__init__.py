@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import httpx
 
@@ -11,6 +12,7 @@ from textbridge.providers.base import (
     OutboundMessage,
     Problem,
     Provider,
+    ReplayNonce,
     SendRejected,
     SendResult,
     WebhookEvent,
@@ -39,13 +41,18 @@ class VonageProvider:
         api_base_url: str = vocabulary.DEFAULT_API_BASE_URL,
         signature_max_age: float = vocabulary.SIGNATURE_MAX_AGE_SECONDS,
         clock: Clock = time.time,
+        signature_secrets: Mapping[str, str] | None = None,
     ) -> None:
         """`client` is the process's pooled client (closed by `aclose`); `signature_secret`
-        None refuses every webhook. Raises `ValueError` for an unreadable private key."""
+        None refuses every webhook not signed by an API key of `signature_secrets` (a
+        sub-account's own secret, by its API key). Raises `ValueError` for an unreadable
+        private key."""
         self._client = client
         self._auth = auth_header(credentials, clock)
         self._messages = VonageMessageClient(client, api_base_url, self._auth, clock)
-        self._verifier = WebhookVerifier(signature_secret, signature_max_age, clock)
+        self._verifier = WebhookVerifier(
+            signature_secret, signature_max_age, clock, secrets_by_api_key=signature_secrets
+        )
 
     def check(self, message: OutboundMessage) -> list[Problem]:
         return checks.problems(message, self.channels)
@@ -59,6 +66,14 @@ class VonageProvider:
 
     def verify(self, request: WebhookRequest) -> bool:
         return self._verifier.verify(request.headers, request.body)
+
+    def unsigned(self, request: WebhookRequest) -> bool:
+        # Vonage's signed-webhooks page: a callback may arrive unsigned after an internal
+        # error. Only no Authorization header at all counts; a bad token is a refusal.
+        return not any(name.lower() == "authorization" for name in request.headers)
+
+    def replay_nonce(self, request: WebhookRequest) -> ReplayNonce | None:
+        return None  # `iat` within the max age bounds a replay; redeliveries are journaled once
 
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         return webhooks.parse(kind, request.body)

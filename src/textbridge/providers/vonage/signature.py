@@ -8,6 +8,10 @@ section 5. The SDK's ``vonage_jwt.verify_signature`` checks only the HMAC (and r
 failures), so we check the body hash and the age of ``iat`` as well; Vonage documents no age
 window, ours defaults to 300 s in both directions.
 
+Vonage picks the secret by the account: the token's ``api_key`` claim names it, and a
+sub-account has a secret of its own. The verifier holds one secret per API key (and a default
+secret for any other key) and checks the token with the secret of its ``api_key`` only.
+
 Verification decodes the token once with PyJWT (HS256 only: `none`, RS256 and every other
 algorithm are refused before any key is used) and never raises.
 """
@@ -74,32 +78,49 @@ def sign_webhook(
 
 
 class WebhookVerifier:
-    """Checks `Authorization: Bearer <JWT>` against one signature secret (None: refuse all)."""
+    """Checks `Authorization: Bearer <JWT>` against the signature secret of the token's
+    `api_key` (`secrets_by_api_key`), or `secret` for any other key (None: refuse it)."""
 
     def __init__(
         self,
         secret: str | None,
         max_age: float = SIGNATURE_MAX_AGE_SECONDS,
         clock: Clock = time.time,
+        secrets_by_api_key: Mapping[str, str] | None = None,
     ) -> None:
         self._secret = secret.encode() if secret else None
+        self._by_api_key = {
+            key: value.encode() for key, value in (secrets_by_api_key or {}).items()
+        }
         self._max_age = max_age
         self._clock = clock
         self._jwt = jwt.PyJWT()
         # A secret under 32 bytes still verifies, but PyJWT warns on every decode.
-        self._short = self._secret is not None and len(self._secret) < _MIN_HMAC_KEY_BYTES
+        every = [self._secret, *self._by_api_key.values()]
+        self._short = any(s is not None and len(s) < _MIN_HMAC_KEY_BYTES for s in every)
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        if self._secret is None:
-            return False
         token = bearer_token(headers)
         if token is None:
             return False
         try:
-            claims = self._decode(token, self._secret)
+            secret = self._secret_for(token)
+            if secret is None:
+                return False
+            claims = self._decode(token, secret)
             return self._claims_hold(claims, body)
         except Exception:  # any failure at all is a refusal, never an error
             return False
+
+    def _secret_for(self, token: str) -> bytes | None:
+        if not self._by_api_key:
+            return self._secret
+        # Only to choose the key: the claims are trusted after `_decode` checks the HMAC.
+        unverified = self._jwt.decode(token, options={"verify_signature": False})
+        api_key = unverified.get("api_key")
+        if isinstance(api_key, str) and api_key in self._by_api_key:
+            return self._by_api_key[api_key]
+        return self._secret
 
     def _decode(self, token: str, secret: bytes) -> dict[str, Any]:
         with _short_key_allowed(self._short):
