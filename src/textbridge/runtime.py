@@ -26,6 +26,7 @@ from textbridge.providers.factory import build_providers, http_client, template_
 from textbridge.realtime.bus import EventBus
 from textbridge.sandbox import SandboxCredentials
 from textbridge.webhooks.applier import JournalApplier
+from textbridge.webhooks.retention import JournalPurger
 from textbridge.whatsapp.sync import TemplateSource
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,7 @@ class Runtime:
     providers: dict[str, Provider]
     dispatcher: Dispatcher
     applier: JournalApplier
+    purger: JournalPurger
     session_secret: str
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
@@ -64,6 +66,7 @@ class Runtime:
     def start_background(self) -> None:
         self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
+        self.tasks.append(asyncio.create_task(self.purger.run(), name="journal-purge"))
         if self.media is not None:
             self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))
 
@@ -112,6 +115,7 @@ def build_runtime(
         providers,
         dispatcher,
         applier,
+        JournalPurger(sessions, settings.journal_retention_days),
         session_secret=session_secret or secrets.token_urlsafe(32),
         sandbox=sandbox,
         http=http_client(transport),
