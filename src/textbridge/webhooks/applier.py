@@ -57,10 +57,13 @@ class RetryPolicy:
     longest: timedelta
     attempts: int
 
+    def ceiling(self, failures: int) -> timedelta:
+        """The longest wait after the `failures`-th failure (1 for the first)."""
+        doubled: timedelta = self.first * 2 ** (failures - 1)
+        return min(doubled, self.longest)
+
     def delay(self, failures: int) -> timedelta:
-        """The wait after the `failures`-th failure (1 for the first)."""
-        full: timedelta = min(self.first * 2 ** (failures - 1), self.longest)
-        return full * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not secrecy)
+        return self.ceiling(failures) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter)
 
 
 # A status before its send is recorded usually settles within a second or two.

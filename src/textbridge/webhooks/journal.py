@@ -220,7 +220,10 @@ def describe_failure(exc: BaseException) -> str:
     """Why applying failed, short and safe to store and log: the exception's type and the
     start of its message's first line. For a database error, the driver's own message: never
     SQLAlchemy's, which quotes the statement and its parameters (message texts)."""
-    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    cause: BaseException = exc
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        # The driver's exception; asyncpg's comes wrapped in SQLAlchemy's adapter.
+        cause = exc.orig.__cause__ or exc.orig
     lines = str(cause).strip().splitlines()
     reason = type(cause).__name__ + (f": {lines[0][:_REASON_LENGTH]}" if lines else "")
     return storable(scrub(reason))
