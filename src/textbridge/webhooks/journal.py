@@ -291,7 +291,7 @@ async def replay_state(session: AsyncSession, state: str) -> int:
 def _check_replayable(state: str) -> None:
     if state not in REPLAYABLE:
         raise NotReplayable(
-            f"a {state} entry cannot be replayed; replayable: {', '.join(REPLAYABLE)}"
+            f"{state} entries cannot be replayed; replayable: {', '.join(REPLAYABLE)}"
         )
 
 
