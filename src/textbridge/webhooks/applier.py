@@ -105,9 +105,9 @@ class JournalApplier:
         async with UnitOfWork(self._sessions, self._bus) as uow:
             entries = await journal.due_entries(uow.session, BATCH)
             ids = [entry.id for entry in entries]
-            for entry in entries:
-                await self._apply_entry(uow, entry)
             try:
+                for entry in entries:
+                    await self._apply_entry(uow, entry)
                 await uow.commit()
             except Exception as exc:
                 log.warning(
@@ -137,11 +137,20 @@ class JournalApplier:
             await self._record_alone(entry_id, _Outcome("failed", journal.describe_failure(exc)))
 
     async def _record_alone(self, entry_id: int, outcome: _Outcome) -> None:
-        async with UnitOfWork(self._sessions, self._bus) as uow:
-            entry = await _due_entry(uow.session, entry_id)
-            if entry is not None:
-                self._record(entry, outcome)
-                await uow.commit()
+        try:
+            async with UnitOfWork(self._sessions, self._bus) as uow:
+                entry = await _due_entry(uow.session, entry_id)
+                if entry is not None:
+                    self._record(entry, outcome)
+                    await uow.commit()
+        except Exception as exc:
+            # The database refuses even the failure: the entry stays due, and is tried again.
+            log.warning(
+                "webhook failure not recorded",
+                journal_id=entry_id,
+                reason=outcome.reason,
+                cause=journal.describe_failure(exc),
+            )
 
     async def _apply_entry(self, uow: UnitOfWork, entry: WebhookJournalEntry) -> None:
         provider = self._providers.get(entry.provider)
