@@ -15,6 +15,7 @@ import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge import logging as tb_logging
@@ -186,7 +187,7 @@ def journal_list(
             row.state,
             str(row.attempts),
             received,
-            row.error or "",
+            Text(row.error or ""),  # plain text: an error may hold brackets
         )
     Console(width=200).print(table)
 
