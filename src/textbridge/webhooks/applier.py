@@ -118,25 +118,27 @@ class JournalApplier:
             else:
                 ids = []
         for entry_id in ids:
-            await self._apply_alone(entry_id)
+            if not await self._apply_alone(entry_id):
+                break  # the database refuses even to record a failure: try again next pass
         if entries and self._on_applied is not None:
             self._on_applied()
         return len(entries)
 
-    async def _apply_alone(self, entry_id: int) -> None:
+    async def _apply_alone(self, entry_id: int) -> bool:
         """One entry in its own transaction; if even that commit fails, its failure is
-        recorded in another."""
+        recorded in another. False when that failed too."""
         try:
             async with UnitOfWork(self._sessions, self._bus) as uow:
                 entry = await _due_entry(uow.session, entry_id)
-                if entry is None:
-                    return
-                await self._apply_entry(uow, entry)
-                await uow.commit()
+                if entry is not None:
+                    await self._apply_entry(uow, entry)
+                    await uow.commit()
         except Exception as exc:
-            await self._record_alone(entry_id, _Outcome("failed", journal.describe_failure(exc)))
+            failure = _Outcome("failed", journal.describe_failure(exc))
+            return await self._record_alone(entry_id, failure)
+        return True
 
-    async def _record_alone(self, entry_id: int, outcome: _Outcome) -> None:
+    async def _record_alone(self, entry_id: int, outcome: _Outcome) -> bool:
         try:
             async with UnitOfWork(self._sessions, self._bus) as uow:
                 entry = await _due_entry(uow.session, entry_id)
@@ -151,6 +153,8 @@ class JournalApplier:
                 reason=outcome.reason,
                 cause=journal.describe_failure(exc),
             )
+            return False
+        return True
 
     async def _apply_entry(self, uow: UnitOfWork, entry: WebhookJournalEntry) -> None:
         provider = self._providers.get(entry.provider)
