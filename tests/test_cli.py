@@ -15,7 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import insert
 
+from textbridge.db.base import utcnow
+from textbridge.models import WebhookJournalEntry
+
+from .support.database import Database
 from .support.live import wait_until
 
 TEXTBRIDGE = [sys.executable, "-m", "textbridge"]
@@ -289,3 +294,75 @@ def test_an_unexpected_error_is_one_line_too() -> None:
     assert line.startswith("unexpected error: KeyError: 'surprise'")
     assert "TEXTBRIDGE_DEBUG=1" in line
     assert "\n" not in describe(ValueError("first line\nsecond line"))
+
+
+def test_keys_with_scopes(database: Database, tmp_path: Path) -> None:
+    url = {"TEXTBRIDGE_DATABASE_URL": database.fresh_url(tmp_path)}
+    created = _cli(
+        "keys", "create", "--name", "bot", "--scope", "send", "--scope", "read", cwd=tmp_path, **url
+    )
+    assert created.returncode == 0, created.stderr
+    assert "send read" in created.stderr
+    assert _cli("keys", "create", "--name", "all", cwd=tmp_path, **url).returncode == 0
+    listed = _cli("keys", "list", cwd=tmp_path, **url)
+    assert re.search(r"bot\s+│\s+send read\s+│", listed.stdout), listed.stdout
+    assert re.search(r"all\s+│\s+send read admin\s+│", listed.stdout), listed.stdout
+    unknown = _cli("keys", "create", "--scope", "root", cwd=tmp_path, **url)
+    assert unknown.returncode == 2
+    assert "unknown scope root; choose among send, read, admin" in unknown.stderr
+
+
+def _journal_row(state: str, error: str | None) -> dict[str, object]:
+    return {
+        "provider": "plivo",
+        "kind": "inbound",
+        "method": "POST",
+        "url": "https://example.test/webhooks/plivo/inbound",
+        "headers": {},
+        "body": "From=AMAZON",
+        "state": state,
+        "attempts": 10,
+        "error": error,
+        "received_at": utcnow(),
+    }
+
+
+def test_journal_list_and_replay(database: Database, tmp_path: Path) -> None:
+    url = {"TEXTBRIDGE_DATABASE_URL": database.fresh_url(tmp_path)}
+    reason = "NumberParseException: (1) not a phone number"
+    ids = [
+        row[0]
+        for row in database.run(
+            insert(WebhookJournalEntry)
+            .values(
+                [
+                    _journal_row("dead", reason),
+                    _journal_row("dead", reason),
+                    _journal_row("applied", None),
+                ]
+            )
+            .returning(WebhookJournalEntry.id)
+        )
+    ]
+    listed = _cli("journal", "list", "--state", "dead", cwd=tmp_path, **url)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count(reason) == 2
+    assert "applied" not in listed.stdout
+
+    one = _cli("journal", "replay", str(ids[0]), cwd=tmp_path, **url)
+    assert (one.returncode, one.stderr.strip()) == (0, "replayed 1 entry")
+    rest = _cli("journal", "replay", "--state", "dead", cwd=tmp_path, **url)
+    assert (rest.returncode, rest.stderr.strip()) == (0, "replayed 1 entry")
+    states = database.rows("SELECT state, attempts, error FROM webhook_journal ORDER BY id")
+    assert [tuple(row) for row in states] == [
+        ("pending", 0, None),
+        ("pending", 0, None),
+        ("applied", 10, None),
+    ]
+
+    applied = _cli("journal", "replay", str(ids[2]), cwd=tmp_path, **url)
+    assert applied.returncode == 1
+    assert "applied entries cannot be replayed" in applied.stderr
+    assert _cli("journal", "replay", "999999", cwd=tmp_path, **url).returncode == 1
+    assert _cli("journal", "replay", cwd=tmp_path, **url).returncode == 2
+    assert _cli("journal", "list", "--state", "lost", cwd=tmp_path, **url).returncode == 2

@@ -15,6 +15,7 @@ from textbridge.api import (
     errors,
     events,
     health,
+    journal,
     media,
     messages,
     senders,
@@ -47,7 +48,7 @@ def create_app(
     errors.install(app)
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    routers = (messages, conversations, senders, templates, media, events)
+    routers = (messages, conversations, senders, templates, media, events, journal)
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     _add_inbox(app)

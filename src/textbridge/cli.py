@@ -16,6 +16,7 @@ import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge import logging as tb_logging
@@ -25,6 +26,7 @@ from textbridge.config import Settings, SettingsError, load_settings
 from textbridge.db import migrate
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.runtime import Runtime
+from textbridge.webhooks import journal
 
 app = OneLineErrors(
     help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.", no_args_is_help=True
@@ -33,7 +35,11 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 sim_app = typer.Typer(help="Drive a running simulator.", no_args_is_help=True)
 templates_app = typer.Typer(help="The WhatsApp template registry.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (works on the database directly).", no_args_is_help=True)
+journal_app = typer.Typer(
+    help="The webhook journal (works on the database directly).", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
+app.add_typer(journal_app, name="journal")
 app.add_typer(db_app, name="db")
 app.add_typer(sim_app, name="sim")
 app.add_typer(templates_app, name="templates")
@@ -130,22 +136,33 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @keys_app.command("create")
-def keys_create(name: Annotated[str, Option(help="Who or what uses it")] = "api") -> None:
+def keys_create(
+    name: Annotated[str, Option(help="Who or what uses it")] = "api",
+    scope: Annotated[
+        list[str] | None, Option(help="send, read or admin; repeat it for several (default: all)")
+    ] = None,
+) -> None:
     """Create an API key and print it (only its hash is stored)."""
+    try:
+        scopes = keys.scopes_text(scope)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     key = keys.new_key()
-    asyncio.run(_with_session(lambda session: keys.add_key(session, key, name)))
-    console.print(f"API key [bold]{name}[/bold] (shown only now):")
+    asyncio.run(_with_session(lambda session: keys.add_key(session, key, name, scopes)))
+    console.print(f"API key [bold]{name}[/bold] with scopes {scopes} (shown only now):")
     print(key)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Show the API keys: prefix, name, created, revoked."""
+    """Show the API keys: prefix, name, scopes, created, revoked."""
     rows = asyncio.run(_with_session(keys.list_keys))
-    table = Table("prefix", "name", "created", "revoked")
+    table = Table("prefix", "name", "scopes", "created", "revoked")
     for row in rows:
         revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
-        table.add_row(row.prefix, row.name, row.created_at.isoformat(timespec="seconds"), revoked)
+        created = row.created_at.isoformat(timespec="seconds")
+        table.add_row(row.prefix, row.name, row.scopes, created, revoked)
     Console().print(table)
 
 
@@ -161,6 +178,62 @@ def keys_revoke(prefix: str) -> None:
         console.print(f"[red]no active key starts with {prefix[:8]}[/red]")
         raise typer.Exit(1)
     console.print(f"revoked {count} key(s)")
+
+
+@journal_app.command("list")
+def journal_list(
+    state: Annotated[
+        str | None, Option(help=f"Only this state: {', '.join(journal.STATES)}")
+    ] = None,
+    limit: Annotated[int, Option(min=1, max=10_000, help="At most this many, newest first")] = 50,
+) -> None:
+    """Show journal entries: id, provider, kind, state, attempts, received, error."""
+    if state is not None and state not in journal.STATES:
+        console.print(f"[red]unknown state {state}; choose among {', '.join(journal.STATES)}[/red]")
+        raise typer.Exit(2)
+    rows = asyncio.run(_with_session(lambda session: journal.list_entries(session, state, limit)))
+    table = Table("id", "provider", "kind", "state", "attempts", "received", "error")
+    for row in rows:
+        received = row.received_at.isoformat(timespec="seconds")
+        table.add_row(
+            str(row.id),
+            row.provider,
+            row.kind,
+            row.state,
+            str(row.attempts),
+            received,
+            Text(row.error or ""),  # plain text: an error may hold brackets
+        )
+    Console(width=200).print(table)
+
+
+@journal_app.command("replay")
+def journal_replay(
+    entry_id: Annotated[int | None, typer.Argument(help="The entry's id")] = None,
+    state: Annotated[
+        str | None, Option(help=f"Every entry in this state: {', '.join(journal.REPLAYABLE)}")
+    ] = None,
+) -> None:
+    """Make parked entries pending again (attempts reset); a running textbridge applies them."""
+    if (entry_id is None) == (state is None):
+        console.print("[red]give either an entry id or --state (e.g. --state dead)[/red]")
+        raise typer.Exit(2)
+    try:
+        count = asyncio.run(_with_session(lambda session: _replay(session, entry_id, state)))
+    except journal.NotReplayable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if entry_id is not None and count == 0:
+        console.print(f"[red]no journal entry {entry_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"replayed {count} entr{'y' if count == 1 else 'ies'}")
+
+
+async def _replay(session: AsyncSession, entry_id: int | None, state: str | None) -> int:
+    if state is not None:
+        return await journal.replay_state(session, state)
+    assert entry_id is not None
+    return 0 if await journal.replay_entry(session, entry_id) is None else 1
 
 
 async def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

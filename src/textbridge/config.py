@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = Field(
         8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
     )
+    journal_retention_days: int = Field(
+        30, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_JOURNAL_RETENTION_DAYS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

@@ -35,6 +35,11 @@ def _scrub_text(text: str) -> str:
     return text
 
 
+def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by `[redacted]` (for stored error texts)."""
+    return _scrub_text(text)
+
+
 class _ScrubFilter(logging.Filter):
     """For stdlib loggers (uvicorn, httpx, sqlalchemy) too."""
 

@@ -28,6 +28,7 @@ from textbridge.realtime.bus import EventBus
 from textbridge.sandbox import SandboxCredentials
 from textbridge.webhooks import journal
 from textbridge.webhooks.applier import JournalApplier
+from textbridge.webhooks.retention import JournalPurger
 from textbridge.whatsapp.sync import TemplateSource
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,7 @@ class Runtime:
     providers: dict[str, Provider]
     dispatcher: Dispatcher
     applier: JournalApplier
+    purger: JournalPurger
     session_secret: str
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
@@ -68,6 +70,7 @@ class Runtime:
         self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
         purge = journal.purge_nonces_forever(self.engine)
         self.tasks.append(asyncio.create_task(purge, name="webhook-nonce-purge"))
+        self.tasks.append(asyncio.create_task(self.purger.run(), name="journal-purge"))
         if self.media is not None:
             self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))
 
@@ -118,6 +121,7 @@ def build_runtime(
         providers,
         dispatcher,
         applier,
+        JournalPurger(sessions, settings.journal_retention_days),
         session_secret=session_secret or secrets.token_urlsafe(32),
         sandbox=sandbox,
         http=http_client(transport),

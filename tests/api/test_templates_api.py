@@ -109,4 +109,4 @@ def test_named_parameters_and_media_header_are_resolved(textbridge: Textbridge) 
             "parameters": [{"type": "text", "text": "A7TRACK"}],
         },
     ]
-    textbridge.wait_for_status(response.json()["id"], "delivered")
+    textbridge.wait_for_status(response.json()["id"], "delivered", "read")

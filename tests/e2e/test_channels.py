@@ -74,7 +74,8 @@ def test_whatsapp_window_walk(textbridge: Textbridge, provider: str) -> None:
     template = {"name": "order_update", "language": "en_US", "parameters": ["A-1042"]}
     accepted = _send(textbridge, channel="whatsapp", provider=provider, template=template)
     assert accepted.status_code == 202, accepted.text
-    delivered = textbridge.wait_for_status(accepted.json()["id"], "delivered")
+    # The simulator reports `read` right after `delivered` on WhatsApp.
+    delivered = textbridge.wait_for_status(accepted.json()["id"], "delivered", "read")
     assert delivered["content_type"] == "template"
     assert delivered["template"]["name"] == "order_update"
 

@@ -57,9 +57,13 @@ class Textbridge:
         body: dict[str, Any] = response.json()
         return body
 
-    def wait_for_status(self, message_id: str, status: str, timeout: float = 10) -> dict[str, Any]:
+    def wait_for_status(
+        self, message_id: str, *statuses: str, timeout: float = 10
+    ) -> dict[str, Any]:
+        """Wait until the message is in one of `statuses` (give every status a later callback
+        may move it on to: a poll can miss a short-lived one)."""
         return wait_until(
-            lambda: (m := self.message(message_id))["status"] == status and m, timeout=timeout
+            lambda: (m := self.message(message_id))["status"] in statuses and m, timeout=timeout
         )
 
     def age_conversation(self, conversation_id: str, hours: float) -> None:

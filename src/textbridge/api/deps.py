@@ -79,3 +79,13 @@ def _same_origin(request: Request, runtime: Runtime) -> bool:
 
 
 ApiKeyDep = Annotated[ApiKey, Depends(require_api_key)]
+
+
+async def require_admin(key: ApiKeyDep) -> ApiKey:
+    """The caller's key (bearer or inbox session) must carry the `admin` scope."""
+    if not key.has_scope("admin"):
+        raise ApiError(403, "forbidden", "admin scope required")
+    return key
+
+
+AdminKeyDep = Annotated[ApiKey, Depends(require_admin)]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
 from textbridge.models import ApiKey
+from textbridge.models.api_key import ALL_SCOPES, SCOPES
 
 KEY_PREFIX = "tb_"
 
@@ -22,11 +23,22 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def add_key(session: AsyncSession, key: str, name: str) -> ApiKey:
+def scopes_text(scopes: list[str] | None) -> str:
+    """The stored form of `scopes` (all of them when none are given); ValueError for an
+    unknown one."""
+    if not scopes:
+        return ALL_SCOPES
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope {', '.join(unknown)}; choose among {', '.join(SCOPES)}")
+    return " ".join(scope for scope in SCOPES if scope in scopes)
+
+
+async def add_key(session: AsyncSession, key: str, name: str, scopes: str = ALL_SCOPES) -> ApiKey:
     existing = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if existing is not None:
         return existing
-    row = ApiKey(name=name, prefix=key[:8], key_hash=hash_key(key))
+    row = ApiKey(name=name, prefix=key[:8], key_hash=hash_key(key), scopes=scopes)
     session.add(row)
     await session.flush()
     return row

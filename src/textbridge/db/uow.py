@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -33,6 +35,18 @@ class UnitOfWork:
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Queue a live event; it leaves only if the transaction commits."""
         self._pending.append((event_type, data))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: if the block raises, its writes and its live events are
+        undone while the rest of the unit of work goes on."""
+        mark = len(self._pending)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._pending[mark:]
+            raise
 
     async def commit(self) -> None:
         await self.session.commit()

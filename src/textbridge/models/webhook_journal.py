@@ -14,11 +14,16 @@ class WebhookJournalEntry(Base):
 
     `state` is `pending` until the events in it are applied, then `applied`; `refused` for a
     request that failed verification (it has no dedup key and is never applied); `orphaned` for a
-    status about a message we never found.
+    status about a message we never found; `dead` when applying failed on every try; see
+    `webhooks.journal` for all of them.
     """
 
     __tablename__ = "webhook_journal"
-    __table_args__ = (Index("ix_webhook_journal_state_apply_after", "state", "apply_after"),)
+    __table_args__ = (
+        Index("ix_webhook_journal_state_apply_after", "state", "apply_after"),
+        # Retention deletes by state and age.
+        Index("ix_webhook_journal_state_received_at", "state", "received_at"),
+    )
 
     # SQLite only autoincrements a plain INTEGER primary key.
     id: Mapped[int] = mapped_column(

@@ -1,17 +1,31 @@
 """Applies journaled webhooks to messages and conversations, in arrival order.
 
-A status for a message whose send is not recorded yet (the provider called back before our
-dispatcher committed the provider's id) is postponed and tried again with backoff; after
-`MAX_APPLY_ATTEMPTS` it is kept as `orphaned` rather than dropped.
+Each entry succeeds or fails alone: it is applied inside a savepoint of the batch's
+transaction, so an entry that raises rolls back only its own writes. Should the batch's
+commit fail all the same (a constraint checked only at commit), the batch is applied again
+one entry per transaction, so that the good entries land and only the bad one fails.
+
+What a failure becomes:
+- a status for a message whose send is not recorded yet (the provider called back before our
+  dispatcher committed the provider's id, `UnknownMessage`) is postponed with backoff and kept
+  as `orphaned` after `ORPHAN_RETRY.attempts` tries;
+- an unreadable payload (`WebhookPayloadError`) is `invalid` at once;
+- anything else is recorded on the entry (type and first words of the message), retried with
+  exponential backoff and jitter, and parked as `dead` after `FAILURE_RETRY.attempts` tries;
+- an entry for a provider that is not configured is `dead` at once.
+Parked entries are never dropped: `textbridge journal replay` makes them pending again.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.db.uow import UnitOfWork
@@ -31,9 +45,39 @@ log = structlog.get_logger(__name__)
 
 BATCH = 200
 IDLE_POLL_SECONDS = 1.0
-FIRST_RETRY = timedelta(milliseconds=200)
-MAX_RETRY = timedelta(minutes=5)
-MAX_APPLY_ATTEMPTS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff: try `attempts` times, waiting `first` doubling up to `longest`,
+    each wait with "equal jitter" (between half and all of it) so that entries failing
+    together do not come back together."""
+
+    first: timedelta
+    longest: timedelta
+    attempts: int
+
+    def ceiling(self, failures: int) -> timedelta:
+        """The longest wait after the `failures`-th failure (1 for the first)."""
+        doubled: timedelta = self.first * 2 ** (failures - 1)
+        return min(doubled, self.longest)
+
+    def delay(self, failures: int) -> timedelta:
+        return self.ceiling(failures) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter)
+
+
+# A status before its send is recorded usually settles within a second or two.
+ORPHAN_RETRY = RetryPolicy(timedelta(milliseconds=200), timedelta(minutes=5), attempts=25)
+# About a quarter of an hour of tries in all: a passing fault heals, a lasting one is parked.
+FAILURE_RETRY = RetryPolicy(timedelta(seconds=1), timedelta(minutes=10), attempts=10)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What became of an entry that was not applied."""
+
+    kind: str  # "postpone" (UnknownMessage), "invalid" or "failed"
+    reason: str
 
 
 class JournalApplier:
@@ -50,6 +94,8 @@ class JournalApplier:
         self._on_applied = on_applied
         self._loop = PollingLoop("journal-applier", BATCH, IDLE_POLL_SECONDS)
         self.wake = self._loop.wake
+        self.failure_retry = FAILURE_RETRY
+        self.orphan_retry = ORPHAN_RETRY
 
     async def run(self) -> None:
         await self._loop.run(self.apply_due)
@@ -58,27 +104,89 @@ class JournalApplier:
         """Apply one batch of due journal entries; returns how many were looked at."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
             entries = await journal.due_entries(uow.session, BATCH)
-            for entry in entries:
-                await self._apply_entry(uow, entry)
-            await uow.commit()
+            ids = [entry.id for entry in entries]
+            try:
+                for entry in entries:
+                    await self._apply_entry(uow, entry)
+                await uow.commit()
+            except Exception as exc:
+                log.warning(
+                    "journal batch failed, applying one by one",
+                    reason=journal.describe_failure(exc),
+                )
+                await uow.rollback()
+            else:
+                ids = []
+        for entry_id in ids:
+            if not await self._apply_alone(entry_id):
+                break  # the database refuses even to record a failure: try again next pass
         if entries and self._on_applied is not None:
             self._on_applied()
         return len(entries)
 
+    async def _apply_alone(self, entry_id: int) -> bool:
+        """One entry in its own transaction; if even that commit fails, its failure is
+        recorded in another. False when that failed too."""
+        try:
+            async with UnitOfWork(self._sessions, self._bus) as uow:
+                entry = await _due_entry(uow.session, entry_id)
+                if entry is not None:
+                    await self._apply_entry(uow, entry)
+                    await uow.commit()
+        except Exception as exc:
+            failure = _Outcome("failed", journal.describe_failure(exc))
+            return await self._record_alone(entry_id, failure)
+        return True
+
+    async def _record_alone(self, entry_id: int, outcome: _Outcome) -> bool:
+        try:
+            async with UnitOfWork(self._sessions, self._bus) as uow:
+                entry = await _due_entry(uow.session, entry_id)
+                if entry is not None:
+                    self._record(entry, outcome)
+                    await uow.commit()
+        except Exception as exc:
+            # The database refuses even the failure: the entry stays due, and is tried again.
+            log.warning(
+                "webhook failure not recorded",
+                journal_id=entry_id,
+                reason=outcome.reason,
+                cause=journal.describe_failure(exc),
+            )
+            return False
+        return True
+
     async def _apply_entry(self, uow: UnitOfWork, entry: WebhookJournalEntry) -> None:
         provider = self._providers.get(entry.provider)
         if provider is None:
-            journal.postpone(entry, MAX_RETRY, f"provider {entry.provider} is not configured")
+            reason = f"provider {entry.provider} is not configured"
+            _log_parked(entry, journal.DEAD, reason)
+            async with uow.savepoint():
+                journal.mark(entry, journal.DEAD, reason)
             return
+        outcome = await self._try_apply(uow, provider, entry)
+        if outcome is None:
+            return
+        # The savepoint's rollback may have expired the entry; an async session must reload
+        # it explicitly.
+        await uow.session.refresh(entry)
+        async with uow.savepoint():
+            self._record(entry, outcome)
+
+    async def _try_apply(
+        self, uow: UnitOfWork, provider: Provider, entry: WebhookJournalEntry
+    ) -> _Outcome | None:
         try:
-            async with uow.session.begin_nested():
+            async with uow.savepoint():
                 await self._apply_events(uow, provider, entry)
+                journal.mark(entry, journal.APPLIED)
         except service.UnknownMessage as exc:
-            _retry_later(entry, f"no message with provider id {exc}")
+            return _Outcome("postpone", f"no message with provider id {exc}")
         except WebhookPayloadError as exc:
-            journal.mark(entry, journal.INVALID, str(exc))
-        else:
-            journal.mark(entry, journal.APPLIED)
+            return _Outcome("invalid", str(exc))
+        except Exception as exc:
+            return _Outcome("failed", journal.describe_failure(exc))
+        return None
 
     async def _apply_events(
         self, uow: UnitOfWork, provider: Provider, entry: WebhookJournalEntry
@@ -89,14 +197,56 @@ class JournalApplier:
             else:
                 await service.apply_status(uow, event, provider.status_for(event.provider_status))
 
+    def _record(self, entry: WebhookJournalEntry, outcome: _Outcome) -> None:
+        if outcome.kind == "invalid":
+            _log_parked(entry, journal.INVALID, outcome.reason)
+            journal.mark(entry, journal.INVALID, outcome.reason)
+        elif outcome.kind == "postpone":
+            _retry_later(entry, outcome.reason, self.orphan_retry, journal.ORPHANED)
+        else:
+            _retry_later(entry, outcome.reason, self.failure_retry, journal.DEAD)
 
-def _retry_later(entry: WebhookJournalEntry, reason: str) -> None:
-    if entry.attempts + 1 >= MAX_APPLY_ATTEMPTS:
-        log.warning("webhook orphaned", journal_id=entry.id, reason=reason)
-        journal.mark(entry, journal.ORPHANED, reason)
+
+def _retry_later(
+    entry: WebhookJournalEntry, reason: str, policy: RetryPolicy, parked_state: str
+) -> None:
+    failures = entry.attempts + 1
+    if failures >= policy.attempts:
+        entry.attempts = failures
+        _log_parked(entry, parked_state, reason)
+        journal.mark(entry, parked_state, reason)
         return
-    delay = min(FIRST_RETRY * 2**entry.attempts, MAX_RETRY)
+    delay = policy.delay(failures)
+    if parked_state == journal.DEAD:  # an orphan-to-be is expected, not worth a warning
+        log.warning(
+            "webhook not applied, will retry",
+            journal_id=entry.id,
+            provider=entry.provider,
+            attempt=failures,
+            retry_in=round(delay.total_seconds(), 3),
+            reason=reason,
+        )
     journal.postpone(entry, delay, reason)
+
+
+def _log_parked(entry: WebhookJournalEntry, state: str, reason: str) -> None:
+    log.warning(
+        "webhook parked",
+        journal_id=entry.id,
+        provider=entry.provider,
+        state=state,
+        attempts=entry.attempts,
+        reason=reason,
+    )
+
+
+async def _due_entry(session: AsyncSession, entry_id: int) -> WebhookJournalEntry | None:
+    """The entry, locked, if it is still pending (another applier may have taken it)."""
+    return await session.scalar(
+        select(WebhookJournalEntry)
+        .where(WebhookJournalEntry.id == entry_id, WebhookJournalEntry.state == journal.PENDING)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def _webhook_of(entry: WebhookJournalEntry) -> WebhookRequest:

@@ -4,6 +4,12 @@ Signature nonces (`webhook_nonces`) are claimed in the same transaction as the j
 they came with, so a nonce is burnt exactly when its request is durably journaled: a request
 that failed to commit can be retried with the same nonce, and one that was committed cannot
 be replayed (a redelivery of the very same request is answered as a duplicate).
+
+States: `pending` (to apply; `apply_after` and `attempts` carry its backoff), `applied`,
+`refused` (failed verification, never applied), `invalid` (verified but unreadable),
+`orphaned` (a status about a message never found), `dead` (applying failed on every try, or
+its provider is not configured), `unverified` (an unsigned callback kept for an admin). Only
+`applied` and `refused` entries are ever deleted (retention); an admin can replay the others.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from urllib.parse import parse_qsl
 import structlog
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import defer
 from sqlalchemy.sql.dml import Insert
 
 from textbridge.db.base import utcnow
+from textbridge.logging import scrub
 from textbridge.models import WebhookJournalEntry, WebhookNonce
 from textbridge.providers.base import ReplayNonce
 
@@ -31,9 +40,14 @@ APPLIED = "applied"
 REFUSED = "refused"
 INVALID = "invalid"
 ORPHANED = "orphaned"
+DEAD = "dead"
 UNVERIFIED = "unverified"
 """An unsigned request from a provider that documents sending some (Vonage after an internal
 error): kept for a person to review, applied only once someone sets it back to `pending`."""
+STATES = (PENDING, APPLIED, REFUSED, INVALID, ORPHANED, DEAD, UNVERIFIED)
+REPLAYABLE = (DEAD, INVALID, ORPHANED, UNVERIFIED)
+ERROR_LENGTH = 500
+_REASON_LENGTH = 200
 
 NONCE_WINDOW = timedelta(days=2)
 """How long a seen nonce is refused: longer than any provider's retries (Plivo, Vonage: 24 h)."""
@@ -322,14 +336,33 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
 
 def mark(entry: WebhookJournalEntry, state: str, error: str | None = None) -> None:
     entry.state = state
-    entry.error = error[:500] if error else None
+    entry.error = storable(error)[:ERROR_LENGTH] if error else None
     entry.processed_at = utcnow()
 
 
 def postpone(entry: WebhookJournalEntry, delay: timedelta, error: str) -> None:
     entry.attempts += 1
     entry.apply_after = utcnow() + delay
-    entry.error = error[:500]
+    entry.error = storable(error)[:ERROR_LENGTH]
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why applying failed, short and safe to store and log: the exception's type and the
+    start of its message's first line. For a database error, the driver's own message: never
+    SQLAlchemy's, which quotes the statement and its parameters (message texts)."""
+    cause: BaseException = exc
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        # The driver's exception; asyncpg's comes wrapped in SQLAlchemy's adapter.
+        cause = exc.orig.__cause__ or exc.orig
+    lines = str(cause).strip().splitlines()
+    reason = type(cause).__name__ + (f": {lines[0][:_REASON_LENGTH]}" if lines else "")
+    return storable(scrub(reason))
+
+
+def storable(text: str) -> str:
+    """`text` without what a database refuses in a string: NUL (PostgreSQL) and lone
+    surrogates (both), written as escapes instead."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 async def reset_for_retry(session: AsyncSession) -> None:
@@ -339,3 +372,73 @@ async def reset_for_retry(session: AsyncSession) -> None:
         .where(WebhookJournalEntry.state == PENDING)
         .values(apply_after=None)
     )
+
+
+class NotReplayable(ValueError):
+    """The entry's state cannot be replayed (only `REPLAYABLE` ones can)."""
+
+
+async def list_entries(
+    session: AsyncSession, state: str | None, limit: int, before_id: int | None = None
+) -> list[WebhookJournalEntry]:
+    """The newest entries first, without their bodies and headers (`before_id` pages on)."""
+    query = (
+        select(WebhookJournalEntry)
+        .options(defer(WebhookJournalEntry.body), defer(WebhookJournalEntry.headers))
+        .order_by(WebhookJournalEntry.id.desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(WebhookJournalEntry.state == state)
+    if before_id is not None:
+        query = query.where(WebhookJournalEntry.id < before_id)
+    return list(await session.scalars(query))
+
+
+async def replay_entry(session: AsyncSession, entry_id: int) -> WebhookJournalEntry | None:
+    """Make one parked entry pending again, with its attempts reset; None if there is none."""
+    entry = await session.get(WebhookJournalEntry, entry_id, with_for_update=True)
+    if entry is None:
+        return None
+    _check_replayable(entry.state)
+    entry.state, entry.attempts, entry.apply_after = PENDING, 0, None
+    entry.error, entry.processed_at = None, None
+    await session.flush()
+    return entry
+
+
+async def replay_state(session: AsyncSession, state: str) -> int:
+    """Make every entry in `state` pending again; returns how many."""
+    _check_replayable(state)
+    result = await session.execute(
+        update(WebhookJournalEntry)
+        .where(WebhookJournalEntry.state == state)
+        .values(state=PENDING, attempts=0, apply_after=None, error=None, processed_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _check_replayable(state: str) -> None:
+    if state not in REPLAYABLE:
+        raise NotReplayable(
+            f"{state} entries cannot be replayed; replayable: {', '.join(REPLAYABLE)}"
+        )
+
+
+async def purge(session: AsyncSession, state: str, received_before: datetime, limit: int) -> int:
+    """Delete at most `limit` entries in `state` received before the given moment."""
+    oldest = (
+        select(WebhookJournalEntry.id)
+        .where(
+            WebhookJournalEntry.state == state,
+            WebhookJournalEntry.received_at < received_before,
+        )
+        .order_by(WebhookJournalEntry.id)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(WebhookJournalEntry)
+        .where(WebhookJournalEntry.id.in_(oldest.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

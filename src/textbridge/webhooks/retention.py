@@ -1,0 +1,50 @@
+"""Journal retention: applied entries are deleted after the configured number of days,
+refused ones after a day; every other state is kept until an admin acts on it.
+
+Deletes go in bounded batches (one short transaction each, so ingest never waits long behind
+them); a pass that deleted a full batch runs again at once, else the next one is an hour on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from textbridge.db.base import utcnow
+from textbridge.polling import PollingLoop
+from textbridge.webhooks import journal
+
+log = structlog.get_logger(__name__)
+
+BATCH = 1000
+PASS_INTERVAL_SECONDS = 3600.0
+REFUSED_RETENTION = timedelta(days=1)
+
+
+class JournalPurger:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], retention_days: int) -> None:
+        self._sessions = sessions
+        self._retention = {
+            journal.APPLIED: timedelta(days=retention_days),
+            journal.REFUSED: REFUSED_RETENTION,
+        }
+        self._loop = PollingLoop("journal-purge", BATCH, PASS_INTERVAL_SECONDS)
+
+    async def run(self) -> None:
+        await self._loop.run(self.purge_once)
+
+    async def purge_once(self) -> int:
+        """Delete at most one batch per state; returns how many entries were deleted."""
+        deleted = {state: await self._purge(state, age) for state, age in self._retention.items()}
+        total = sum(deleted.values())
+        if total:
+            log.info("journal entries purged", **deleted)
+        return total
+
+    async def _purge(self, state: str, age: timedelta) -> int:
+        async with self._sessions() as session:
+            count = await journal.purge(session, state, utcnow() - age, BATCH)
+            await session.commit()
+        return count
