@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from textbridge.body_limit import BodyTooLarge, too_large_response
 from textbridge.messaging.errors import IdempotencyConflict, MessagingError
 
 
@@ -58,6 +59,8 @@ def _problem(error: Any) -> dict[str, Any]:
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    if isinstance(exc, BodyTooLarge):
+        return too_large_response(exc.limit)
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "error")
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers

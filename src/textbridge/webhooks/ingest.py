@@ -59,7 +59,12 @@ class WebhookIngest:
         webhook = await self._read(request)
         row = _row(provider.name, kind, webhook)
         if self._verify and not provider.verify(webhook):
-            refused = {**row, "state": journal.REFUSED, "error": "bad or missing signature"}
+            refused = {
+                **row,
+                **journal.refused_excerpt(webhook.url, webhook.body),
+                "state": journal.REFUSED,
+                "error": "bad or missing signature",
+            }
             await self._store(refused)
             log.warning("webhook refused", provider=provider.name, kind=kind)
             return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
@@ -105,7 +110,7 @@ def _row(provider: str, kind: str, webhook: WebhookRequest) -> dict[str, Any]:
         "method": webhook.method,
         "url": webhook.url,
         "headers": journal.redact(webhook.headers),
-        "body": webhook.body.decode("utf-8", "replace") if webhook.method == "POST" else "",
+        "body": journal.stored_text(webhook.body) if webhook.method == "POST" else "",
         "attempts": 0,
         "received_at": utcnow(),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ REFUSED = "refused"
 INVALID = "invalid"
 ORPHANED = "orphaned"
 
+# A refused request is anyone's: keep enough to recognise it, not what it carried.
+REFUSED_EXCERPT_BYTES = 1024
 REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
 _TABLE: Table = WebhookJournalEntry.__table__  # type: ignore[assignment]
 
@@ -41,6 +44,22 @@ def redact(headers: Mapping[str, str]) -> dict[str, str]:
     return {
         name: "[redacted]" if name.lower() in REDACTED_HEADERS else value
         for name, value in headers.items()
+    }
+
+
+def stored_text(raw: bytes) -> str:
+    """A body as the journal keeps it: UTF-8, with undecodable bytes and NUL (which
+    PostgreSQL refuses in text) replaced by U+FFFD."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def refused_excerpt(url: str, raw_body: bytes) -> dict[str, str]:
+    """The columns a refused request keeps: the start of its URL and body, and the SHA-256
+    of the whole body (to match it against a provider's or an attacker's copy)."""
+    return {
+        "url": url[:REFUSED_EXCERPT_BYTES],
+        "body": stored_text(raw_body[:REFUSED_EXCERPT_BYTES]),
+        "body_sha256": hashlib.sha256(raw_body).hexdigest(),
     }
 
 
