@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ..support.textbridge import CONTACT, Textbridge
+from .test_send_fuzz import open_whatsapp_window
 
 LONG_QUERY = "x=" + "a" * 60_000  # httpx refuses URLs over 64 KiB
 TEMPLATE = {"category": "UTILITY", "components": [{"type": "BODY", "text": "Hi"}]}
@@ -157,6 +158,18 @@ def test_an_unstorable_or_over_long_field_is_a_422_naming_it(
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_in_json_content_is_a_422(textbridge: Textbridge, number: str) -> None:
+    open_whatsapp_window(textbridge)
+    body = (
+        f'{{"to": "{CONTACT}", "channel": "whatsapp", "interactive": {{"type": "button", '
+        f'"body": {{"text": "Pick"}}, "action": {{"buttons": [{{"n": {number}}}]}}}}}}'
+    )
+    response = textbridge.api.post("/api/v1/messages", **_raw_json(body))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "interactive.action"
 
 
 def test_a_2000_character_media_url_is_accepted(textbridge: Textbridge) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -25,16 +26,21 @@ _V = TypeVar("_V")
 
 
 def storable(value: _V) -> _V:
-    """Refuse a string no database keeps, inside dicts and lists too (JSON columns): NUL
-    (PostgreSQL refuses it in text and JSONB) and a lone surrogate (not UTF-8)."""
+    """Refuse what no database keeps, inside dicts and lists too (JSON columns): NUL
+    (PostgreSQL refuses it in text and JSONB), a lone surrogate (not UTF-8), NaN and
+    infinities (not JSON: PostgreSQL refuses them)."""
     if _has_unstorable(value):
-        raise ValueError("must not contain a NUL character or a lone surrogate")
+        raise ValueError(
+            "must not contain a NUL character, a lone surrogate, NaN or an infinite number"
+        )
     return value
 
 
 def _has_unstorable(value: object) -> bool:
     if isinstance(value, str):
         return _UNSTORABLE.search(value) is not None
+    if isinstance(value, float):
+        return not math.isfinite(value)
     if isinstance(value, dict):
         return any(_has_unstorable(k) or _has_unstorable(v) for k, v in value.items())
     if isinstance(value, list | tuple):
