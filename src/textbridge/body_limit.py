@@ -4,8 +4,9 @@ A `Content-Length` over the limit is answered 413 before a byte of the body is r
 without one (chunked) is cut off as soon as it passes the limit: the read that crosses it
 raises `BodyTooLarge` (an HTTP 413), which the app's handlers turn into the JSON error, and
 the connection is closed rather than drained. Webhooks and the rest of the app have their
-own limits. Starlette's own `max_body_size` answers a too-long `Content-Length` in plain
-text even where the app has its JSON error, hence this small middleware.
+own limits; headers over 64 KiB are refused (431). Starlette's own `max_body_size` answers a
+too-long `Content-Length` in plain text even where the app has its JSON error, hence this
+small middleware.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEBHOOK_PREFIX = "/webhooks/"
+# uvicorn (httptools) sets no bound on headers; a refused webhook journals them.
+MAX_HEADER_BYTES = 64 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -44,11 +47,13 @@ class BodyLimit:
             return
         is_webhook = scope["path"].startswith(WEBHOOK_PREFIX)
         limit = self.webhook_limit if is_webhook else self.api_limit
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
+        header_bytes, declared = _measure_headers(scope)
+        if header_bytes > MAX_HEADER_BYTES:
+            await _headers_too_large(scope, receive, send)
+        elif declared is not None and declared > limit:
             await too_large_response(limit)(scope, receive, send)
-            return
-        await _LimitedRequest(self.app, limit)(scope, receive, send)
+        else:
+            await _LimitedRequest(self.app, limit)(scope, receive, send)
 
 
 class _LimitedRequest:
@@ -82,11 +87,19 @@ class _LimitedRequest:
             await too_large_response(self.limit)(scope, receive, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _measure_headers(scope: Scope) -> tuple[int, int | None]:
+    """The size of the request's headers, and its Content-Length if it has a valid one."""
+    size = 0
+    declared = None
     for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+        size += len(name) + len(value)
+        if name == b"content-length" and value.isdigit():
+            declared = int(value)
+    return size, declared
+
+
+async def _headers_too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    message = f"the request headers are too large (at most {MAX_HEADER_BYTES} bytes)"
+    body = {"error": {"code": "headers_too_large", "message": message, "field": None}}
+    response = JSONResponse(body, status_code=431, headers={"Connection": "close"})
+    await response(scope, receive, send)

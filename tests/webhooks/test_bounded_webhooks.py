@@ -91,7 +91,9 @@ def test_a_refused_webhook_keeps_an_excerpt_and_the_sha256_not_the_body(
 ) -> None:
     body = ("From=14155550199&Text=" + "forged " * 100_000).encode()
     response = textbridge.api.post(
-        f"/webhooks/plivo/inbound?{'q' * 20_000}", content=body, headers={"content-type": FORM}
+        f"/webhooks/plivo/inbound?{'q' * 20_000}",
+        content=body,
+        headers={"content-type": FORM, "x-padding": "p" * 30_000},
     )
     assert response.status_code == 403
     stored_body, url, digest = textbridge.database.rows(
@@ -100,6 +102,16 @@ def test_a_refused_webhook_keeps_an_excerpt_and_the_sha256_not_the_body(
     assert stored_body == body[:1024].decode()
     assert len(url) <= 1024
     assert digest == hashlib.sha256(body).hexdigest()
+    headers = textbridge.database.scalar("SELECT headers FROM webhook_journal")
+    assert len(str(headers)) < 2000
+
+
+def test_headers_over_64_kib_are_refused(textbridge: Textbridge) -> None:
+    headers = {f"x-padding-{n}": "p" * 10_000 for n in range(7)}
+    response = textbridge.api.post("/webhooks/plivo/inbound", content=b"A=1", headers=headers)
+    assert response.status_code == 431
+    assert response.json()["error"]["code"] == "headers_too_large"
+    assert textbridge.database.scalar("SELECT count(*) FROM webhook_journal") == 0
 
 
 def test_a_refused_webhook_with_a_nul_byte_is_journaled(textbridge: Textbridge) -> None:

@@ -61,7 +61,7 @@ class WebhookIngest:
         if self._verify and not provider.verify(webhook):
             refused = {
                 **row,
-                **journal.refused_excerpt(webhook.url, webhook.body),
+                **journal.refused_excerpt(webhook.url, row["headers"], webhook.body),
                 "state": journal.REFUSED,
                 "error": "bad or missing signature",
             }

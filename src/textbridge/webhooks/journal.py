@@ -53,11 +53,13 @@ def stored_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
-def refused_excerpt(url: str, raw_body: bytes) -> dict[str, str]:
-    """The columns a refused request keeps: the start of its URL and body, and the SHA-256
-    of the whole body (to match it against a provider's or an attacker's copy)."""
+def refused_excerpt(url: str, headers: Mapping[str, str], raw_body: bytes) -> dict[str, Any]:
+    """The columns a refused request keeps: the start of its URL, of each header (already
+    redacted) and of its body, and the SHA-256 of the whole body (to match it against a
+    provider's or an attacker's copy)."""
     return {
         "url": url[:REFUSED_EXCERPT_BYTES],
+        "headers": {name: value[:REFUSED_EXCERPT_BYTES] for name, value in headers.items()},
         "body": stored_text(raw_body[:REFUSED_EXCERPT_BYTES]),
         "body_sha256": hashlib.sha256(raw_body).hexdigest(),
     }
