@@ -5,6 +5,7 @@ one Idempotency-Key. Over real HTTP, on both databases."""
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -251,8 +252,12 @@ def test_a_body_over_the_api_limit_is_a_413(textbridge: Textbridge) -> None:
 
 
 def _concurrently(textbridge: Textbridge, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    start = threading.Barrier(len(bodies))
+
     def post(body: dict[str, Any]) -> httpx.Response:
         with httpx.Client(base_url=textbridge.url, headers=textbridge.api.headers) as client:
+            client.get("/healthz")  # connected before the start line
+            start.wait(timeout=30)
             return client.post("/api/v1/messages", json=body, headers={"Idempotency-Key": "k"})
 
     with ThreadPoolExecutor(len(bodies)) as pool:
