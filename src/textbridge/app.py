@@ -21,6 +21,7 @@ from textbridge.api import (
     senders,
     templates,
 )
+from textbridge.body_limit import BodyLimit
 from textbridge.bootstrap import bootstrap
 from textbridge.config import Settings
 from textbridge.runtime import Runtime, build_runtime, webhook_url
@@ -46,6 +47,11 @@ def create_app(
     app.state.runtime = runtime
     app.state.on_dev_key = on_dev_key
     errors.install(app)
+    app.add_middleware(
+        BodyLimit,
+        api_limit=settings.api_max_body_bytes,
+        webhook_limit=settings.webhook_max_body_bytes,
+    )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
     routers = (messages, conversations, senders, templates, media, events, journal)

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     media_concurrency: int = Field(
         4, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_MEDIA_CONCURRENCY")
     )
+    webhook_max_body_bytes: int = Field(
+        1_000_000, ge=1, validation_alias=_env("TEXTBRIDGE_WEBHOOK_MAX_BODY_BYTES")
+    )
+    api_max_body_bytes: int = Field(
+        1_000_000, ge=1, validation_alias=_env("TEXTBRIDGE_API_MAX_BODY_BYTES")
+    )
     dispatch_concurrency: int = Field(
         8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
     )

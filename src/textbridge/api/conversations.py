@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator, AwareDatetime
 
 from textbridge.api.deps import ApiKeyDep, UowDep
 from textbridge.api.errors import ApiError
@@ -17,9 +18,24 @@ router = APIRouter(prefix="/conversations", tags=["conversations"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
+def _in_utc_range(moment: datetime | None) -> datetime | None:
+    # 0001-01-01T00:00:00+14:00 parses, but is before year 1 in UTC, where it is compared.
+    try:
+        return moment.astimezone(UTC) if moment is not None else None
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+
+
+Before = Annotated[
+    AwareDatetime | None,
+    AfterValidator(_in_utc_range),
+    Query(description="An ISO 8601 time with its offset, e.g. 2026-11-30T08:00:00Z"),
+]
+
+
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(
-    uow: UowDep, _: ApiKeyDep, limit: Limit = 50, before: datetime | None = None
+    uow: UowDep, _: ApiKeyDep, limit: Limit = 50, before: Before = None
 ) -> list[ConversationOut]:
     """Most recently active first; page with `before` = the last item's `last_message_at`."""
     conversations = await repository.list_conversations(uow.session, limit, before)
@@ -39,7 +55,7 @@ async def conversation_messages(
     uow: UowDep,
     _: ApiKeyDep,
     limit: Limit = 100,
-    before: datetime | None = None,
+    before: Before = None,
 ) -> list[MessageOut]:
     """Oldest first within the page; page backwards with `before` = the first item's time."""
     await _conversation(uow, conversation_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,7 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from textbridge.messaging.errors import IdempotencyConflict, MessagingError
+from textbridge.body_limit import BodyTooLarge, too_large_response
+from textbridge.messaging.errors import QUOTE_LIMIT, IdempotencyConflict, MessagingError
+
+_UNION_MEMBER = re.compile(r"(dict|list|tuple|set|frozenset)\[.*\]")
+# Inputs a 422 never quotes, whatever their value.
+SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "cookie")
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -53,11 +59,39 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 
 
 def _problem(error: Any) -> dict[str, Any]:
-    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
-    return {"field": ".".join(location) or None, "message": error.get("msg", "invalid")}
+    """One pydantic error, with at most a short, encodable prefix of the input it quotes."""
+    location = list(error.get("loc", ()))
+    if location and location[0] in ("body", "query", "path"):  # where, not which field
+        del location[0]
+    location = [part for part in location if not _is_union_member(part)]
+    field = ".".join(_printable(str(part)) for part in location) or None
+    problem = {"field": field, "message": _printable(str(error.get("msg", "invalid")), 300)}
+    value = error.get("input")
+    if isinstance(value, str | int | float) and not _is_secret(field):
+        problem["input"] = _printable(str(value))
+    return problem
+
+
+def _is_union_member(part: object) -> bool:
+    """A part of pydantic's error location that names a branch of a union (`dict[str,str]`),
+    not a field."""
+    return isinstance(part, str) and _UNION_MEMBER.fullmatch(part) is not None
+
+
+def _printable(text: str, limit: int = QUOTE_LIMIT) -> str:
+    # A lone surrogate (valid JSON, "\ud800") cannot be encoded in the response: escape it.
+    cut = text if len(text) <= limit else f"{text[:limit]}..."
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_secret(field: str | None) -> bool:
+    name = (field or "").lower()
+    return any(word in name for word in SECRET_WORDS)
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    if isinstance(exc, BodyTooLarge):
+        return too_large_response(exc.limit)
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "error")
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers

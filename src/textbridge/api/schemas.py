@@ -2,12 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+import re
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 Channel = Literal["sms", "mms", "whatsapp"]
 ProviderName = Literal["plivo", "vonage"]
+
+# Longest URL the attachments table keeps (`Attachment.url`).
+MAX_URL_LENGTH = 2000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_V = TypeVar("_V")
+
+
+def storable(value: _V) -> _V:
+    """Refuse what no database keeps, inside dicts and lists too (JSON columns): NUL
+    (PostgreSQL refuses it in text and JSONB), a lone surrogate (not UTF-8), NaN and
+    infinities (not JSON: PostgreSQL refuses them)."""
+    if _has_unstorable(value):
+        raise ValueError(
+            "must not contain a NUL character, a lone surrogate, NaN or an infinite number"
+        )
+    return value
+
+
+def _has_unstorable(value: object) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_unstorable(k) or _has_unstorable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_unstorable(item) for item in value)
+    return False
+
+
+def _short_enough(url: AnyHttpUrl) -> AnyHttpUrl:
+    # Checked on the normalized form: that is what is stored, and it can be longer.
+    if len(str(url)) > MAX_URL_LENGTH:
+        raise ValueError(f"a URL of at most {MAX_URL_LENGTH} characters")
+    return url
+
+
+StorableStr = Annotated[str, AfterValidator(storable)]
+StorableJson = Annotated[dict[str, Any], AfterValidator(storable)]
+MediaUrl = Annotated[AnyHttpUrl, AfterValidator(_short_enough), AfterValidator(storable)]
+ParameterName = Annotated[str, Field(max_length=64), AfterValidator(storable)]
 
 
 class _Strict(BaseModel):
@@ -15,18 +66,18 @@ class _Strict(BaseModel):
 
 
 class MediaIn(_Strict):
-    url: AnyHttpUrl = Field(description="A public http(s) URL the provider can fetch")
-    caption: str | None = Field(None, max_length=3000, description="WhatsApp only")
-    filename: str | None = Field(None, max_length=255, description="Shown for documents")
-    mime_type: str | None = Field(
+    url: MediaUrl = Field(description="A public http(s) URL the provider can fetch")
+    caption: StorableStr | None = Field(None, max_length=3000, description="WhatsApp only")
+    filename: StorableStr | None = Field(None, max_length=255, description="Shown for documents")
+    mime_type: StorableStr | None = Field(
         None, max_length=100, description="Guessed from the URL when omitted"
     )
 
 
 class TemplateIn(_Strict):
-    name: str = Field(min_length=1, max_length=512)
-    language: str = Field("en_US", min_length=2, max_length=20)
-    parameters: dict[str, str] | list[str] | None = Field(
+    name: StorableStr = Field(min_length=1, max_length=512)
+    language: StorableStr = Field("en_US", min_length=2, max_length=20)
+    parameters: dict[ParameterName, StorableStr] | list[StorableStr] | None = Field(
         None,
         description='Named (`{"customer_name": "Ann"}`) or positional (`["Ann"]`; or '
         '`{"1": "Ann"}`); a media header takes `header`, a URL button `button_<index>`.',
@@ -36,8 +87,8 @@ class TemplateIn(_Strict):
 class LocationIn(_Strict):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    name: str | None = Field(None, max_length=1000)
-    address: str | None = Field(None, max_length=1000)
+    name: StorableStr | None = Field(None, max_length=1000)
+    address: StorableStr | None = Field(None, max_length=1000)
 
 
 class InteractiveIn(BaseModel):
@@ -47,10 +98,15 @@ class InteractiveIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: Literal["button", "list", "cta_url"]
-    body: dict[str, Any]
-    action: dict[str, Any]
-    header: dict[str, Any] | None = None
-    footer: dict[str, Any] | None = None
+    body: StorableJson
+    action: StorableJson
+    header: StorableJson | None = None
+    footer: StorableJson | None = None
+
+    @model_validator(mode="after")
+    def _extra_is_storable(self) -> InteractiveIn:
+        storable(self.model_extra or {})
+        return self
 
     @field_validator("body")
     @classmethod
@@ -61,22 +117,30 @@ class InteractiveIn(BaseModel):
 
 
 class SendMessageIn(_Strict):
-    to: str = Field(description="Recipient in E.164, e.g. +14155550199", max_length=32)
+    to: StorableStr = Field(description="Recipient in E.164, e.g. +14155550199", max_length=32)
     text: str | None = Field(None, max_length=4096, description="Body, or the media caption")
-    from_: str | None = Field(
-        None, alias="from", description="One of our numbers; the default sender when omitted"
+    from_: StorableStr | None = Field(
+        None,
+        alias="from",
+        max_length=32,
+        description="One of our numbers; the default sender when omitted",
     )
     channel: Channel = "sms"
     provider: ProviderName | None = Field(None, description="Defaults to the sender's provider")
-    media: list[MediaIn] | MediaIn | None = Field(None, description="One item, or a list (MMS)")
+    media: list[MediaIn] | None = Field(None, description="One item, or a list (MMS)")
     template: TemplateIn | None = None
     interactive: InteractiveIn | None = None
     location: LocationIn | None = None
 
+    @field_validator("media", mode="before")
+    @classmethod
+    def _one_item_is_a_list(cls, value: object) -> object:
+        # Not a union of an item and a list: a refused item's error then names its field
+        # (`media.0.url`), not each branch of the union.
+        return [value] if isinstance(value, dict) else value
+
     def media_list(self) -> list[MediaIn]:
-        if self.media is None:
-            return []
-        return self.media if isinstance(self.media, list) else [self.media]
+        return self.media or []
 
 
 class PreviewIn(_Strict):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
+from textbridge.api.schemas import StorableJson, storable
+from textbridge.messaging.errors import quoted
 from textbridge.models import MessageTemplate
 from textbridge.whatsapp import registry
 from textbridge.whatsapp.sync import SyncUnavailable, sync_templates
@@ -19,6 +21,9 @@ router = APIRouter(prefix="/templates", tags=["templates"])
 
 Category = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
 Status = Literal["PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED"]
+# As long as the columns that keep them (`MessageTemplate.name`, `.language`).
+Name = Annotated[str, Path(max_length=512), AfterValidator(storable)]
+Language = Annotated[str, Path(max_length=20), AfterValidator(storable)]
 
 
 class TemplateIn(BaseModel):
@@ -26,7 +31,7 @@ class TemplateIn(BaseModel):
 
     category: Category
     status: Status = "PENDING"
-    components: list[dict[str, Any]] = Field(
+    components: list[StorableJson] = Field(
         min_length=1,
         description="Meta's definition: HEADER, BODY (required), FOOTER, BUTTONS; placeholders "
         "`{{1}}` or `{{name}}`",
@@ -68,16 +73,16 @@ async def list_templates(uow: UowDep, _: ApiKeyDep) -> list[TemplateOut]:
 
 
 @router.get("/{name}/{language}", response_model=TemplateOut)
-async def get_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> TemplateOut:
+async def get_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep) -> TemplateOut:
     row = await registry.find(uow.session, name, language)
     if row is None:
-        raise ApiError(404, "not_found", f"no template {name!r} in {language!r}", "name")
+        raise _not_found(name, language)
     return TemplateOut.of(row)
 
 
 @router.put("/{name}/{language}", response_model=TemplateOut)
 async def put_template(
-    name: str, language: str, body: TemplateIn, uow: UowDep, _: ApiKeyDep
+    name: Name, language: Language, body: TemplateIn, uow: UowDep, _: ApiKeyDep
 ) -> TemplateOut:
     """Create or replace a template definition."""
     try:
@@ -97,11 +102,15 @@ async def put_template(
 
 
 @router.delete("/{name}/{language}", status_code=204)
-async def delete_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> Response:
+async def delete_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep) -> Response:
     if not await registry.delete(uow.session, name, language):
-        raise ApiError(404, "not_found", f"no template {name!r} in {language!r}", "name")
+        raise _not_found(name, language)
     await uow.commit()
     return Response(status_code=204)
+
+
+def _not_found(name: str, language: str) -> ApiError:
+    return ApiError(404, "not_found", f"no template {quoted(name)} in {quoted(language)}", "name")
 
 
 @router.post("/sync", response_model=SyncOut)

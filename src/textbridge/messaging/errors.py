@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+QUOTE_LIMIT = 64
+
+
+def quoted(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """A value as an error message quotes it: its repr (escaped, so any string can be
+    encoded), cut to a short prefix; an error never echoes a long input whole."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
 
 class MessagingError(Exception):
     code = "invalid_request"

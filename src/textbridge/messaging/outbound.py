@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import repository, status
@@ -78,10 +80,30 @@ async def send(
     providers: Mapping[str, Provider],
 ) -> Message:
     """Store an outbound message for the dispatcher (status `accepted`). Caller commits."""
-    if idempotency_key is not None:
-        existing = await _replay(uow, request, idempotency_key)
-        if existing is not None:
-            return existing
+    if idempotency_key is None:
+        return await _accept(uow, request, None, providers)
+    existing = await _replay(uow, request, idempotency_key)
+    if existing is not None:
+        return existing
+    try:
+        return await _accept(uow, request, idempotency_key, providers)
+    except IntegrityError:
+        # A concurrent request with the same key got in first (on PostgreSQL both pass the
+        # replay check; the loser's INSERT waits for the winner's commit, then fails). The
+        # winner's message is the answer: the same one, or a conflict for another body.
+        await uow.rollback()
+        winner = await _replay(uow, request, idempotency_key)
+        if winner is None:
+            raise
+        return winner
+
+
+async def _accept(
+    uow: UnitOfWork,
+    request: SendRequest,
+    idempotency_key: str | None,
+    providers: Mapping[str, Provider],
+) -> Message:
     to = _phone(request.to, "to")
     _check_shape(request)
     sender = await _choose_sender(uow, request, providers)

@@ -16,6 +16,9 @@ class WebhookJournalEntry(Base):
     request that failed verification (it has no dedup key and is never applied); `orphaned` for a
     status about a message we never found; `dead` when applying failed on every try; see
     `webhooks.journal` for all of them.
+
+    A refused request keeps only an excerpt of its URL and body (anyone can send one, of any
+    size) and `body_sha256`, the SHA-256 of the whole raw body.
     """
 
     __tablename__ = "webhook_journal"
@@ -33,9 +36,11 @@ class WebhookJournalEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     method: Mapped[str] = mapped_column(String(8))
-    url: Mapped[str] = mapped_column(String(2000))
+    # A Plivo GET callback carries its parameters, a whole text included, in the query.
+    url: Mapped[str] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column()
     body: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     state: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(default=0)
     apply_after: Mapped[datetime | None] = mapped_column(default=None)

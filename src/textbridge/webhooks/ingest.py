@@ -67,7 +67,7 @@ class WebhookIngest:
         if self._verify and not provider.verify(webhook):
             if provider.unsigned(webhook):
                 return await self._keep_unverified(provider, kind, webhook, row)
-            return await self._refuse(provider, kind, row, "bad or missing signature")
+            return await self._refuse(provider, kind, webhook, row, "bad or missing signature")
         try:
             events = provider.parse(kind, webhook)
         except WebhookPayloadError as exc:
@@ -78,15 +78,22 @@ class WebhookIngest:
         try:
             new = await self._writer.record(pending, claim)
         except journal.NonceReplayed:
-            return await self._refuse(provider, kind, row, "signature nonce already used")
+            return await self._refuse(provider, kind, webhook, row, "signature nonce already used")
         if new:
             self._on_stored()
         return OK
 
     async def _refuse(
-        self, provider: Provider, kind: str, row: dict[str, Any], reason: str
+        self,
+        provider: Provider,
+        kind: str,
+        webhook: WebhookRequest,
+        row: dict[str, Any],
+        reason: str,
     ) -> Response:
-        await self._store({**row, "state": journal.REFUSED, "error": reason})
+        """Anyone can send a refused request, of any size: keep only an excerpt and a digest."""
+        excerpt = journal.refused_excerpt(webhook.url, row["headers"], webhook.body)
+        await self._store({**row, **excerpt, "state": journal.REFUSED, "error": reason})
         log.warning("webhook refused", provider=provider.name, kind=kind, reason=reason)
         return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
 
@@ -139,7 +146,7 @@ def _row(provider: str, kind: str, webhook: WebhookRequest) -> dict[str, Any]:
         "method": webhook.method,
         "url": webhook.url,
         "headers": journal.redact(webhook.headers),
-        "body": webhook.body.decode("utf-8", "replace") if webhook.method == "POST" else "",
+        "body": journal.stored_text(webhook.body) if webhook.method == "POST" else "",
         "attempts": 0,
         "received_at": utcnow(),
     }

@@ -15,6 +15,7 @@ its provider is not configured), `unverified` (an unsigned callback kept for an 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -53,6 +54,8 @@ NONCE_WINDOW = timedelta(days=2)
 """How long a seen nonce is refused: longer than any provider's retries (Plivo, Vonage: 24 h)."""
 NONCE_PURGE_SECONDS = 600.0
 
+# A refused request is anyone's: keep enough to recognise it, not what it carried.
+REFUSED_EXCERPT_BYTES = 1024
 REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
 REDACTED_PREFIXES = ("x-plivo-signature",)
 _TABLE: Table = WebhookJournalEntry.__table__  # type: ignore[assignment]
@@ -83,6 +86,24 @@ def redact(headers: Mapping[str, str]) -> dict[str, str]:
 def _secret(name: str) -> bool:
     lowered = name.lower()
     return lowered in REDACTED_HEADERS or lowered.startswith(REDACTED_PREFIXES)
+
+
+def stored_text(raw: bytes) -> str:
+    """A body as the journal keeps it: UTF-8, with undecodable bytes and NUL (which
+    PostgreSQL refuses in text) replaced by U+FFFD."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def refused_excerpt(url: str, headers: Mapping[str, str], raw_body: bytes) -> dict[str, Any]:
+    """The columns a refused request keeps: the start of its URL, of each header (already
+    redacted) and of its body, and the SHA-256 of the whole body (to match it against a
+    provider's or an attacker's copy)."""
+    return {
+        "url": url[:REFUSED_EXCERPT_BYTES],
+        "headers": {name: value[:REFUSED_EXCERPT_BYTES] for name, value in headers.items()},
+        "body": stored_text(raw_body[:REFUSED_EXCERPT_BYTES]),
+        "body_sha256": hashlib.sha256(raw_body).hexdigest(),
+    }
 
 
 def _insert(dialect_name: str) -> Insert:

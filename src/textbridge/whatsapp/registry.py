@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
+from textbridge.messaging.errors import quoted
 from textbridge.models import MessageTemplate
 from textbridge.providers.base import Template
 from textbridge.whatsapp import templates
@@ -64,10 +65,12 @@ async def resolve_for_sending(
     """The template with its parameters filled in; TemplateError names what is wrong."""
     row = await find(session, name, language)
     if row is None:
-        raise TemplateError(f"no template {name!r} in language {language!r}", "template.name")
+        message = f"no template {quoted(name)} in language {quoted(language)}"
+        raise TemplateError(message, "template.name")
     if row.status != "APPROVED":
         raise TemplateError(
-            f"template {name!r} ({language}) is {row.status}; only APPROVED templates can be sent",
+            f"template {quoted(name)} ({language}) is {row.status}; only APPROVED templates "
+            "can be sent",
             "template.name",
         )
     components = templates.resolve(row.components, values)
