@@ -17,20 +17,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig
-from textbridge.simulator.control import build_control_router
-from textbridge.simulator.control_inbound import build_inbound_router
-from textbridge.simulator.control_whatsapp import build_whatsapp_control_router
+from textbridge.simulator.control.api import build_control_router
+from textbridge.simulator.control.inbound import build_inbound_router
+from textbridge.simulator.control.whatsapp import build_whatsapp_control_router
 from textbridge.simulator.errors import (
     PlivoApiError,
     http_error_handler,
     plivo_error_handler,
     validation_error_handler,
 )
-from textbridge.simulator.plivo_api import build_plivo_router
-from textbridge.simulator.plivo_templates import build_template_router
+from textbridge.simulator.plivo.api import build_plivo_router
+from textbridge.simulator.plivo.template_api import build_template_router
 from textbridge.simulator.state import SimulatorState
-from textbridge.simulator.vonage_api import build_vonage_router
-from textbridge.simulator.vonage_errors import VonageProblem, vonage_problem_handler
+from textbridge.simulator.vonage.api import build_vonage_router
+from textbridge.simulator.vonage.errors import VonageProblem, vonage_problem_handler
 
 
 def create_simulator_app(config: SimulatorConfig) -> FastAPI:

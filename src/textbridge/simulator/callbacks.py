@@ -1,7 +1,7 @@
 """Signed webhooks: status-callback sequences after a send, and single deliveries.
 
 Every webhook goes through one pooled ``httpx.AsyncClient``; each ``Webhook`` signs itself
-(Plivo: ``PlivoWebhook`` here; Vonage: ``vonage_callbacks.VonageWebhook``). Background work runs
+(Plivo: ``PlivoWebhook`` here; Vonage: ``vonage.callbacks.VonageWebhook``). Background work runs
 in tasks kept in a set (so they are not garbage-collected mid-flight) and cancelled on
 ``aclose`` (the app's lifespan shutdown) or ``cancel_pending`` (a control reset).
 """
@@ -19,12 +19,12 @@ import httpx
 import structlog
 
 from textbridge.providers.plivo.signature import signed_headers
-from textbridge.simulator.state import Faults, StoredMessage
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.vocabulary import (
     CALLBACK_TIMEOUT_SECONDS,
     RETRY_DELAY_FACTORS,
     CallbackMethod,
 )
+from textbridge.simulator.state import Faults, StoredMessage
 
 log = structlog.get_logger("textbridge.simulator")
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from textbridge.simulator.templates import TemplateStore
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.vocabulary import (
     DEFAULT_ERROR_CODES,
     NUMBER_PUNCTUATION,
     CallbackMethod,
     MessageType,
     Outcome,
 )
-from textbridge.simulator.vonage_vocabulary import DEFAULT_ERROR_CODES as VONAGE_DEFAULT_CODES
+from textbridge.simulator.templates import TemplateStore
+from textbridge.simulator.vonage.vocabulary import DEFAULT_ERROR_CODES as VONAGE_DEFAULT_CODES
 from textbridge.simulator.whatsapp import ConversationWindows
 
 Direction = Literal["inbound", "outbound"]

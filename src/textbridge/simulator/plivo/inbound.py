@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textbridge.simulator.callbacks import Params
+from textbridge.simulator.plivo.vocabulary import MESSAGE_INTENTS
 from textbridge.simulator.state import StoredMessage
-from textbridge.simulator.vocabulary import MESSAGE_INTENTS
 
 
 @dataclass(frozen=True)

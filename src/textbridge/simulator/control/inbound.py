@@ -4,7 +4,7 @@
   "media"?: [{"url", "mime_type"}], "button"?: {"payload", "text"}, "location"?: {"lat",
   "long", "name"?, "address"?}}`` posts Plivo's form webhook to ``plivo_message_url``. SMS need
   ``text``; MMS take up to 10 media; WhatsApp takes text, one media (``text`` is its caption),
-  a button reply or a location (see ``plivo_inbound`` for its assumed field names).
+  a button reply or a location (see ``plivo.inbound`` for its assumed field names).
 - ``POST /control/vonage/inbound {"channel": "sms"|"whatsapp", "from", "to", "text"?,
   "media"?: {"url", "kind": "image"|"audio"|"video"|"file"|"sticker", "caption"?, "name"?},
   "image"?: {"url", "caption"?}, "location"?: {"lat", "long", "name"?, "address"?, "url"?},
@@ -26,19 +26,19 @@ from fastapi.responses import JSONResponse
 from textbridge.messaging.encoding import analyze
 from textbridge.simulator.callbacks import CallbackDispatcher, PlivoWebhook, Webhook
 from textbridge.simulator.config import SimulatorConfig
-from textbridge.simulator.control import control_number
+from textbridge.simulator.control.api import control_number
+from textbridge.simulator.control.bodies import PlivoInboundIn, VonageInboundIn
 from textbridge.simulator.errors import PlivoApiError
-from textbridge.simulator.inbound_bodies import PlivoInboundIn, VonageInboundIn
-from textbridge.simulator.plivo_inbound import (
+from textbridge.simulator.plivo.inbound import (
     InboundButton,
     InboundLocation,
     InboundMedia,
     inbound_params,
 )
+from textbridge.simulator.plivo.vocabulary import INBOUND_RATE, MessageType
 from textbridge.simulator.state import SimulatorState, StoredMessage, new_message
-from textbridge.simulator.vocabulary import INBOUND_RATE, MessageType
-from textbridge.simulator.vonage_callbacks import VonageSigner, VonageWebhook
-from textbridge.simulator.vonage_payloads import inbound_payload
+from textbridge.simulator.vonage.callbacks import VonageSigner, VonageWebhook
+from textbridge.simulator.vonage.payloads import inbound_payload
 
 
 def build_inbound_router(

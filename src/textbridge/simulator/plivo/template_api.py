@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.errors import PlivoApiError, new_api_id
-from textbridge.simulator.plivo_api import authorize
+from textbridge.simulator.plivo.api import authorize
 from textbridge.simulator.state import SimulatorState
 from textbridge.simulator.templates import Template
 

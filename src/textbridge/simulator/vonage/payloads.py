@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from textbridge.simulator.callbacks import LifecycleStep
 from textbridge.simulator.state import NumberFate, StoredMessage
-from textbridge.simulator.vonage_callbacks import VonageSigner, VonageWebhook
-from textbridge.simulator.vonage_vocabulary import (
+from textbridge.simulator.vonage.callbacks import VonageSigner, VonageWebhook
+from textbridge.simulator.vonage.vocabulary import (
     CURRENCY,
     DEFAULT_ERROR_CODES,
     ERROR_DETAILS,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Final, Literal, cast
 
 from textbridge.simulator.errors import PlivoApiError
+from textbridge.simulator.plivo.vocabulary import WHATSAPP_MAX_MEDIA
 from textbridge.simulator.templates import TemplateRef
-from textbridge.simulator.vocabulary import WHATSAPP_MAX_MEDIA
 
 WhatsappKind = Literal["text", "media", "template", "interactive", "location"]
 Structured = Literal["template", "interactive", "location"]

@@ -16,14 +16,14 @@ from fastapi.responses import JSONResponse
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig, is_plivo_auth_id
 from textbridge.simulator.errors import PlivoApiError, new_api_id
-from textbridge.simulator.payloads import plan_for, plivo_steps
-from textbridge.simulator.state import SimulatorState, StoredMessage, api_time, new_message
-from textbridge.simulator.validation import SendRequest, parse_send_request
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.payloads import plan_for, plivo_steps
+from textbridge.simulator.plivo.validation import SendRequest, parse_send_request
+from textbridge.simulator.plivo.vocabulary import (
     OUTBOUND_RATES,
     WHATSAPP_TEMPLATE_ERROR_CODE,
     WHATSAPP_WINDOW_ERROR_CODE,
 )
+from textbridge.simulator.state import SimulatorState, StoredMessage, api_time, new_message
 from textbridge.simulator.whatsapp import check_whatsapp
 
 # Bodies of the injected send failures (`fail_next_sends`); Plivo sends no Retry-After.

@@ -1,4 +1,4 @@
-"""The request bodies of inbound injection (``control_inbound``), checked as the provider would.
+"""The request bodies of inbound injection (``control.inbound``), checked as the provider would.
 
 Vonage WhatsApp media follow the Messages v1 inbound schemas (providers.md section 5, and the
 OpenAPI ``inbound-message`` webhook): ``image``, ``video`` and ``file`` take ``url``, ``name``
@@ -12,8 +12,8 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from textbridge.simulator.control import ControlBody
-from textbridge.simulator.vocabulary import MMS_MAX_MEDIA, MessageType
+from textbridge.simulator.control.api import ControlBody
+from textbridge.simulator.plivo.vocabulary import MMS_MAX_MEDIA, MessageType
 
 VonageMediaKind = Literal["image", "audio", "video", "file", "sticker"]
 

@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 
 from textbridge.messaging.encoding import analyze
 from textbridge.simulator.templates import TemplateRef
-from textbridge.simulator.vonage_errors import unprocessable
-from textbridge.simulator.vonage_vocabulary import (
+from textbridge.simulator.vonage.errors import unprocessable
+from textbridge.simulator.vonage.vocabulary import (
     CAPTION_LIMIT,
     CHANNELS,
     CLIENT_REF_LIMIT,
