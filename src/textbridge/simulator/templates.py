@@ -45,9 +45,19 @@ class Template:
     def ref(self) -> TemplateRef:
         return TemplateRef(self.name, self.language)
 
+    def summary(self) -> dict[str, object]:
+        """The template as Plivo's template list shows it: no components."""
+        return {
+            "template_id": self.template_id,
+            "name": self.name,
+            "language": self.language,
+            "category": self.category,
+            "status": self.status,
+        }
+
     def resource(self, waba_id: str) -> dict[str, object]:
-        """The template as Plivo's WhatsApp template API returns it (the shape is an
-        assumption: Plivo's documented attributes plus Meta's component schema)."""
+        """The template as Plivo's "Get a Template" returns it: Plivo's documented attributes
+        plus Meta's component schema."""
         return {
             "template_id": self.template_id,
             "waba_id": waba_id,
