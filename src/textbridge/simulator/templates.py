@@ -8,9 +8,12 @@ them with ``PUT /control/templates``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
+
+PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 TemplateStatus = Literal["PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED"]
 TemplateCategory = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
@@ -44,6 +47,11 @@ class Template:
     @property
     def ref(self) -> TemplateRef:
         return TemplateRef(self.name, self.language)
+
+    def body_placeholders(self) -> int:
+        """How many distinct ``{{...}}`` placeholders the body has (its parameters)."""
+        bodies = [c for c in self.components if str(c.get("type", "")).upper() == "BODY"]
+        return len({m for body in bodies for m in PLACEHOLDER.findall(str(body.get("text", "")))})
 
     def summary(self) -> dict[str, object]:
         """The template as Plivo's template list shows it: no components."""

@@ -111,6 +111,20 @@ def test_status_whatsapp_failed() -> None:
     assert event.error_description
 
 
+@pytest.mark.parametrize(
+    ("name", "code", "words"),
+    [
+        ("status_whatsapp_template_not_approved", "340", "not approved"),
+        ("status_whatsapp_parameter_mismatch", "350", "parameters"),
+    ],
+)
+def test_plivo_whatsapp_error_codes_are_plivos_own(name: str, code: str, words: str) -> None:
+    event = fixture_event(name)
+    assert isinstance(event, StatusUpdate)
+    assert event.error_code == code
+    assert words in (event.error_description or "")
+
+
 @pytest.mark.parametrize("message_type", ["rcs", "voice", "whatsapp_business"])
 def test_unknown_type_is_a_payload_error(message_type: str) -> None:
     with pytest.raises(WebhookPayloadError, match="unsupported message type"):

@@ -36,6 +36,8 @@ class WhatsappContent:
 
     kind: WhatsappKind
     template: TemplateRef | None = None
+    body_parameters: int = 0
+    """How many parameters the template's body component carries."""
 
 
 def invalid(message: str) -> PlivoApiError:
@@ -64,7 +66,8 @@ def _structured(key: Structured, value: object, media_urls: tuple[str, ...]) -> 
     if media_urls:
         raise invalid(f"media_urls cannot be combined with {key}")
     if key == "template":
-        return WhatsappContent("template", _template(_object(value, "template")))
+        template = _object(value, "template")
+        return WhatsappContent("template", _template(template), _body_parameters(template))
     if key == "interactive":
         _interactive(_object(value, "interactive"))
     else:
@@ -101,6 +104,12 @@ def _template(template: Obj) -> TemplateRef:
     for index, component in enumerate(_objects(template.get("components"), "template.components")):
         _component(component, f"template.components[{index}]")
     return TemplateRef(name, language)
+
+
+def _body_parameters(template: Obj) -> int:
+    components = _objects(template.get("components"), "template.components")
+    bodies = [c for c in components if str(c.get("type", "")).lower() == "body"]
+    return sum(len(_objects(body.get("parameters"), "parameters")) for body in bodies)
 
 
 def _component(component: Obj, where: str) -> None:
