@@ -65,6 +65,7 @@ def _sandbox_providers(
         [sandbox.plivo_auth_token],
         f"{simulator}/v1/Account",
         http_client(transport),
+        media_base_url=simulator,  # the simulator plays media.plivo.com too
     )
     credentials = VonageCredentials.from_values(
         application_id=sandbox.vonage_application_id,

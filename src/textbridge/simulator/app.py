@@ -27,6 +27,7 @@ from textbridge.simulator.errors import (
     validation_error_handler,
 )
 from textbridge.simulator.plivo.api import build_plivo_router
+from textbridge.simulator.plivo.media import build_media_router
 from textbridge.simulator.plivo.template_api import build_template_router
 from textbridge.simulator.state import SimulatorState
 from textbridge.simulator.vonage.api import build_vonage_router
@@ -49,6 +50,7 @@ def create_simulator_app(config: SimulatorConfig) -> FastAPI:
     app = FastAPI(title="textbridge simulator (Plivo, Vonage)", lifespan=lifespan)
     app.include_router(build_plivo_router(config, state, callbacks))
     app.include_router(build_template_router(config, state))
+    app.include_router(build_media_router(config, state))
     if config.vonage_enabled:
         app.include_router(build_vonage_router(config, state, callbacks))
     app.include_router(build_control_router(config, state, callbacks))

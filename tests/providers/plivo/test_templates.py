@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from textbridge.providers import shapes
 from textbridge.providers.plivo.templates import PlivoTemplateSource
 from textbridge.whatsapp.sync import RemoteTemplate

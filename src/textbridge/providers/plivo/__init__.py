@@ -14,7 +14,7 @@ from textbridge.providers.base import (
     WebhookRequest,
 )
 from textbridge.providers.plivo import checks, signature, vocabulary, webhooks
-from textbridge.providers.plivo.client import PlivoMessageClient
+from textbridge.providers.plivo.client import MEDIA_BASE_URL, PlivoMessageClient
 
 
 class PlivoProvider:
@@ -23,12 +23,20 @@ class PlivoProvider:
     refused_status = 403
 
     def __init__(
-        self, auth_id: str, auth_tokens: list[str], base_url: str, client: httpx.AsyncClient
+        self,
+        auth_id: str,
+        auth_tokens: list[str],
+        base_url: str,
+        client: httpx.AsyncClient,
+        media_base_url: str = MEDIA_BASE_URL,
     ) -> None:
-        """`auth_tokens[0]` signs our API calls; any of them verifies a webhook (rotation)."""
+        """`auth_tokens[0]` signs our API calls; any of them verifies a webhook (rotation).
+        Media under `media_base_url` (Plivo's media host) get our credentials, nothing else."""
         self._tokens = auth_tokens
         self._client = client
-        self._messages = PlivoMessageClient(auth_id, auth_tokens[0], base_url, client)
+        self._messages = PlivoMessageClient(
+            auth_id, auth_tokens[0], base_url, client, media_base_url
+        )
 
     def check(self, message: OutboundMessage) -> list[Problem]:
         return checks.check(message)

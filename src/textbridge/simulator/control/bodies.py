@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Base64Bytes, Field, model_validator
 
 from textbridge.simulator.control.api import ControlBody
 from textbridge.simulator.plivo.vocabulary import MMS_MAX_MEDIA, MessageType
@@ -18,6 +18,7 @@ from textbridge.simulator.plivo.vocabulary import MMS_MAX_MEDIA, MessageType
 VonageMediaKind = Literal["image", "audio", "video", "file", "sticker"]
 
 _URL = r"^https?://\S+$"
+HOSTED_MEDIA_MAX_BYTES = 5_000_000
 _MIME = r"^[\w.+-]+/[\w.+-]+$"
 _VONAGE_CONTENT = ("text", "image", "media", "location", "button", "reply")
 _UNCAPTIONED: frozenset[str] = frozenset({"audio", "sticker"})
@@ -25,8 +26,12 @@ _UNNAMED: frozenset[str] = frozenset({"sticker"})
 
 
 class MediaIn(ControlBody):
-    url: str = Field(pattern=_URL)
+    """A medium at ``url``; without one, the simulator hosts ``data`` (base64; a placeholder
+    when absent) on its own Plivo media host, as Plivo does for real inbound media."""
+
+    url: str | None = Field(default=None, pattern=_URL)
     mime_type: str = Field(pattern=_MIME)
+    data: Base64Bytes | None = Field(default=None, max_length=HOSTED_MEDIA_MAX_BYTES)
 
 
 class ButtonIn(ControlBody):

@@ -1,10 +1,12 @@
 """Inbound injection (control API): a user's message, posted as the provider's signed webhook.
 
 - ``POST /control/plivo/inbound {"from", "to", "type"?: "sms"|"mms"|"whatsapp", "text"?,
-  "media"?: [{"url", "mime_type"}], "button"?: {"payload", "text"}, "location"?: {"lat",
+  "media"?: [{"url"?, "mime_type", "data"?}], "button"?: {"payload", "text"}, "location"?: {"lat",
   "long", "name"?, "address"?}}`` posts Plivo's form webhook to ``plivo_message_url``. SMS need
   ``text``; MMS take up to 10 media; WhatsApp takes text, one media (``text`` is its caption),
-  a button reply or a location (see ``plivo.inbound`` for its assumed field names).
+  a button reply or a location (see ``plivo.inbound`` for its assumed field names). A medium
+  without ``url`` is hosted by the simulator as Plivo hosts inbound media
+  (``{base}/Account/{auth_id}/Message/{uuid}/Media/{id}``, see ``plivo.media``).
 - ``POST /control/vonage/inbound {"channel": "sms"|"whatsapp", "from", "to", "text"?,
   "media"?: {"url", "kind": "image"|"audio"|"video"|"file"|"sticker", "caption"?, "name"?},
   "image"?: {"url", "caption"?}, "location"?: {"lat", "long", "name"?, "address"?, "url"?},
@@ -20,7 +22,7 @@ unreachable), and a WhatsApp message opens its 24-hour window at the simulator's
 from __future__ import annotations
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from textbridge.messaging.encoding import analyze
@@ -35,8 +37,9 @@ from textbridge.simulator.plivo.inbound import (
     InboundMedia,
     inbound_params,
 )
+from textbridge.simulator.plivo.media import PLACEHOLDER, host_media
 from textbridge.simulator.plivo.vocabulary import INBOUND_RATE, MessageType
-from textbridge.simulator.state import SimulatorState, StoredMessage, new_message
+from textbridge.simulator.state import HostedMedia, SimulatorState, StoredMessage, new_message
 from textbridge.simulator.vonage.callbacks import VonageSigner, VonageWebhook
 from textbridge.simulator.vonage.payloads import inbound_payload
 
@@ -48,11 +51,13 @@ def build_inbound_router(
     router = APIRouter(prefix="/control", tags=["control"])
 
     @router.post("/plivo/inbound")
-    async def inject_plivo(body: PlivoInboundIn) -> JSONResponse:
+    async def inject_plivo(body: PlivoInboundIn, request: Request) -> JSONResponse:
         if config.plivo_message_url is None:
             raise PlivoApiError(400, "plivo_message_url is not configured: nowhere to post")
         message = _plivo_message(body, state)
-        params = inbound_params(message, _media(body), _button(body), _location(body))
+        media = _media(body, message, state, _simulator_base(request), config.plivo_auth_id)
+        message.media_urls = tuple(item.url for item in media)
+        params = inbound_params(message, media, _button(body), _location(body))
         hook = PlivoWebhook(config.plivo_message_url, "POST", params, config.plivo_auth_token)
         return await _post_inbound(hook, message, state, callbacks)
 
@@ -76,7 +81,6 @@ def _plivo_message(body: PlivoInboundIn, state: SimulatorState) -> StoredMessage
     text = body.text or (body.button.text if body.button else "")
     message = _received(body.type, body.from_, body.to, text, state)
     message.units = analyze(text).segments if body.type == "sms" else 1
-    message.media_urls = tuple(item.url for item in body.media)
     message.content_type = body.content_type
     return message
 
@@ -110,8 +114,30 @@ def _received(
     return message
 
 
-def _media(body: PlivoInboundIn) -> list[InboundMedia]:
-    return [InboundMedia(item.url, item.mime_type) for item in body.media]
+def _simulator_base(request: Request) -> str:
+    """The simulator's own base URL, mount prefix included (``/simulator`` inside serve)."""
+    prefix = request.url.path.removesuffix("/control/plivo/inbound")
+    return str(request.url.replace(path=prefix, query=None, fragment=None)).rstrip("/")
+
+
+def _media(
+    body: PlivoInboundIn, message: StoredMessage, state: SimulatorState, base: str, auth_id: str
+) -> list[InboundMedia]:
+    """Each medium at its given URL, or hosted on the simulator's media.plivo.com."""
+    return [
+        InboundMedia(
+            item.url
+            or host_media(
+                state,
+                base,
+                auth_id,
+                message.message_uuid,
+                HostedMedia(item.mime_type, item.data or PLACEHOLDER),
+            ),
+            item.mime_type,
+        )
+        for item in body.media
+    ]
 
 
 def _button(body: PlivoInboundIn) -> InboundButton | None:
