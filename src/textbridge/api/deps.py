@@ -58,6 +58,18 @@ async def require_api_key(
     return found
 
 
+async def has_api_key(request: Request, runtime: Runtime) -> bool:
+    """Whether the request carries what `require_api_key` accepts (a bearer key, or the inbox
+    session on a same-origin request). The sandbox simulator's control routes ask this of
+    clients that are not on loopback; the one place to tighten that (e.g. admin keys only)."""
+    credentials = await bearer(request)
+    try:
+        await require_api_key(request, runtime, credentials)
+    except ApiError:
+        return False
+    return True
+
+
 def _session_key_id(request: Request, runtime: Runtime) -> uuid.UUID | None:
     token = request.cookies.get(session.COOKIE_NAME)
     if not token:
