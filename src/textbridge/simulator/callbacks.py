@@ -9,8 +9,9 @@ in tasks kept in a set (so they are not garbage-collected mid-flight) and cancel
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 import httpx
 import structlog
 
-from textbridge.providers.plivo.signature import signed_headers
+from textbridge.providers.plivo.signature import json_signing_params, signed_headers
 from textbridge.simulator.plivo.vocabulary import (
     CALLBACK_TIMEOUT_SECONDS,
     RETRY_DELAY_FACTORS,
@@ -79,6 +80,33 @@ class PlivoWebhook:
             url = httpx.URL(self.url).copy_merge_params(list(self.params))
             return await client.get(url, headers=headers)
         return await client.post(self.url, data=dict(self.params), headers=headers)
+
+
+@dataclass(frozen=True)
+class PlivoJsonWebhook:
+    """A Plivo webhook whose body is JSON (WhatsApp inbound: nested ``Button``, ``Context``),
+    V3-signed over its fields as Plivo's SDK computes them (nested objects included)."""
+
+    url: str
+    body: Mapping[str, object]
+    auth_token: str = field(repr=False, compare=False)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "url": self.url,
+            "method": "POST",
+            "message_uuid": str(self.body.get("MessageUUID")),
+        }
+
+    def settled(self, response: httpx.Response) -> bool:
+        return response.is_success
+
+    async def send(self, client: httpx.AsyncClient) -> httpx.Response:
+        params = json_signing_params(self.body)
+        headers = signed_headers(self.auth_token, "POST", self.url, params)
+        content = json.dumps(self.body, separators=(",", ":")).encode()
+        headers["Content-Type"] = "application/json"
+        return await client.post(self.url, content=content, headers=headers)
 
 
 @dataclass(frozen=True)

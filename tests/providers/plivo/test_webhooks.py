@@ -26,7 +26,14 @@ BASE = {"From": "14155550199", "To": "14155550100", "MessageUUID": UUID}
 
 def fixture_event(name: str) -> InboundMessage | StatusUpdate:
     fixture = SPEC.fixture(name).with_id(UUID)
-    events = webhooks.parse(fixture.kind, fixture.params)
+    request = WebhookRequest(
+        fixture.method,
+        "https://example.com/webhooks/plivo/inbound",
+        {"content-type": fixture.content_type},
+        fixture.params,
+        fixture.payload.encode(),
+    )
+    events = webhooks.parse(fixture.kind, webhooks.fields_of(request))
     assert len(events) == 1
     return events[0]
 
@@ -39,7 +46,7 @@ def inbound(**fields: str) -> InboundMessage:
 
 @pytest.mark.parametrize("fixture", SPEC.fixtures(), ids=lambda fixture: fixture.name)
 def test_every_fixture_parses(fixture: testing.WebhookFixture) -> None:
-    event = webhooks.parse(fixture.kind, fixture.with_id(UUID).params)[0]
+    event = fixture_event(fixture.name)
     expected = InboundMessage if fixture.kind == "inbound" else StatusUpdate
     assert isinstance(event, expected)
     assert event.provider == "plivo"
@@ -92,7 +99,7 @@ def test_inbound_whatsapp_button_reply() -> None:
     assert (event.channel, event.content_type) == ("whatsapp", "button")
     assert event.reply_id == "RESCHEDULE_YES"
     assert event.text == "Yes, reschedule"  # Body is empty: the button's text stands in
-    assert event.raw["ContextMessageUUID"] == "3f9b2a8e-4c1d-4e0a-9b7f-0a1b2c3d4e5f"
+    assert event.raw["Context.MessageUUID"] == "3f9b2a8e-4c1d-4e0a-9b7f-0a1b2c3d4e5f"
 
 
 def test_status_whatsapp_read_keeps_conversation_fields() -> None:

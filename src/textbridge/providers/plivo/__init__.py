@@ -11,6 +11,7 @@ from textbridge.providers.base import (
     SendResult,
     WebhookEvent,
     WebhookKind,
+    WebhookPayloadError,
     WebhookRequest,
 )
 from textbridge.providers.plivo import checks, signature, vocabulary, webhooks
@@ -45,9 +46,11 @@ class PlivoProvider:
         return await self._messages.send(message)
 
     def verify(self, request: WebhookRequest) -> bool:
-        return signature.verify(
-            request.headers, request.method, request.url, request.params, self._tokens
-        )
+        try:
+            params = webhooks.signed_params(request)
+        except WebhookPayloadError:
+            return False
+        return signature.verify(request.headers, request.method, request.url, params, self._tokens)
 
     def parse(self, kind: WebhookKind, request: WebhookRequest) -> list[WebhookEvent]:
         return webhooks.parse(kind, webhooks.fields_of(request))

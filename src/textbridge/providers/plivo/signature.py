@@ -18,7 +18,14 @@ import secrets
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlparse, urlunparse
 
-__all__ = ["sign_v2", "sign_v3", "signed_headers", "v3_string_to_sign", "verify"]
+__all__ = [
+    "json_signing_params",
+    "sign_v2",
+    "sign_v3",
+    "signed_headers",
+    "v3_string_to_sign",
+    "verify",
+]
 
 V3_HEADER = "X-Plivo-Signature-V3"
 MA_V3_HEADER = "X-Plivo-Signature-Ma-V3"
@@ -28,6 +35,41 @@ MA_V2_HEADER = "X-Plivo-Signature-Ma-V2"
 V2_NONCE_HEADER = "X-Plivo-Signature-V2-Nonce"
 
 Params = Sequence[tuple[str, str]]
+
+
+def _sdk_text(value: object) -> str:
+    """A scalar as the SDK's ``string_format`` then ``str.format`` write it (``True``, ``1.5``)."""
+    return value if isinstance(value, str) else str(value)
+
+
+def _sorted_params_string(value: Mapping[str, object]) -> str:
+    """The SDK's ``get_sorted_params_string`` for a nested object: keys sorted, each key then
+    its value (an object recursively, a list as its sorted items)."""
+    parts = []
+    for key in sorted(value):
+        item = value[key]
+        if isinstance(item, Mapping):
+            parts.append(key + _sorted_params_string(item))
+        elif isinstance(item, list):
+            parts.append("".join(key + text for text in sorted(_sdk_text(x) for x in item)))
+        else:
+            parts.append(key + _sdk_text(item))
+    return "".join(parts)
+
+
+def json_signing_params(body: Mapping[str, object]) -> list[tuple[str, str]]:
+    """A JSON body as V3 params: pairs whose sorted ``key + value`` concatenation is the SDK's
+    string for the body (plivo 4.63 ``signature_v3.get_sorted_params_string``), nested objects
+    and lists included, so every field of the body is covered by the signature."""
+    pairs: list[tuple[str, str]] = []
+    for key, item in body.items():
+        if isinstance(item, Mapping):
+            pairs.append((key, _sorted_params_string(item)))
+        elif isinstance(item, list):
+            pairs.extend((key, _sdk_text(x)) for x in item)
+        else:
+            pairs.append((key, _sdk_text(item)))
+    return pairs
 
 
 def _hmac_b64(auth_token: str, message: str) -> str:

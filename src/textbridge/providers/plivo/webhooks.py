@@ -27,6 +27,7 @@ from textbridge.providers.base import (
     WebhookPayloadError,
     WebhookRequest,
 )
+from textbridge.providers.plivo import signature
 from textbridge.providers.plivo import vocabulary as v
 from textbridge.providers.plivo.vocabulary import ERROR_CODES
 
@@ -39,6 +40,28 @@ CALLBACK_REF = "ref"
 """The query parameter of our status callback URL that carries our message id."""
 
 
+def _is_json(request: WebhookRequest) -> bool:
+    return request.headers.get("content-type", "").startswith("application/json")
+
+
+def _json_body(request: WebhookRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise WebhookPayloadError("body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise WebhookPayloadError("JSON body is not an object")
+    return body
+
+
+def signed_params(request: WebhookRequest) -> list[tuple[str, str]]:
+    """What Plivo's V3 signature covers: the form or query params, or a JSON body's fields
+    (nested objects included, as the SDK computes them)."""
+    if request.method == "POST" and _is_json(request):
+        return signature.json_signing_params(_json_body(request))
+    return list(request.params)
+
+
 def fields_of(request: WebhookRequest) -> list[tuple[str, str]]:
     """The webhook's fields: form or query params, plus a JSON body's, flattened; for a POST,
     our own `ref` from the callback URL's query too."""
@@ -47,15 +70,9 @@ def fields_of(request: WebhookRequest) -> list[tuple[str, str]]:
         ours = [(key, value) for key, value in query if key == CALLBACK_REF]
     else:
         ours = []
-    if not request.headers.get("content-type", "").startswith("application/json"):
+    if not _is_json(request):
         return [*request.params, *ours]
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as exc:
-        raise WebhookPayloadError("body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise WebhookPayloadError("JSON body is not an object")
-    return [*request.params, *ours, *_flatten(body, "")]
+    return [*request.params, *ours, *_flatten(_json_body(request), "")]
 
 
 def _flatten(value: dict[str, Any], prefix: str) -> Iterator[tuple[str, str]]:

@@ -58,9 +58,12 @@ class PlivoInboundIn(ControlBody):
     media: list[MediaIn] = Field(default_factory=list, max_length=MMS_MAX_MEDIA)
     button: ButtonIn | None = None
     location: LocationIn | None = None
+    context_message_uuid: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _content(self) -> Self:
+        if self.type != "whatsapp" and self.context_message_uuid is not None:
+            raise ValueError("only a whatsapp message carries a context")
         if self.type != "whatsapp" and self.location is not None:
             raise ValueError("only a whatsapp message carries a location")
         if self.type == "sms" and (self.text is None or self.media or self.button):

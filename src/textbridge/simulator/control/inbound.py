@@ -1,8 +1,11 @@
 """Inbound injection (control API): a user's message, posted as the provider's signed webhook.
 
 - ``POST /control/plivo/inbound {"from", "to", "type"?: "sms"|"mms"|"whatsapp", "text"?,
+  "context_message_uuid"?,
   "media"?: [{"url"?, "mime_type", "data"?}], "button"?: {"payload", "text"}, "location"?: {"lat",
-  "long", "name"?, "address"?}}`` posts Plivo's form webhook to ``plivo_message_url``. SMS need
+  "long", "name"?, "address"?}}`` posts Plivo's webhook to ``plivo_message_url`` (a form for
+  SMS and MMS, JSON for WhatsApp; a button reply's ``Context`` is ``context_message_uuid``, else
+  the last WhatsApp message our number sent the contact). SMS need
   ``text``; MMS take up to 10 media; WhatsApp takes text, one media (``text`` is its caption),
   a button reply or a location (see ``plivo.inbound`` for its assumed field names). A medium
   without ``url`` is hosted by the simulator as Plivo hosts inbound media
@@ -26,7 +29,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from textbridge.messaging.encoding import analyze
-from textbridge.simulator.callbacks import CallbackDispatcher, PlivoWebhook, Webhook
+from textbridge.simulator.callbacks import (
+    CallbackDispatcher,
+    PlivoJsonWebhook,
+    PlivoWebhook,
+    Webhook,
+)
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.control.api import control_number
 from textbridge.simulator.control.bodies import PlivoInboundIn, VonageInboundIn
@@ -36,6 +44,7 @@ from textbridge.simulator.plivo.inbound import (
     InboundLocation,
     InboundMedia,
     inbound_params,
+    whatsapp_body,
 )
 from textbridge.simulator.plivo.media import PLACEHOLDER, host_media
 from textbridge.simulator.plivo.vocabulary import INBOUND_RATE, MessageType
@@ -57,8 +66,7 @@ def build_inbound_router(
         message = _plivo_message(body, state)
         media = _media(body, message, state, _simulator_base(request), config.plivo_auth_id)
         message.media_urls = tuple(item.url for item in media)
-        params = inbound_params(message, media, _button(body), _location(body))
-        hook = PlivoWebhook(config.plivo_message_url, "POST", params, config.plivo_auth_token)
+        hook = _plivo_hook(body, message, media, state, config.plivo_message_url, config)
         return await _post_inbound(hook, message, state, callbacks)
 
     if config.vonage_enabled:
@@ -112,6 +120,37 @@ def _received(
     )
     message.advance("received", message.message_time)
     return message
+
+
+def _plivo_hook(
+    body: PlivoInboundIn,
+    message: StoredMessage,
+    media: list[InboundMedia],
+    state: SimulatorState,
+    url: str,
+    config: SimulatorConfig,
+) -> Webhook:
+    """SMS and MMS as a form post; WhatsApp as Plivo's JSON body (see ``plivo.inbound``)."""
+    token = config.plivo_auth_token
+    if message.message_type != "whatsapp":
+        return PlivoWebhook(url, "POST", inbound_params(message, media), token)
+    context = body.context_message_uuid or (_replied_to(state, message) if body.button else None)
+    payload = whatsapp_body(message, media, _button(body), _location(body), context)
+    return PlivoJsonWebhook(url, payload, token)
+
+
+def _replied_to(state: SimulatorState, message: StoredMessage) -> str | None:
+    """The last WhatsApp message our number sent this contact (what a button answers)."""
+    for sent in reversed(state.messages.values()):
+        if (
+            sent.provider == "plivo"
+            and sent.direction == "outbound"
+            and sent.message_type == "whatsapp"
+            and sent.to_number == message.from_number
+            and sent.from_number == message.to_number
+        ):
+            return sent.message_uuid
+    return None
 
 
 def _simulator_base(request: Request) -> str:
