@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from textbridge.providers import testing
+from textbridge.providers import shapes, testing
 from textbridge.providers.base import (
     InboundMessage,
     Media,
@@ -283,3 +283,15 @@ def test_form_body_fields_are_the_params() -> None:
     params = [*BASE.items(), ("Type", "sms"), ("Text", "hi")]
     request = _request("application/x-www-form-urlencoded", urlencode(params).encode(), params)
     assert webhooks.fields_of(request) == params
+
+
+def test_an_unknown_whatsapp_content_type_is_kept_and_its_shape_noted_once() -> None:
+    fields = {**BASE, "Type": "whatsapp", "ContentType": "reaction", "Emoji": "👍"}
+
+    first = webhooks.parse("inbound", list(fields.items()))[0]
+    webhooks.parse("inbound", list(fields.items()))
+
+    assert isinstance(first, InboundMessage)
+    assert first.content_type == "unsupported"
+    assert first.raw["Emoji"] == "👍"
+    assert shapes.unknown_shape_count("plivo", "whatsapp ContentType 'reaction'", fields) == 2

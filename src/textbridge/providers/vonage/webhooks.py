@@ -222,6 +222,8 @@ def _button(payload: Payload) -> dict[str, Any]:
 
 def _unsupported(payload: Payload) -> dict[str, Any]:
     # `unsupported`, and types we do not model (reaction, order, contact, ...): kept in `raw`.
+    kind = str(payload.get("message_type"))[:32]
+    note_unknown_shape(PROVIDER, f"inbound message_type {kind!r}", payload)
     return {"text": "", "content_type": "unsupported"}
 
 
