@@ -15,15 +15,20 @@ import structlog
 
 log = structlog.get_logger("textbridge.providers")
 
+MAX_SHAPES = 1000
+"""Distinct shapes remembered; beyond it new shapes are no longer logged (memory stays bounded)."""
+
 _seen: dict[tuple[str, str, tuple[str, ...]], int] = {}
 _lock = threading.Lock()
 
 
 def note_unknown_shape(provider: str, what: str, fields: Iterable[str]) -> bool:
     """Record a payload of an undocumented shape; True when this shape was new (and logged)."""
-    names = tuple(sorted({str(name)[:64] for name in fields}))
+    names = tuple(sorted({str(name)[:64] for name in fields}))[:100]
     key = (provider, what, names)
     with _lock:
+        if key not in _seen and len(_seen) >= MAX_SHAPES:
+            return False
         count = _seen.get(key, 0) + 1
         _seen[key] = count
     if count > 1:
@@ -34,6 +39,6 @@ def note_unknown_shape(provider: str, what: str, fields: Iterable[str]) -> bool:
 
 def unknown_shape_count(provider: str, what: str, fields: Iterable[str]) -> int:
     """How many payloads of this shape were seen (for tests and diagnostics)."""
-    names = tuple(sorted({str(name)[:64] for name in fields}))
+    names = tuple(sorted({str(name)[:64] for name in fields}))[:100]
     with _lock:
         return _seen.get((provider, what, names), 0)
