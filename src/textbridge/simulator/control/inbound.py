@@ -1,14 +1,13 @@
 """Inbound injection (control API): a user's message, posted as the provider's signed webhook.
 
 - ``POST /control/plivo/inbound {"from", "to", "type"?: "sms"|"mms"|"whatsapp", "text"?,
-  "context_message_uuid"?,
-  "media"?: [{"url"?, "mime_type", "data"?}], "button"?: {"payload", "text"}, "location"?: {"lat",
-  "long", "name"?, "address"?}}`` posts Plivo's webhook to ``plivo_message_url`` (a form for
-  SMS and MMS, JSON for WhatsApp; a button reply's ``Context`` is ``context_message_uuid``, else
-  the last WhatsApp message our number sent the contact). SMS need
-  ``text``; MMS take up to 10 media; WhatsApp takes text, one media (``text`` is its caption),
-  a button reply or a location (see ``plivo.inbound`` for its assumed field names). A medium
-  without ``url`` is hosted by the simulator as Plivo hosts inbound media
+  "media"?: [{"url"?, "mime_type", "data"?}], "button"?: {"payload", "text"}, "location"?:
+  {"lat", "long", "name"?, "address"?}, "context_message_uuid"?}`` posts Plivo's webhook to
+  ``plivo_message_url``: a form for SMS and MMS, JSON for WhatsApp (see ``plivo.inbound``). SMS
+  need ``text``; MMS take up to 10 media; WhatsApp takes text, one media (``text`` is its
+  caption), a button reply or a location. A button reply's ``Context`` is
+  ``context_message_uuid``, else the last WhatsApp message our number sent the contact. A medium
+  without ``url`` is hosted by the simulator where Plivo hosts inbound media
   (``{base}/Account/{auth_id}/Message/{uuid}/Media/{id}``, see ``plivo.media``).
 - ``POST /control/vonage/inbound {"channel": "sms"|"whatsapp", "from", "to", "text"?,
   "media"?: {"url", "kind": "image"|"audio"|"video"|"file"|"sticker", "caption"?, "name"?},
