@@ -115,3 +115,32 @@ def test_a_vonage_mms_with_several_attachments_keeps_them_all(textbridge: Textbr
     assert message["channel"] == "mms"
     assert [m["kind"] for m in message["media"]] == ["image", "image", "file"]
     assert textbridge.database.scalar("SELECT count(*) FROM attachments") == 3
+
+
+def test_the_simulator_injects_a_vonage_mms_with_several_attachments(
+    textbridge: Textbridge,
+) -> None:
+    attachments = [
+        {"url": "https://api-us.nexmo.com/v3/media/one", "kind": "image", "caption": "Both"},
+        {"url": "https://api-us.nexmo.com/v3/media/two", "kind": "video"},
+    ]
+    body = {"channel": "mms", "from": CONTACT, "to": "+14155550102", "attachments": attachments}
+
+    response = textbridge.simulator.post("/control/vonage/inbound", json=body)
+
+    assert response.json()["status_code"] == 200, response.text
+
+    def stored() -> list[dict[str, Any]] | None:
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        if not listed:
+            return None
+        path = f"/api/v1/conversations/{listed[0]['id']}/messages"
+        messages: list[dict[str, Any]] = textbridge.api.get(path).json()
+        return messages or None
+
+    [message] = wait_until(stored, timeout=10)
+    assert (message["channel"], message["text"]) == ("mms", "Both")
+    assert [(m["kind"], m["url"]) for m in message["media"]] == [
+        ("image", "https://api-us.nexmo.com/v3/media/one"),
+        ("video", "https://api-us.nexmo.com/v3/media/two"),
+    ]

@@ -191,6 +191,11 @@ def test_vonage_whatsapp_payloads(
         {"channel": "whatsapp", "text": "hi", "reply": {"id": "a", "title": "b"}},
         {"channel": "rcs", "text": "hi"},
         {"channel": "whatsapp", "image": {"url": "not a url"}},
+        {"channel": "mms", "text": "hi"},
+        {"channel": "mms", "attachments": []},
+        {"channel": "mms", "attachments": [{"url": "https://e.x/s.webp", "kind": "sticker"}]},
+        {"channel": "whatsapp", "attachments": [{"url": "https://e.x/a.png", "kind": "image"}]},
+        {"channel": "mms", "attachments": [{"url": "https://e.x/a.png", "kind": "image"}] * 11},
     ],
 )
 def test_vonage_inbound_shapes_are_checked(control: httpx.Client, body: dict[str, Any]) -> None:
@@ -218,3 +223,22 @@ def test_vonage_inbound_needs_an_inbound_url(simulator_config: SimulatorConfig) 
 
     assert answer.status_code == 400
     assert "vonage_inbound_url" in answer.json()["error"]
+
+
+def test_vonage_mms_lists_every_attachment_in_content(
+    control: httpx.Client, receiver: Receiver
+) -> None:
+    attachments = [
+        {"url": "https://e.x/a.png", "kind": "image", "caption": "look"},
+        {"url": "https://e.x/b.mp4", "kind": "video"},
+    ]
+    payload = vonage_inbound(control, receiver, {"channel": "mms", "attachments": attachments})
+
+    assert payload["channel"] == "mms"
+    assert payload["message_type"] == "image"
+    assert payload["image"] == {"url": "https://e.x/a.png", "caption": "look"}
+    assert payload["content"] == [
+        {"type": "image", "url": "https://e.x/a.png", "caption": "look"},
+        {"type": "video", "url": "https://e.x/b.mp4"},
+    ]
+    assert "whatsapp" not in payload

@@ -20,7 +20,8 @@ VonageMediaKind = Literal["image", "audio", "video", "file", "sticker"]
 _URL = r"^https?://\S+$"
 HOSTED_MEDIA_MAX_BYTES = 5_000_000
 _MIME = r"^[\w.+-]+/[\w.+-]+$"
-_VONAGE_CONTENT = ("text", "image", "media", "location", "button", "reply")
+_VONAGE_CONTENT = ("text", "image", "media", "attachments", "location", "button", "reply")
+_MMS_MAX_ATTACHMENTS = 10
 _UNCAPTIONED: frozenset[str] = frozenset({"audio", "sticker"})
 _UNNAMED: frozenset[str] = frozenset({"sticker"})
 
@@ -128,7 +129,7 @@ class ReplyIn(ControlBody):
 
 
 class VonageInboundIn(ControlBody):
-    channel: Literal["sms", "whatsapp"]
+    channel: Literal["sms", "mms", "whatsapp"]
     from_: str = Field(alias="from", min_length=1)
     to: str = Field(min_length=1)
     text: str | None = None
@@ -137,6 +138,9 @@ class VonageInboundIn(ControlBody):
     location: VonageLocationIn | None = None
     button: ButtonIn | None = None
     reply: ReplyIn | None = None
+    attachments: list[VonageMediaIn] | None = Field(
+        default=None, min_length=1, max_length=_MMS_MAX_ATTACHMENTS
+    )
     profile_name: str | None = None
 
     @model_validator(mode="after")
@@ -146,10 +150,17 @@ class VonageInboundIn(ControlBody):
             raise ValueError(f"give exactly one of {', '.join(_VONAGE_CONTENT)}")
         if self.channel == "sms" and given != ["text"]:
             raise ValueError("an sms carries text only")
+        if (self.channel == "mms") != (given == ["attachments"]):
+            raise ValueError("an mms carries attachments, and only an mms does")
+        if any(item.kind == "sticker" for item in self.attachments or ()):
+            raise ValueError("an mms carries no sticker")
         return self
 
     def media_part(self) -> VonageMediaIn | None:
-        """``media``, or ``image`` (its older spelling) as an image medium."""
+        """``media``, or ``image`` (its older spelling) as an image medium; for an MMS, its
+        first attachment (the one its ``message_type`` names)."""
+        if self.attachments:
+            return self.attachments[0]
         if self.image is None:
             return self.media
         return VonageMediaIn(url=self.image.url, kind="image", caption=self.image.caption)
@@ -167,6 +178,14 @@ class VonageInboundIn(ControlBody):
         if self.text is not None:
             return {"text": self.text}
         media = self.media_part()
+        if media is not None and self.attachments:
+            # Vonage's MMS page: the first attachment is of the message type, further ones of
+            # any type; we send all of them in `content[]` as the adapter reads it.
+            listed = [
+                {"type": a.kind, **a.model_dump(exclude={"kind"}, exclude_none=True)}
+                for a in self.attachments
+            ]
+            return {**media.content(), "content": listed}
         if media is not None:
             return media.content()
         part = self.location or self.button or self.reply

@@ -9,10 +9,12 @@
   ``context_message_uuid``, else the last WhatsApp message our number sent the contact. A medium
   without ``url`` is hosted by the simulator where Plivo hosts inbound media
   (``{base}/Account/{auth_id}/Message/{uuid}/Media/{id}``, see ``plivo.media``).
-- ``POST /control/vonage/inbound {"channel": "sms"|"whatsapp", "from", "to", "text"?,
+- ``POST /control/vonage/inbound {"channel": "sms"|"mms"|"whatsapp", "from", "to", "text"?,
   "media"?: {"url", "kind": "image"|"audio"|"video"|"file"|"sticker", "caption"?, "name"?},
   "image"?: {"url", "caption"?}, "location"?: {"lat", "long", "name"?, "address"?, "url"?},
-  "button"?: {"payload", "text"}, "reply"?: {"id", "title"}, "profile_name"?}`` posts Vonage's
+  "button"?: {"payload", "text"}, "reply"?: {"id", "title"}, "attachments"?: [media, ...] (MMS
+  only: the first names the ``message_type``, all are listed in ``content[]``),
+  "profile_name"?}`` posts Vonage's
   JSON webhook to ``vonage_inbound_url`` (exactly one content field; SMS take ``text`` only;
   ``image`` is short for a ``media`` of kind ``image``; audio and stickers take no caption, a
   sticker no name). Exists when Vonage is configured.
@@ -98,8 +100,9 @@ def _vonage_message(body: VonageInboundIn, state: SimulatorState) -> StoredMessa
     message.provider = "vonage"
     message.units = analyze(text).segments if body.channel == "sms" else 1
     message.content_type = body.content_type
-    media = body.media_part()
-    message.media_urls = (media.url,) if media else ()
+    single = body.media_part()
+    media = body.attachments or ([single] if single is not None else [])
+    message.media_urls = tuple(item.url for item in media)
     return message
 
 

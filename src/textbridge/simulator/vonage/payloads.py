@@ -157,6 +157,8 @@ def inbound_payload(
         payload["sms"] = {"num_messages": str(message.units), "keyword": sms_keyword(message.text)}
         payload["usage"] = usage("sms")
         return payload
+    if message.message_type == "mms":
+        return payload
     payload.update(_whatsapp_inbound(message, profile_name))
     return payload
 
