@@ -83,6 +83,9 @@ def _add_inbox(app: FastAPI) -> None:
 
 
 def _mount_simulator(app: FastAPI, runtime: Runtime) -> None:
+    from functools import partial
+
+    from textbridge.api.deps import has_admin_key
     from textbridge.simulator import SimulatorConfig, create_simulator_app
 
     sandbox = runtime.sandbox
@@ -99,7 +102,7 @@ def _mount_simulator(app: FastAPI, runtime: Runtime) -> None:
         vonage_inbound_url=webhook_url(public_url, "vonage", "inbound"),
         vonage_status_url=webhook_url(public_url, "vonage", "status"),
     )
-    app.state.simulator = create_simulator_app(config)
+    app.state.simulator = create_simulator_app(config, partial(has_admin_key, runtime=runtime))
     app.mount("/simulator", app.state.simulator)
 
 

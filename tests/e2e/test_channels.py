@@ -215,3 +215,14 @@ def test_whatsapp_button_reply_is_kept(textbridge: Textbridge) -> None:
     [message] = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()
     assert (message["content_type"], message["reply_id"]) == ("button", "CONFIRM")
     assert message["text"] == "Yes, confirm"
+
+
+def test_a_vonage_whatsapp_sticker_goes_through_the_simulator(textbridge: Textbridge) -> None:
+    _inbound_whatsapp(textbridge, "vonage", "Send me a sticker")
+    sticker = {"url": "https://example.com/wave.webp", "mime_type": "image/webp"}
+
+    sent = _send(textbridge, channel="whatsapp", provider="vonage", media=sticker)
+
+    assert sent.status_code == 202, sent.text
+    delivered = textbridge.wait_for_status(sent.json()["id"], "delivered", timeout=30)
+    assert delivered["media"][0]["kind"] == "sticker"

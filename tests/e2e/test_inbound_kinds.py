@@ -3,7 +3,14 @@ the simulator, received over HTTP, stored, and read back through the API."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+from textbridge.providers import testing
+from textbridge.providers.vonage import sign_webhook
 
 from ..support.live import wait_until
 from ..support.textbridge import CONTACT, Textbridge
@@ -79,3 +86,61 @@ def test_plivo_whatsapp_location_arrives(textbridge: Textbridge) -> None:
         "name": "Big Ben",
         "address": "London SW1A 0AA",
     }
+
+
+def test_a_vonage_mms_with_several_attachments_keeps_them_all(textbridge: Textbridge) -> None:
+    sandbox = textbridge.runtime.sandbox
+    assert sandbox is not None
+    fixture = Path(testing.__file__).parent / "vonage/fixtures/inbound_mms_several.json"
+    body = fixture.read_text().replace("{message_uuid}", str(uuid.uuid4())).encode()
+    body = body.replace(b'"14155550100"', b'"14155550102"')  # the sandbox's Vonage SMS number
+    headers = {
+        **sign_webhook(sandbox.vonage_signature_secret, body),
+        "content-type": "application/json",
+    }
+
+    answer = httpx.post(f"{textbridge.url}/webhooks/vonage/inbound", content=body, headers=headers)
+
+    assert answer.status_code == 200, answer.text
+
+    def stored() -> list[dict[str, Any]] | None:
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        if not listed:
+            return None
+        path = f"/api/v1/conversations/{listed[0]['id']}/messages"
+        messages: list[dict[str, Any]] = textbridge.api.get(path).json()
+        return messages or None
+
+    [message] = wait_until(stored, timeout=10)
+    assert message["channel"] == "mms"
+    assert [m["kind"] for m in message["media"]] == ["image", "image", "file"]
+    assert textbridge.database.scalar("SELECT count(*) FROM attachments") == 3
+
+
+def test_the_simulator_injects_a_vonage_mms_with_several_attachments(
+    textbridge: Textbridge,
+) -> None:
+    attachments = [
+        {"url": "https://api-us.nexmo.com/v3/media/one", "kind": "image", "caption": "Both"},
+        {"url": "https://api-us.nexmo.com/v3/media/two", "kind": "video"},
+    ]
+    body = {"channel": "mms", "from": CONTACT, "to": "+14155550102", "attachments": attachments}
+
+    response = textbridge.simulator.post("/control/vonage/inbound", json=body)
+
+    assert response.json()["status_code"] == 200, response.text
+
+    def stored() -> list[dict[str, Any]] | None:
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        if not listed:
+            return None
+        path = f"/api/v1/conversations/{listed[0]['id']}/messages"
+        messages: list[dict[str, Any]] = textbridge.api.get(path).json()
+        return messages or None
+
+    [message] = wait_until(stored, timeout=10)
+    assert (message["channel"], message["text"]) == ("mms", "Both")
+    assert [(m["kind"], m["url"]) for m in message["media"]] == [
+        ("image", "https://api-us.nexmo.com/v3/media/one"),
+        ("video", "https://api-us.nexmo.com/v3/media/two"),
+    ]

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from textbridge.media.downloader import MediaDownloader
+from textbridge.media.guard import is_public
 
 from ..support.database import Database
 from ..support.live import wait_until
@@ -23,6 +24,10 @@ def media_server(request: httpx.Request) -> httpx.Response:
     authorized = request.headers.get("authorization", "").startswith("Bearer ")
     if request.url.host == "api-us.nexmo.com" and not authorized:
         return httpx.Response(401)
+    # The sandbox's media.plivo.com (the simulator) needs the Plivo account's Basic auth.
+    basic = request.headers.get("authorization", "").startswith("Basic ")
+    if "/simulator/Account/" in request.url.path and not basic:
+        return httpx.Response(401)
     if request.url.path.endswith("huge.bin"):
         return httpx.Response(200, content=b"x" * 5000)
     return httpx.Response(200, content=IMAGE, headers={"content-type": "image/png"})
@@ -31,7 +36,15 @@ def media_server(request: httpx.Request) -> httpx.Response:
 @pytest.fixture
 def textbridge(database: Database, tmp_path: Path) -> Iterator[Textbridge]:
     client = httpx.AsyncClient(transport=httpx.MockTransport(media_server))
-    downloader = MediaDownloader(client, tmp_path / "media", 1000, resolve=public_resolver)
+    # The sandbox's media.plivo.com is the simulator on 127.0.0.1; the mock transport opens no
+    # socket, so only the guard's early check needs to let that one address through.
+    downloader = MediaDownloader(
+        client,
+        tmp_path / "media",
+        1000,
+        resolve=public_resolver,
+        allowed=lambda address: address == "127.0.0.1" or is_public(address),
+    )
     with running_textbridge(
         database, tmp_path, downloader=downloader, media_download=True
     ) as running:
@@ -90,3 +103,30 @@ def test_provider_media_is_fetched_with_the_providers_credentials(textbridge: Te
     item = wait_until(stored, timeout=10)
     assert item["download_state"] == "stored", item["download_error"]
     assert textbridge.api.get(str(item["local_url"])).content == IMAGE
+
+
+def test_plivo_media_is_fetched_from_plivos_media_host_with_credentials(
+    textbridge: Textbridge,
+) -> None:
+    textbridge.simulator.post(
+        "/control/plivo/inbound",
+        json={
+            "from": CONTACT,
+            "to": "+14155550100",
+            "type": "mms",
+            "text": "",
+            "media": [{"mime_type": "image/png"}],
+        },
+    )
+
+    def stored() -> dict[str, object] | None:
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        if not listed:
+            return None
+        [message] = textbridge.api.get(f"/api/v1/conversations/{listed[0]['id']}/messages").json()
+        item: dict[str, object] = message["media"][0]
+        return item if item["download_state"] else None
+
+    item = wait_until(stored, timeout=10)
+    assert "/simulator/Account/" in str(item["url"])
+    assert item["download_state"] == "stored", item["download_error"]

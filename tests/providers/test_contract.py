@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ def plivo_spec(textbridge: Textbridge) -> testing.ProviderSpec:
     token = textbridge.runtime.sandbox.plivo_auth_token
 
     def sign(fixture: testing.WebhookFixture, url: str) -> dict[str, str]:
-        params = [] if fixture.method == "GET" else fixture.params
+        params: signature.SignedParams = [] if fixture.method == "GET" else fixture.params
+        if fixture.is_json:
+            params = json.loads(fixture.payload)
         return signature.signed_headers(token, fixture.method, url, params)
 
     return testing.ProviderSpec("plivo", PLIVO_FIXTURES, sign, secrets=(token,))

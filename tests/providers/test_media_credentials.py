@@ -9,6 +9,8 @@ from textbridge.providers.plivo import PlivoProvider
 from textbridge.providers.vonage import VonageCredentials, VonageProvider
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
+UUID = "24d742b9-9b12-4397-93a7-da496bc874d9"
+MEDIA = "0178eb8a-461a-4fd1-bc37-13eebfdc0676"
 
 
 @pytest.fixture
@@ -27,10 +29,20 @@ async def vonage() -> VonageProvider:
 @pytest.mark.parametrize(
     ("url", "gets_credentials"),
     [
-        (f"https://api.plivo.com/v1/Account/{AUTH_ID}/Media/abc/", True),
-        ("https://api.plivo.com/v1/Account/MAYYYYYYYYYYYYYYYYYY/Media/abc/", False),
-        (f"http://api.plivo.com/v1/Account/{AUTH_ID}/Media/abc/", False),
-        (f"https://api.plivo.com.evil.example/v1/Account/{AUTH_ID}/Media/abc/", False),
+        # Plivo serves message media on media.plivo.com (plivo-python's
+        # messageListMediaResponse.json), uploaded media at /Account/{id}/Media/{id}.
+        (f"https://media.plivo.com/Account/{AUTH_ID}/Message/{UUID}/Media/{MEDIA}", True),
+        (f"https://MEDIA.plivo.com/Account/{AUTH_ID}/Media/{MEDIA}", True),
+        (f"https://media.plivo.com/Account/MAYYYYYYYYYYYYYYYYYY/Message/{UUID}/Media/1", False),
+        (f"http://media.plivo.com/Account/{AUTH_ID}/Message/{UUID}/Media/{MEDIA}", False),
+        (f"https://media.plivo.com:8443/Account/{AUTH_ID}/Media/{MEDIA}", False),
+        (f"https://media.plivo.com.evil.example/Account/{AUTH_ID}/Media/{MEDIA}", False),
+        (f"https://user@media.plivo.com/Account/{AUTH_ID}/Media/{MEDIA}", False),
+        (f"https://media.plivo.com/Account/{AUTH_ID}/../MAYYYYYYYYYYYYYYYYYY/Media/1", False),
+        (f"https://media.plivo.com/Account/{AUTH_ID}/%2e%2e/MAYYYYYYYYYYYYYYYYYY/Media/1", False),
+        (f"https://evil.example/media.plivo.com/Account/{AUTH_ID}/Media/{MEDIA}", False),
+        # The Media API's JSON resource is not the file: no credentials there either.
+        (f"https://api.plivo.com/v1/Account/{AUTH_ID}/Media/abc/", False),
         ("https://media.example.com/cat.jpg", False),
     ],
 )

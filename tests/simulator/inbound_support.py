@@ -16,16 +16,36 @@ PLIVO = {"from": f"+{USER}", "to": f"+{OURS}"}
 VONAGE = {"from": USER, "to": OURS}
 
 
+def plivo_fields(webhook: Received) -> dict[str, str]:
+    """A Plivo webhook's fields: its form, or its JSON body with nested objects as dotted
+    names (``Button.Payload``)."""
+    if not webhook.headers.get("content-type", "").startswith("application/json"):
+        return webhook.params
+    return dict(_dotted(webhook.json(), ""))
+
+
+def _dotted(value: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            pairs += _dotted(item, f"{prefix}{key}.")
+        else:
+            assert isinstance(item, str), (key, item)  # Plivo's fields are all strings
+            pairs.append((f"{prefix}{key}", item))
+    return pairs
+
+
 def plivo_inbound(
     control: httpx.Client, receiver: Receiver, body: dict[str, Any]
 ) -> dict[str, str]:
-    """The form fields of the Plivo webhook that injecting ``body`` posts (signature checked)."""
+    """The fields of the Plivo webhook that injecting ``body`` posts (signature checked)."""
     answer = control.post("/plivo/inbound", json={**PLIVO, **body})
     assert answer.status_code == 200, answer.text
     [webhook] = receiver.wait_for(1, "/inbound")
     assert_signed(webhook, "POST", f"{receiver.url}/inbound")
-    assert webhook.params["MessageUUID"] == answer.json()["message_uuid"]
-    return webhook.params
+    fields = plivo_fields(webhook)
+    assert fields["MessageUUID"] == answer.json()["message_uuid"]
+    return fields
 
 
 def vonage_webhook(control: httpx.Client, receiver: Receiver, body: dict[str, Any]) -> Received:

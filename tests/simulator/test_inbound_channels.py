@@ -55,8 +55,8 @@ def test_plivo_mms_carries_body_and_numbered_media(
             {"button": {"payload": "YES", "text": "Yes please"}},
             {
                 "ContentType": "button",
-                "ButtonPayload": "YES",
-                "ButtonText": "Yes please",
+                "Button.Payload": "YES",  # nested: {"Button": {"Payload", "Text"}}
+                "Button.Text": "Yes please",
                 "Body": "Yes please",
             },
         ),
@@ -74,9 +74,38 @@ def test_plivo_whatsapp_fields(
     assert stored["content_type"] == expected["ContentType"]
 
 
+def test_plivo_whatsapp_is_json_with_nested_button_and_context(
+    control: httpx.Client, receiver: Receiver, api: httpx.Client
+) -> None:
+    sent = api.post(
+        "/Message/",
+        json={"src": OURS, "dst": USER, "type": "whatsapp", "text": "Shall we?"},
+    )
+    assert sent.status_code == 202, sent.text
+    button = {"payload": "YES", "text": "Yes please"}
+
+    answer = control.post("/plivo/inbound", json={**PLIVO, "type": "whatsapp", "button": button})
+
+    [webhook] = receiver.wait_for(1, "/inbound")
+    assert webhook.headers["content-type"] == "application/json"
+    body = webhook.json()
+    assert body["Button"] == {"Payload": "YES", "Text": "Yes please"}
+    assert body["Context"] == {"MessageUUID": sent.json()["message_uuid"][0]}
+    assert body["MessageUUID"] == answer.json()["message_uuid"]
+
+
+def test_plivo_whatsapp_context_can_be_named(control: httpx.Client, receiver: Receiver) -> None:
+    fields = plivo_inbound(
+        control, receiver, {"type": "whatsapp", "text": "re", "context_message_uuid": "abc-1"}
+    )
+
+    assert fields["Context.MessageUUID"] == "abc-1"
+
+
 @pytest.mark.parametrize(
     "body",
     [
+        {"type": "sms", "text": "hi", "context_message_uuid": "abc"},
         {"type": "sms", "text": "hi", "media": [PNG]},
         {"type": "mms"},
         {"type": "mms", "text": "hi", "button": {"payload": "p", "text": "t"}},
@@ -162,6 +191,11 @@ def test_vonage_whatsapp_payloads(
         {"channel": "whatsapp", "text": "hi", "reply": {"id": "a", "title": "b"}},
         {"channel": "rcs", "text": "hi"},
         {"channel": "whatsapp", "image": {"url": "not a url"}},
+        {"channel": "mms", "text": "hi"},
+        {"channel": "mms", "attachments": []},
+        {"channel": "mms", "attachments": [{"url": "https://e.x/s.webp", "kind": "sticker"}]},
+        {"channel": "whatsapp", "attachments": [{"url": "https://e.x/a.png", "kind": "image"}]},
+        {"channel": "mms", "attachments": [{"url": "https://e.x/a.png", "kind": "image"}] * 11},
     ],
 )
 def test_vonage_inbound_shapes_are_checked(control: httpx.Client, body: dict[str, Any]) -> None:
@@ -189,3 +223,22 @@ def test_vonage_inbound_needs_an_inbound_url(simulator_config: SimulatorConfig) 
 
     assert answer.status_code == 400
     assert "vonage_inbound_url" in answer.json()["error"]
+
+
+def test_vonage_mms_lists_every_attachment_in_content(
+    control: httpx.Client, receiver: Receiver
+) -> None:
+    attachments = [
+        {"url": "https://e.x/a.png", "kind": "image", "caption": "look"},
+        {"url": "https://e.x/b.mp4", "kind": "video"},
+    ]
+    payload = vonage_inbound(control, receiver, {"channel": "mms", "attachments": attachments})
+
+    assert payload["channel"] == "mms"
+    assert payload["message_type"] == "image"
+    assert payload["image"] == {"url": "https://e.x/a.png", "caption": "look"}
+    assert payload["content"] == [
+        {"type": "image", "url": "https://e.x/a.png", "caption": "look"},
+        {"type": "video", "url": "https://e.x/b.mp4"},
+    ]
+    assert "whatsapp" not in payload

@@ -34,21 +34,22 @@ def test_lists_the_seeded_templates(api: httpx.Client) -> None:
         "total_count": 3,
     }
     order_update, reminder, sale = body["objects"]
+    # Plivo lists summaries (docs: List Templates); the whole template is by template_id.
+    assert set(order_update) == {"template_id", "name", "language", "category", "status"}
     assert order_update["name"] == "order_update"
     assert order_update["language"] == "en_US"
     assert order_update["category"] == "UTILITY"
     assert order_update["status"] == "APPROVED"
-    assert order_update["waba_id"] == WABA_ID
-    assert order_update["quality_score"] == {"score": "GREEN"}
-    assert order_update["rejected_reason"] == "NONE"
-    assert "{{1}}" in order_update["components"][0]["text"]
-    assert reminder["parameter_format"] == "NAMED"
-    assert "{{customer_name}}" in reminder["components"][0]["text"]
-    assert (sale["category"], sale["status"], sale["quality_score"]) == (
-        "MARKETING",
-        "PENDING",
-        None,
-    )
+    assert (sale["category"], sale["status"]) == ("MARKETING", "PENDING")
+    whole = api.get(f"{PATH}{order_update['template_id']}/").json()
+    assert whole["waba_id"] == WABA_ID
+    assert whole["quality_score"] == {"score": "GREEN"}
+    assert whole["rejected_reason"] == "NONE"
+    assert "{{1}}" in whole["components"][0]["text"]
+    named = api.get(f"{PATH}{reminder['template_id']}/").json()
+    assert named["parameter_format"] == "NAMED"
+    assert "{{customer_name}}" in named["components"][0]["text"]
+    assert api.get(f"{PATH}{sale['template_id']}/").json()["quality_score"] is None
 
 
 def test_pages_through_templates(api: httpx.Client, control: httpx.Client) -> None:
@@ -70,7 +71,7 @@ def test_pages_through_templates(api: httpx.Client, control: httpx.Client) -> No
     [
         ({"status": "PENDING"}, ["summer_sale"]),
         ({"category": "UTILITY"}, ["order_update", "appointment_reminder"]),
-        ({"name": "order_update", "language": "en_US"}, ["order_update"]),
+        ({"template_name": "order_update", "language": "en_US"}, ["order_update"]),
         ({"language": "es_MX"}, []),
     ],
 )

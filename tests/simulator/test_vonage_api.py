@@ -93,6 +93,30 @@ def test_bad_credentials_are_401_problems(simulator: LiveServer, headers: dict[s
             "template.name",
         ),
         ({"channel": "whatsapp", "message_type": "custom"}, "1150", "custom"),
+        ({"channel": "mms", "message_type": "sticker", "sticker": {"id": "s"}}, "1140", None),
+        (
+            {"channel": "whatsapp", "message_type": "sticker", "sticker": {"url": "e.x/a.webp"}},
+            "1150",
+            "sticker",
+        ),
+        (
+            {
+                "channel": "whatsapp",
+                "message_type": "sticker",
+                "sticker": {"url": "https://e.x/a.webp", "id": "s"},
+            },
+            "1150",
+            "sticker",
+        ),
+        (
+            {
+                "channel": "whatsapp",
+                "message_type": "sticker",
+                "sticker": {"url": "https://e.x/a.webp", "caption": "hi"},
+            },
+            "1150",
+            "sticker.caption",
+        ),
     ],
 )
 def test_invalid_sends_are_422_problems(
@@ -126,6 +150,13 @@ def test_invalid_json_is_a_422_problem(vonage_api: httpx.Client) -> None:
         {"channel": "whatsapp", "message_type": "audio", "audio": {"url": "https://e.x/a.mp3"}},
         {"channel": "whatsapp", "message_type": "file", "file": {"url": "https://e.x/f.pdf"}},
         {"channel": "whatsapp", "message_type": "custom", "custom": {"type": "interactive"}},
+        # SDK vonage_messages WhatsappSticker: sticker {url} or {id}.
+        {
+            "channel": "whatsapp",
+            "message_type": "sticker",
+            "sticker": {"url": "https://e.x/s.webp"},
+        },
+        {"channel": "whatsapp", "message_type": "sticker", "sticker": {"id": "13aaecab-2485"}},
     ],
 )
 def test_edge_of_valid_sends_are_accepted(vonage_api: httpx.Client, change: dict[str, Any]) -> None:

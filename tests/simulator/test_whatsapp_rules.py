@@ -128,7 +128,7 @@ def test_plivo_free_form_outside_the_window_fails(api: httpx.Client, receiver: R
 
     statuses = plivo_statuses(receiver, 2)
     assert [s["Status"] for s in statuses] == ["queued", "failed"]
-    assert statuses[-1]["ErrorCode"] == "131047"
+    assert statuses[-1]["ErrorCode"] == "340"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,23 @@ def test_unusable_plivo_templates_fail(
 
     statuses = plivo_statuses(receiver, 2)
     assert [s["Status"] for s in statuses] == ["queued", "failed"]
-    assert statuses[-1]["ErrorCode"] == "132001"
+    assert statuses[-1]["ErrorCode"] == "340"
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [[], [{"type": "text", "text": "A-1"}, {"type": "text", "text": "extra"}]],
+)
+def test_plivo_template_parameter_mismatch_fails_350(
+    api: httpx.Client, receiver: Receiver, parameters: list[dict[str, str]]
+) -> None:
+    template = {**PLIVO_TEMPLATE, "components": [{"type": "body", "parameters": parameters}]}
+
+    plivo_send(api, receiver, template=template)
+
+    statuses = plivo_statuses(receiver, 2)
+    assert [s["Status"] for s in statuses] == ["queued", "failed"]
+    assert statuses[-1]["ErrorCode"] == "350"  # Plivo's code, not Meta's 132000
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,18 @@ async def require_api_key(
     return found
 
 
+async def has_admin_key(request: Request, runtime: Runtime) -> bool:
+    """Whether the request carries what `require_admin` accepts (a bearer key with the `admin`
+    scope, or such a key's inbox session on a same-origin request). The sandbox simulator's
+    control routes ask this of clients that are not on loopback."""
+    credentials = await bearer(request)
+    try:
+        key = await require_api_key(request, runtime, credentials)
+    except ApiError:
+        return False
+    return key.has_scope("admin")
+
+
 def session_claims(request: Request, runtime: Runtime) -> session.SessionClaims | None:
     """The session cookie's claims (not yet checked against the database)."""
     token = request.cookies.get(session.COOKIE_NAME)

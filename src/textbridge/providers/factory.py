@@ -71,6 +71,7 @@ def _sandbox_providers(
         f"{simulator}/v1/Account",
         http_client(transport),
         accept_v2=settings.plivo_accept_v2,
+        media_base_url=simulator,  # the simulator plays media.plivo.com too
     )
     credentials = VonageCredentials.from_values(
         application_id=sandbox.vonage_application_id,

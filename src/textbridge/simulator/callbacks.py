@@ -1,7 +1,7 @@
 """Signed webhooks: status-callback sequences after a send, and single deliveries.
 
 Every webhook goes through one pooled ``httpx.AsyncClient``; each ``Webhook`` signs itself
-(Plivo: ``PlivoWebhook`` here; Vonage: ``vonage_callbacks.VonageWebhook``). Background work runs
+(Plivo: ``PlivoWebhook`` here; Vonage: ``vonage.callbacks.VonageWebhook``). Background work runs
 in tasks kept in a set (so they are not garbage-collected mid-flight) and cancelled on
 ``aclose`` (the app's lifespan shutdown) or ``cancel_pending`` (a control reset).
 """
@@ -9,8 +9,9 @@ in tasks kept in a set (so they are not garbage-collected mid-flight) and cancel
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,12 +20,12 @@ import httpx
 import structlog
 
 from textbridge.providers.plivo.signature import signed_headers
-from textbridge.simulator.state import Faults, StoredMessage
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.vocabulary import (
     CALLBACK_TIMEOUT_SECONDS,
     RETRY_DELAY_FACTORS,
     CallbackMethod,
 )
+from textbridge.simulator.state import Faults, StoredMessage
 
 log = structlog.get_logger("textbridge.simulator")
 
@@ -79,6 +80,33 @@ class PlivoWebhook:
             url = httpx.URL(self.url).copy_merge_params(list(self.params))
             return await client.get(url, headers=headers)
         return await client.post(self.url, data=dict(self.params), headers=headers)
+
+
+@dataclass(frozen=True)
+class PlivoJsonWebhook:
+    """A Plivo webhook whose body is JSON (WhatsApp inbound: nested ``Button``, ``Context``),
+    V3-signed over its fields as Plivo's SDK computes them (nested objects included)."""
+
+    url: str
+    body: Mapping[str, object]
+    auth_token: str = field(repr=False, compare=False)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "url": self.url,
+            "method": "POST",
+            "message_uuid": str(self.body.get("MessageUUID")),
+        }
+
+    def settled(self, response: httpx.Response) -> bool:
+        return response.is_success
+
+    async def send(self, client: httpx.AsyncClient) -> httpx.Response:
+        # Signed over the decoded object, nested fields included, as Plivo's SDK signs it.
+        headers = signed_headers(self.auth_token, "POST", self.url, self.body)
+        content = json.dumps(self.body, separators=(",", ":")).encode()
+        headers["Content-Type"] = "application/json"
+        return await client.post(self.url, content=content, headers=headers)
 
 
 @dataclass(frozen=True)

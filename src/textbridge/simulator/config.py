@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 
-from textbridge.simulator.vocabulary import AUTH_ID_LENGTH, AUTH_ID_PREFIXES
+from textbridge.simulator.plivo.vocabulary import AUTH_ID_LENGTH, AUTH_ID_PREFIXES
 
 
 def is_plivo_auth_id(value: str) -> bool:

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from textbridge.simulator.templates import TemplateStore
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.vocabulary import (
     DEFAULT_ERROR_CODES,
     NUMBER_PUNCTUATION,
     CallbackMethod,
     MessageType,
     Outcome,
 )
-from textbridge.simulator.vonage_vocabulary import DEFAULT_ERROR_CODES as VONAGE_DEFAULT_CODES
+from textbridge.simulator.templates import TemplateStore
+from textbridge.simulator.vonage.vocabulary import DEFAULT_ERROR_CODES as VONAGE_DEFAULT_CODES
 from textbridge.simulator.whatsapp import ConversationWindows
 
 Direction = Literal["inbound", "outbound"]
@@ -159,6 +159,14 @@ def new_message(
     )
 
 
+@dataclass(frozen=True)
+class HostedMedia:
+    """A medium the simulator serves as the provider's media host would."""
+
+    mime_type: str
+    data: bytes
+
+
 @dataclass
 class SimulatorState:
     """Everything the simulator remembers; ``reset`` returns to a fresh start."""
@@ -172,6 +180,8 @@ class SimulatorState:
     clock_offset: timedelta = timedelta(0)
     windows: ConversationWindows = field(default_factory=ConversationWindows)
     templates: TemplateStore = field(default_factory=TemplateStore)
+    media: dict[tuple[str, str], HostedMedia] = field(default_factory=dict)
+    """Hosted inbound media by (message_uuid, media_id) (see ``plivo.media``)."""
     faults: Faults = field(init=False)
 
     def __post_init__(self) -> None:
@@ -187,6 +197,7 @@ class SimulatorState:
             fates.clear()
         self.clock_offset = timedelta(0)
         self.windows.clear()
+        self.media.clear()
         self.templates.reset()
         self.reset_faults()
 

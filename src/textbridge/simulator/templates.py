@@ -8,9 +8,12 @@ them with ``PUT /control/templates``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
+
+PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 TemplateStatus = Literal["PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED"]
 TemplateCategory = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
@@ -45,9 +48,24 @@ class Template:
     def ref(self) -> TemplateRef:
         return TemplateRef(self.name, self.language)
 
+    def body_placeholders(self) -> int:
+        """How many distinct ``{{...}}`` placeholders the body has (its parameters)."""
+        bodies = [c for c in self.components if str(c.get("type", "")).upper() == "BODY"]
+        return len({m for body in bodies for m in PLACEHOLDER.findall(str(body.get("text", "")))})
+
+    def summary(self) -> dict[str, object]:
+        """The template as Plivo's template list shows it: no components."""
+        return {
+            "template_id": self.template_id,
+            "name": self.name,
+            "language": self.language,
+            "category": self.category,
+            "status": self.status,
+        }
+
     def resource(self, waba_id: str) -> dict[str, object]:
-        """The template as Plivo's WhatsApp template API returns it (the shape is an
-        assumption: Plivo's documented attributes plus Meta's component schema)."""
+        """The template as Plivo's "Get a Template" returns it: Plivo's documented attributes
+        plus Meta's component schema."""
         return {
             "template_id": self.template_id,
             "waba_id": waba_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ import plivo.rest.client
 import pytest
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 
+from ...support.live import wait_until
 from ...support.textbridge import CONTACT, SANDBOX_NUMBER, Textbridge
 
 NONCE = "12345678901234567890"
@@ -135,3 +137,42 @@ def test_any_change_is_refused(textbridge: Textbridge, anonymous: httpx.Client, 
         == 7
     )
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
+
+
+def _whatsapp_button_body() -> dict[str, object]:
+    return {
+        "From": CONTACT.lstrip("+"),
+        "To": "14155550101",
+        "Type": "whatsapp",
+        "Body": "",
+        "MessageUUID": str(uuid.uuid4()),
+        "ContentType": "button",
+        "Button": {"Payload": "YES", "Text": "Yes please"},
+        "Context": {"MessageUUID": str(uuid.uuid4())},
+        "Units": "1",
+    }
+
+
+def _post_json(client: httpx.Client, body: dict[str, object], headers: dict[str, str]) -> int:
+    typed = {"content-type": "application/json", **headers}
+    return client.post(
+        "/webhooks/plivo/inbound", content=json.dumps(body), headers=typed
+    ).status_code
+
+
+def test_a_json_body_signed_by_the_sdk_verifies_nested_fields_and_all(
+    textbridge: Textbridge, anonymous: httpx.Client, token: str
+) -> None:
+    url = f"{textbridge.url}/webhooks/plivo/inbound"
+    body = _whatsapp_button_body()
+    headers = _sdk_v3_headers(token, url, body, NONCE)  # type: ignore[arg-type]
+    changed = {**body, "Button": {"Payload": "NO", "Text": "Yes please"}}
+
+    assert _post_json(anonymous, changed, headers) == 403  # a nested field is signed too
+    assert _post_json(anonymous, body, headers) == 200
+
+    def replied() -> list[object] | None:
+        rows = textbridge.database.rows("SELECT content_type FROM messages")
+        return rows or None
+
+    assert [tuple(row) for row in wait_until(replied, timeout=10)] == [("button",)]

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from textbridge.providers import testing
+from textbridge.providers import shapes, testing
 from textbridge.providers.base import (
     InboundMessage,
     Media,
@@ -26,7 +26,14 @@ BASE = {"From": "14155550199", "To": "14155550100", "MessageUUID": UUID}
 
 def fixture_event(name: str) -> InboundMessage | StatusUpdate:
     fixture = SPEC.fixture(name).with_id(UUID)
-    events = webhooks.parse(fixture.kind, fixture.params)
+    request = WebhookRequest(
+        fixture.method,
+        "https://example.com/webhooks/plivo/inbound",
+        {"content-type": fixture.content_type},
+        fixture.params,
+        fixture.payload.encode(),
+    )
+    events = webhooks.parse(fixture.kind, webhooks.fields_of(request))
     assert len(events) == 1
     return events[0]
 
@@ -39,7 +46,7 @@ def inbound(**fields: str) -> InboundMessage:
 
 @pytest.mark.parametrize("fixture", SPEC.fixtures(), ids=lambda fixture: fixture.name)
 def test_every_fixture_parses(fixture: testing.WebhookFixture) -> None:
-    event = webhooks.parse(fixture.kind, fixture.with_id(UUID).params)[0]
+    event = fixture_event(fixture.name)
     expected = InboundMessage if fixture.kind == "inbound" else StatusUpdate
     assert isinstance(event, expected)
     assert event.provider == "plivo"
@@ -92,7 +99,7 @@ def test_inbound_whatsapp_button_reply() -> None:
     assert (event.channel, event.content_type) == ("whatsapp", "button")
     assert event.reply_id == "RESCHEDULE_YES"
     assert event.text == "Yes, reschedule"  # Body is empty: the button's text stands in
-    assert event.raw["ContextMessageUUID"] == "3f9b2a8e-4c1d-4e0a-9b7f-0a1b2c3d4e5f"
+    assert event.raw["Context.MessageUUID"] == "3f9b2a8e-4c1d-4e0a-9b7f-0a1b2c3d4e5f"
 
 
 def test_status_whatsapp_read_keeps_conversation_fields() -> None:
@@ -109,6 +116,20 @@ def test_status_whatsapp_failed() -> None:
     assert isinstance(event, StatusUpdate)
     assert (event.provider_status, event.error_code) == ("failed", "300")
     assert event.error_description
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "words"),
+    [
+        ("status_whatsapp_template_not_approved", "340", "not approved"),
+        ("status_whatsapp_parameter_mismatch", "350", "parameters"),
+    ],
+)
+def test_plivo_whatsapp_error_codes_are_plivos_own(name: str, code: str, words: str) -> None:
+    event = fixture_event(name)
+    assert isinstance(event, StatusUpdate)
+    assert event.error_code == code
+    assert words in (event.error_description or "")
 
 
 @pytest.mark.parametrize("message_type", ["rcs", "voice", "whatsapp_business"])
@@ -262,3 +283,15 @@ def test_form_body_fields_are_the_params() -> None:
     params = [*BASE.items(), ("Type", "sms"), ("Text", "hi")]
     request = _request("application/x-www-form-urlencoded", urlencode(params).encode(), params)
     assert webhooks.fields_of(request) == params
+
+
+def test_an_unknown_whatsapp_content_type_is_kept_and_its_shape_noted_once() -> None:
+    fields = {**BASE, "Type": "whatsapp", "ContentType": "reaction", "Emoji": "👍"}
+
+    first = webhooks.parse("inbound", list(fields.items()))[0]
+    webhooks.parse("inbound", list(fields.items()))
+
+    assert isinstance(first, InboundMessage)
+    assert first.content_type == "unsupported"
+    assert first.raw["Emoji"] == "👍"
+    assert shapes.unknown_shape_count("plivo", "whatsapp ContentType 'reaction'", fields) == 2

@@ -34,6 +34,10 @@ OK: list[tuple[str, OutboundMessage]] = [
     ("mms-image-no-text", message("mms", text=None, media=(IMAGE,))),
     ("mms-gif-by-extension", message("mms", media=(Media("https://cdn.example/a.GIF"),))),
     ("mms-canada", message("mms", to_address=CANADA, media=(IMAGE,))),
+    (
+        "mms-image-2mb",
+        message("mms", media=(Media("https://cdn.example/a.jpg", size=2_000_000),)),
+    ),
     ("whatsapp-text", message("whatsapp", text="y" * 4096)),
     ("whatsapp-image", message("whatsapp", media=(IMAGE,))),
     ("whatsapp-caption-3000", message("whatsapp", text="c" * 3000, media=(IMAGE,))),
@@ -120,6 +124,11 @@ REFUSED: list[tuple[str, OutboundMessage, list[str]]] = [
     ("sms-location", message("sms", location=Location(1, 2)), ["location"]),
     ("mms-no-media", message("mms"), ["media"]),
     ("mms-two-images", message("mms", media=(IMAGE, IMAGE)), ["media"]),
+    (
+        "mms-image-over-2mb",
+        message("mms", media=(Media("https://cdn.example/a.jpg", size=2_000_001),)),
+        ["media[0].size"],
+    ),
     (
         "mms-video",
         message("mms", media=(Media("https://cdn.example/v.mp4", kind="video"),)),

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from textbridge.providers import shapes
 from textbridge.providers.base import (
     InboundMessage,
     Location,
@@ -46,6 +47,7 @@ EXPECTED_FIXTURES = {
     "inbound_whatsapp_button",
     "inbound_whatsapp_reply",
     "inbound_whatsapp_location",
+    "inbound_mms_several",
     "status_submitted",
     "status_delivered",
     "status_read",
@@ -87,6 +89,28 @@ INBOUND: dict[str, dict[str, Any]] = {
                 url="https://api-us.nexmo.com/v3/media/aa7b9a2c-4f39-4a5e-9d4e-2b1a6f0c8e11",
                 kind="image",
                 caption="The parcel arrived damaged",
+            ),
+        ),
+    },
+    # Vonage's MMS page: the main attachment is of the message type, further ones of any type.
+    "inbound_mms_several": {
+        "channel": "mms",
+        "text": "Front and back",
+        "content_type": "media",
+        "media": (
+            Media(
+                url="https://api-us.nexmo.com/v3/media/1b2c3d4e-0000-4a5e-9d4e-000000000001",
+                kind="image",
+                caption="Front and back",
+            ),
+            Media(
+                url="https://api-us.nexmo.com/v3/media/1b2c3d4e-0000-4a5e-9d4e-000000000002",
+                kind="image",
+            ),
+            Media(
+                url="https://api-us.nexmo.com/v3/media/1b2c3d4e-0000-4a5e-9d4e-000000000003",
+                kind="file",
+                mime_type="text/vcard",
             ),
         ),
     },
@@ -351,3 +375,38 @@ def test_unknown_channel_is_refused() -> None:
 def test_blank_uuid_is_refused() -> None:
     with pytest.raises(WebhookPayloadError, match="message_uuid"):
         webhooks.parse("status", fixture("status_delivered", message_uuid="  "))
+
+
+def _with(body: dict[str, Any]) -> bytes:
+    base = {"channel": "mms", "message_uuid": UUID, "to": "14155550100", "from": "14155550199"}
+    return json.dumps({**base, **body}).encode()
+
+
+def test_a_content_only_mms_keeps_every_attachment() -> None:
+    items = [
+        {"type": "image", "url": "https://api-us.nexmo.com/v3/media/a", "caption": "both"},
+        {"type": "video", "url": "https://api-us.nexmo.com/v3/media/b"},
+    ]
+    (event,) = webhooks.parse("inbound", _with({"message_type": "content", "content": items}))
+
+    assert isinstance(event, InboundMessage)
+    assert [(m.kind, m.url) for m in event.media] == [
+        ("image", "https://api-us.nexmo.com/v3/media/a"),
+        ("video", "https://api-us.nexmo.com/v3/media/b"),
+    ]
+    assert event.text == "both"
+
+
+def test_an_odd_content_item_is_skipped_and_its_shape_counted() -> None:
+    odd = {"kind": "image", "href": "https://e.x/a", "odd_marker_vonage": 1}
+    body = {
+        "message_type": "image",
+        "image": {"url": "https://api-us.nexmo.com/v3/media/a"},
+        "content": [odd, odd],
+    }
+    (event,) = webhooks.parse("inbound", _with(body))
+
+    assert isinstance(event, InboundMessage)
+    assert len(event.media) == 1
+    assert event.raw["content"] == [odd, odd]  # kept whole
+    assert shapes.unknown_shape_count("vonage", "inbound content item", odd) == 2

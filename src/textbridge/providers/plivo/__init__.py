@@ -18,7 +18,7 @@ from textbridge.providers.base import (
     WebhookRequest,
 )
 from textbridge.providers.plivo import checks, signature, vocabulary, webhooks
-from textbridge.providers.plivo.client import PlivoMessageClient
+from textbridge.providers.plivo.client import MEDIA_BASE_URL, PlivoMessageClient
 
 log = structlog.get_logger(__name__)
 
@@ -35,14 +35,18 @@ class PlivoProvider:
         base_url: str,
         client: httpx.AsyncClient,
         accept_v2: bool = False,
+        media_base_url: str = MEDIA_BASE_URL,
     ) -> None:
         """`auth_tokens[0]` signs our API calls; any of them verifies a webhook (rotation).
-        `accept_v2` also accepts V2 signatures, which do not cover the body."""
+        `accept_v2` also accepts V2 signatures, which do not cover the body. Media under
+        `media_base_url` (Plivo's media host) get our credentials, nothing else."""
         self._tokens = auth_tokens
         self._accept_v2 = accept_v2
         self._warned_v2 = accept_v2
         self._client = client
-        self._messages = PlivoMessageClient(auth_id, auth_tokens[0], base_url, client)
+        self._messages = PlivoMessageClient(
+            auth_id, auth_tokens[0], base_url, client, media_base_url
+        )
 
     def check(self, message: OutboundMessage) -> list[Problem]:
         return checks.check(message)

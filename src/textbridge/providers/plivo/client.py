@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -19,6 +20,7 @@ from textbridge.providers.base import (
     SendUnavailable,
 )
 from textbridge.providers.plivo import whatsapp
+from textbridge.providers.shapes import note_unknown_shape
 
 
 # Plivo expects a number without the leading "+".
@@ -65,19 +67,47 @@ def _text(text: str | None) -> dict[str, Any]:
     return {"text": text} if text else {}
 
 
+MEDIA_BASE_URL = "https://media.plivo.com"
+"""Where Plivo serves message media: `/Account/{auth_id}/Message/{message_uuid}/Media/{media_id}`
+(plivo-python `tests/resources/fixtures/messageListMediaResponse.json`), and uploaded media at
+`/Account/{auth_id}/Media/{media_id}` (https://www.plivo.com/docs/messaging/api/media)."""
+
+
 class PlivoMessageClient:
-    def __init__(self, auth_id: str, auth_token: str, base_url: str, client: httpx.AsyncClient):
+    def __init__(
+        self,
+        auth_id: str,
+        auth_token: str,
+        base_url: str,
+        client: httpx.AsyncClient,
+        media_base_url: str = MEDIA_BASE_URL,
+    ):
         self._url = f"{base_url}/{auth_id}/Message/"
-        self._media_prefix = f"{base_url}/{auth_id}/Media/"
+        media = urlsplit(media_base_url)
+        self._media_origin = (media.scheme, media.netloc.lower())
+        self._media_path = f"{media.path.rstrip('/')}/Account/{auth_id}/"
         self._auth = httpx.BasicAuth(auth_id, auth_token)
         self._client = client
         credentials = base64.b64encode(f"{auth_id}:{auth_token}".encode()).decode("ascii")
         self.authorization = f"Basic {credentials}"
 
     def is_media_url(self, url: str) -> bool:
-        """Plivo's Media API (`{base}/{auth_id}/Media/{id}/`) serves inbound media with Basic
-        auth (https://www.plivo.com/docs/messaging/api/media); nothing else gets credentials."""
-        return url.startswith(self._media_prefix) and url.startswith("https://")
+        """Our account's media on Plivo's media host (`MEDIA_BASE_URL`), which takes Basic
+        auth; nothing else gets credentials: not another host, scheme, port or account."""
+        try:
+            parts = urlsplit(url)
+            origin = (parts.scheme, parts.netloc.lower())
+        except ValueError:
+            return False
+        segments = parts.path.split("/")
+        plain = not {".", ".."} & set(segments) and "" not in segments[1:-1]
+        return (
+            origin == self._media_origin
+            and parts.path.startswith(self._media_path)
+            and plain
+            and "%" not in parts.path
+            and not parts.username
+        )
 
     async def send(self, message: OutboundMessage) -> SendResult:
         response = await transport.post(
@@ -88,11 +118,23 @@ class PlivoMessageClient:
 
 def _result(response: httpx.Response) -> SendResult:
     if response.status_code in (200, 201, 202):
-        uuids = _json(response).get("message_uuid") or []
-        if not uuids:
+        uuid = _first_uuid(_json(response).get("message_uuid"))
+        if not uuid:
             raise SendOutcomeUnknown("Plivo accepted the request but returned no message_uuid")
-        return SendResult(provider_message_id=str(uuids[0]))
+        return SendResult(provider_message_id=uuid)
     raise _error(response)
+
+
+def _first_uuid(value: object) -> str | None:
+    """Plivo documents `message_uuid` as a list (one per destination); a string is read whole,
+    not as its first character (https://docs.plivo.com/docs/messaging/api/response)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if value is not None:
+        note_unknown_shape("plivo", "send answer message_uuid", [type(value).__name__])
+    return None
 
 
 def _error(response: httpx.Response) -> SendError:

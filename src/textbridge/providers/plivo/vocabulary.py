@@ -31,6 +31,13 @@ ERROR_CODES: Final[dict[str, str]] = {
     "420": "Message expired",
     "900": "Insufficient credit",
     "1000": "Unknown error",
+    # WhatsApp: Plivo reports its own codes, not Meta's. Reported (providers.md, "Findings after
+    # the first release", 3): 340 for a template that is not approved or free-form text outside
+    # the 24-hour window, 350 for template parameters that do not match. Plivo's error-code page
+    # (https://plivo.com/docs/messaging/troubleshooting/error-codes) as we could read it lists
+    # the SMS codes only, so these two are [reported, unconfirmed by a page we could read].
+    "340": "WhatsApp template not approved, or free-form message outside the 24-hour window",
+    "350": "WhatsApp template parameters do not match the template",
 }
 
 SUCCESS_ERROR_CODE: Final = "000"

@@ -30,6 +30,7 @@ from textbridge.providers.base import (
 from textbridge.providers.plivo import vocabulary as v
 from textbridge.providers.plivo.signature import SignedParams
 from textbridge.providers.plivo.vocabulary import ERROR_CODES
+from textbridge.providers.shapes import note_unknown_shape
 
 PROVIDER = "plivo"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -172,6 +173,8 @@ def _content_type(fields: dict[str, str], channel: Channel, media: tuple[Media, 
         return "reply"
     declared = (fields.get("ContentType") or "").strip().lower()
     if channel == "whatsapp" and declared:
+        if declared not in v.INBOUND_CONTENT_TYPES:
+            note_unknown_shape(PROVIDER, f"whatsapp ContentType {declared[:32]!r}", fields)
         return v.INBOUND_CONTENT_TYPES.get(declared, "unsupported")
     if _nested(fields, v.BUTTON_PAYLOAD) or _nested(fields, v.BUTTON_TEXT):
         return "button"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from textbridge.providers.base import (
     InboundMessage,
@@ -20,6 +20,7 @@ from textbridge.providers.base import (
     WebhookKind,
     WebhookPayloadError,
 )
+from textbridge.providers.shapes import note_unknown_shape
 from textbridge.providers.vonage.vocabulary import INBOUND_CHANNELS, INBOUND_MEDIA_KINDS
 
 PROVIDER = "vonage"
@@ -137,17 +138,59 @@ def _plain_text(payload: Payload) -> dict[str, Any]:
 
 
 def _media(message_type: str, payload: Payload) -> dict[str, Any]:
-    resource = _object(payload, message_type)
-    url = _required(resource, "url")
-    caption = _text(resource.get("caption"))
-    media = Media(
-        url=url,
-        kind=INBOUND_MEDIA_KINDS[message_type],
-        mime_type="text/vcard" if message_type == "vcard" else None,
-        caption=caption,
+    """The attachment the `message_type` names, then any others an MMS carries in `content`."""
+    first = _medium(message_type, _object(payload, message_type))
+    media = (first, *_content_media(payload, skip=first.url))
+    return {"text": first.caption or "", "content_type": "media", "media": media}
+
+
+def _content_only(payload: Payload) -> dict[str, Any]:
+    """`message_type: "content"`: attachments only in `content[]`."""
+    media = _content_media(payload, skip=None)
+    if not media:
+        raise WebhookPayloadError("content carries no attachment")
+    caption = next((item.caption for item in media if item.caption), None)
+    return {"text": caption or "", "content_type": "media", "media": media}
+
+
+def _medium(kind: str, resource: Payload) -> Media:
+    return Media(
+        url=_required(resource, "url"),
+        kind=INBOUND_MEDIA_KINDS[kind],
+        mime_type="text/vcard" if kind == "vcard" else None,
+        caption=_text(resource.get("caption")),
         filename=_text(resource.get("name")),
     )
-    return {"text": caption or "", "content_type": "media", "media": (media,)}
+
+
+def _content_media(payload: Payload, skip: str | None) -> tuple[Media, ...]:
+    """MMS attachments in `content: [{type, url, caption?}]` (Vonage's MMS page: an inbound MMS
+    may carry further attachments of any type); an item of another shape is skipped and its
+    shape logged once. `raw` keeps them all."""
+    items = payload.get("content")
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        note_unknown_shape(PROVIDER, "inbound content", [type(items).__name__])
+        return ()
+    found: list[Media] = []
+    for item in items:
+        if not _is_content_item(item):
+            shape = item if isinstance(item, dict) else [type(item).__name__]
+            note_unknown_shape(PROVIDER, "inbound content item", shape)
+            continue
+        if item["url"] != skip:
+            found.append(_medium(item["type"], item))
+    return tuple(found)
+
+
+def _is_content_item(item: object) -> TypeGuard[Payload]:
+    return (
+        isinstance(item, dict)
+        and item.get("type") in INBOUND_MEDIA_KINDS
+        and isinstance(item.get("url"), str)
+        and bool(item["url"].strip())
+    )
 
 
 def _location(payload: Payload) -> dict[str, Any]:
@@ -179,6 +222,8 @@ def _button(payload: Payload) -> dict[str, Any]:
 
 def _unsupported(payload: Payload) -> dict[str, Any]:
     # `unsupported`, and types we do not model (reaction, order, contact, ...): kept in `raw`.
+    kind = str(payload.get("message_type"))[:32]
+    note_unknown_shape(PROVIDER, f"inbound message_type {kind!r}", payload)
     return {"text": "", "content_type": "unsupported"}
 
 
@@ -187,6 +232,7 @@ _READERS: dict[str, Callable[[Payload], dict[str, Any]]] = {
     "location": _location,
     "reply": _reply,
     "button": _button,
+    "content": _content_only,
 }
 
 

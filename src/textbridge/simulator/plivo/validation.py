@@ -1,6 +1,6 @@
 """Validation of a send-message request, with the checks Plivo makes before answering 202.
 
-WhatsApp content shapes are checked in ``plivo_whatsapp``.
+WhatsApp content shapes are checked in ``plivo.whatsapp``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from urllib.parse import urlparse
 
 from textbridge.messaging.encoding import analyze
 from textbridge.simulator.errors import PlivoApiError
-from textbridge.simulator.plivo_whatsapp import STRUCTURED, WhatsappContent, whatsapp_content
-from textbridge.simulator.state import number_key
-from textbridge.simulator.templates import TemplateRef
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.vocabulary import (
     CALLBACK_METHODS,
     MAX_ALPHANUMERIC_SENDER,
     MAX_NUMBER_DIGITS,
@@ -28,6 +25,9 @@ from textbridge.simulator.vocabulary import (
     CallbackMethod,
     MessageType,
 )
+from textbridge.simulator.plivo.whatsapp import STRUCTURED, WhatsappContent, whatsapp_content
+from textbridge.simulator.state import number_key
+from textbridge.simulator.templates import TemplateRef
 
 _DIGITS = re.compile(rf"[0-9]{{{MIN_NUMBER_DIGITS},{MAX_NUMBER_DIGITS}}}")
 _SENDER_ID = re.compile(rf"[A-Za-z0-9]{{1,{MAX_ALPHANUMERIC_SENDER}}}")

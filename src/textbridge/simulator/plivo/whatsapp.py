@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Final, Literal, cast
 
 from textbridge.simulator.errors import PlivoApiError
+from textbridge.simulator.plivo.vocabulary import WHATSAPP_MAX_MEDIA
 from textbridge.simulator.templates import TemplateRef
-from textbridge.simulator.vocabulary import WHATSAPP_MAX_MEDIA
 
 WhatsappKind = Literal["text", "media", "template", "interactive", "location"]
 Structured = Literal["template", "interactive", "location"]
@@ -36,6 +36,8 @@ class WhatsappContent:
 
     kind: WhatsappKind
     template: TemplateRef | None = None
+    body_parameters: int = 0
+    """How many parameters the template's body component carries."""
 
 
 def invalid(message: str) -> PlivoApiError:
@@ -64,7 +66,8 @@ def _structured(key: Structured, value: object, media_urls: tuple[str, ...]) -> 
     if media_urls:
         raise invalid(f"media_urls cannot be combined with {key}")
     if key == "template":
-        return WhatsappContent("template", _template(_object(value, "template")))
+        template = _object(value, "template")
+        return WhatsappContent("template", _template(template), _body_parameters(template))
     if key == "interactive":
         _interactive(_object(value, "interactive"))
     else:
@@ -101,6 +104,12 @@ def _template(template: Obj) -> TemplateRef:
     for index, component in enumerate(_objects(template.get("components"), "template.components")):
         _component(component, f"template.components[{index}]")
     return TemplateRef(name, language)
+
+
+def _body_parameters(template: Obj) -> int:
+    components = _objects(template.get("components"), "template.components")
+    bodies = [c for c in components if str(c.get("type", "")).lower() == "body"]
+    return sum(len(_objects(body.get("parameters"), "parameters")) for body in bodies)
 
 
 def _component(component: Obj, where: str) -> None:

@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from textbridge.simulator.config import SimulatorConfig
-from textbridge.simulator.control import ControlBody
+from textbridge.simulator.control.api import ControlBody
 from textbridge.simulator.errors import PlivoApiError
 from textbridge.simulator.state import SimulatorState
 from textbridge.simulator.templates import (

@@ -1,4 +1,4 @@
-"""The request bodies of inbound injection (``control_inbound``), checked as the provider would.
+"""The request bodies of inbound injection (``control.inbound``), checked as the provider would.
 
 Vonage WhatsApp media follow the Messages v1 inbound schemas (providers.md section 5, and the
 OpenAPI ``inbound-message`` webhook): ``image``, ``video`` and ``file`` take ``url``, ``name``
@@ -10,23 +10,29 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Base64Bytes, Field, model_validator
 
-from textbridge.simulator.control import ControlBody
-from textbridge.simulator.vocabulary import MMS_MAX_MEDIA, MessageType
+from textbridge.simulator.control.api import ControlBody
+from textbridge.simulator.plivo.vocabulary import MMS_MAX_MEDIA, MessageType
 
 VonageMediaKind = Literal["image", "audio", "video", "file", "sticker"]
 
 _URL = r"^https?://\S+$"
+HOSTED_MEDIA_MAX_BYTES = 5_000_000
 _MIME = r"^[\w.+-]+/[\w.+-]+$"
-_VONAGE_CONTENT = ("text", "image", "media", "location", "button", "reply")
+_VONAGE_CONTENT = ("text", "image", "media", "attachments", "location", "button", "reply")
+_MMS_MAX_ATTACHMENTS = 10
 _UNCAPTIONED: frozenset[str] = frozenset({"audio", "sticker"})
 _UNNAMED: frozenset[str] = frozenset({"sticker"})
 
 
 class MediaIn(ControlBody):
-    url: str = Field(pattern=_URL)
+    """A medium at ``url``; without one, the simulator hosts ``data`` (base64; a placeholder
+    when absent) on its own Plivo media host, as Plivo does for real inbound media."""
+
+    url: str | None = Field(default=None, pattern=_URL)
     mime_type: str = Field(pattern=_MIME)
+    data: Base64Bytes | None = Field(default=None, max_length=HOSTED_MEDIA_MAX_BYTES)
 
 
 class ButtonIn(ControlBody):
@@ -53,9 +59,12 @@ class PlivoInboundIn(ControlBody):
     media: list[MediaIn] = Field(default_factory=list, max_length=MMS_MAX_MEDIA)
     button: ButtonIn | None = None
     location: LocationIn | None = None
+    context_message_uuid: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _content(self) -> Self:
+        if self.type != "whatsapp" and self.context_message_uuid is not None:
+            raise ValueError("only a whatsapp message carries a context")
         if self.type != "whatsapp" and self.location is not None:
             raise ValueError("only a whatsapp message carries a location")
         if self.type == "sms" and (self.text is None or self.media or self.button):
@@ -120,7 +129,7 @@ class ReplyIn(ControlBody):
 
 
 class VonageInboundIn(ControlBody):
-    channel: Literal["sms", "whatsapp"]
+    channel: Literal["sms", "mms", "whatsapp"]
     from_: str = Field(alias="from", min_length=1)
     to: str = Field(min_length=1)
     text: str | None = None
@@ -129,6 +138,9 @@ class VonageInboundIn(ControlBody):
     location: VonageLocationIn | None = None
     button: ButtonIn | None = None
     reply: ReplyIn | None = None
+    attachments: list[VonageMediaIn] | None = Field(
+        default=None, min_length=1, max_length=_MMS_MAX_ATTACHMENTS
+    )
     profile_name: str | None = None
 
     @model_validator(mode="after")
@@ -138,10 +150,17 @@ class VonageInboundIn(ControlBody):
             raise ValueError(f"give exactly one of {', '.join(_VONAGE_CONTENT)}")
         if self.channel == "sms" and given != ["text"]:
             raise ValueError("an sms carries text only")
+        if (self.channel == "mms") != (given == ["attachments"]):
+            raise ValueError("an mms carries attachments, and only an mms does")
+        if any(item.kind == "sticker" for item in self.attachments or ()):
+            raise ValueError("an mms carries no sticker")
         return self
 
     def media_part(self) -> VonageMediaIn | None:
-        """``media``, or ``image`` (its older spelling) as an image medium."""
+        """``media``, or ``image`` (its older spelling) as an image medium; for an MMS, its
+        first attachment (the one its ``message_type`` names)."""
+        if self.attachments:
+            return self.attachments[0]
         if self.image is None:
             return self.media
         return VonageMediaIn(url=self.image.url, kind="image", caption=self.image.caption)
@@ -159,6 +178,14 @@ class VonageInboundIn(ControlBody):
         if self.text is not None:
             return {"text": self.text}
         media = self.media_part()
+        if media is not None and self.attachments:
+            # Vonage's MMS page: the first attachment is of the message type, further ones of
+            # any type; we send all of them in `content[]` as the adapter reads it.
+            listed = [
+                {"type": a.kind, **a.model_dump(exclude={"kind"}, exclude_none=True)}
+                for a in self.attachments
+            ]
+            return {**media.content(), "content": listed}
         if media is not None:
             return media.content()
         part = self.location or self.button or self.reply

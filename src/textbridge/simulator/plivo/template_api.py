@@ -1,14 +1,16 @@
 """Plivo's WhatsApp template API (read side), Basic auth like the Message API.
 
 - ``GET /v1/Account/{auth_id}/WhatsApp/Template/{waba_id}/?limit=&offset=&status=&category=
-  &language=&name=``: a page of templates.
-- ``GET /v1/Account/{auth_id}/WhatsApp/Template/{waba_id}/{template_id}/``: one template.
+  &language=&template_name=``: a page of template *summaries* (``template_id``, ``name``,
+  ``language``, ``category``, ``status``), as Plivo lists them; components are not there.
+- ``GET /v1/Account/{auth_id}/WhatsApp/Template/{waba_id}/{template_id}/``: one full template
+  (the WhatsAppTemplate object: ``quality_score{score}``, ``rejected_reason``, ``components``...).
 
-Plivo's page documents the template attributes (``template_id``, ``name``, ``language``,
-``category``, ``status``, ``quality_score{score}``, ``rejected_reason``, ``components``) but the
-stored copy stops before the list response. The page follows Plivo's other list APIs:
-``{"api_id", "meta": {"limit", "offset", "next", "previous", "total_count"}, "objects"}``, with
-``limit`` 1-20 (default 20). A ``waba_id`` other than the configured ``plivo_waba_id`` is 404.
+Source: https://plivo.com/docs/messaging/api/whatsapp-templates (the object, the filter
+``template_name``, "Get a Template" by ``template_id``) and Plivo's list envelope
+(https://docs.plivo.com/docs/messaging/api/response): ``{"api_id", "meta": {"limit", "offset",
+"next", "previous", "total_count"}, "objects"}``, ``limit`` 1-20 (default 20). A ``waba_id``
+other than the configured ``plivo_waba_id`` is 404.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.errors import PlivoApiError, new_api_id
-from textbridge.simulator.plivo_api import authorize
+from textbridge.simulator.plivo.api import authorize
 from textbridge.simulator.state import SimulatorState
 from textbridge.simulator.templates import Template
 
@@ -41,17 +43,22 @@ def build_template_router(config: SimulatorConfig, state: SimulatorState) -> API
         status: str | None = None,
         category: str | None = None,
         language: str | None = None,
-        name: str | None = None,
+        template_name: str | None = None,
     ) -> JSONResponse:
         _check_access(request, auth_id, waba_id, config)
-        wanted = {"status": status, "category": category, "language": language, "name": name}
+        wanted = {
+            "status": status,
+            "category": category,
+            "language": language,
+            "template_name": template_name,
+        }
         found = [t for t in state.templates.all() if _matches(t, wanted)]
         page = found[offset : offset + limit]
         base = f"/v1/Account/{auth_id}/WhatsApp/Template/{waba_id}/"
         body = {
             "api_id": new_api_id(),
             "meta": _meta(base, wanted, limit, offset, len(found)),
-            "objects": [template.resource(waba_id) for template in page],
+            "objects": [template.summary() for template in page],
         }
         return JSONResponse(body)
 
@@ -74,9 +81,13 @@ def _check_access(request: Request, auth_id: str, waba_id: str, config: Simulato
         raise PlivoApiError(404, f"WhatsApp Business Account {waba_id} not found")
 
 
+FILTERED_FIELDS = {"template_name": "name"}
+
+
 def _matches(template: Template, wanted: dict[str, str | None]) -> bool:
     return all(
-        value is None or str(getattr(template, field)) == value for field, value in wanted.items()
+        value is None or str(getattr(template, FILTERED_FIELDS.get(key, key))) == value
+        for key, value in wanted.items()
     )
 
 

@@ -15,12 +15,12 @@ from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.errors import new_api_id
 from textbridge.simulator.state import SimulatorState, StoredMessage, new_message
-from textbridge.simulator.vonage_auth import authorize_vonage
-from textbridge.simulator.vonage_callbacks import VonageSigner
-from textbridge.simulator.vonage_errors import VonageProblem, send_fault
-from textbridge.simulator.vonage_payloads import VonagePlan, vonage_plan, vonage_steps
-from textbridge.simulator.vonage_validation import VonageSend, parse_vonage_send
-from textbridge.simulator.vonage_vocabulary import (
+from textbridge.simulator.vonage.auth import authorize_vonage
+from textbridge.simulator.vonage.callbacks import VonageSigner
+from textbridge.simulator.vonage.errors import VonageProblem, send_fault
+from textbridge.simulator.vonage.payloads import VonagePlan, vonage_plan, vonage_steps
+from textbridge.simulator.vonage.validation import VonageSend, parse_vonage_send
+from textbridge.simulator.vonage.vocabulary import (
     INVALID_JSON_TYPE,
     INVALID_TEMPLATE_CODE,
     OUTSIDE_WINDOW_CODE,

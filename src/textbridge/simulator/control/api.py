@@ -1,8 +1,8 @@
 """The control API (JSON, under ``/control``): set fates and faults, inspect, reset.
 
 Not part of any provider: tests and the ``sim`` CLI drive the simulator through it. Errors are
-400 ``{"api_id", "error"}``. Inbound injection lives in ``control_inbound``; the clock and the
-WhatsApp templates in ``control_whatsapp``.
+400 ``{"api_id", "error"}``. Inbound injection lives in ``control.inbound``; the clock and the
+WhatsApp templates in ``control.whatsapp``.
 
 - ``GET /control/numbers[?provider=plivo|vonage]``;
   ``PUT /control/numbers/{number} {"outcome", "error_code"?, "provider"?}``;
@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.errors import PlivoApiError
-from textbridge.simulator.plivo_api import message_resource
+from textbridge.simulator.plivo.api import message_resource
+from textbridge.simulator.plivo.vocabulary import Outcome
 from textbridge.simulator.state import (
     NumberFate,
     Provider,
@@ -39,7 +40,6 @@ from textbridge.simulator.state import (
     StoredMessage,
     number_key,
 )
-from textbridge.simulator.vocabulary import Outcome
 
 _NUMBER = re.compile(r"[0-9]{3,15}")
 

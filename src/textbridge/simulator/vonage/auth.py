@@ -15,7 +15,7 @@ import hmac
 import jwt
 
 from textbridge.simulator.config import SimulatorConfig
-from textbridge.simulator.vonage_errors import unauthorized
+from textbridge.simulator.vonage.errors import unauthorized
 
 REQUIRED_CLAIMS = ["application_id", "iat", "jti", "exp"]
 LEEWAY_SECONDS = 30

@@ -3,10 +3,10 @@ problems like Vonage: channel, then message type, recipient, sender, content, cl
 
 Checked: ``channel`` (sms | mms | whatsapp); ``message_type`` allowed for the channel (SMS:
 text; MMS: text, image, vcard, audio, video, file; WhatsApp: text, image, audio, video, file,
-template, custom); ``to`` 7-15 digits; ``from`` digits (or, for SMS, an alphanumeric sender ID
-of at most 11 characters); ``text`` at most 3200 (SMS) or 4096 (WhatsApp) characters; media
-objects with an http(s) ``url`` and a 1-3000 character ``caption``; ``client_ref`` at most 100
-characters; ``webhook_url`` an http(s) URL.
+sticker (``{url}`` or ``{id}``, no caption), template, custom); ``to`` 7-15 digits; ``from``
+digits (or, for SMS, an alphanumeric sender ID of at most 11 characters); ``text`` at most 3200
+(SMS) or 4096 (WhatsApp) characters; media objects with an http(s) ``url`` and a 1-3000
+character ``caption``; ``client_ref`` at most 100 characters; ``webhook_url`` an http(s) URL.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 
 from textbridge.messaging.encoding import analyze
 from textbridge.simulator.templates import TemplateRef
-from textbridge.simulator.vonage_errors import unprocessable
-from textbridge.simulator.vonage_vocabulary import (
+from textbridge.simulator.vonage.errors import unprocessable
+from textbridge.simulator.vonage.vocabulary import (
     CAPTION_LIMIT,
     CHANNELS,
     CLIENT_REF_LIMIT,
@@ -68,7 +68,7 @@ def parse_vonage_send(body: Body) -> VonageSend:
         to=to,
         sender=sender,
         text=text,
-        media_url=_media(body, message_type) if message_type in MEDIA_TYPES else None,
+        media_url=_media_url(body, message_type),
         template=_template(body, message_type),
         client_ref=_client_ref(body),
         webhook_url=_webhook_url(body),
@@ -124,6 +124,27 @@ def _object(body: Body, name: str) -> Body:
     if not isinstance(value, Mapping):
         raise unprocessable("params", "is required.", name)
     return cast(Body, value)
+
+
+def _media_url(body: Body, message_type: str) -> str | None:
+    if message_type == "sticker":
+        return _sticker(body)
+    return _media(body, message_type) if message_type in MEDIA_TYPES else None
+
+
+def _sticker(body: Body) -> str | None:
+    """``sticker: {url}`` or ``sticker: {id}`` (SDK ``WhatsappStickerUrl | WhatsappStickerId``);
+    a sticker takes no caption (Meta)."""
+    sticker = _object(body, "sticker")
+    if "caption" in sticker:
+        raise unprocessable("params", "is not allowed on a sticker.", "sticker.caption")
+    url, sticker_id = sticker.get("url"), sticker.get("id")
+    if isinstance(sticker_id, str) and sticker_id and url is None:
+        return None
+    if not isinstance(url, str) or not _is_http_url(url) or sticker_id is not None:
+        reason = "needs exactly one of an http(s) url or an id."
+        raise unprocessable("params", reason, "sticker")
+    return url
 
 
 def _media(body: Body, message_type: str) -> str:

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from textbridge.simulator.callbacks import LifecycleStep, Params, PlivoWebhook
-from textbridge.simulator.state import NumberFate, StoredMessage, callback_time
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.vocabulary import (
     LIFECYCLES,
     MCC,
     MNC,
     SUCCESS_ERROR_CODE,
     TERMINAL_STATUSES,
 )
+from textbridge.simulator.state import NumberFate, StoredMessage, callback_time
 
 _FAILURE_STATUSES = frozenset({"failed", "undelivered"})
 

@@ -18,7 +18,8 @@ CHANNELS: Final[tuple[Channel, ...]] = ("sms", "mms", "whatsapp")
 MESSAGE_TYPES: Final[dict[Channel, tuple[str, ...]]] = {
     "sms": ("text",),
     "mms": ("text", "image", "vcard", "audio", "video", "file"),
-    "whatsapp": ("text", "image", "audio", "video", "file", "template", "custom"),
+    # WhatsApp sticker: SDK vonage_messages/models/whatsapp.py `WhatsappSticker`.
+    "whatsapp": ("text", "image", "audio", "video", "file", "sticker", "template", "custom"),
 }
 # Media message types: the object named like the type needs a `url`.
 MEDIA_TYPES: Final = frozenset({"image", "vcard", "audio", "video", "file"})

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from textbridge.simulator.vonage_vocabulary import (
+from textbridge.simulator.vonage.vocabulary import (
     ERRORS_BASE,
     INTERNAL_TYPE,
     PROBLEMS,

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from textbridge.simulator.callbacks import LifecycleStep
 from textbridge.simulator.state import NumberFate, StoredMessage
-from textbridge.simulator.vonage_callbacks import VonageSigner, VonageWebhook
-from textbridge.simulator.vonage_vocabulary import (
+from textbridge.simulator.vonage.callbacks import VonageSigner, VonageWebhook
+from textbridge.simulator.vonage.vocabulary import (
     CURRENCY,
     DEFAULT_ERROR_CODES,
     ERROR_DETAILS,
@@ -156,6 +156,8 @@ def inbound_payload(
     if message.message_type == "sms":
         payload["sms"] = {"num_messages": str(message.units), "keyword": sms_keyword(message.text)}
         payload["usage"] = usage("sms")
+        return payload
+    if message.message_type == "mms":
         return payload
     payload.update(_whatsapp_inbound(message, profile_name))
     return payload

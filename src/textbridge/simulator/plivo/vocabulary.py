@@ -52,14 +52,15 @@ ERROR_CODES: Final[dict[str, str]] = {
     "420": "Message expired",
     "900": "Insufficient credit",
     "1000": "Unknown error",
-    # WhatsApp rule failures. Plivo's own codes for these were not found in its docs: the
-    # simulator reports Meta's Cloud API codes (which Plivo relays for WhatsApp failures).
-    "131047": "Re-engagement message: more than 24 hours since the customer last replied",
-    "132001": "Template does not exist, or is not approved, in this language",
+    # WhatsApp rule failures: Plivo reports its own codes, not Meta's (see
+    # providers/plivo/vocabulary.py for the source and how sure we are).
+    "340": "WhatsApp template not approved, or free-form message outside the 24-hour window",
+    "350": "WhatsApp template parameters do not match the template",
 }
 SUCCESS_ERROR_CODE: Final = "000"
-WHATSAPP_WINDOW_ERROR_CODE: Final = "131047"
-WHATSAPP_TEMPLATE_ERROR_CODE: Final = "132001"
+WHATSAPP_WINDOW_ERROR_CODE: Final = "340"
+WHATSAPP_TEMPLATE_ERROR_CODE: Final = "340"
+WHATSAPP_PARAMETER_ERROR_CODE: Final = "350"
 DEFAULT_ERROR_CODES: Final[dict[Outcome, str]] = {"failed": "300", "undelivered": "50"}
 
 # Per-unit prices in USD, formatted like Plivo (five decimals).

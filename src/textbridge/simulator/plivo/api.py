@@ -16,14 +16,15 @@ from fastapi.responses import JSONResponse
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig, is_plivo_auth_id
 from textbridge.simulator.errors import PlivoApiError, new_api_id
-from textbridge.simulator.payloads import plan_for, plivo_steps
-from textbridge.simulator.state import SimulatorState, StoredMessage, api_time, new_message
-from textbridge.simulator.validation import SendRequest, parse_send_request
-from textbridge.simulator.vocabulary import (
+from textbridge.simulator.plivo.payloads import plan_for, plivo_steps
+from textbridge.simulator.plivo.validation import SendRequest, parse_send_request
+from textbridge.simulator.plivo.vocabulary import (
     OUTBOUND_RATES,
+    WHATSAPP_PARAMETER_ERROR_CODE,
     WHATSAPP_TEMPLATE_ERROR_CODE,
     WHATSAPP_WINDOW_ERROR_CODE,
 )
+from textbridge.simulator.state import SimulatorState, StoredMessage, api_time, new_message
 from textbridge.simulator.whatsapp import check_whatsapp
 
 # Bodies of the injected send failures (`fail_next_sends`); Plivo sends no Retry-After.
@@ -129,10 +130,20 @@ def _rule_error(send: SendRequest, message: StoredMessage, state: SimulatorState
         now=state.now(),
     )
     if breach is None:
-        return None
+        return _parameter_error(send, state)
     if breach.reason == "outside_window":
         return WHATSAPP_WINDOW_ERROR_CODE
     return WHATSAPP_TEMPLATE_ERROR_CODE
+
+
+def _parameter_error(send: SendRequest, state: SimulatorState) -> str | None:
+    """350 when a template's body parameters do not match its placeholders."""
+    if send.whatsapp is None or send.whatsapp.template is None:
+        return None
+    found = state.templates.find(send.whatsapp.template)
+    if found is None or found.body_placeholders() == send.whatsapp.body_parameters:
+        return None
+    return WHATSAPP_PARAMETER_ERROR_CODE
 
 
 def authorize(request: Request, path_auth_id: str, config: SimulatorConfig) -> None:

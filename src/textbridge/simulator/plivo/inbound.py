@@ -1,12 +1,17 @@
-"""The form fields of Plivo's inbound message webhook (the Application's ``message_url``).
+"""The fields of Plivo's inbound message webhook (the Application's ``message_url``).
 
 SMS carry ``Text`` and ``MessageIntent``; MMS and WhatsApp carry ``Body``, ``MediaCount`` and
-``Media1..N`` (1-based, as documented). WhatsApp adds ``ContentType`` (text | media | button
-| location) and ``MimeType`` (media only). Plivo's docs cut off before naming the button-reply
-fields: the simulator sends ``ButtonPayload`` and ``ButtonText`` (an assumption, in Plivo's
-casing). Nor do they name a shared location's fields: the simulator sends ``ContentType=location``
+``Media1..N`` (1-based, as documented: https://plivo.com/docs/messaging/api/message/handling-incoming).
+WhatsApp adds ``ContentType`` (text | media | button | location) and ``MimeType`` (media only).
+
+SMS and MMS are form posts. WhatsApp is posted as a JSON object: a Plivo WhatsApp integration
+reads the button reply and the replied-to message as nested objects of the parsed body
+(``Button.Text``, ``Button.Payload``, ``Context.MessageUUID``), which only a JSON body carries
+unambiguously; the docs list the field names without the nesting. It is V3-signed over all its
+fields as Plivo's SDK computes it (``signature.v3_string_to_sign`` over the decoded object).
+Plivo documents no field for a shared location: the simulator sends ``ContentType=location``
 with ``Latitude``, ``Longitude``, ``LocationName`` and ``LocationAddress`` (empty when not
-given), likewise an assumption.
+given), an assumption.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textbridge.simulator.callbacks import Params
+from textbridge.simulator.plivo.vocabulary import MESSAGE_INTENTS
 from textbridge.simulator.state import StoredMessage
-from textbridge.simulator.vocabulary import MESSAGE_INTENTS
 
 
 @dataclass(frozen=True)
@@ -45,20 +50,30 @@ def message_intent(text: str) -> str:
     return MESSAGE_INTENTS.get(word, "")
 
 
-def inbound_params(
+def inbound_params(message: StoredMessage, media: Sequence[InboundMedia] = ()) -> Params:
+    """The form fields of an SMS or MMS ``message`` received with ``media``."""
+    if message.message_type == "sms":
+        return _sms_params(message)
+    return (*_common_params(message), *_media_params(media))
+
+
+def whatsapp_body(
     message: StoredMessage,
     media: Sequence[InboundMedia] = (),
     button: InboundButton | None = None,
     location: InboundLocation | None = None,
-) -> Params:
-    """The webhook fields for ``message``, received with ``media``, as a ``button`` reply or
-    as a shared ``location`` (WhatsApp)."""
-    if message.message_type == "sms":
-        return _sms_params(message)
-    fields = [*_common_params(message), *_media_params(media)]
-    if message.message_type == "whatsapp":
-        fields.extend(_whatsapp_params(media, button, location))
-    return tuple(fields)
+    context_uuid: str | None = None,
+) -> dict[str, object]:
+    """The JSON body of a WhatsApp ``message``: text, ``media``, a ``button`` reply (nested
+    ``Button``) or a shared ``location``; ``Context`` names the message replied to."""
+    body: dict[str, object] = dict([*_common_params(message), *_media_params(media)])
+    body.update(_whatsapp_params(media, location))
+    if button is not None:
+        body["ContentType"] = "button"
+        body["Button"] = {"Payload": button.payload, "Text": button.text}
+    if context_uuid is not None:
+        body["Context"] = {"MessageUUID": context_uuid}
+    return body
 
 
 def _sms_params(message: StoredMessage) -> Params:
@@ -97,16 +112,10 @@ def _media_params(media: Sequence[InboundMedia]) -> list[tuple[str, str]]:
 
 
 def _whatsapp_params(
-    media: Sequence[InboundMedia], button: InboundButton | None, location: InboundLocation | None
+    media: Sequence[InboundMedia], location: InboundLocation | None
 ) -> list[tuple[str, str]]:
     if location is not None:
         return _location_params(location)
-    if button is not None:
-        return [
-            ("ContentType", "button"),
-            ("ButtonPayload", button.payload),
-            ("ButtonText", button.text),
-        ]
     if media:
         return [("ContentType", "media"), ("MimeType", media[0].mime_type)]
     return [("ContentType", "text")]

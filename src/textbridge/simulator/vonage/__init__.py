@@ -1,0 +1,1 @@
+"""The fake Vonage Messages API: auth, validation, errors, signed callbacks."""
