@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = Field(
         8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
     )
+    dispatch_lease_seconds: int = Field(
+        120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

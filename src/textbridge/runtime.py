@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import structlog
@@ -102,6 +103,7 @@ def build_runtime(
         lambda message: status_callback_url(settings.public_url, message),
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
+        lease=timedelta(seconds=settings.dispatch_lease_seconds),
     )
     session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(
