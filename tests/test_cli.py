@@ -88,6 +88,7 @@ def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) -> None:
     output = serve.log.read_text()
     assert "SANDBOX" in output
+    assert "simulator plays Plivo and Vonage" in output
     assert (tmp_path / "textbridge.db").exists()
 
     sent = _cli(

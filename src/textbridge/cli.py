@@ -89,7 +89,7 @@ def _announce(settings: Settings, runtime: Runtime) -> None:
         console.print(
             Panel(
                 "SANDBOX MODE: no provider credentials are set, so the built-in simulator plays "
-                "Plivo. Nobody can be texted.\n"
+                "Plivo and Vonage. Nobody can be texted.\n"
                 f"Inbox: {settings.public_url}/   API docs: {settings.public_url}/docs",
                 style="yellow",
             )

@@ -6,6 +6,7 @@ Built once per process from `Settings`; `app.create_app` and the CLI use it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -147,3 +148,12 @@ def _register_secrets(settings: Settings) -> None:
     for secret in values:
         if secret is not None:
             register_secret(secret.get_secret_value())
+    # The Basic authorization headers built from them, as a traceback or a client could show.
+    basic_pairs = (
+        (settings.plivo_auth_id, settings.plivo_auth_token),
+        (settings.vonage_api_key, settings.vonage_api_secret),
+    )
+    for user, password in basic_pairs:
+        if user and password:
+            pair = f"{user}:{password.get_secret_value()}".encode()
+            register_secret(base64.b64encode(pair).decode("ascii"))
