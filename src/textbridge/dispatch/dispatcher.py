@@ -81,13 +81,6 @@ class Dispatcher:
         await asyncio.gather(*(self._send_one(message_id) for message_id in ids))
         return len(ids)
 
-    async def recover_expired_leases(self) -> int:
-        """Expired leases become `unknown`; returns how many (the claim does this too)."""
-        async with UnitOfWork(self._sessions, self._bus) as uow:
-            recovered = await _recover_expired(uow)
-            await uow.commit()
-            return recovered
-
     async def _claim(self) -> list[uuid.UUID]:
         async with UnitOfWork(self._sessions, self._bus) as uow:
             await _recover_expired(uow)
