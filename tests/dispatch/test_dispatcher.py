@@ -224,6 +224,32 @@ async def test_a_failure_while_recording_stays_with_its_message(
     assert len(fake.calls) == 2
 
 
+async def test_a_failure_before_the_call_is_retried_then_failed(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """A stored message that cannot even be turned into a request (here a payload an older
+    version could have written) is retried with backoff, alone; its batch goes on."""
+    runtime, fake = plivo
+    broken, fine = await _queue(runtime), await _queue(runtime)
+    async with runtime.sessions() as session:
+        message = await session.get(Message, broken)
+        assert message is not None
+        message.payload = {"location": {"lat": 1}}
+        await session.commit()
+    assert await runtime.dispatcher.dispatch_due() == 2
+    assert (await _load(runtime, fine)).status == status.SUBMITTED
+    message = await _load(runtime, broken)
+    assert (message.status, message.attempts) == (status.ACCEPTED, 1)
+    assert message.next_attempt_at is not None
+    assert message.next_attempt_at > utcnow()
+    assert "before the provider call" in (message.error_message or "")
+    for _ in range(MAX_ATTEMPTS - 1):
+        await _make_due(runtime, broken)
+        await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, broken)).status == status.FAILED
+    assert len(fake.calls) == 1
+
+
 async def test_a_provider_call_is_bounded_by_the_lease(plivo: tuple[Runtime, FakePlivo]) -> None:
     """A live dispatcher records its own outcome before its lease can expire."""
     runtime, fake = plivo
