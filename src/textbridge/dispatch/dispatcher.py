@@ -178,11 +178,11 @@ class Dispatcher:
                 await uow.commit()
         except Exception:
             log.exception(
-                "recording a send failed twice; its lease will", message_id=str(message_id)
+                "recording a send failed twice; its lease will expire", message_id=str(message_id)
             )
 
 
-async def _recover_expired(uow: UnitOfWork) -> int:
+async def _recover_expired(uow: UnitOfWork) -> None:
     """Leases that expired (their process died mid-send) become `unknown`. Cheap when there
     are none: one indexed query (`status` leads an index, and few rows are `sending`)."""
     expired = list(
@@ -197,7 +197,6 @@ async def _recover_expired(uow: UnitOfWork) -> int:
         await service.set_status(
             uow, message, status.UNKNOWN, lease_expires_at=None, error_message=INTERRUPTED
         )
-    return len(expired)
 
 
 async def _record_safely(
@@ -214,6 +213,7 @@ async def _record_safely(
     if isinstance(outcome, SendResult | SendOutcomeUnknown):
         await service.set_status(uow, message, status.UNKNOWN, **changes)
         return
+    changes["error_message"] = f"{outcome} (recording this failed)"[:500]
     retry = SendUnavailable("recording the provider's answer failed")
     retry_at = next_attempt_at(retry, message.attempts, utcnow())
     if retry_at is None:
