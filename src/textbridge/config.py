@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     journal_retention_days: int = Field(
         30, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_JOURNAL_RETENTION_DAYS")
     )
+    dispatch_lease_seconds: int = Field(
+        120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

@@ -1,10 +1,19 @@
-"""structlog set-up. Secrets are scrubbed from every log line, whatever logged them."""
+"""structlog set-up. Secrets are scrubbed from every log line, whatever logged them.
+
+Tracebacks are plain (`traceback.format_exception`): never the local variables of each frame,
+which is what rich's renderer adds by default and where credentials and message texts sit. The
+rendered traceback is scrubbed like any other field. `RepeatedErrors` keeps an error that
+repeats every second to one line per minute.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import MutableMapping
+import sys
+import time
+import traceback
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -40,23 +49,34 @@ def scrub(text: str) -> str:
     return _scrub_text(text)
 
 
-class _ScrubFilter(logging.Filter):
-    """For stdlib loggers (uvicorn, httpx, sqlalchemy) too."""
+class ScrubFilter(logging.Filter):
+    """For stdlib loggers (uvicorn, httpx, sqlalchemy) too, their tracebacks included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            # The formatter reuses `exc_text` when it is set: render it here, scrubbed.
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         if _secrets:
             record.msg = _scrub_text(record.getMessage())
             record.args = None
+            if record.exc_text:
+                record.exc_text = _scrub_text(record.exc_text)
         return True
 
 
 def configure(level: str = "info", json: bool = False) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
+            # Renders `exc_info` as a plain traceback string, so that `_scrub` sees it.
+            structlog.processors.format_exc_info,
             _scrub,
             renderer,
         ],
@@ -67,6 +87,49 @@ def configure(level: str = "info", json: bool = False) -> None:
     root = logging.getLogger()
     root.setLevel(level.upper())
     for handler in root.handlers or [logging.StreamHandler()]:
-        handler.addFilter(_ScrubFilter())
+        handler.addFilter(ScrubFilter())
         if handler not in root.handlers:
             root.addHandler(handler)
+
+
+class RepeatedErrors:
+    """Logs the first occurrence of an error with its traceback; the same error (event,
+    exception type and message) again within `window` seconds is only counted, and the count
+    logged in one line ("repeated N times") when the window has passed or the work recovers.
+    One per loop: it remembers the last error only."""
+
+    def __init__(
+        self,
+        logger: Any,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self._window = window
+        self._clock = clock
+        self._last: tuple[str, str] | None = None
+        self._since = 0.0
+        self._repeats = 0
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Call from an `except` block, as `log.exception`."""
+        error = sys.exc_info()[1]
+        key = (event, f"{type(error).__name__}: {error}"[:200])
+        now = self._clock()
+        if key == self._last and now - self._since < self._window:
+            self._repeats += 1
+            return
+        self._summarise(**fields)
+        self._last, self._since = key, now
+        self._log.exception(event, **fields)
+
+    def recovered(self, **fields: Any) -> None:
+        """The work succeeded: report the repeats not yet reported, and forget the error."""
+        self._summarise(**fields)
+        self._last = None
+
+    def _summarise(self, **fields: Any) -> None:
+        if self._repeats and self._last is not None:
+            event, error = self._last
+            self._log.error(f"{event}: repeated {self._repeats} times", error=error, **fields)
+        self._repeats = 0

@@ -1,7 +1,8 @@
 """The loop every background worker runs: one pass, then sleep until woken or a poll is due.
 
 A pass that found a full batch runs again at once; an exception in a pass is logged and the
-loop goes on (a crash in one pass must not stop the worker for good).
+loop goes on (a crash in one pass must not stop the worker for good). The same exception
+again is counted, not logged every second (`RepeatedErrors`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from textbridge.logging import RepeatedErrors
+
 log = structlog.get_logger(__name__)
 
 
@@ -21,6 +24,7 @@ class PollingLoop:
         self._batch = batch
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
+        self._errors = RepeatedErrors(log)
 
     def wake(self) -> None:
         self._wake.set()
@@ -31,8 +35,10 @@ class PollingLoop:
             try:
                 done = await one_pass()
             except Exception:
-                log.exception("background pass failed", worker=self._name)
+                self._errors.exception("background pass failed", worker=self._name)
                 done = 0
+            else:
+                self._errors.recovered(worker=self._name)
             if done < self._batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_seconds)

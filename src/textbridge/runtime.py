@@ -6,8 +6,10 @@ Built once per process from `Settings`; `app.create_app` and the CLI use it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import structlog
@@ -111,6 +113,7 @@ def build_runtime(
         lambda message: status_callback_url(settings.public_url, message),
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
+        lease=timedelta(seconds=settings.dispatch_lease_seconds),
     )
     session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(
@@ -162,3 +165,12 @@ def _register_secrets(settings: Settings) -> None:
             register_secret(secret.get_secret_value())
     for by_api_key in settings.vonage_secrets_by_api_key.values():
         register_secret(by_api_key)
+    # The Basic authorization headers built from them, as a traceback or a client could show.
+    basic_pairs = (
+        (settings.plivo_auth_id, settings.plivo_auth_token),
+        (settings.vonage_api_key, settings.vonage_api_secret),
+    )
+    for user, password in basic_pairs:
+        if user and password:
+            pair = f"{user}:{password.get_secret_value()}".encode()
+            register_secret(base64.b64encode(pair).decode("ascii"))

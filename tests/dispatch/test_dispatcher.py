@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -13,10 +14,11 @@ import pytest
 
 from textbridge.bootstrap import bootstrap
 from textbridge.db.base import utcnow
+from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.dispatch.policy import MAX_ATTEMPTS
 from textbridge.messaging import outbound, service, status
 from textbridge.models import Message
-from textbridge.providers.base import StatusUpdate
+from textbridge.providers.base import MAX_RETRY_AFTER_SECONDS, StatusUpdate
 from textbridge.runtime import Runtime, build_runtime
 
 from ..support.database import Database
@@ -165,7 +167,11 @@ async def test_uncertain_outcome_is_unknown_and_never_resent(
     assert len(fake.calls) == 1
 
 
-async def test_crash_mid_dispatch_becomes_unknown(plivo: tuple[Runtime, FakePlivo]) -> None:
+async def test_an_expired_lease_becomes_unknown_on_any_pass(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """A process died mid-send and another (or the same, restarted within the lease) runs on:
+    its next ordinary pass recovers the lease, not only a start-up."""
     runtime, fake = plivo
     message_id = await _queue(runtime)
     async with runtime.unit_of_work() as uow:
@@ -175,11 +181,101 @@ async def test_crash_mid_dispatch_becomes_unknown(plivo: tuple[Runtime, FakePliv
             uow, message, status.SENDING, lease_expires_at=utcnow() - timedelta(seconds=1)
         )
         await uow.commit()
-    await runtime.dispatcher.recover_expired_leases()
+    assert await runtime.dispatcher.dispatch_due() == 0
+    message = await _load(runtime, message_id)
+    assert (message.status, message.lease_expires_at) == (status.UNKNOWN, None)
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("retry_after", ["1e300", "inf", "99999999999"])
+async def test_a_huge_retry_after_is_bounded(
+    plivo: tuple[Runtime, FakePlivo], retry_after: str
+) -> None:
+    runtime, fake = plivo
+    fake.answers.append(plivo_error(429, "slow down", **{"Retry-After": retry_after}))
+    message_id = await _queue(runtime)
+    before = utcnow()
     await runtime.dispatcher.dispatch_due()
     message = await _load(runtime, message_id)
-    assert message.status == status.UNKNOWN
-    assert fake.calls == []
+    assert message.status == status.ACCEPTED
+    assert message.next_attempt_at is not None
+    wait = message.next_attempt_at - before
+    assert timedelta(seconds=MAX_RETRY_AFTER_SECONDS) <= wait
+    assert wait <= timedelta(seconds=MAX_RETRY_AFTER_SECONDS + 60)
+
+
+async def test_a_failure_while_recording_stays_with_its_message(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """The provider answers the same id for two messages: recording the second breaks a
+    unique constraint. The first is submitted; the second becomes `unknown` (the provider has
+    it), and the pass goes on."""
+    runtime, fake = plivo
+    same_id = str(uuid.uuid4())
+    fake.answers.extend([_accepted_as(same_id)] * 2)
+    first, second = await _queue(runtime), await _queue(runtime)
+    assert await runtime.dispatcher.dispatch_due() == 2
+    messages = [await _load(runtime, message_id) for message_id in (first, second)]
+    assert sorted(message.status for message in messages) == [status.SUBMITTED, status.UNKNOWN]
+    unknown = next(message for message in messages if message.status == status.UNKNOWN)
+    assert unknown.lease_expires_at is None
+    assert same_id in (unknown.error_message or "")
+    assert await runtime.dispatcher.dispatch_due() == 0
+    assert len(fake.calls) == 2
+
+
+async def test_a_failure_before_the_call_is_retried_then_failed(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """A stored message that cannot even be turned into a request (here a payload an older
+    version could have written) is retried with backoff, alone; its batch goes on."""
+    runtime, fake = plivo
+    broken, fine = await _queue(runtime), await _queue(runtime)
+    async with runtime.sessions() as session:
+        message = await session.get(Message, broken)
+        assert message is not None
+        message.payload = {"location": {"lat": 1}}
+        await session.commit()
+    assert await runtime.dispatcher.dispatch_due() == 2
+    assert (await _load(runtime, fine)).status == status.SUBMITTED
+    message = await _load(runtime, broken)
+    assert (message.status, message.attempts) == (status.ACCEPTED, 1)
+    assert message.next_attempt_at is not None
+    assert message.next_attempt_at > utcnow()
+    assert "before the provider call" in (message.error_message or "")
+    for _ in range(MAX_ATTEMPTS - 1):
+        await _make_due(runtime, broken)
+        await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, broken)).status == status.FAILED
+    assert len(fake.calls) == 1
+
+
+async def test_a_provider_call_is_bounded_by_the_lease(plivo: tuple[Runtime, FakePlivo]) -> None:
+    """A live dispatcher records its own outcome before its lease can expire."""
+    runtime, fake = plivo
+
+    async def never_answers(_: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
+
+    fake.answers.append(never_answers)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(
+        runtime.sessions,
+        runtime.bus,
+        runtime.providers,
+        lambda message: f"http://textbridge.test/webhooks/plivo/status?ref={message.id}",
+        lease=timedelta(seconds=2),
+    )
+    message_id = await _queue(runtime)
+    await asyncio.wait_for(dispatcher.dispatch_due(), timeout=30)
+    message = await _load(runtime, message_id)
+    assert (message.status, message.lease_expires_at) == (status.UNKNOWN, None)
+    assert "no answer within 1 s" in (message.error_message or "")
+
+
+def _accepted_as(provider_id: str) -> Handler:
+    body = {"api_id": "a", "message": "message(s) queued", "message_uuid": [provider_id]}
+    return lambda _: httpx.Response(202, json=body)
 
 
 async def test_a_callback_before_the_answer_is_kept(plivo: tuple[Runtime, FakePlivo]) -> None:

@@ -219,6 +219,7 @@ def test_whatsapp_button_reply_is_kept(textbridge: Textbridge) -> None:
 
 def test_a_vonage_whatsapp_sticker_goes_through_the_simulator(textbridge: Textbridge) -> None:
     _inbound_whatsapp(textbridge, "vonage", "Send me a sticker")
+    _conversation(textbridge, "whatsapp")  # the window is open once the inbound is applied
     sticker = {"url": "https://example.com/wave.webp", "mime_type": "image/webp"}
 
     sent = _send(textbridge, channel="whatsapp", provider="vonage", media=sticker)

@@ -166,6 +166,7 @@ def test_faults_can_be_read_and_reset(control: httpx.Client) -> None:
         "duplicate_callbacks": False,
         "shuffle_callbacks": False,
         "fail_next_sends": None,
+        "send_delay_seconds": 0.0,
     }
 
 

@@ -137,3 +137,27 @@ def test_reset_clears_messages_numbers_and_faults(api: httpx.Client, control: ht
 )
 def test_bad_number_fates_are_400(control: httpx.Client, number: str, body: dict[str, str]) -> None:
     assert control.put(f"/numbers/{number}", json=body).status_code == 400
+
+
+@pytest.mark.parametrize("provider", ["plivo", "vonage"])
+def test_a_slow_provider_takes_the_send_and_answers_late(
+    api: httpx.Client, vonage_api: httpx.Client, control: httpx.Client, provider: str
+) -> None:
+    """`send_delay_seconds`: the message is stored at once; the answer waits. A client that
+    gives up first (or dies) leaves a message the provider has."""
+    control.put("/faults", json={"send_delay_seconds": 60})
+    impatient = httpx.Timeout(10, read=0.5)
+    if provider == "plivo":
+        client, path = api, "/Message/"
+        body = {"src": "14155550100", "dst": "14155550199", "text": "slow"}
+    else:
+        client, path = vonage_api, "/v1/messages"
+        body = {"channel": "sms", "message_type": "text", "to": "14155550199", "from": "Acme"}
+        body["text"] = "slow"
+    with pytest.raises(httpx.ReadTimeout):
+        client.post(path, json=body, timeout=impatient)
+    listed = control.get("/messages", params={"provider": provider}).json()
+    assert [message["text"] for message in listed] == ["slow"]
+    assert control.get("/faults").json()["send_delay_seconds"] == 60
+    control.post("/reset")
+    assert control.get("/faults").json()["send_delay_seconds"] == 0

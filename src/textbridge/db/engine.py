@@ -16,12 +16,17 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 
 def create_engine(database_url: str) -> AsyncEngine:
+    # hide_parameters: an error's text must not carry the values (message texts, numbers).
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(database_url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        database_url, pool_size=20, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

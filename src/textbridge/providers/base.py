@@ -9,7 +9,8 @@ whether the outcome is uncertain::
     SendError                       the provider did not take the message
     ├── SendRejected                permanent: bad number, bad content, blocked (retryable=False)
     ├── SendAuthFailed              our credentials were refused (retryable=False)
-    ├── SendRateLimited             429: try again after `retry_after` seconds (retryable=True)
+    ├── SendRateLimited             429: try again after `retry_after` seconds, at most an hour
+    │                               (retryable=True)
     ├── SendUnavailable             5xx or no connection before the request left (retryable=True)
     └── SendOutcomeUnknown          the request may have been taken (read timeout, lost answer):
                                     never resent blindly; the message becomes `unknown`
@@ -17,6 +18,7 @@ whether the outcome is uncertain::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,12 +211,24 @@ class SendAuthFailed(SendError):
     pass
 
 
+MAX_RETRY_AFTER_SECONDS = 3600.0
+"""The longest wait a provider's `Retry-After` can impose (a bigger one is clamped to it)."""
+
+
+def bounded_wait(seconds: float | None) -> float | None:
+    """A wait a provider asked for, made safe to add to a datetime: negative -> 0, huge or
+    infinite -> `MAX_RETRY_AFTER_SECONDS`, NaN -> None (no usable advice)."""
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
 class SendRateLimited(SendError):
     retryable = True
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, provider_code="429")
-        self.retry_after = retry_after
+        self.retry_after = bounded_wait(retry_after)
 
 
 class SendUnavailable(SendError):

@@ -3,11 +3,15 @@ error taxonomy, where the line between "safe to retry" and "maybe sent" is drawn
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from textbridge.providers.base import SendOutcomeUnknown, SendUnavailable
+from textbridge.providers.base import SendOutcomeUnknown, SendUnavailable, bounded_wait
 
 # Raised before a byte of the request left our side: safe to try again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -21,3 +25,21 @@ async def post(client: httpx.AsyncClient, provider: str, url: str, **kwargs: Any
     except httpx.TransportError as exc:
         # The request may have reached the provider and been accepted; never resend blindly.
         raise SendOutcomeUnknown(f"no answer from {provider}: {type(exc).__name__}") from None
+
+
+def retry_after(value: str | None, clock: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a `Retry-After` header: a number of seconds or an HTTP date
+    (RFC 9110 section 10.2.3), bounded by `bounded_wait`; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return bounded_wait(float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return bounded_wait(moment.timestamp() - clock())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

@@ -3,6 +3,7 @@ offset, WhatsApp windows and templates."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,8 @@ class Faults:
     duplicate_callbacks: bool = False
     shuffle_callbacks: bool = False
     fail_next_sends: SendFault | None = None
+    send_delay_seconds: float = 0.0
+    """A slow provider: a send is stored (and its callbacks start) at once, answered after."""
 
 
 @dataclass
@@ -224,6 +227,11 @@ class SimulatorState:
             self.windows.record_inbound(
                 message.to_number, message.from_number, message.message_time
             )
+
+    async def answer_delay(self) -> None:
+        """Hold a send's answer for ``send_delay_seconds`` (the message is already taken)."""
+        if self.faults.send_delay_seconds > 0:
+            await asyncio.sleep(self.faults.send_delay_seconds)
 
     def take_send_fault(self) -> int | None:
         """The status the current send call must fail with, if a fault is armed (uses one)."""

@@ -141,7 +141,8 @@ def _error(response: httpx.Response) -> SendError:
     code = response.status_code
     detail = str(_json(response).get("error") or response.reason_phrase)
     if code == 429:
-        return SendRateLimited(f"Plivo rate limit: {detail}", retry_after=_retry_after(response))
+        retry_after = transport.retry_after(response.headers.get("retry-after"))
+        return SendRateLimited(f"Plivo rate limit: {detail}", retry_after=retry_after)
     if code == 401:
         return SendAuthFailed(f"Plivo refused our credentials: {detail}", provider_code="401")
     if code >= 500:
@@ -155,11 +156,3 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -26,6 +24,7 @@ from textbridge.providers.base import (
     SendRejected,
     SendResult,
     SendUnavailable,
+    bounded_wait,
 )
 from textbridge.providers.vonage.auth import AuthHeader, Clock
 from textbridge.providers.vonage.body import request_body
@@ -105,26 +104,10 @@ def _invalid_parameter_names(value: Any) -> list[str]:
 
 def retry_after_seconds(response: httpx.Response, clock: Clock = time.time) -> float | None:
     """`Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset` (epoch or seconds)."""
-    retry_after = _seconds_from_retry_after(response.headers.get("retry-after"), clock)
+    retry_after = transport.retry_after(response.headers.get("retry-after"), clock)
     if retry_after is not None:
         return retry_after
     return _seconds_from_reset(response.headers.get("x-ratelimit-reset"), clock)
-
-
-def _seconds_from_retry_after(value: str | None, clock: Clock) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, moment.timestamp() - clock())
 
 
 def _seconds_from_reset(value: str | None, clock: Clock) -> float | None:
@@ -137,7 +120,7 @@ def _seconds_from_reset(value: str | None, clock: Clock) -> float | None:
     # A Unix time (seconds since 1970) rather than a number of seconds to wait.
     if reset > 1_000_000_000:
         reset -= clock()
-    return max(0.0, reset)
+    return bounded_wait(reset)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

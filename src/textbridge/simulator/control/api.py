@@ -11,7 +11,8 @@ WhatsApp templates in ``control.whatsapp``.
   Plivo's; Vonage then reports its own default); a provider's own fate wins over it. Vonage
   reports ``failed`` as ``rejected`` and ``undelivered`` as ``undeliverable``.
 - ``GET | PUT | DELETE /control/faults``: ``duplicate_callbacks``, ``shuffle_callbacks``,
-  ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500, "count"}`` (both APIs).
+  ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500, "count"}`` (both APIs),
+  ``send_delay_seconds`` (a slow provider: each send is taken at once, answered this late).
 - ``GET /control/messages[?direction=inbound|outbound][&provider=plivo|vonage]``: every
   message, newest last.
 - ``POST /control/reset``: cancel pending callbacks; forget messages, fates, faults, WhatsApp
@@ -64,6 +65,7 @@ class FaultsIn(ControlBody):
     shuffle_callbacks: bool | None = None
     callback_delay_seconds: float | None = Field(default=None, ge=0)
     fail_next_sends: SendFaultIn | None = None
+    send_delay_seconds: float | None = Field(default=None, ge=0, le=3600)
 
 
 def build_control_router(
@@ -140,6 +142,8 @@ def _apply_faults(state: SimulatorState, body: FaultsIn) -> None:
         faults.shuffle_callbacks = body.shuffle_callbacks
     if body.callback_delay_seconds is not None:
         faults.callback_delay_seconds = body.callback_delay_seconds
+    if body.send_delay_seconds is not None:
+        faults.send_delay_seconds = body.send_delay_seconds
     if "fail_next_sends" in body.model_fields_set:
         sends = body.fail_next_sends
         faults.fail_next_sends = (

@@ -49,6 +49,7 @@ def build_plivo_router(
             _queue(send, destination, state, callbacks, config.plivo_auth_token)
             for destination in send.destinations
         ]
+        await state.answer_delay()
         body = {
             "api_id": new_api_id(),
             "message": "message(s) queued",

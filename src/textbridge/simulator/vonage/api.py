@@ -47,6 +47,7 @@ def build_vonage_router(
         plan = _plan(send, message, state)
         steps = vonage_steps(message, plan, state.faults.callback_delay_seconds, signer)
         callbacks.start_lifecycle(message, steps, state.faults)
+        await state.answer_delay()
         headers = {"X-Request-Id": new_api_id()}
         return JSONResponse({"message_uuid": message.message_uuid}, 202, headers=headers)
 

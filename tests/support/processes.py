@@ -1,0 +1,63 @@
+"""textbridge commands as real processes (`serve`, `simulator`), for tests that kill them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from .live import wait_until
+
+TEXTBRIDGE = [sys.executable, "-m", "textbridge"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """The test's environment without any textbridge or provider setting, plus `extra`."""
+    prefixes = ("TEXTBRIDGE_", "PLIVO_", "VONAGE_")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {**keep, "NO_COLOR": "1", "COLUMNS": "200", **extra}
+
+
+class Command:
+    """One `textbridge ...` process, its output appended to `log`."""
+
+    def __init__(self, args: list[str], cwd: Path, log: Path, **env: str) -> None:
+        self.args, self.cwd, self.log, self.env = args, cwd, log, env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_url: str, timeout: float = 60) -> None:
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                [*TEXTBRIDGE, *self.args],
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environment(**self.env),
+            )
+        process = self.process
+        wait_until(lambda: answers(ready_url) or process.poll() is not None, timeout=timeout)
+        assert process.poll() is None, self.log.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
