@@ -2,7 +2,9 @@
 
 MessagingError               invalid request; `field` names the input at fault
 ├── IdempotencyConflict      the Idempotency-Key was used with another body (409)
-└── OutsideWhatsAppWindow    free-form WhatsApp outside the 24-hour window
+├── OutsideWhatsAppWindow    free-form WhatsApp outside the 24-hour window
+└── NotReplyable             the recipient cannot receive messages (an alphanumeric sender
+                             ID, a short code), or not on this channel or provider
 """
 
 from __future__ import annotations
@@ -25,3 +27,7 @@ class IdempotencyConflict(MessagingError):
 
 class OutsideWhatsAppWindow(MessagingError):
     code = "outside_whatsapp_window"
+
+
+class NotReplyable(MessagingError):
+    code = "recipient_not_replyable"
