@@ -20,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from textbridge.db.base import utcnow
+from textbridge.messaging.storable import storable
+from textbridge.messaging.text import clean
+from textbridge.models import WebhookJournalEntry
 from textbridge.providers.base import (
     Provider,
     WebhookPayloadError,
@@ -32,6 +35,8 @@ log = structlog.get_logger(__name__)
 
 KINDS = ("inbound", "status")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~-]*")
+URL_LENGTH: int = WebhookJournalEntry.url.property.columns[0].type.length
+ERROR_LENGTH: int = WebhookJournalEntry.error.property.columns[0].type.length
 OK = Response(status_code=200, content=b"", media_type="text/plain")
 
 
@@ -64,10 +69,13 @@ class WebhookIngest:
             log.warning("webhook refused", provider=provider.name, kind=kind)
             return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
         try:
-            events = provider.parse(kind, webhook)
+            events = storable(provider.parse(kind, webhook))
+            _check_url(webhook.url)
         except WebhookPayloadError as exc:
-            await self._store({**row, "state": journal.INVALID, "error": str(exc)})
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            reason = clean(str(exc))[:ERROR_LENGTH]
+            await self._store({**row, "state": journal.INVALID, "error": reason})
+            log.warning("webhook invalid", provider=provider.name, kind=kind, reason=reason)
+            return JSONResponse({"error": reason}, status_code=400)
         dedup_key = journal_key(provider.name, events)
         if await self._writer.record({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
             self._on_stored()
@@ -97,15 +105,22 @@ def _path_and_query(request: Request) -> tuple[str, str]:
     return request.url.path, request.url.query
 
 
+def _check_url(url: str) -> None:
+    """The applier reads a GET callback's fields back from the URL: it must be kept whole."""
+    if len(url) > URL_LENGTH:
+        raise WebhookPayloadError(f"the URL is longer than {URL_LENGTH} characters")
+
+
 def _row(provider: str, kind: str, webhook: WebhookRequest) -> dict[str, Any]:
     return {
         "provider": provider,
         "kind": kind,
         "dedup_key": None,
         "method": webhook.method,
-        "url": webhook.url,
+        "url": webhook.url[:URL_LENGTH],
         "headers": journal.redact(webhook.headers),
-        "body": webhook.body.decode("utf-8", "replace") if webhook.method == "POST" else "",
+        # A raw NUL byte (never valid in a form or JSON body) would make PostgreSQL refuse the row.
+        "body": clean(webhook.body.decode("utf-8", "replace")) if webhook.method == "POST" else "",
         "attempts": 0,
         "received_at": utcnow(),
     }
