@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
+from textbridge.api.schemas import StorableText, storable_str
 from textbridge.models import MessageTemplate
 from textbridge.whatsapp import registry
 from textbridge.whatsapp.sync import SyncUnavailable, sync_templates
@@ -19,9 +20,11 @@ router = APIRouter(prefix="/templates", tags=["templates"])
 
 Category = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
 Status = Literal["PENDING", "APPROVED", "REJECTED", "PAUSED", "DISABLED"]
+Name = Annotated[str, Path(max_length=512), AfterValidator(storable_str)]
+Language = Annotated[str, Path(max_length=20), AfterValidator(storable_str)]
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(StorableText):
     model_config = ConfigDict(extra="forbid")
 
     category: Category
@@ -68,7 +71,7 @@ async def list_templates(uow: UowDep, _: ApiKeyDep) -> list[TemplateOut]:
 
 
 @router.get("/{name}/{language}", response_model=TemplateOut)
-async def get_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> TemplateOut:
+async def get_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep) -> TemplateOut:
     row = await registry.find(uow.session, name, language)
     if row is None:
         raise ApiError(404, "not_found", f"no template {name!r} in {language!r}", "name")
@@ -77,7 +80,7 @@ async def get_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> T
 
 @router.put("/{name}/{language}", response_model=TemplateOut)
 async def put_template(
-    name: str, language: str, body: TemplateIn, uow: UowDep, _: ApiKeyDep
+    name: Name, language: Language, body: TemplateIn, uow: UowDep, _: ApiKeyDep
 ) -> TemplateOut:
     """Create or replace a template definition."""
     try:
@@ -97,7 +100,7 @@ async def put_template(
 
 
 @router.delete("/{name}/{language}", status_code=204)
-async def delete_template(name: str, language: str, uow: UowDep, _: ApiKeyDep) -> Response:
+async def delete_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep) -> Response:
     if not await registry.delete(uow.session, name, language):
         raise ApiError(404, "not_found", f"no template {name!r} in {language!r}", "name")
     await uow.commit()
