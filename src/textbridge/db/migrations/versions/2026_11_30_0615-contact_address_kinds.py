@@ -33,6 +33,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("address_kind", sa.String(length=20), server_default="e164", nullable=False)
         )
+    # A second batch: SQLite's table copy loses a constraint on a column renamed in the same one.
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_unique_constraint(batch_op.f("uq_contacts_address"), ["address"])
     with op.batch_alter_table("messages", schema=None) as batch_op:
         for column in ("from_address", "to_address"):
@@ -64,4 +66,5 @@ def downgrade() -> None:
             type_=sa.String(length=20),
             existing_nullable=False,
         )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_unique_constraint(batch_op.f("uq_contacts_phone"), ["phone"])
