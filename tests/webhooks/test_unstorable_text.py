@@ -129,3 +129,40 @@ def test_template_writes_refuse_unstorable_text(textbridge: Textbridge) -> None:
         response = textbridge.api.request(method, "/api/v1/templates/hel%00lo/en_US")
         assert response.status_code == 422, response.text
         assert response.json()["error"]["field"] == "name"
+
+
+def test_unreadable_numbers_in_content_are_refused_or_dropped(textbridge: Textbridge) -> None:
+    nowhere = vonage_text("whatsapp", "14155550199", "", message_type="location")
+    nowhere["location"] = {"lat": float("nan"), "long": 0}
+    assert post_vonage(textbridge, "inbound", nowhere).status_code == 400
+    huge_units = plivo_sms("14155550199", "hi", Units="9" * 20)
+    assert post_plivo(textbridge, "inbound", huge_units).status_code == 200
+    message = _only_message(textbridge)
+    assert (message["text"], message["segments"]) == ("hi", 1)
+
+
+def test_nan_in_a_status_payload_is_kept(textbridge: Textbridge) -> None:
+    sent = textbridge.send(provider="vonage")
+    message = textbridge.wait_for_status(sent["id"], "delivered")
+    status = {
+        "message_uuid": message["provider_message_id"],
+        "to": "14155550199",
+        "from": "14155550102",
+        "channel": "sms",
+        "timestamp": "2026-11-30T06:00:00Z",
+        "status": "rejected",
+        "error": {"title": "1000", "detail": "Throttled"},
+        "usage": {"currency": "EUR", "price": float("nan")},
+    }
+    assert post_vonage(textbridge, "status", status).status_code == 200
+
+    def rejected() -> list[dict[str, Any]]:
+        history = textbridge.message(sent["id"])["history"]
+        return [event for event in history if event["provider_status"] == "rejected"]
+
+    [event] = wait_until(rejected, timeout=15)
+    assert event["applied"] is False  # delivered outranks a late failure
+    assert (
+        textbridge.database.scalar("SELECT count(*) FROM webhook_journal WHERE state = 'pending'")
+        == 0
+    )

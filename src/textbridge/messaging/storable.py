@@ -46,6 +46,8 @@ PROVIDER_STATUS = _length(MessageEvent.provider_status)
 ERROR_CODE = _length(MessageEvent.error_code)
 ERROR_MESSAGE = _length(Message.error_message)
 PRICE = _length(Message.price)
+MAX_SEGMENTS = 2**31 - 1
+"""An INTEGER column; the count is only informative (we count SMS segments ourselves)."""
 
 
 def storable(events: list[WebhookEvent]) -> list[WebhookEvent]:
@@ -70,6 +72,7 @@ def inbound(message: InboundMessage) -> InboundMessage:
         from_address=sender.value,
         to_address=_bounded("to", message.to_address, OUR_ADDRESS),
         text=clean(message.text),
+        segments=message.segments if 0 < (message.segments or 0) <= MAX_SEGMENTS else None,
         media=tuple(_media(item) for item in message.media),
         reply_id=_cleaned(message.reply_id),
         profile_name=_truncated(message.profile_name, NAME),
@@ -106,6 +109,9 @@ def _media(item: Media) -> Media:
 def _location(location: Location | None) -> Location | None:
     if location is None:
         return None
+    problems = location.coordinate_problems()  # NaN fails them too: JSON columns refuse it
+    if problems:
+        raise WebhookPayloadError(f"{problems[0].field} {problems[0].message}")
     name, place = _cleaned(location.name), _cleaned(location.address)
     return dataclasses.replace(location, name=name, address=place)
 

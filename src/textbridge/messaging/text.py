@@ -16,6 +16,7 @@ always storable and printable.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -35,9 +36,12 @@ def clean(text: str) -> str:
 
 
 def clean_json(value: Any) -> Any:
-    """`clean` applied to every string (keys too) of a JSON-like value."""
+    """`clean` applied to every string (keys too) of a JSON-like value; a NaN or infinity
+    (Python's `json` reads them, PostgreSQL's JSON refuses them) becomes its name as a string."""
     if isinstance(value, str):
         return clean(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, Mapping):
         return {clean(str(key)): clean_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
