@@ -125,7 +125,7 @@ def refusal(address: Address, channel: str, provider: str | None) -> str | None:
         # documents delivery to a short code, so a reply could only fail at the carrier.
         return (
             f"{address.value} is a short code: Plivo and Vonage deliver only to phone numbers, "
-            "so a reply cannot reach it"
+            "so a reply cannot reach it (a phone number is written in E.164, e.g. +14155550100)"
         )
     if address.kind == WHATSAPP_BSUID and (
         channel != "whatsapp" or provider not in (None, *BSUID_PROVIDERS)
