@@ -88,7 +88,7 @@ def test_over_long_ids_and_numbers_are_refused_not_failed(textbridge: Textbridge
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
 
 
-def _post_raw(textbridge: Textbridge, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+def _post_raw(textbridge: Textbridge, path: str, body: Any, method: str = "POST") -> Any:
     """JSON with ASCII escapes: the only way a client can send a lone surrogate."""
     headers = {"Content-Type": "application/json"}
     return textbridge.api.request(method, path, content=json.dumps(body), headers=headers)
@@ -166,3 +166,20 @@ def test_nan_in_a_status_payload_is_kept(textbridge: Textbridge) -> None:
         textbridge.database.scalar("SELECT count(*) FROM webhook_journal WHERE state = 'pending'")
         == 0
     )
+
+
+def test_a_synced_template_with_nul_is_stored_clean(textbridge: Textbridge) -> None:
+    body = {"type": "BODY", "text": "Hi\x00 {{1}}", "example": {"body_text": [["Ann"]]}}
+    template = {
+        "name": "greeting",
+        "language": "en_US",
+        "category": "UTILITY",
+        "status": "APPROVED",
+        "components": [body],
+    }
+    response = _post_raw(textbridge, "/simulator/control/templates", [template], method="PUT")
+    assert response.status_code == 200, response.text
+    synced = textbridge.api.post("/api/v1/templates/sync")
+    assert synced.status_code == 200, synced.text
+    stored = textbridge.api.get("/api/v1/templates/greeting/en_US").json()
+    assert stored["components"][0]["text"] == "Hi {{1}}"
