@@ -1646,6 +1646,7 @@
 
   function recipientMessage(error) {
     const detail = error.message.replace(/^to:\s*/i, "");
+    if (error.code === "recipient_not_replyable") return `Can't send there: ${detail}`;
     return `That number can't be used: ${detail}`;
   }
 
