@@ -1,8 +1,8 @@
 """Webhook events made storable, or refused: the limits of our columns, checked at the edge.
 
-Ingest runs every parsed event through `storable` (a `WebhookPayloadError` is answered 400 and
-journaled as `invalid` with the reason), and the services run it again on what the applier
-parses back from the journal, so both paths store exactly the same thing.
+Ingest runs every parsed event through `check` (a `WebhookPayloadError` is answered 400 and
+journaled as `invalid` with the reason); the services make storable (`inbound`, `status`) what
+the applier parses back from the journal, with the same rules.
 
 Free text is normalized (`text.clean`; truncated where a column has a limit: a name, a caption,
 a filename, an error description). A value that cannot be normalized without changing what it
@@ -50,24 +50,33 @@ MAX_SEGMENTS = 2**31 - 1
 """An INTEGER column; the count is only informative (we count SMS segments ourselves)."""
 
 
-def storable(events: list[WebhookEvent]) -> list[WebhookEvent]:
-    return [_storable(event) for event in events]
-
-
-def _storable(event: WebhookEvent) -> WebhookEvent:
-    if isinstance(event, InboundMessage):
-        return inbound(event)
-    return status(event)
+def check(events: list[WebhookEvent]) -> None:
+    """`WebhookPayloadError` when an event cannot be made storable. Ingest's check: it builds
+    nothing (the raw payload is the costly part, and the applier rebuilds the events from the
+    journal anyway), so the hot path pays only for the fields."""
+    for event in events:
+        if isinstance(event, InboundMessage):
+            _inbound_fields(event)
+        else:
+            _status_fields(event)
 
 
 def inbound(message: InboundMessage) -> InboundMessage:
     """`message` with storable text, or `WebhookPayloadError` naming the field at fault."""
+    return dataclasses.replace(message, **_inbound_fields(message), raw=clean_json(message.raw))
+
+
+def status(update: StatusUpdate) -> StatusUpdate:
+    """`update` with storable text, or `WebhookPayloadError` naming the field at fault."""
+    return dataclasses.replace(update, **_status_fields(update), raw=clean_json(update.raw))
+
+
+def _inbound_fields(message: InboundMessage) -> dict[str, Any]:
     try:
         sender = address.of_sender(clean(message.from_address), message.channel)
     except address.InvalidAddress as exc:
         raise WebhookPayloadError(f"from: {exc}") from None
-    return dataclasses.replace(
-        message,
+    return dict(
         provider_message_id=_bounded("message id", message.provider_message_id, MESSAGE_ID),
         from_address=sender.value,
         to_address=_bounded("to", message.to_address, OUR_ADDRESS),
@@ -77,20 +86,17 @@ def inbound(message: InboundMessage) -> InboundMessage:
         reply_id=_cleaned(message.reply_id),
         profile_name=_truncated(message.profile_name, NAME),
         location=_location(message.location),
-        raw=clean_json(message.raw),
     )
 
 
-def status(update: StatusUpdate) -> StatusUpdate:
-    return dataclasses.replace(
-        update,
+def _status_fields(update: StatusUpdate) -> dict[str, Any]:
+    return dict(
         provider_message_id=_bounded("message id", update.provider_message_id, MESSAGE_ID),
         provider_status=_bounded("status", update.provider_status, PROVIDER_STATUS),
         error_code=_bounded_or_none("error code", update.error_code, ERROR_CODE),
         error_description=_truncated(update.error_description, ERROR_MESSAGE),
         price=_bounded_or_none("price", update.price, PRICE),
         client_ref=_cleaned(update.client_ref),
-        raw=clean_json(update.raw),
     )
 
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from textbridge.db.base import utcnow
-from textbridge.messaging.storable import storable
+from textbridge.messaging import storable
 from textbridge.messaging.text import clean
 from textbridge.models import WebhookJournalEntry
 from textbridge.providers.base import (
@@ -69,14 +69,15 @@ class WebhookIngest:
             log.warning("webhook refused", provider=provider.name, kind=kind)
             return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
         try:
-            events = storable(provider.parse(kind, webhook))
+            events = provider.parse(kind, webhook)
+            storable.check(events)
             _check_url(webhook.url)
         except WebhookPayloadError as exc:
             reason = clean(str(exc))[:ERROR_LENGTH]
             await self._store({**row, "state": journal.INVALID, "error": reason})
             log.warning("webhook invalid", provider=provider.name, kind=kind, reason=reason)
             return JSONResponse({"error": reason}, status_code=400)
-        dedup_key = journal_key(provider.name, events)
+        dedup_key = clean(journal_key(provider.name, events))  # its ids are checked, not cleaned
         if await self._writer.record({**row, "state": journal.PENDING, "dedup_key": dedup_key}):
             self._on_stored()
         return OK
