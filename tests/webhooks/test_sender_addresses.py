@@ -109,3 +109,16 @@ def test_phone_numbers_are_still_stored_in_e164(textbridge: Textbridge) -> None:
     assert conversation["contact_address_kind"] == "e164"
     assert conversation["contact_phone"] == "+14155550199"
     assert conversation["replyable"] is True
+
+
+def test_the_simulator_injects_sender_ids_and_whatsapp_user_ids(textbridge: Textbridge) -> None:
+    routes = [
+        ("plivo", {"from": "HSBC", "to": "+14155550100", "text": "Code 1234"}),
+        ("vonage", {"from": BSUID, "to": "+14155550103", "channel": "whatsapp", "text": "hi"}),
+    ]
+    for provider, body in routes:
+        response = textbridge.simulator.post(f"/control/{provider}/inbound", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["status_code"] == 200, response.text
+    assert _conversation(textbridge, "HSBC")["contact_address_kind"] == "alphanumeric"
+    assert _conversation(textbridge, BSUID)["contact_address_kind"] == "whatsapp_bsuid"

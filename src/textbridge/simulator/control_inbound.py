@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from textbridge.messaging.encoding import analyze
 from textbridge.simulator.callbacks import CallbackDispatcher, PlivoWebhook, Webhook
 from textbridge.simulator.config import SimulatorConfig
-from textbridge.simulator.control import control_number
+from textbridge.simulator.control import control_number, control_sender
 from textbridge.simulator.errors import PlivoApiError
 from textbridge.simulator.inbound_bodies import PlivoInboundIn, VonageInboundIn
 from textbridge.simulator.plivo_inbound import (
@@ -98,7 +98,7 @@ def _received(
     message = new_message(
         direction="inbound",
         message_type=message_type,
-        from_number=control_number(sender),
+        from_number=control_sender(sender),
         to_number=control_number(recipient),
         text=text,
         units=1,
