@@ -140,7 +140,7 @@ def test_send_with_a_bad_number_fails_clearly(serve: Serve, tmp_path: Path) -> N
     result = _cli(
         "send",
         "--to",
-        "12345",
+        "4155550100",
         "--text",
         "x",
         "--url",

@@ -323,7 +323,9 @@ def simulator(
 
 @sim_app.command("inbound")
 def sim_inbound(
-    from_: Annotated[str, Option("--from", help="The contact's number, E.164")],
+    from_: Annotated[
+        str, Option("--from", help="The contact: a number (E.164), a sender ID or a WhatsApp id")
+    ],
     to: Annotated[str, Option("--to", help="Our number, E.164")],
     text: Annotated[str, Option("--text")] = "",
     provider: Annotated[str, Option(help="plivo or vonage")] = "plivo",

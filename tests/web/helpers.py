@@ -88,7 +88,7 @@ def age_last_inbound(textbridge: Textbridge, phone: str, hours: float) -> None:
         value = at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
     textbridge.database.rows(
         "UPDATE conversations SET last_inbound_at = :at "
-        "WHERE contact_id IN (SELECT id FROM contacts WHERE phone = :phone)",
+        "WHERE contact_id IN (SELECT id FROM contacts WHERE address = :phone)",
         at=value,
         phone=phone,
     )

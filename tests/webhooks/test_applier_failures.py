@@ -152,10 +152,10 @@ def test_a_provider_that_is_not_configured_is_parked(textbridge: Textbridge) -> 
     wait_until(lambda: "still applied" in texts(textbridge), timeout=30)
 
 
+# PostgreSQL only: SQLite has no check deferred to commit (no deferrable triggers).
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_failure_at_commit_fails_alone(textbridge: Textbridge) -> None:
     database = textbridge.database
-    if database.backend != "postgresql":
-        pytest.skip("SQLite has no check deferred to commit (no deferrable triggers)")
     for statement in _PG_COMMIT_POISON:
         database.rows(statement)
     try:

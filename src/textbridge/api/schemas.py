@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -15,37 +14,53 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from textbridge.messaging import address
+from textbridge.messaging.text import excerpt, problem
 
 Channel = Literal["sms", "mms", "whatsapp"]
 ProviderName = Literal["plivo", "vonage"]
 
 # Longest URL the attachments table keeps (`Attachment.url`).
 MAX_URL_LENGTH = 2000
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _V = TypeVar("_V")
 
 
 def storable(value: _V) -> _V:
-    """Refuse what no database keeps, inside dicts and lists too (JSON columns): NUL
-    (PostgreSQL refuses it in text and JSONB), a lone surrogate (not UTF-8), NaN and
-    infinities (not JSON: PostgreSQL refuses them)."""
-    if _has_unstorable(value):
-        raise ValueError(
-            "must not contain a NUL character, a lone surrogate, NaN or an infinite number"
+    """Refuse, naming where, what no database keeps, inside dicts and lists too (JSON columns):
+    NUL (PostgreSQL refuses it in text and JSONB), a lone surrogate (not UTF-8), NaN and
+    infinities (not JSON: PostgreSQL refuses them). See `messaging.text`."""
+    found = _unstorable(value, "")
+    if found is not None:
+        path, text, reason = found
+        where = f"{path.lstrip('.')} " if path else ""
+        raise PydanticCustomError(
+            "unstorable_text",
+            "{where}{reason}: {quoted}",
+            {"where": where, "reason": reason, "quoted": excerpt(text)},
         )
     return value
 
 
-def _has_unstorable(value: object) -> bool:
+def _unstorable(value: Any, path: str) -> tuple[str, str, str] | None:
+    """The first value in `value` that cannot be stored: (its path, its text, why)."""
     if isinstance(value, str):
-        return _UNSTORABLE.search(value) is not None
-    if isinstance(value, float):
-        return not math.isfinite(value)
+        reason = problem(value)
+        return None if reason is None else (path, value, reason)
+    if isinstance(value, float) and not math.isfinite(value):
+        return (path, str(value), "is not a finite number, which JSON cannot carry")
     if isinstance(value, dict):
-        return any(_has_unstorable(k) or _has_unstorable(v) for k, v in value.items())
+        for key, item in value.items():
+            found = _unstorable(str(key), f"{path}.{key!r}") or _unstorable(item, f"{path}.{key}")
+            if found is not None:
+                return found
     if isinstance(value, list | tuple):
-        return any(_has_unstorable(item) for item in value)
-    return False
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _short_enough(url: AnyHttpUrl) -> AnyHttpUrl:
@@ -117,8 +132,14 @@ class InteractiveIn(BaseModel):
 
 
 class SendMessageIn(_Strict):
-    to: StorableStr = Field(description="Recipient in E.164, e.g. +14155550199", max_length=32)
-    text: str | None = Field(None, max_length=4096, description="Body, or the media caption")
+    to: StorableStr = Field(
+        description="Recipient in E.164, e.g. +14155550199 (or a WhatsApp business-scoped user "
+        "id, through Vonage)",
+        max_length=address.MAX_LENGTH,
+    )
+    text: StorableStr | None = Field(
+        None, max_length=4096, description="Body, or the media caption"
+    )
     from_: StorableStr | None = Field(
         None,
         alias="from",

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import StorableJson, storable
-from textbridge.messaging.errors import quoted
+from textbridge.messaging.text import excerpt
 from textbridge.models import MessageTemplate
 from textbridge.whatsapp import registry
 from textbridge.whatsapp.sync import SyncUnavailable, sync_templates
@@ -110,7 +110,7 @@ async def delete_template(name: Name, language: Language, uow: UowDep, _: ApiKey
 
 
 def _not_found(name: str, language: str) -> ApiError:
-    return ApiError(404, "not_found", f"no template {quoted(name)} in {quoted(language)}", "name")
+    return ApiError(404, "not_found", f"no template {excerpt(name)} in {excerpt(language)}", "name")
 
 
 @router.post("/sync", response_model=SyncOut)

@@ -2,7 +2,9 @@
 
 MessagingError               invalid request; `field` names the input at fault
 ├── IdempotencyConflict      the Idempotency-Key was used with another body (409)
-└── OutsideWhatsAppWindow    free-form WhatsApp outside the 24-hour window
+├── OutsideWhatsAppWindow    free-form WhatsApp outside the 24-hour window
+└── NotReplyable             the recipient cannot receive messages (an alphanumeric sender
+                             ID, a short code), or not on this channel or provider
 """
 
 from __future__ import annotations
@@ -10,14 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 QUOTE_LIMIT = 64
-
-
-def quoted(value: str, limit: int = QUOTE_LIMIT) -> str:
-    """A value as an error message quotes it: its repr (escaped, so any string can be
-    encoded), cut to a short prefix; an error never echoes a long input whole."""
-    if len(value) <= limit:
-        return repr(value)
-    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 class MessagingError(Exception):
@@ -35,3 +29,7 @@ class IdempotencyConflict(MessagingError):
 
 class OutsideWhatsAppWindow(MessagingError):
     code = "outside_whatsapp_window"
+
+
+class NotReplyable(MessagingError):
+    code = "recipient_not_replyable"

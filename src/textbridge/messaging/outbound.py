@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.messaging import repository, status
+from textbridge.messaging import address, repository, status
 from textbridge.messaging.content import (
     SENDER_CHANNEL,
     Content,
@@ -27,7 +27,12 @@ from textbridge.messaging.content import (
     to_payload,
 )
 from textbridge.messaging.encoding import analyze
-from textbridge.messaging.errors import IdempotencyConflict, MessagingError, OutsideWhatsAppWindow
+from textbridge.messaging.errors import (
+    IdempotencyConflict,
+    MessagingError,
+    NotReplyable,
+    OutsideWhatsAppWindow,
+)
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
 from textbridge.messaging.schemas import ConversationOut, MessageOut
 from textbridge.messaging.service import record_internal, touch
@@ -104,10 +109,12 @@ async def _accept(
     idempotency_key: str | None,
     providers: Mapping[str, Provider],
 ) -> Message:
-    to = _phone(request.to, "to")
+    recipient = _recipient(request)
     _check_shape(request)
     sender = await _choose_sender(uow, request, providers)
-    contact = await repository.get_or_create_contact(uow.session, to)
+    _check_replyable(recipient, request.channel, sender.provider)
+    to = recipient.value
+    contact = await repository.get_or_create_contact(uow.session, recipient)
     conversation = await repository.get_or_create_conversation(
         uow.session, contact, sender, sender.channel
     )
@@ -132,6 +139,22 @@ async def _replay(uow: UnitOfWork, request: SendRequest, key: str) -> Message | 
             field="Idempotency-Key",
         )
     return existing
+
+
+def _recipient(request: SendRequest) -> address.Address:
+    try:
+        recipient = address.of_recipient(request.to, request.channel)
+    except InvalidPhoneNumber as exc:
+        raise MessagingError(str(exc), field="to") from None
+    # Before the sender is chosen: refused whatever the sender (an alphanumeric sender ID).
+    _check_replyable(recipient, request.channel, None)
+    return recipient
+
+
+def _check_replyable(recipient: address.Address, channel: str, provider: str | None) -> None:
+    reason = address.refusal(recipient, channel, provider)
+    if reason is not None:
+        raise NotReplyable(reason, field="to", address_kind=recipient.kind)
 
 
 def _phone(raw: str, field: str) -> str:
@@ -187,16 +210,16 @@ async def _choose_sender(
             f"provider {request.provider!r} is not configured (configured: {configured})",
             field="provider",
         )
-    address = _phone(request.from_, "from") if request.from_ else None
+    number = _phone(request.from_, "from") if request.from_ else None
     sender = await repository.find_sender(
         uow.session,
         SENDER_CHANNEL[request.channel],
-        address,
+        number,
         request.provider,
         providers=tuple(providers),
     )
     if sender is None:
-        raise MessagingError(_no_sender(request), field="from" if address else "channel")
+        raise MessagingError(_no_sender(request), field="from" if number else "channel")
     return sender
 
 

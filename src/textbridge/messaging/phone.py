@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import phonenumbers
 
+from textbridge.messaging.text import excerpt
+
 
 class InvalidPhoneNumber(ValueError):
     pass
@@ -14,14 +16,14 @@ def to_e164(raw: str) -> str:
     text = raw.strip()
     if not text.startswith("+"):
         raise InvalidPhoneNumber(
-            f"{raw!r} is not in international format (E.164, e.g. +14155550100)"
+            f"{excerpt(raw)} is not in international format (E.164, e.g. +14155550100)"
         )
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        raise InvalidPhoneNumber(f"{raw!r} is not a phone number") from None
+        raise InvalidPhoneNumber(f"{excerpt(raw)} is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhoneNumber(f"{raw!r} is not a valid phone number")
+        raise InvalidPhoneNumber(f"{excerpt(raw)} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -11,21 +11,19 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from textbridge.messaging.phone import country_of
+from textbridge.messaging.address import Address
 from textbridge.models import Contact, Conversation, Message, MessageEvent, Sender
 
 _Row = TypeVar("_Row", Contact, Sender, Conversation)
 
 
-async def get_or_create_contact(session: AsyncSession, phone: str) -> Contact:
-    found = await session.scalar(select(Contact).where(Contact.phone == phone))
+async def get_or_create_contact(session: AsyncSession, address: Address) -> Contact:
+    query = select(Contact).where(Contact.address == address.value)
+    found = await session.scalar(query)
     if found is not None:
         return found
-    return await _insert_or_fetch(
-        session,
-        Contact(phone=phone, country=country_of(phone)),
-        select(Contact).where(Contact.phone == phone),
-    )
+    contact = Contact(address=address.value, address_kind=address.kind, country=address.country)
+    return await _insert_or_fetch(session, contact, query)
 
 
 async def get_or_create_sender(

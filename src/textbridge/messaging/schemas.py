@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from textbridge.messaging import address
 from textbridge.models import Conversation, Message, MessageEvent
 from textbridge.whatsapp.window import window_expires_at
 
@@ -119,8 +120,15 @@ class MessageDetailOut(MessageOut):
 class ConversationOut(BaseModel):
     id: uuid.UUID
     channel: str
-    contact_phone: str
+    contact_address: str
+    contact_address_kind: str
+    """`e164`, `short_code`, `alphanumeric` or `whatsapp_bsuid` (see `messaging.address`)."""
+    contact_phone: str | None
+    """The contact's E.164 number; None when the address is of another kind."""
     contact_name: str | None
+    replyable: bool
+    """False when no message can be sent to this contact here; `not_replyable_reason` says why."""
+    not_replyable_reason: str | None
     sender_address: str
     provider: str
     last_message_at: datetime | None
@@ -132,10 +140,17 @@ class ConversationOut(BaseModel):
 
     @classmethod
     def of(cls, conversation: Conversation) -> ConversationOut:
+        contact = conversation.contact
+        recipient = address.Address(contact.address_kind, contact.address)  # type: ignore[arg-type]
+        reason = address.refusal(recipient, conversation.channel, conversation.sender.provider)
         return cls(
             id=conversation.id,
             channel=conversation.channel,
-            contact_phone=conversation.contact.phone,
+            contact_address=contact.address,
+            contact_address_kind=contact.address_kind,
+            contact_phone=contact.address if contact.address_kind == address.E164 else None,
+            replyable=reason is None,
+            not_replyable_reason=reason,
             contact_name=conversation.contact.name,
             sender_address=conversation.sender.address,
             provider=conversation.sender.provider,

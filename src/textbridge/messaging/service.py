@@ -14,7 +14,7 @@ import structlog
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.messaging import repository, status
+from textbridge.messaging import address, repository, status, storable
 from textbridge.messaging.content import SENDER_CHANNEL, attachments_of
 from textbridge.messaging.encoding import analyze
 from textbridge.messaging.schemas import ConversationOut, MessageOut
@@ -67,14 +67,18 @@ async def set_status(uow: UnitOfWork, message: Message, new_status: str, **chang
 
 
 async def apply_inbound(uow: UnitOfWork, inbound: InboundMessage) -> Message:
-    """Store a message a contact sent us. Applying the same message twice stores it once."""
+    """Store a message a contact sent us. Applying the same message twice stores it once.
+
+    Raises `WebhookPayloadError` when it cannot be stored (see `storable`)."""
     session = uow.session
+    inbound = storable.inbound(inbound)
     existing = await repository.message_by_provider_id(
         session, inbound.provider, inbound.provider_message_id
     )
     if existing is not None:
         return existing
-    contact = await repository.get_or_create_contact(session, inbound.from_address)
+    sender_address = address.of_sender(inbound.from_address, inbound.channel)
+    contact = await repository.get_or_create_contact(session, sender_address)
     if contact.name is None and inbound.profile_name:
         contact.name = inbound.profile_name
     channel = SENDER_CHANNEL[inbound.channel]
@@ -142,8 +146,9 @@ async def apply_status(uow: UnitOfWork, update: StatusUpdate, our_status: str | 
     """Record a provider status event; move the message forward if it ranks higher.
 
     Returns True when the message's status changed. Raises UnknownMessage when no message has
-    this provider id.
+    this provider id, `WebhookPayloadError` when the update cannot be stored.
     """
+    update = storable.status(update)
     message = await _message_of(uow, update)
     if message is None:
         raise UnknownMessage(update.provider_message_id)

@@ -27,8 +27,9 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(20))
     provider: Mapped[str] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    from_address: Mapped[str] = mapped_column(String(32))
-    to_address: Mapped[str] = mapped_column(String(32))
+    # A contact's address may be a WhatsApp business-scoped user id (up to 135 characters).
+    from_address: Mapped[str] = mapped_column(String(140))
+    to_address: Mapped[str] = mapped_column(String(140))
     body: Mapped[str | None] = mapped_column(Text, default=None)
     content_type: Mapped[str] = mapped_column(String(20), default="text", server_default="text")
     # The non-text parts (template, interactive, location, reply id), as the API gave them.

@@ -71,7 +71,8 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """What a provider needs to send one message. Addresses are E.164 (`+14155550100`).
+    """What a provider needs to send one message. Addresses are E.164 (`+14155550100`), or a
+    WhatsApp business-scoped user id (`US.1349...`) for a provider that sends to one.
 
     Exactly one kind of content leads: a `template`, an `interactive` object (Meta's schema:
     `{"type": "button" | "list", "body": {...}, "action": {...}}`), a `location`, `media`

@@ -25,8 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from textbridge.db.base import utcnow
+from textbridge.messaging import storable
+from textbridge.messaging.text import clean
+from textbridge.models import WebhookJournalEntry
 from textbridge.providers.base import (
     Provider,
+    WebhookEvent,
     WebhookKind,
     WebhookPayloadError,
     WebhookRequest,
@@ -38,6 +42,7 @@ log = structlog.get_logger(__name__)
 
 KINDS = ("inbound", "status")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~-]*")
+ERROR_LENGTH: int = WebhookJournalEntry.error.property.columns[0].type.length
 OK = Response(status_code=200, content=b"", media_type="text/plain")
 
 
@@ -70,9 +75,10 @@ class WebhookIngest:
             return await self._refuse(provider, kind, webhook, row, "bad or missing signature")
         try:
             events = provider.parse(kind, webhook)
+            storable.check(events)
         except WebhookPayloadError as exc:
             return await self._invalid(row, exc)
-        pending = {**row, "state": journal.PENDING, "dedup_key": journal_key(provider.name, events)}
+        pending = {**row, "state": journal.PENDING, "dedup_key": _dedup_key(provider.name, events)}
         nonce = provider.replay_nonce(webhook) if self._verify else None
         claim = journal.nonce_row(provider.name, nonce) if nonce else None
         try:
@@ -98,8 +104,10 @@ class WebhookIngest:
         return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
 
     async def _invalid(self, row: dict[str, Any], exc: WebhookPayloadError) -> Response:
-        await self._store({**row, "state": journal.INVALID, "error": str(exc)})
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        reason = clean(str(exc))[:ERROR_LENGTH]
+        await self._store({**row, "state": journal.INVALID, "error": reason})
+        log.warning("webhook invalid", provider=row["provider"], kind=row["kind"], reason=reason)
+        return JSONResponse({"error": reason}, status_code=400)
 
     async def _keep_unverified(
         self, provider: Provider, kind: WebhookKind, webhook: WebhookRequest, row: dict[str, Any]
@@ -136,6 +144,10 @@ def _path_and_query(request: Request) -> tuple[str, str]:
     if not scope.get("query_string") and _PLAIN_PATH.fullmatch(path):
         return path, ""
     return request.url.path, request.url.query
+
+
+def _dedup_key(provider: str, events: list[WebhookEvent]) -> str:
+    return clean(journal_key(provider, events))  # its ids are checked, not cleaned
 
 
 def _row(provider: str, kind: str, webhook: WebhookRequest) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
-from textbridge.messaging.errors import quoted
+from textbridge.messaging.text import clean_json, excerpt, problem
 from textbridge.models import MessageTemplate
 from textbridge.providers.base import Template
 from textbridge.whatsapp import templates
@@ -39,7 +39,11 @@ async def upsert(
     components: list[dict[str, Any]],
     source: str = "api",
 ) -> MessageTemplate:
-    """Create or replace the definition of (name, language)."""
+    """Create or replace the definition of (name, language). A definition from a provider's
+    sync is made storable like any webhook content (`messaging.text`); a name or language too
+    long for its column is a `TemplateError` (the sync skips it)."""
+    _check_lengths(name=name, language=language, category=category, status=status)
+    components = clean_json(components)
     templates.validate_definition(components)
     row = await find(session, name, language)
     if row is None:
@@ -49,6 +53,13 @@ async def upsert(
     row.updated_at = utcnow()
     await session.flush()
     return row
+
+
+def _check_lengths(**values: str) -> None:
+    for field, value in values.items():
+        limit: int = getattr(MessageTemplate, field).property.columns[0].type.length
+        if len(value) > limit or problem(value):
+            raise TemplateError(f"{field} {excerpt(value)} cannot be stored", field)
 
 
 async def delete(session: AsyncSession, name: str, language: str) -> bool:
@@ -65,11 +76,11 @@ async def resolve_for_sending(
     """The template with its parameters filled in; TemplateError names what is wrong."""
     row = await find(session, name, language)
     if row is None:
-        message = f"no template {quoted(name)} in language {quoted(language)}"
+        message = f"no template {excerpt(name)} in language {excerpt(language)}"
         raise TemplateError(message, "template.name")
     if row.status != "APPROVED":
         raise TemplateError(
-            f"template {quoted(name)} ({language}) is {row.status}; only APPROVED templates "
+            f"template {excerpt(name)} ({language}) is {row.status}; only APPROVED templates "
             "can be sent",
             "template.name",
         )

@@ -43,6 +43,8 @@ from textbridge.simulator.state import (
 )
 
 _NUMBER = re.compile(r"[0-9]{3,15}")
+# GSM's alphanumeric sender ID (spaces left out here), or Meta's business-scoped user id.
+_SENDER_ID = re.compile(r"[A-Za-z0-9]{1,11}|[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 class ControlBody(BaseModel):
@@ -132,6 +134,16 @@ def control_number(raw: str) -> str:
     if not _NUMBER.fullmatch(key):
         raise PlivoApiError(400, f"{raw!r} is not a phone number")
     return key
+
+
+def control_sender(raw: str) -> str:
+    """The sender of an injected inbound message: a number or short code (`control_number`),
+    or, kept as given, an alphanumeric sender ID (`AMAZON`) or a WhatsApp business-scoped user
+    id (`US.1349...`), as carriers and WhatsApp send them."""
+    text = raw.strip()
+    if any(character.isalpha() for character in text) and _SENDER_ID.fullmatch(text):
+        return text
+    return control_number(raw)
 
 
 def _apply_faults(state: SimulatorState, body: FaultsIn) -> None:

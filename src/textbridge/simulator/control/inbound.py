@@ -37,7 +37,7 @@ from textbridge.simulator.callbacks import (
     Webhook,
 )
 from textbridge.simulator.config import SimulatorConfig
-from textbridge.simulator.control.api import control_number
+from textbridge.simulator.control.api import control_number, control_sender
 from textbridge.simulator.control.bodies import PlivoInboundIn, VonageInboundIn
 from textbridge.simulator.errors import PlivoApiError
 from textbridge.simulator.plivo.inbound import (
@@ -112,7 +112,7 @@ def _received(
     message = new_message(
         direction="inbound",
         message_type=message_type,
-        from_number=control_number(sender),
+        from_number=control_sender(sender),
         to_number=control_number(recipient),
         text=text,
         units=1,

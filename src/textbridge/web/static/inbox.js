@@ -223,8 +223,20 @@
     return (raw || "").replace(/[\s().-]/g, "");
   }
 
+  /** What the contact is called by address: a number, a short code, a sender ID or a WhatsApp id. */
+  const ADDRESS_KINDS = { short_code: "short code", alphanumeric: "sender ID", whatsapp_bsuid: "WhatsApp user ID" };
+
+  function contactAddress(conversation) {
+    return formatPhone(conversation.contact_address);
+  }
+
+  /** "short code", "sender ID", "WhatsApp user ID"; nothing for a phone number. */
+  function addressKindName(conversation) {
+    return ADDRESS_KINDS[conversation.contact_address_kind] || "";
+  }
+
   function displayName(conversation) {
-    return conversation.contact_name || formatPhone(conversation.contact_phone);
+    return conversation.contact_name || contactAddress(conversation);
   }
 
   function initials(conversation) {
@@ -247,7 +259,7 @@
     const letters = initials(conversation);
     el.textContent = letters;
     el.classList.toggle("avatar-anonymous", !letters);
-    el.style.setProperty("--avatar-hue", String(hue(conversation.contact_phone)));
+    el.style.setProperty("--avatar-hue", String(hue(conversation.contact_address)));
   }
 
   function providerName(provider) {
@@ -605,8 +617,8 @@
     if (!state.filter) return true;
     const haystack = [
       conversation.contact_name,
-      conversation.contact_phone,
-      formatPhone(conversation.contact_phone),
+      conversation.contact_address,
+      contactAddress(conversation),
       conversation.last_message_preview,
       channelName(conversation.channel),
     ]
@@ -645,7 +657,8 @@
     button.type = "button";
     button.dataset.testid = "conversation";
     button.dataset.conversationId = conversation.id;
-    button.dataset.phone = conversation.contact_phone;
+    button.dataset.phone = conversation.contact_address;
+    button.dataset.addressKind = conversation.contact_address_kind || "e164";
     button.dataset.channel = conversation.channel || "sms";
     button.dataset.provider = conversation.provider || "";
     if (state.selected === conversation.id) button.setAttribute("aria-current", "true");
@@ -671,7 +684,12 @@
     const line = el("span", "conversation-line");
     const via = el("span", "conversation-via", `${channelName(conversation.channel)} · ${providerName(conversation.provider)}`);
     via.dataset.testid = "conversation-channel";
-    if (conversation.contact_name) line.append(el("span", "conversation-phone", formatPhone(conversation.contact_phone)));
+    if (conversation.contact_name) line.append(el("span", "conversation-phone", contactAddress(conversation)));
+    if (addressKindName(conversation)) {
+      const kind = el("span", "address-kind", addressKindName(conversation));
+      kind.dataset.testid = "address-kind";
+      line.append(kind);
+    }
     line.append(via);
     main.append(line);
     const bottom = el("span", "conversation-bottom");
@@ -1038,7 +1056,12 @@
     const sub = $("thread-sub");
     const parts = [];
     if (conversation.contact_name) {
-      parts.push(el("span", "thread-phone", formatPhone(conversation.contact_phone)));
+      parts.push(el("span", "thread-phone", contactAddress(conversation)));
+    }
+    if (addressKindName(conversation)) {
+      const kind = el("span", "address-kind", addressKindName(conversation));
+      kind.dataset.testid = "thread-address-kind";
+      parts.push(kind);
     }
     const badge = channelBadge(conversation.channel || "sms");
     badge.dataset.testid = "thread-channel";
@@ -1190,7 +1213,7 @@
     const conversation = state.conversations.get(key);
     if (!conversation) return null;
     return {
-      key, to: conversation.contact_phone, provider: conversation.provider, channel: conversation.channel || "sms",
+      key, to: conversation.contact_address, provider: conversation.provider, channel: conversation.channel || "sms",
       address: conversation.sender_address, mms: false, conversation,
     };
   }
@@ -1199,7 +1222,7 @@
     const phone = compactPhone(to);
     if (!phone) return null;
     for (const c of state.conversations.values()) {
-      if (c.contact_phone === phone && c.sender_address === address && c.channel === channel) return c;
+      if (c.contact_address === phone && c.sender_address === address && c.channel === channel) return c;
     }
     return null;
   }
@@ -1230,9 +1253,21 @@
     }
   }
 
+  /** A conversation no message can be sent to (an alphanumeric sender ID...): say why instead. */
+  function renderRefusal(target) {
+    const conversation = target.conversation;
+    const refused = Boolean(conversation) && conversation.replyable === false;
+    const notice = $("composer-refusal");
+    notice.hidden = !refused;
+    notice.textContent = refused ? `You can't reply here: ${conversation.not_replyable_reason}.` : "";
+    $("composer").hidden = refused;
+    return refused;
+  }
+
   function renderComposer() {
     const target = composerTarget();
     if (!target) return;
+    if (renderRefusal(target)) return;
     const extras = extrasOf(target.key);
     const info = windowInfo(target);
     const templated = usesTemplate(target, info);
@@ -1611,6 +1646,7 @@
 
   function recipientMessage(error) {
     const detail = error.message.replace(/^to:\s*/i, "");
+    if (error.code === "recipient_not_replyable") return `Can't send there: ${detail}`;
     return `That number can't be used: ${detail}`;
   }
 
@@ -1863,7 +1899,7 @@
     const conversation = state.selected && state.conversations.get(state.selected);
     let route = null;
     if (conversation) {
-      $("simulate-from").value = conversation.contact_phone;
+      $("simulate-from").value = conversation.contact_address;
       route = choiceValue(conversation.provider, conversation.channel, conversation.sender_address);
     } else if (state.selected === "new") {
       if ($("recipient-input").value.trim()) $("simulate-from").value = compactPhone($("recipient-input").value);
