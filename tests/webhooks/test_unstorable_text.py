@@ -115,8 +115,10 @@ def test_the_api_refuses_unstorable_text_naming_the_field(textbridge: Textbridge
         assert (error["code"], error["field"]) == ("validation_error", field)
         assert "NUL" in error["message"] or "surrogate" in error["message"]
     long_text = {"to": CONTACT, "text": "x" * 100 + "\x00"}
-    message = _post_raw(textbridge, "/api/v1/messages", long_text).json()["error"]["message"]
-    assert "x" * 21 not in message  # quotes a short prefix only
+    error = _post_raw(textbridge, "/api/v1/messages", long_text).json()["error"]
+    # The message and the quoted input both keep a short prefix only, the same one.
+    assert "x" * 21 not in error["message"]
+    assert "x" * 21 not in error["problems"][0]["input"]
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
 
 

@@ -11,11 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from textbridge.body_limit import BodyTooLarge, too_large_response
-from textbridge.messaging.errors import QUOTE_LIMIT, IdempotencyConflict, MessagingError
+from textbridge.messaging.errors import IdempotencyConflict, MessagingError
+from textbridge.messaging.text import EXCERPT_LENGTH
 
 _UNION_MEMBER = re.compile(r"(dict|list|tuple|set|frozenset)\[.*\]")
 # Inputs a 422 never quotes, whatever their value.
 SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "cookie")
+# A field path part can be a client's dict key: cut too, but longer than a quoted value.
+FIELD_PART_LIMIT = 64
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def _problem(error: Any) -> dict[str, Any]:
     if location and location[0] in ("body", "query", "path"):  # where, not which field
         del location[0]
     location = [part for part in location if not _is_union_member(part)]
-    field = ".".join(_printable(str(part)) for part in location) or None
+    field = ".".join(_printable(str(part), FIELD_PART_LIMIT) for part in location) or None
     problem = {"field": field, "message": _printable(str(error.get("msg", "invalid")), 300)}
     value = error.get("input")
     if isinstance(value, str | int | float) and not _is_secret(field):
@@ -78,7 +81,7 @@ def _is_union_member(part: object) -> bool:
     return isinstance(part, str) and _UNION_MEMBER.fullmatch(part) is not None
 
 
-def _printable(text: str, limit: int = QUOTE_LIMIT) -> str:
+def _printable(text: str, limit: int = EXCERPT_LENGTH) -> str:
     # A lone surrogate (valid JSON, "\ud800") cannot be encoded in the response: escape it.
     cut = text if len(text) <= limit else f"{text[:limit]}..."
     return cut.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-QUOTE_LIMIT = 64
-
 
 class MessagingError(Exception):
     code = "invalid_request"
