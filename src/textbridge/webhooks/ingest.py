@@ -27,7 +27,6 @@ from starlette.responses import JSONResponse, Response
 from textbridge.db.base import utcnow
 from textbridge.messaging import storable
 from textbridge.messaging.text import clean
-from textbridge.models import WebhookJournalEntry
 from textbridge.providers.base import (
     Provider,
     WebhookEvent,
@@ -42,7 +41,6 @@ log = structlog.get_logger(__name__)
 
 KINDS = ("inbound", "status")
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~-]*")
-ERROR_LENGTH: int = WebhookJournalEntry.error.property.columns[0].type.length
 OK = Response(status_code=200, content=b"", media_type="text/plain")
 
 
@@ -104,7 +102,7 @@ class WebhookIngest:
         return JSONResponse({"error": "invalid signature"}, status_code=provider.refused_status)
 
     async def _invalid(self, row: dict[str, Any], exc: WebhookPayloadError) -> Response:
-        reason = clean(str(exc))[:ERROR_LENGTH]
+        reason = clean(str(exc))[: journal.ERROR_LENGTH]
         await self._store({**row, "state": journal.INVALID, "error": reason})
         log.warning("webhook invalid", provider=row["provider"], kind=row["kind"], reason=reason)
         return JSONResponse({"error": reason}, status_code=400)

@@ -47,7 +47,7 @@ UNVERIFIED = "unverified"
 error): kept for a person to review, applied only once someone sets it back to `pending`."""
 STATES = (PENDING, APPLIED, REFUSED, INVALID, ORPHANED, DEAD, UNVERIFIED)
 REPLAYABLE = (DEAD, INVALID, ORPHANED, UNVERIFIED)
-ERROR_LENGTH = 500
+ERROR_LENGTH: int = WebhookJournalEntry.error.property.columns[0].type.length
 _REASON_LENGTH = 200
 
 NONCE_WINDOW = timedelta(days=2)
