@@ -263,6 +263,17 @@ def test_unsigned_vonage_is_kept_unverified_and_applied_only_when_replayed(
     assert textbridge.api.get("/readyz").json()["journal"]["unverified"] == 0
 
 
+def test_an_unreadable_unsigned_vonage_is_unverified_not_invalid(
+    textbridge: Textbridge, anonymous: httpx.Client
+) -> None:
+    """`invalid` means verified but unreadable: replaying those (after a parser fix) must
+    never apply an unsigned request."""
+    assert _deliver(anonymous, b'{"message_type": "hologram"}', None) == 400
+    assert _deliver(anonymous, b"not json", None) == 400
+    states = textbridge.database.rows("SELECT state FROM webhook_journal")
+    assert [state for (state,) in states] == ["unverified"] * 2
+
+
 def test_an_unsigned_copy_never_shadows_the_signed_delivery(
     textbridge: Textbridge, anonymous: httpx.Client
 ) -> None:

@@ -111,11 +111,15 @@ class WebhookIngest:
         self, provider: Provider, kind: WebhookKind, webhook: WebhookRequest, row: dict[str, Any]
     ) -> Response:
         """No dedup key: an unsigned copy must never shadow the signed delivery of the same
-        event. Applying it later is harmless if the signed one came too (idempotent apply)."""
+        event. Applying it later is harmless if the signed one came too (idempotent apply).
+        An unreadable one stays `unverified` too, never `invalid`: `invalid` entries are
+        verified ones, which an admin may replay in bulk once the parser reads them."""
         try:
             provider.parse(kind, webhook)
         except WebhookPayloadError as exc:
-            return await self._invalid(row, exc)
+            reason = clean(f"unsigned, and unreadable: {exc}")[: journal.ERROR_LENGTH]
+            await self._store({**row, "state": journal.UNVERIFIED, "error": reason})
+            return JSONResponse({"error": reason}, status_code=400)
         await self._store({**row, "state": journal.UNVERIFIED, "error": "unsigned"})
         log.warning("unsigned webhook kept as unverified", provider=provider.name, kind=kind)
         return JSONResponse({"status": "unverified: kept for review"}, status_code=202)
