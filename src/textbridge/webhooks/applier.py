@@ -68,7 +68,8 @@ class RetryPolicy:
 
 # A status before its send is recorded usually settles within a second or two.
 ORPHAN_RETRY = RetryPolicy(timedelta(milliseconds=200), timedelta(minutes=5), attempts=25)
-# About a quarter of an hour of tries in all: a passing fault heals, a lasting one is parked.
+# Ten tries over 4 to 9 minutes (waits of 1 s doubling: 511 s before jitter): a passing fault
+# heals, a lasting one is parked.
 FAILURE_RETRY = RetryPolicy(timedelta(seconds=1), timedelta(minutes=10), attempts=10)
 
 
