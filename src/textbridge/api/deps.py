@@ -98,6 +98,3 @@ async def require_admin(key: ApiKeyDep) -> ApiKey:
     if not key.has_scope("admin"):
         raise ApiError(403, "forbidden", "admin scope required")
     return key
-
-
-AdminKeyDep = Annotated[ApiKey, Depends(require_admin)]

@@ -12,7 +12,7 @@ identifies (an address, a message id, a status, an error code, a media URL, a pr
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import Any
 
 from textbridge.messaging import address
 from textbridge.messaging.text import clean, clean_json, excerpt
@@ -25,8 +25,6 @@ from textbridge.providers.base import (
     WebhookEvent,
     WebhookPayloadError,
 )
-
-_Event = TypeVar("_Event", InboundMessage, StatusUpdate)
 
 
 def _length(attribute: Any) -> int:
