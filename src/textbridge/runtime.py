@@ -28,7 +28,6 @@ from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
 from textbridge.realtime.bus import EventBus
 from textbridge.sandbox import SandboxCredentials
-from textbridge.webhooks import journal
 from textbridge.webhooks.applier import JournalApplier
 from textbridge.webhooks.retention import JournalPurger
 from textbridge.whatsapp.sync import TemplateSource
@@ -70,8 +69,6 @@ class Runtime:
     def start_background(self) -> None:
         self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
-        purge = journal.purge_nonces_forever(self.engine)
-        self.tasks.append(asyncio.create_task(purge, name="webhook-nonce-purge"))
         self.tasks.append(asyncio.create_task(self.purger.run(), name="journal-purge"))
         if self.media is not None:
             self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))

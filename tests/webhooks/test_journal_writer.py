@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine
@@ -139,7 +140,9 @@ async def test_nonces_older_than_the_window_are_purged(database: Database, tmp_p
             .where(WebhookNonce.nonce == "n-old")
             .values(seen_at=utcnow() - NONCE_WINDOW - timedelta(minutes=1))
         )
-        assert await purge_nonces(engine) == 1
+        async with AsyncSession(engine) as session:
+            assert await purge_nonces(session) == 1
+            await session.commit()
         # Past the window, the old nonce is free again; the journal's dedup key still holds.
         assert await writer.record(_row("old"), _nonce("n-old", "other")) is False
     finally:

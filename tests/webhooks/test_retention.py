@@ -41,14 +41,16 @@ KEPT = {
     "invalid 90 days ago": ("invalid", timedelta(days=90)),
     "orphaned 90 days ago": ("orphaned", timedelta(days=90)),
     "pending 90 days ago": ("pending", timedelta(days=90)),
+    "unverified 29 days ago": ("unverified", timedelta(days=29)),
 }
 PURGED = {
     **{f"applied 31 days ago #{i}": ("applied", timedelta(days=31)) for i in range(5)},
     "refused 2 days ago": ("refused", timedelta(days=2)),
+    "unverified 31 days ago": ("unverified", timedelta(days=31)),
 }
 
 
-async def test_old_applied_and_refused_entries_are_purged_in_batches(
+async def test_old_applied_unverified_and_refused_entries_are_purged_in_batches(
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = database.fresh_url(tmp_path)
@@ -64,11 +66,12 @@ async def test_old_applied_and_refused_entries_are_purged_in_batches(
             third = await purger.purge_once()
     finally:
         await engine.dispose()
-    assert (first, second, third) == (4, 2, 0)  # 3 applied + 1 refused, then the last 2
+    # 3 applied + 1 unverified + 1 refused, then the last 2 applied
+    assert (first, second, third) == (5, 2, 0)
     remaining = {row[0] for row in database.rows("SELECT body FROM webhook_journal")}
     assert remaining == set(KEPT)
     purged = [entry for entry in logs if entry["event"] == "journal entries purged"]
-    assert [(e["applied"], e["refused"]) for e in purged] == [(3, 1), (2, 0)]
+    assert [(e["applied"], e["unverified"], e["refused"]) for e in purged] == [(3, 1, 1), (2, 0, 0)]
 
 
 def test_the_runtime_runs_the_purge(textbridge: Textbridge) -> None:

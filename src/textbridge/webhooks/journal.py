@@ -52,7 +52,6 @@ _REASON_LENGTH = 200
 
 NONCE_WINDOW = timedelta(days=2)
 """How long a seen nonce is refused: longer than any provider's retries (Plivo, Vonage: 24 h)."""
-NONCE_PURGE_SECONDS = 600.0
 
 # A refused request is anyone's: keep enough to recognise it, not what it carried.
 REFUSED_EXCERPT_BYTES = 1024
@@ -198,26 +197,12 @@ async def _stored_digests(
     return {(p, n): digest for p, n, digest in rows.all() if (p, n) in taken}
 
 
-async def purge_nonces(engine: AsyncEngine) -> int:
-    """Forget nonces older than the window; returns how many."""
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            delete(_NONCES).where(_NONCES.c.seen_at < utcnow() - NONCE_WINDOW)
-        )
-    return int(result.rowcount or 0)
-
-
-async def purge_nonces_forever(engine: AsyncEngine) -> None:
-    """The background task that keeps `webhook_nonces` to the window (off the hot path)."""
-    while True:
-        try:
-            purged = await purge_nonces(engine)
-        except Exception as exc:  # the database may be away for a while; try again later
-            log.warning("webhook nonce purge failed", error=type(exc).__name__)
-        else:
-            if purged:
-                log.info("webhook nonces purged", count=purged)
-        await asyncio.sleep(NONCE_PURGE_SECONDS)
+async def purge_nonces(session: AsyncSession) -> int:
+    """Forget nonces older than the window (caller commits); returns how many."""
+    result = await session.execute(
+        delete(_NONCES).where(_NONCES.c.seen_at < utcnow() - NONCE_WINDOW)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def count_in_state(connection: AsyncConnection, state: str) -> int:

@@ -1,5 +1,7 @@
-"""Journal retention: applied entries are deleted after the configured number of days,
-refused ones after a day; every other state is kept until an admin acts on it.
+"""Journal retention: applied and unverified entries are deleted after the configured number
+of days (an unsigned callback is kept that long for an admin to review: anyone can send one, so
+it cannot be kept for ever), refused ones after a day, and signature nonces once they are past
+their window; every other state is kept until an admin acts on it.
 
 Deletes go in bounded batches (one short transaction each, so ingest never waits long behind
 them); a pass that deleted a full batch runs again at once, else the next one is an hour on.
@@ -28,6 +30,7 @@ class JournalPurger:
         self._sessions = sessions
         self._retention = {
             journal.APPLIED: timedelta(days=retention_days),
+            journal.UNVERIFIED: timedelta(days=retention_days),
             journal.REFUSED: REFUSED_RETENTION,
         }
         self._loop = PollingLoop("journal-purge", BATCH, PASS_INTERVAL_SECONDS)
@@ -38,10 +41,17 @@ class JournalPurger:
     async def purge_once(self) -> int:
         """Delete at most one batch per state; returns how many entries were deleted."""
         deleted = {state: await self._purge(state, age) for state, age in self._retention.items()}
+        deleted["nonces"] = await self._purge_nonces()
         total = sum(deleted.values())
         if total:
             log.info("journal entries purged", **deleted)
         return total
+
+    async def _purge_nonces(self) -> int:
+        async with self._sessions() as session:
+            count = await journal.purge_nonces(session)
+            await session.commit()
+        return count
 
     async def _purge(self, state: str, age: timedelta) -> int:
         async with self._sessions() as session:
