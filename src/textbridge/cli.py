@@ -139,7 +139,7 @@ def db_upgrade(revision: str = "head") -> None:
 def keys_create(
     name: Annotated[str, Option(help="Who or what uses it")] = "api",
     scope: Annotated[
-        list[str] | None, Option(help="send, read or admin; repeat it for several (default: all)")
+        list[str] | None, Option(help="send, read or admin; repeatable (default: send, read)")
     ] = None,
 ) -> None:
     """Create an API key and print it (only its hash is stored)."""

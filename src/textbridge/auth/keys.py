@@ -23,11 +23,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+NEW_KEY_SCOPES = "send read"
+"""What `keys create` gives when no scope is named: least privilege, as an application needs.
+`admin` (the journal, replays of unsigned webhooks, the sandbox's control routes) is asked for
+by name. The bootstrap and development keys are the operator's own and have every scope."""
+
+
 def scopes_text(scopes: list[str] | None) -> str:
-    """The stored form of `scopes` (all of them when none are given); ValueError for an
+    """The stored form of `scopes` (`NEW_KEY_SCOPES` when none are given); ValueError for an
     unknown one."""
     if not scopes:
-        return ALL_SCOPES
+        return NEW_KEY_SCOPES
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValueError(f"unknown scope {', '.join(unknown)}; choose among {', '.join(SCOPES)}")
