@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,19 +19,7 @@ from textbridge.models import WebhookJournalEntry
 
 from .support.database import Database
 from .support.live import wait_until
-
-TEXTBRIDGE = [sys.executable, "-m", "textbridge"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("TEXTBRIDGE_", "PLIVO_"))}
-    return {**keep, "NO_COLOR": "1", "COLUMNS": "200", **extra}
+from .support.processes import TEXTBRIDGE, environment, free_port
 
 
 @dataclass
@@ -48,7 +33,7 @@ class Serve:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """`textbridge serve` in an empty folder, as on a fresh machine."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -57,7 +42,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_environment(),
+            env=environment(),
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -85,7 +70,7 @@ def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_environment(**env),
+        env=environment(**env),
         check=False,
     )
 
@@ -265,7 +250,7 @@ def _one_line_failure(result: subprocess.CompletedProcess[str], *expected: str) 
 
 
 def test_client_commands_say_in_one_line_when_nothing_listens(tmp_path: Path) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     (tmp_path / ".env").write_text(f"TEXTBRIDGE_PORT={port}\n")
     where = f"http://127.0.0.1:{port}"
     inbound = _cli("sim", "inbound", "--from", "+14155550199", "--to", "+1415555", cwd=tmp_path)
@@ -282,7 +267,7 @@ def test_database_failures_say_what_to_do(tmp_path: Path) -> None:
     _one_line_failure(fresh, "no schema yet", "textbridge db upgrade")
     nowhere = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL="sqlite:///no/such.db")
     _one_line_failure(nowhere, "no folder for the SQLite database: no")
-    closed = f"postgresql://textbridge:pw-never-shown@127.0.0.1:{_free_port()}/textbridge"
+    closed = f"postgresql://textbridge:pw-never-shown@127.0.0.1:{free_port()}/textbridge"
     down = _cli("keys", "list", cwd=tmp_path, TEXTBRIDGE_DATABASE_URL=closed)
     assert "pw-never-shown" not in _one_line_failure(down, "TEXTBRIDGE_DATABASE_URL")
 
