@@ -34,6 +34,7 @@ TABLES = (
     "webhook_nonces",
     "web_sessions",
     "api_keys",
+    "live_events",
 )
 T = TypeVar("T")
 
