@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,15 @@ class Command:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_url: str, timeout: float = 60) -> None:
+        self.start_until(lambda: answers(ready_url), timeout)
+
+    def start_logged(self, line: str, timeout: float = 60) -> None:
+        """Start, ready once `line` appears in the log after this start (a process without
+        HTTP, such as `worker`)."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        self.start_until(lambda: line.encode() in self.log.read_bytes()[offset:], timeout)
+
+    def start_until(self, ready: Callable[[], bool], timeout: float = 60) -> None:
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
                 [*TEXTBRIDGE, *self.args],
@@ -46,7 +56,7 @@ class Command:
                 env=environment(**self.env),
             )
         process = self.process
-        wait_until(lambda: answers(ready_url) or process.poll() is not None, timeout=timeout)
+        wait_until(lambda: ready() or process.poll() is not None, timeout=timeout)
         assert process.poll() is None, self.log.read_text()
 
     def kill(self) -> None:

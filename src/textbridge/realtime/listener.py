@@ -34,6 +34,7 @@ DISPATCH = "textbridge_dispatch"
 APPLY = "textbridge_apply"
 MEDIA = "textbridge_media"
 
+APPLICATION_NAME = "textbridge-listener"  # how an operator (or a test) finds it
 CONNECT_TIMEOUT_SECONDS = 10.0
 HEALTH_CHECK_SECONDS = 5.0
 FIRST_BACKOFF_SECONDS = 0.1
@@ -94,7 +95,8 @@ class PgListener:
 
     async def _listen_until_lost(self) -> None:
         connection: asyncpg.Connection = await asyncio.wait_for(
-            asyncpg.connect(self._dsn), CONNECT_TIMEOUT_SECONDS
+            asyncpg.connect(self._dsn, server_settings={"application_name": APPLICATION_NAME}),
+            CONNECT_TIMEOUT_SECONDS,
         )
         try:
             lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
