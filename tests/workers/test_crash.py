@@ -64,13 +64,16 @@ def test_killed_workers_and_a_restarted_postgres_send_nothing_twice(
 ) -> None:
     database = Database("postgresql", server.url)
     with deployment(tmp_path, server.url, lease_seconds=LEASE_SECONDS) as processes:
-        simulator = processes.start_simulator()
+        processes.start_simulator(wait=False)
+        front = processes.serve("--no-workers", wait=False)
+        processes.wait_ready()
+        simulator = processes.control()
         # Callbacks after the test: the sends alone decide each message's status.
         simulator.put("/faults", json={"callback_delay_seconds": 3600})
-        front = processes.serve("--no-workers")
         enqueue(front, database, MESSAGES)
         started = time.monotonic()
-        workers = [processes.worker(f"worker-{n}", front.url) for n in (1, 2)]
+        workers = [processes.worker(f"worker-{n}", front.url, wait=False) for n in (1, 2)]
+        processes.wait_ready()
         kills = _chaos(processes, workers, server, database)
         wait_until(lambda: _in_flight(database) == 0, timeout=300, interval=0.5)
         elapsed = time.monotonic() - started
