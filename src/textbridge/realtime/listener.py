@@ -84,14 +84,19 @@ class PgListener:
 
     async def run(self) -> None:
         failures = 0
-        while True:
-            try:
-                await self._listen_until_lost()
-            except Exception:
-                self._errors.exception("listener connection lost; polling meanwhile")
-            failures = 1 if self._was_up else failures + 1
-            self._was_up = False
-            await asyncio.sleep(backoff(failures))
+        try:
+            while True:
+                try:
+                    await self._listen_until_lost()
+                    log.warning("listener connection closed; polling until it is back")
+                except Exception:
+                    self._errors.exception("listener connection lost; polling meanwhile")
+                failures = 1 if self._was_up else failures + 1
+                self._was_up = False
+                await asyncio.sleep(backoff(failures))
+        finally:
+            if self._flusher is not None:
+                self._flusher.cancel()
 
     async def _listen_until_lost(self) -> None:
         connection: asyncpg.Connection = await asyncio.wait_for(
