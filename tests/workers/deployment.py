@@ -8,17 +8,18 @@ import json
 import queue
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
 from textbridge.cli.worker import READY_LINE
 
 from ..support.live import scaled
-from ..support.processes import Command, free_port
+from ..support.processes import Command, answers, free_port
 from ..support.textbridge import API_KEY, SANDBOX_NUMBER
 
 AUTH_ID = "MAWORKERSTEST0123456"  # Plivo's shape: MA + 18 characters
@@ -43,33 +44,45 @@ class Deployment:
     lease_seconds: int = 15
     simulator_url: str = ""
     commands: list[Command] = field(default_factory=list)
+    _pending: list[tuple[Command, Callable[[], bool]]] = field(default_factory=list)
 
-    def start_simulator(self) -> httpx.Client:
-        """The fake Plivo alone; returns a client of its control API."""
+    def start_simulator(self, wait: bool = True) -> None:
+        """The fake Plivo alone (`control()` drives it)."""
         port = free_port()
         args = ["simulator", "--port", str(port), "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN]
         command = self._command(args, "simulator")
         self.simulator_url = f"http://127.0.0.1:{port}"
-        command.start(f"{self.simulator_url}/control/faults", timeout=START_UP)
+        self._start(command, lambda: answers(f"{self.simulator_url}/control/faults"), wait)
+
+    def control(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.simulator_url}/control", timeout=60)
 
-    def serve(self, *flags: str, public_url: str | None = None) -> Serve:
-        """A `serve` (started). Workers send status callbacks to `public_url`."""
+    def serve(self, *flags: str, wait: bool = True) -> Serve:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         command = self._command(
-            ["serve", "--port", str(port), *flags],
-            f"serve-{port}",
-            TEXTBRIDGE_PUBLIC_URL=public_url or url,
+            ["serve", "--port", str(port), *flags], f"serve-{port}", TEXTBRIDGE_PUBLIC_URL=url
         )
-        command.start(f"{url}/readyz", timeout=START_UP)
+        self._start(command, lambda: answers(f"{url}/readyz"), wait)
         return Serve(command, url)
 
-    def worker(self, name: str, public_url: str) -> Command:
-        """A `textbridge worker` (started)."""
+    def worker(self, name: str, public_url: str, wait: bool = True) -> Command:
+        """A `textbridge worker`; the status callbacks of its sends go to `public_url`."""
         command = self._command(["worker"], name, TEXTBRIDGE_PUBLIC_URL=public_url)
-        command.start_logged(READY_LINE, timeout=START_UP)
+        self._start(command, command.logs(READY_LINE), wait)
         return command
+
+    def wait_ready(self) -> None:
+        """Wait for every process started with `wait=False`."""
+        pending, self._pending = self._pending, []
+        for command, ready in pending:
+            command.wait_ready(ready, START_UP)
+
+    def _start(self, command: Command, ready: Callable[[], bool], wait: bool) -> None:
+        command.spawn()
+        self._pending.append((command, ready))
+        if wait:
+            self.wait_ready()
 
     def _command(self, args: list[str], name: str, **env: str) -> Command:
         command = Command(args, self.folder, self.folder / f"{name}.log", **self.env(), **env)

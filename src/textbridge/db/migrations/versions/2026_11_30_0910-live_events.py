@@ -1,7 +1,7 @@
 """live events: the table every process reads the live event stream from (PostgreSQL)
 
 Revision ID: 7a01b0b17a01
-Revises: 6a02add7e502
+Revises: 7a00f0da7a00
 Create Date: 2026-11-30 09:10:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import textbridge.db.base
 
 revision: str = "7a01b0b17a01"
-down_revision: str | None = "6a02add7e502"
+down_revision: str | None = "7a00f0da7a00"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
