@@ -163,20 +163,20 @@ async def messages_by_provider_ids(
 ) -> dict[ProviderId, Message]:
     if not keys:
         return {}
-    by_provider: dict[str, list[str]] = {}
-    for provider, message_id in keys:
-        by_provider.setdefault(provider, []).append(message_id)
-    condition = or_(
-        false(),
-        *(
-            and_(Message.provider == provider, Message.provider_message_id.in_(ids))
-            for provider, ids in by_provider.items()
-        ),
-    )
     # In id order: two appliers (or an applier and the dispatcher) lock rows in one order.
-    query = select(Message).where(condition).order_by(Message.id)
+    query = select(Message).where(_by_provider_ids(keys)).order_by(Message.id)
     found = await session.scalars(query.with_for_update() if lock else query)
     return {(m.provider, m.provider_message_id or ""): m for m in found}
+
+
+async def stored_provider_ids(
+    session: AsyncSession, keys: Collection[ProviderId]
+) -> set[ProviderId]:
+    """Which of these (provider, provider message id) a message already has."""
+    if not keys:
+        return set()
+    query = select(Message.provider, Message.provider_message_id).where(_by_provider_ids(keys))
+    return {(provider, message_id or "") for provider, message_id in await session.execute(query)}
 
 
 async def messages_by_ids(
@@ -270,6 +270,19 @@ async def _conversations(
     columns = (Conversation.contact_id, Conversation.sender_id, Conversation.channel)
     found = await session.scalars(select(Conversation).where(_in(columns, keys)))
     return {(c.contact_id, c.sender_id, c.channel): c for c in found}
+
+
+def _by_provider_ids(keys: Collection[ProviderId]) -> ColumnElement[bool]:
+    by_provider: dict[str, list[str]] = {}
+    for provider, message_id in keys:
+        by_provider.setdefault(provider, []).append(message_id)
+    return or_(
+        false(),
+        *(
+            and_(Message.provider == provider, Message.provider_message_id.in_(ids))
+            for provider, ids in by_provider.items()
+        ),
+    )
 
 
 def _in(columns: tuple[Any, ...], keys: Collection[tuple[Any, ...]]) -> ColumnElement[bool]:

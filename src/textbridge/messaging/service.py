@@ -265,6 +265,9 @@ class _Batch:
     # Live events in order: the data, or a new message whose data is read after the flush
     # (its attachments' ids are given then).
     emits: list[tuple[str, dict[str, Any] | Message]] = field(default_factory=list)
+    # One `conversation.updated` per conversation and batch, with its state after the batch:
+    # the events leave together at commit, so the ones before would be stale at once.
+    touched: dict[uuid.UUID, Conversation] = field(default_factory=dict)
 
 
 async def apply_in_bulk(
@@ -294,6 +297,8 @@ async def apply_in_bulk(
         if isinstance(data, Message):
             data = MessageOut.of(data).event_data()
         uow.emit(event_type, data)
+    for conversation in batch.touched.values():
+        uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
     return batch.errors
 
 
@@ -395,7 +400,7 @@ async def _load_inbound(uow: UnitOfWork, entries: list[list[BulkEvent]], batch: 
     if not inbound:
         return
     keys = {(m.provider, m.provider_message_id) for m in inbound}
-    batch.inbound_seen = set(await repository.messages_by_provider_ids(uow.session, keys))
+    batch.inbound_seen = await repository.stored_provider_ids(uow.session, keys)
     new = [m for m in inbound if (m.provider, m.provider_message_id) not in batch.inbound_seen]
     senders_of = {m.from_address: address.of_sender(m.from_address, m.channel) for m in new}
     contacts = await repository.contacts_by_address(uow.session, senders_of.values())
@@ -436,4 +441,4 @@ def _add_inbound(uow: UnitOfWork, inbound: InboundMessage, batch: _Batch) -> Non
     touch(conversation, message, inbound=True)
     conversation.last_inbound_at = _latest(previous, _sent_at(inbound, message))
     batch.emits.append(("message.created", message))
-    batch.emits.append(("conversation.updated", ConversationOut.of(conversation).event_data()))
+    batch.touched[conversation.id] = conversation
