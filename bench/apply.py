@@ -71,18 +71,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
 from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import webhook_ingest as ingest  # noqa: E402  (a sibling script, not a package)
+import webhook_ingest as ingest
 
-from textbridge.db.base import utcnow  # noqa: E402
-from textbridge.db.engine import create_engine  # noqa: E402
-from textbridge.models import Contact, Conversation, Message, Sender  # noqa: E402
+from textbridge.db.base import utcnow
+from textbridge.db.engine import create_engine
+from textbridge.models import Contact, Conversation, Message, Sender
 
 KINDS = ("inbound", "status")
 TARGET = 0.3
@@ -242,7 +242,14 @@ async def seed_outbound(url: str, load: Load) -> list[uuid.UUID]:
             )
             await connection.execute(
                 insert(Conversation.__table__),
-                [{"id": conversation, "contact_id": contact, "sender_id": sender, "channel": "sms"}],
+                [
+                    {
+                        "id": conversation,
+                        "contact_id": contact,
+                        "sender_id": sender,
+                        "channel": "sms",
+                    }
+                ],
             )
             rows = [
                 {
@@ -580,7 +587,9 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         pair = {r.target: r for r in results if r.load.name == name}
         ratio = pair["ceiling"].total_s / pair["textbridge"].total_s
         verdict = "met" if ratio >= TARGET else "NOT MET"
-        print(f"{name.upper()} RATIO ceiling/textbridge = {ratio:.3f}   target >= {TARGET}: {verdict}")
+        print(
+            f"{name.upper()} RATIO ceiling/textbridge = {ratio:.3f}   target >= {TARGET}: {verdict}"
+        )
     print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
