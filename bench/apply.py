@@ -57,16 +57,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import platform
 import random
 import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -273,30 +276,28 @@ async def seed_outbound(url: str, load: Load) -> list[uuid.UUID]:
         await engine.dispose()
 
 
-async def progress(connection: Any, load: Load) -> tuple[int, int]:
+Count = Callable[[str], Awaitable[int]]
+
+
+async def progress(count: Count, load: Load) -> tuple[int, int]:
     """(journal rows not applied yet, rows the webhooks made that are visible)."""
-    waiting = await connection.scalar(
-        text("SELECT count(*) FROM webhook_journal WHERE state <> 'applied'")
-    )
+    waiting = await count("SELECT count(*) FROM webhook_journal WHERE state <> 'applied'")
     if load.kind == "inbound":
-        query = (
+        done = await count(
             "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"
             " WHERE m.direction = 'inbound'"
         )
     else:
-        query = "SELECT count(*) FROM messages WHERE status = 'delivered'"
-    done = await connection.scalar(text(query))
-    return int(waiting or 0), int(done or 0)
+        done = await count("SELECT count(*) FROM messages WHERE status = 'delivered'")
+    return waiting, done
 
 
 async def wait_applied(url: str, load: Load, timeout: float) -> None:
     """Until no journal row waits and every row the webhooks make is there."""
-    engine = create_engine(url)
     deadline = time.monotonic() + timeout
-    try:
+    async with _counter(url) as count:
         while True:
-            async with engine.connect() as connection:
-                waiting, done = await progress(connection, load)
+            waiting, done = await progress(count, load)
             if waiting == 0 and done == len(load.message_ids):
                 return
             if time.monotonic() > deadline:
@@ -305,8 +306,32 @@ async def wait_applied(url: str, load: Load, timeout: float) -> None:
                     f"{done} of {len(load.message_ids)} rows visible"
                 )
             await asyncio.sleep(POLL_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def _counter(url: str) -> AsyncIterator[Count]:
+    """count(sql) on the bench's database, read-only: plain sqlite3 in autocommit for SQLite
+    (textbridge's engine would BEGIN IMMEDIATE, taking the write lock at every poll)."""
+    if url.startswith("sqlite"):
+        connection = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None)
+
+        async def count_sqlite(sql: str) -> int:
+            return int(connection.execute(sql).fetchone()[0])
+
+        try:
+            yield count_sqlite
+        finally:
+            connection.close()
+        return
+    plain = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+
+    async def count_postgresql(sql: str) -> int:
+        return int(await plain.fetchval(sql))
+
+    try:
+        yield count_postgresql
     finally:
-        await engine.dispose()
+        await plain.close()
 
 
 async def journal_states(url: str) -> collections.Counter[str]:
@@ -341,7 +366,7 @@ def database(args: argparse.Namespace, name: str, textbridge: Path, workdir: Pat
         path.unlink(missing_ok=True)
         url = f"sqlite+aiosqlite:///{path}"
         env = {**os.environ, "TEXTBRIDGE_DATABASE_URL": url}
-        ingest.subprocess.run([str(textbridge), "db", "upgrade"], check=True, env=env)
+        subprocess.run([str(textbridge), "db", "upgrade"], check=True, env=env)
         return url
     return ingest.fresh_database(args.admin_url, name, textbridge).replace(
         "postgresql://", "postgresql+asyncpg://"
@@ -634,7 +659,7 @@ def main() -> int:
                         flush=True,
                     )
                     results.append(result)
-    except (RuntimeError, AssertionError, ingest.subprocess.CalledProcessError) as exc:
+    except (RuntimeError, AssertionError, subprocess.CalledProcessError) as exc:
         print(f"\nBENCH FAILED: {exc!r}\nlogs: {workdir}", file=sys.stderr)
         return 1
     finally:
