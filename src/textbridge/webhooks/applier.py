@@ -140,12 +140,13 @@ class JournalApplier:
                 continue
             parsed.append((entry, events))
         errors = await service.apply_in_bulk(uow, [events for _, events in parsed])
+        applied = []
         for (entry, _), error in zip(parsed, errors, strict=True):
             if error is None:
-                journal.mark(entry, journal.APPLIED)
+                applied.append(entry.id)
             else:
                 self._record(entry, _outcome_of(error))
-        await uow.session.flush()
+        await journal.mark_applied(uow.session, applied)
 
     async def _apply_each(self, ids: list[int]) -> None:
         """Each entry in a savepoint of one transaction: an entry that raises rolls back only
