@@ -7,14 +7,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, and_, false, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from textbridge.messaging.address import Address
-from textbridge.models import Contact, Conversation, Message, MessageEvent, Sender
+from textbridge.models import Attachment, Contact, Conversation, Message, MessageEvent, Sender
 
 _Row = TypeVar("_Row", Contact, Sender, Conversation)
 
@@ -202,6 +202,18 @@ async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
     """Insert event rows; one whose dedup key is already there is left out."""
     if rows:
         await session.execute(_insert_ignoring(session, MessageEvent, ["dedup_key"]), rows)
+
+
+async def add_messages(
+    session: AsyncSession,
+    messages: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Mapping[str, Any]],
+) -> None:
+    """Insert new messages and their attachments (rows with the same columns each)."""
+    if messages:
+        await session.execute(insert(Message.__table__), messages)  # type: ignore[arg-type]
+    if attachments:
+        await session.execute(insert(Attachment.__table__), attachments)  # type: ignore[arg-type]
 
 
 async def contacts_by_address(

@@ -9,14 +9,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import structlog
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import address, repository, status, storable
-from textbridge.messaging.content import SENDER_CHANNEL, attachments_of
+from textbridge.messaging.content import SENDER_CHANNEL, attachment_columns, attachments_of
 from textbridge.messaging.encoding import analyze
 from textbridge.messaging.schemas import ConversationOut, MessageOut
 from textbridge.models import Contact, Conversation, Message, MessageEvent
@@ -112,6 +113,12 @@ def _latest(previous: datetime | None, sent_at: datetime) -> datetime:
 
 
 def _inbound_message(inbound: InboundMessage, conversation: Conversation) -> Message:
+    return Message(
+        **_inbound_columns(inbound, conversation), attachments=attachments_of(inbound.media)
+    )
+
+
+def _inbound_columns(inbound: InboundMessage, conversation: Conversation) -> dict[str, Any]:
     sms = inbound.channel == "sms"
     encoding = analyze(inbound.text) if sms else None
     payload: dict[str, Any] = {}
@@ -119,7 +126,7 @@ def _inbound_message(inbound: InboundMessage, conversation: Conversation) -> Mes
         payload["reply_id"] = inbound.reply_id
     if inbound.location is not None:
         payload["location"] = asdict(inbound.location)
-    return Message(
+    return dict(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
         direction="inbound",
@@ -131,7 +138,6 @@ def _inbound_message(inbound: InboundMessage, conversation: Conversation) -> Mes
         body=inbound.text,
         content_type=inbound.content_type,
         payload=payload or None,
-        attachments=attachments_of(inbound.media),
         status=status.RECEIVED,
         encoding=encoding.encoding if encoding else None,
         segments=(inbound.segments or encoding.segments) if encoding else inbound.segments,
@@ -262,9 +268,9 @@ class _Batch:
     conversations: dict[tuple[str, str, str], Conversation] = field(default_factory=dict)
     contacts: dict[str, Contact] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
-    # Live events in order: the data, or a new message whose data is read after the flush
-    # (its attachments' ids are given then).
-    emits: list[tuple[str, dict[str, Any] | Message]] = field(default_factory=list)
+    new_messages: list[dict[str, Any]] = field(default_factory=list)
+    new_attachments: list[dict[str, Any]] = field(default_factory=list)
+    emits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # One `conversation.updated` per conversation and batch, with its state after the batch:
     # the events leave together at commit, so the ones before would be stale at once.
     touched: dict[uuid.UUID, Conversation] = field(default_factory=dict)
@@ -292,10 +298,9 @@ async def apply_in_bulk(
                 else:
                     _add_status(event, batch)
     await uow.session.flush()
+    await repository.add_messages(uow.session, batch.new_messages, batch.new_attachments)
     await repository.add_events(uow.session, batch.events)
     for event_type, data in batch.emits:
-        if isinstance(data, Message):
-            data = MessageOut.of(data).event_data()
         uow.emit(event_type, data)
     for conversation in batch.touched.values():
         uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
@@ -435,10 +440,33 @@ def _add_inbound(uow: UnitOfWork, inbound: InboundMessage, batch: _Batch) -> Non
     if contact.name is None and inbound.profile_name:
         contact.name = inbound.profile_name
     conversation = batch.conversations[_conversation_key(inbound)]
-    message = _inbound_message(inbound, conversation)
-    uow.session.add(message)
+    columns = _inbound_columns(inbound, conversation)
+    columns["updated_at"] = columns["created_at"]  # as the live event says
+    media = [
+        {**attachment_columns(item, index), "id": uuid.uuid4(), "message_id": columns["id"]}
+        for index, item in enumerate(inbound.media)
+    ]
+    batch.new_messages.append(columns)
+    batch.new_attachments.extend(media)
+    # A stand-in with the attributes `touch` and `MessageOut` read: building ORM instances
+    # (and flushing them one by one) took a third of the applier's time.
+    message = cast(Message, _Row(**_NEW_MESSAGE_DEFAULTS, **columns, attachments=_rows(media)))
     previous = conversation.last_inbound_at
     touch(conversation, message, inbound=True)
     conversation.last_inbound_at = _latest(previous, _sent_at(inbound, message))
-    batch.emits.append(("message.created", message))
+    batch.emits.append(("message.created", MessageOut.of(message).event_data()))
     batch.touched[conversation.id] = conversation
+
+
+_Row = SimpleNamespace
+_NEW_MESSAGE_DEFAULTS: dict[str, Any] = {
+    "error_code": None,
+    "error_message": None,
+    "price": None,
+    "attempts": 0,
+}
+_NEW_ATTACHMENT_DEFAULTS: dict[str, Any] = {"download_state": None, "download_error": None}
+
+
+def _rows(media: list[dict[str, Any]]) -> list[SimpleNamespace]:
+    return [_Row(**_NEW_ATTACHMENT_DEFAULTS, **item) for item in media]
