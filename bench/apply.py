@@ -366,7 +366,7 @@ def database(args: argparse.Namespace, name: str, textbridge: Path, workdir: Pat
         path.unlink(missing_ok=True)
         url = f"sqlite+aiosqlite:///{path}"
         env = {**os.environ, "TEXTBRIDGE_DATABASE_URL": url}
-        subprocess.run([str(textbridge), "db", "upgrade"], check=True, env=env)
+        subprocess.run([str(textbridge), "db", "upgrade"], check=True, env=env, capture_output=True)
         return url
     return ingest.fresh_database(args.admin_url, name, textbridge).replace(
         "postgresql://", "postgresql+asyncpg://"
