@@ -1,9 +1,12 @@
 """Applies journaled webhooks to messages and conversations, in arrival order.
 
-Each entry succeeds or fails alone: it is applied inside a savepoint of the batch's
-transaction, so an entry that raises rolls back only its own writes. Should the batch's
-commit fail all the same (a constraint checked only at commit), the batch is applied again
-one entry per transaction, so that the good entries land and only the bad one fails.
+A batch is applied in bulk first (`service.apply_in_bulk`: a few statements for the whole
+batch, no savepoint); what is one entry's own fault there (its payload, a status for an
+unknown message) is recorded on that entry alone. Should the bulk pass fail otherwise (the
+database refuses a row), each entry succeeds or fails alone: it is applied inside a savepoint
+of the batch's transaction, so an entry that raises rolls back only its own writes. Should
+that commit fail all the same (a constraint checked only at commit), the batch is applied
+again one entry per transaction, so that the good entries land and only the bad one fails.
 
 What a failure becomes:
 - a status for a message whose send is not recorded yet (the provider called back before our
