@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from textbridge.db.base import Base, new_id, utcnow
@@ -19,6 +19,15 @@ class Message(Base):
         UniqueConstraint("idempotency_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+        # The dispatcher's order check: is an older message of this (from, to) pair unsettled?
+        Index(
+            "ix_messages_unsettled_pair",
+            "from_address",
+            "to_address",
+            "created_at",
+            postgresql_where=text("status IN ('accepted', 'sending')"),
+            sqlite_where=text("status IN ('accepted', 'sending')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -41,6 +50,8 @@ class Message(Base):
     segments: Mapped[int | None] = mapped_column(default=None)
     price: Mapped[str | None] = mapped_column(String(20), default=None)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Of `attempts`, how many the provider answered 429 (they do not use up an attempt).
+    rate_limited: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)
