@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -31,11 +32,17 @@ Handler = Callable[[httpx.Request], httpx.Response]
 class FakePlivo:
     answers: list[Handler] = field(default_factory=list)
     calls: list[httpx.Request] = field(default_factory=list)
+    answered: list[tuple[httpx.Request, int]] = field(default_factory=list)
+    """Each request with the status it was answered, in the order the answers left."""
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         answer = self.answers.pop(0) if self.answers else accepted
-        return answer(request)
+        response = answer(request)
+        if inspect.isawaitable(response):
+            response = await response
+        self.answered.append((request, response.status_code))
+        return response
 
 
 def accepted(_: httpx.Request) -> httpx.Response:
