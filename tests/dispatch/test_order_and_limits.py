@@ -154,4 +154,3 @@ async def test_a_permanent_refusal_says_why(plivo: tuple[Runtime, FakePlivo]) ->
     assert message.error_message.startswith("Plivo refused a parameter")
     assert "invalid dst parameter" in message.error_message
     assert isinstance(uuid.UUID(str(message.id)), uuid.UUID)
-

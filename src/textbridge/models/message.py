@@ -105,3 +105,11 @@ class MessageEvent(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     occurred_at: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def by(self) -> str | None:
+        """Who made a change by hand (a review's resend or close), kept in `raw`."""
+        if self.source != "review" or not isinstance(self.raw, dict):
+            return None
+        who = self.raw.get("by")
+        return who if isinstance(who, str) else None
