@@ -75,7 +75,7 @@ class SendFaultIn(ControlBody):
 
 
 class RandomSendsIn(ControlBody):
-    rates: dict[FaultStatus, float] = Field(max_length=5)
+    rates: dict[Literal["429", "500", "502", "503", "504"], float] = Field(max_length=5)
     retry_after_seconds: float = Field(default=1.0, ge=0, le=3600)
     taken: list[FaultStatus] = Field(default=[500, 504])
     seed: int | None = None
