@@ -257,7 +257,7 @@ def _due_query(batch: int) -> Select[Message]:
         select(Message)
         .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= utcnow())
         .where(~held_back)
-        .order_by(Message.next_attempt_at)
+        .order_by(Message.priority, Message.next_attempt_at)
         .limit(batch)
         .with_for_update(skip_locked=True, of=Message)
     )

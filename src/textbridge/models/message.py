@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from textbridge.db.base import Base, new_id, utcnow
@@ -52,6 +52,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     # Of `attempts`, how many the provider answered 429 (they do not use up an attempt).
     rate_limited: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Lower leaves first (dispatch/priority.py): replies pass campaign traffic.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)

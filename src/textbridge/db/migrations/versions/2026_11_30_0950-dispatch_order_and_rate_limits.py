@@ -5,7 +5,7 @@ up); a partial index finds the oldest unsettled message of a (from, to) pair, wh
 be claimed, so that messages to one recipient leave in the order they were accepted.
 
 Revision ID: 7a05f0f57a05
-Revises: 6a02add7e502
+Revises: 7a00f0da7a00
 Create Date: 2026-11-30 09:50:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7a05f0f57a05"
-down_revision: str | None = "6a02add7e502"
+down_revision: str | None = "7a00f0da7a00"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
