@@ -6,14 +6,17 @@
 1. The simulator runs in its own process (`textbridge simulator`, callbacks every 0.05 s).
 2. Ceiling: a plain httpx client (32 concurrent requests, one pooled client) posts N Plivo
    sends to it, each a distinct recipient; the rate is N over the wall time.
-3. Dispatch, PostgreSQL (`textbridge_bench_engine`): N messages (distinct recipients) are
-   accepted while nothing dispatches (their `next_attempt_at` far ahead), then K dispatcher
-   processes (K = 1, then 2) start, and one UPDATE makes everything due at t0. Printed: the
-   rate from t0 until all N are `submitted` or further (what the simulator accepted: the
-   figure compared with the ceiling), until all are `delivered` (callbacks applied), and the
-   CPU time of each process (user + system, /proc) over the run. The dispatchers are
-   `textbridge serve` processes until `textbridge worker` exists: `WORKER_COMMAND` is the one
-   line to switch. The governor does not exist on this branch, so there is nothing to turn off.
+3. Dispatch, PostgreSQL (`textbridge_bench_engine`): one message is accepted the ordinary
+   way and cloned in one INSERT into N messages to distinct recipients, none due; then K
+   dispatcher processes (K = 1, then 2) start, and one UPDATE makes everything due at t0.
+   Printed: the rate from t0 until all N are `submitted` or further (what the simulator
+   accepted: the figure compared with the ceiling), and the CPU time of each process (user +
+   system, /proc) over the run. Two modes: "dispatch only" sends the simulator's status
+   callbacks to a sink in this process (the dispatchers alone are measured), "with
+   callbacks" sends them to textbridge (`public_url`), which then also ingests and applies
+   them, and the rate until all are `delivered` is printed too. The dispatchers are
+   `textbridge serve` processes until `textbridge worker` exists: `WORKER_COMMAND` is the
+   one line to switch. The governor does not exist on this branch: nothing to turn off.
 4. Sandbox end to end (one `serve` on SQLite, sandbox mode, its simulator in-process): 32 API
    clients post M messages; the time runs from the first request until the event stream
    (`/api/v1/events`, opened before) has shown every one `delivered`. Compared with the
