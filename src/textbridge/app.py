@@ -18,6 +18,7 @@ from textbridge.api import (
     journal,
     media,
     messages,
+    review,
     senders,
     templates,
 )
@@ -54,7 +55,7 @@ def create_app(
     )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    routers = (messages, conversations, senders, templates, media, events, journal)
+    routers = (messages, conversations, senders, templates, media, events, journal, review)
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     _add_inbox(app)

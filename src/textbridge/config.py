@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: int = Field(
         120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
     )
+    dispatch_max_attempts: int = Field(
+        5, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_DISPATCH_MAX_ATTEMPTS")
+    )
+    dispatch_max_rate_limited: int = Field(
+        100, ge=1, le=10_000, validation_alias=_env("TEXTBRIDGE_DISPATCH_MAX_RATE_LIMITED")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

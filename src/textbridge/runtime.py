@@ -24,6 +24,7 @@ from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
@@ -157,6 +158,7 @@ def build_runtime(
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
+        limits=Limits(settings.dispatch_max_attempts, settings.dispatch_max_rate_limited),
     )
     dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)
     session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None

@@ -23,6 +23,8 @@ class StatusEventOut(BaseModel):
     error_code: str | None
     occurred_at: datetime | None
     received_at: datetime
+    by: str | None = None
+    """Who made a change by hand (a review's resend or close)."""
 
 
 class MediaOut(BaseModel):
