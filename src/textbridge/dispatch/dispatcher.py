@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch import schedule
 from textbridge.dispatch.policy import next_attempt_at
 from textbridge.messaging import service, status
 from textbridge.messaging.content import outbound_of
@@ -91,7 +92,8 @@ class Dispatcher:
                 .limit(CLAIM_BATCH)
                 .with_for_update(skip_locked=True)
             )
-            messages = list(await uow.session.scalars(query))
+            claimed = list(await uow.session.scalars(query))
+            messages = await schedule.release_due_and_hold_quiet(uow, claimed)
             for message in messages:
                 await service.set_status(
                     uow,
