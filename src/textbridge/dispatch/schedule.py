@@ -139,7 +139,7 @@ async def _time_zone_overrides(
         .join(Contact, Conversation.contact_id == Contact.id)
         .where(Conversation.id.in_(conversation_ids), Contact.time_zone.is_not(None))
     )
-    return {conversation_id: zone for conversation_id, zone in rows.tuples() if zone}
+    return {conversation_id: zone for conversation_id, zone in rows if zone}
 
 
 async def _release_due(uow: UnitOfWork, now: datetime) -> None:
