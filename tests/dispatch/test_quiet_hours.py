@@ -17,7 +17,9 @@ from textbridge.dispatch.quiet_hours import (
     estimated_zones,
     next_allowed,
     time_zone,
+    zone_key,
     zones_of,
+    zones_of_key,
 )
 from textbridge.messaging import status
 
@@ -260,3 +262,20 @@ def test_send_at_that_cannot_be_meant_is_refused(send_at: datetime, says: str) -
 )
 def test_send_at_within_bounds_is_taken(send_at: datetime) -> None:
     schedule.check_send_at(send_at, NOW)
+
+
+@pytest.mark.parametrize("address", [NEW_YORK, LONDON_MOBILE, AUSTRALIA_MOBILE, NANP_TOLL_FREE])
+def test_a_zone_key_stands_for_the_number(address: str) -> None:
+    key = zone_key(address)
+    assert zones_of_key(key) == estimated_zones(address)
+    at = utc(2026, 12, 3, 3, 0)
+    assert schedule.departure_in(NOW, key, send_at=at, window=DEFAULT_WINDOW) == (
+        schedule.departure(NOW, address, send_at=at, window=DEFAULT_WINDOW)
+    )
+
+
+def test_a_contacts_zone_is_a_key_too() -> None:
+    assert schedule.departure_in(NOW, "Asia/Tokyo", window=DEFAULT_WINDOW) == (
+        schedule.departure(NOW, NEW_YORK, window=DEFAULT_WINDOW, time_zone="Asia/Tokyo")
+    )
+    assert zones_of_key("Nowhere/Unknown") == (ZoneInfo("UTC"),)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from textbridge.bootstrap import bootstrap
 from textbridge.db.base import utcnow
+from textbridge.dispatch import schedule
 from textbridge.dispatch.quiet_hours import Window
 from textbridge.messaging import outbound, status
 from textbridge.models import Contact, Message, MessageEvent
@@ -267,3 +268,39 @@ def test_open_window_helper_is_open() -> None:
     now = utcnow()
     assert open_window_in_india(now).contains((now + UTC_OFFSET_INDIA).time())
     assert not closed_window_in_india(now).contains((now + UTC_OFFSET_INDIA).time())
+
+
+async def test_departure_columns_decide_rows_in_sql(runtime: Runtime) -> None:
+    """What the campaign enqueue uses: each row's status and leaving time by its zone key,
+    inside one SELECT (here over contacts, whose `time_zone` stands in for the staged key)."""
+    now = utcnow()
+    window = Window.parse(
+        f"{now + UTC_OFFSET_INDIA - timedelta(hours=1):%H:%M}-"
+        f"{now + UTC_OFFSET_INDIA + timedelta(hours=1):%H:%M}"
+    )  # open now in India, closed 11.5 hours behind it
+    keys = {"+10": "Asia/Calcutta", "+11": "Etc/GMT+6", "+12": "Nowhere/Unknown"}
+    async with runtime.sessions() as session:
+        for address, key in keys.items():
+            session.add(Contact(address=address, time_zone=key))
+        await session.commit()
+        statuses, times = schedule.departure_columns(
+            Contact.time_zone, ["Asia/Calcutta", "Etc/GMT+6"], now, window=window
+        )
+        rows = await session.execute(
+            select(Contact.address, statuses, times).where(Contact.address.in_(keys))
+        )
+        found = {address: (row_status, leaves_at) for address, row_status, leaves_at in rows}
+    assert found["+10"] == (status.ACCEPTED, now)
+    assert found["+11"][0] == status.HELD
+    assert found["+11"][1] > now
+    assert found["+12"] == (status.ACCEPTED, now)  # unknown key: the claim decides
+
+
+async def test_departure_columns_without_a_window_are_constants(runtime: Runtime) -> None:
+    send_at = utcnow() + timedelta(hours=1)
+    statuses, times = schedule.departure_columns(Contact.time_zone, [], utcnow(), send_at=send_at)
+    async with runtime.sessions() as session:
+        assert (await session.execute(select(statuses, times))).one() == (
+            status.SCHEDULED,
+            send_at,
+        )

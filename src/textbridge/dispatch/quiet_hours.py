@@ -105,6 +105,24 @@ def zones_of(address: str, override: str | None = None) -> tuple[ZoneInfo, ...]:
     return estimated_zones(address)
 
 
+def zone_key(address: str) -> str:
+    """The number's estimated zones as one text ("Europe/London,Europe/Jersey"), to store
+    beside a recipient and group by: a campaign's recipients share a few dozen keys at most.
+    A contact's own zone name is a key too."""
+    return ",".join(zone.key for zone in estimated_zones(address))
+
+
+@lru_cache(maxsize=4096)
+def zones_of_key(key: str) -> tuple[ZoneInfo, ...]:
+    zones = []
+    for name in key.split(","):
+        try:
+            zones.append(time_zone(name))
+        except InvalidTimeZone:
+            continue
+    return tuple(zones) or (UNKNOWN_ZONE,)
+
+
 @lru_cache(maxsize=65_536)
 def estimated_zones(address: str) -> tuple[ZoneInfo, ...]:
     """Every zone `phonenumbers` gives for the number; UTC when it knows none (or the address

@@ -14,22 +14,33 @@ accepted at 20:59 past 21:00. A message carries its own window (`messages.quiet_
 (conversation replies) have none unless the caller asks for them: a person answering a contact
 who just wrote is not a broadcast waking someone at night.
 
-Both paths that create messages, `messaging.outbound` (one message) and the campaign enqueue
-(many), decide a new message's status and leaving time with `departure`.
+Both paths that create messages decide a new message's status and leaving time here:
+`messaging.outbound` (one message) with `departure`; the campaign enqueue (many, in one
+`INSERT ... SELECT`) with `departure_columns`, by each recipient's zone key stored when it was
+staged (`quiet_hours.zone_key`), so the leaving time is computed once per zone, not per row.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, literal, select
+from sqlalchemy.orm import InstrumentedAttribute
 
-from textbridge.db.base import utcnow
+from textbridge.db.base import UTCDateTime, utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.dispatch.quiet_hours import Window, allowed, next_allowed, window_of, zones_of
+from textbridge.dispatch.quiet_hours import (
+    Window,
+    allowed,
+    next_allowed,
+    window_of,
+    zones_of,
+    zones_of_key,
+)
 from textbridge.messaging import repository, status
 from textbridge.messaging.schemas import MessageOut
 from textbridge.models import Contact, Conversation, Message, MessageEvent
@@ -81,10 +92,53 @@ def departure(
     """When a new message to `to_address` leaves, and so its first status. `send_at` must have
     passed `check_send_at`; `window` None means no quiet hours; `time_zone` is the contact's
     override, if known (the claim checks it again in any case)."""
+    zones = zones_of(to_address, time_zone) if window is not None else ()
+    return _departure(now, send_at, window, zones)
+
+
+def departure_in(
+    now: datetime, key: str, *, send_at: datetime | None = None, window: Window | None = None
+) -> Departure:
+    """`departure` for a recipient known by its zone key (`quiet_hours.zone_key`, or the
+    contact's own zone name)."""
+    return _departure(now, send_at, window, zones_of_key(key) if window is not None else ())
+
+
+def departure_columns(
+    key_column: ColumnElement[str] | InstrumentedAttribute[str | None],
+    keys: Iterable[str],
+    now: datetime,
+    *,
+    send_at: datetime | None = None,
+    window: Window | None = None,
+) -> tuple[ColumnElement[str], ColumnElement[datetime]]:
+    """For a set-based insert (the campaign enqueue, `INSERT ... SELECT`): each row's first
+    status and leaving time as SQL, chosen by its zone key column among `keys` (the distinct
+    keys of the rows). A key not among them leaves at once: the claim checks it again."""
+    if window is None:
+        leaving = _departure(now, send_at, None, ())
+        return literal(leaving.status), literal(leaving.leaves_at, UTCDateTime())
+    departures = {key: departure_in(now, key, send_at=send_at, window=window) for key in keys}
+    if not departures:
+        return literal(status.ACCEPTED), literal(now, UTCDateTime())
+    statuses = case(
+        {key: literal(d.status) for key, d in departures.items()},
+        value=key_column,
+        else_=literal(status.ACCEPTED),
+    )
+    times = case(
+        {key: literal(d.leaves_at, UTCDateTime()) for key, d in departures.items()},
+        value=key_column,
+        else_=literal(now, UTCDateTime()),
+    )
+    return statuses, times
+
+
+def _departure(
+    now: datetime, send_at: datetime | None, window: Window | None, zones: tuple[ZoneInfo, ...]
+) -> Departure:
     wanted = max(send_at, now) if send_at is not None else now
-    leaves_at = wanted
-    if window is not None:
-        leaves_at = next_allowed(wanted, window, zones_of(to_address, time_zone))
+    leaves_at = next_allowed(wanted, window, zones) if window is not None else wanted
     if leaves_at > wanted:
         return Departure(status.HELD, leaves_at)
     if leaves_at > now:
