@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
+from phonenumbers import timezone as phone_zones
 
 from textbridge.dispatch import schedule
 from textbridge.dispatch.quiet_hours import (
@@ -279,3 +282,24 @@ def test_a_contacts_zone_is_a_key_too() -> None:
         schedule.departure(NOW, NEW_YORK, window=DEFAULT_WINDOW, time_zone="Asia/Tokyo")
     )
     assert zones_of_key("Nowhere/Unknown") == (ZoneInfo("UTC"),)
+
+
+def test_shared_answers_match_phonenumbers_number_by_number() -> None:
+    """The per-prefix sharing in `estimated_zones` gives what phonenumbers gives for each
+    number (random valid numbers of one- and many-zone countries, seeded)."""
+    chooser = random.Random(7)
+    shapes = [("1", 10), ("61", 9), ("7", 10), ("44", 10), ("91", 10), ("49", 11), ("52", 10)]
+    numbers = [
+        f"+{code}{chooser.randrange(10**length):0{length}d}"
+        for code, length in shapes
+        for _ in range(600)
+    ]
+    valid = [n for n in numbers if phonenumbers.is_valid_number(phonenumbers.parse(n))]
+    assert len(valid) > 1000
+    for number in valid:
+        expected = {
+            name
+            for name in phone_zones.time_zones_for_number(phonenumbers.parse(number))
+            if name != phone_zones.UNKNOWN_TIMEZONE
+        } or {"UTC"}
+        assert names(number) == expected, number
