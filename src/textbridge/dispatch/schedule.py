@@ -26,12 +26,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, literal, select
+from sqlalchemy import ColumnElement, Insert, Table, case, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
-from textbridge.db.base import UTCDateTime, utcnow
+from textbridge.db.base import UTCDateTime, new_id, utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.quiet_hours import (
     Window,
@@ -41,7 +43,7 @@ from textbridge.dispatch.quiet_hours import (
     zones_of,
     zones_of_key,
 )
-from textbridge.messaging import repository, status
+from textbridge.messaging import status
 from textbridge.messaging.schemas import MessageOut
 from textbridge.models import Contact, Conversation, Message, MessageEvent
 
@@ -166,13 +168,15 @@ async def _hold_quiet(uow: UnitOfWork, claimed: Sequence[Message], now: datetime
     if not windowed:
         return list(claimed)
     overrides = await _time_zone_overrides(uow, {m.conversation_id for m in windowed})
-    leaving = []
+    leaving, held = [], []
     for message in claimed:
         leaves_at = _quiet_until(message, overrides.get(message.conversation_id), now)
         if leaves_at is None:
             leaving.append(message)
         else:
-            await _move(uow, message, status.HELD, leaves_at, now)
+            message.status, message.next_attempt_at = status.HELD, leaves_at
+            held.append(message)
+    await _record_moves(uow, held, now)
     return leaving
 
 
@@ -197,35 +201,49 @@ async def _time_zone_overrides(
 
 
 async def _release_due(uow: UnitOfWork, now: datetime) -> None:
-    due = await uow.session.scalars(
-        select(Message)
-        .where(Message.status.in_(status.DEFERRED), Message.next_attempt_at <= now)
-        .order_by(Message.next_attempt_at)
-        .limit(RELEASE_BATCH)
-        .with_for_update(skip_locked=True)
+    due = list(
+        await uow.session.scalars(
+            select(Message)
+            .where(Message.status.in_(status.DEFERRED), Message.next_attempt_at <= now)
+            .order_by(Message.next_attempt_at)
+            .limit(RELEASE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
     )
-    for message in list(due):
+    for message in due:
         # next_attempt_at stays: it has been due since then, and the claim goes by it.
-        await _move(uow, message, status.ACCEPTED, message.next_attempt_at or now, now)
+        message.status = status.ACCEPTED
+    await _record_moves(uow, due, now)
 
 
-async def _move(
-    uow: UnitOfWork, message: Message, new_status: str, leaves_at: datetime, now: datetime
-) -> None:
-    """A status change kept in the history and sent live. The event's key names the time,
-    since a message may be held, released and held again at the same attempt count."""
-    message.status = new_status
-    message.next_attempt_at = leaves_at
+async def _record_moves(uow: UnitOfWork, moved: Sequence[Message], now: datetime) -> None:
+    """Write the status changes of `moved`, one history event each and a live event: one
+    flush and one insert for them all. An event's key names the message's leaving time, since
+    a message may be held, released and held again at the same attempt count."""
+    if not moved:
+        return
     await uow.session.flush()
-    event = MessageEvent(
-        message_id=message.id,
-        dedup_key=(
-            f"textbridge:{message.id}:{new_status}:{message.attempts}:{leaves_at:%Y%m%dT%H%M%S%f}"
-        ),
-        source="textbridge",
-        status=new_status,
-        error_code=message.error_code,
-        occurred_at=now,
-    )
-    await repository.add_event_once(uow.session, event)
-    uow.emit("message.status", MessageOut.of(message).event_data())
+    events = [
+        {
+            "id": new_id(),
+            "message_id": message.id,
+            "dedup_key": f"textbridge:{message.id}:{message.status}:{message.attempts}:"
+            f"{message.next_attempt_at or now:%Y%m%dT%H%M%S%f}",
+            "source": "textbridge",
+            "status": message.status,
+            "applied": True,
+            "error_code": message.error_code,
+            "occurred_at": now,
+            "received_at": now,
+        }
+        for message in moved
+    ]
+    await uow.session.execute(_insert_events(uow.session.get_bind().dialect.name), events)
+    for message in moved:
+        uow.emit("message.status", MessageOut.of(message).event_data())
+
+
+def _insert_events(dialect: str) -> Insert:
+    table = cast(Table, MessageEvent.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
