@@ -18,7 +18,7 @@ from alembic import op
 from textbridge.db.base import UTCDateTime
 
 revision: str = "7a04e0e47a04"
-down_revision: str | None = "6a02add7e502"
+down_revision: str | None = "7a00f0da7a00"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
