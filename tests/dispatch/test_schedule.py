@@ -304,3 +304,16 @@ async def test_departure_columns_without_a_window_are_constants(runtime: Runtime
             status.SCHEDULED,
             send_at,
         )
+
+
+async def test_an_unreadable_window_does_not_stop_the_claim(runtime: Runtime) -> None:
+    first = await queue(runtime, quiet_hours=open_window_in_india(utcnow()))
+    second = await queue(runtime, "+919812345600")
+    async with runtime.sessions() as session:  # a row edited by hand
+        await session.execute(
+            update(Message).where(Message.id == first.id).values(quiet_hours="whenever")
+        )
+        await session.commit()
+    assert await runtime.dispatcher.dispatch_due() == 2
+    for message_id in (first.id, second.id):
+        assert (await load(runtime, message_id)).status == status.SUBMITTED

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import ColumnElement, Insert, Table, case, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
@@ -36,6 +37,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from textbridge.db.base import UTCDateTime, new_id, utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.quiet_hours import (
+    InvalidWindow,
     Window,
     allowed,
     next_allowed,
@@ -46,6 +48,8 @@ from textbridge.dispatch.quiet_hours import (
 from textbridge.messaging import status
 from textbridge.messaging.schemas import MessageOut
 from textbridge.models import Contact, Conversation, Message, MessageEvent
+
+log = structlog.get_logger(__name__)
 
 # A client's clock, or a retried request, may be a little behind ours: such a send_at means now.
 SEND_AT_PAST_TOLERANCE = timedelta(minutes=5)
@@ -184,7 +188,11 @@ def _quiet_until(message: Message, time_zone: str | None, now: datetime) -> date
     """When the message's window next opens, if it is closed now."""
     if not message.quiet_hours:
         return None
-    window = window_of(message.quiet_hours)
+    try:
+        window = window_of(message.quiet_hours)
+    except InvalidWindow:  # only a hand-edited row: it must not stop the claim of the others
+        log.warning("a message's quiet hours are unreadable; ignored", message_id=str(message.id))
+        return None
     zones = zones_of(message.to_address, time_zone)
     return None if allowed(now, window, zones) else next_allowed(now, window, zones)
 
