@@ -47,6 +47,7 @@ def test_plivo_guide_names_and_dotenv_file(tmp_path: Path) -> None:
         ({"TEXTBRIDGE_PUBLIC_URL": "example.com"}, "TEXTBRIDGE_PUBLIC_URL"),
         ({"TEXTBRIDGE_ENV": "staging"}, "TEXTBRIDGE_ENV"),
         ({"TEXTBRIDGE_SECRET_KEY": "short"}, "TEXTBRIDGE_SECRET_KEY"),
+        ({"TEXTBRIDGE_QUIET_HOURS": "8-21"}, "TEXTBRIDGE_QUIET_HOURS"),
         ({"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX"}, "PLIVO_AUTH_TOKEN"),
         (
             {"TEXTBRIDGE_ENV": "production", "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION": "true"},
@@ -93,3 +94,9 @@ def test_vonage_signature_secrets_by_api_key(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(SettingsError, match="VONAGE_SIGNATURE_SECRETS") as refused:
         load_settings()
     assert "s3cret" not in str(refused.value)
+
+
+def test_quiet_hours_default_and_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().quiet_hours == "08:00-21:00"
+    monkeypatch.setenv("TEXTBRIDGE_QUIET_HOURS", " 09:30-24:00 ")
+    assert load_settings().quiet_hours == "09:30-24:00"

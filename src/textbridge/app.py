@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from textbridge import __version__
 from textbridge.api import (
+    contacts,
     conversations,
     errors,
     events,
@@ -55,7 +56,17 @@ def create_app(
     )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    routers = (messages, conversations, senders, templates, media, events, journal, review)
+    routers = (
+        messages,
+        conversations,
+        senders,
+        templates,
+        media,
+        events,
+        journal,
+        review,
+        contacts,
+    )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     _add_inbox(app)

@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from textbridge.dispatch.quiet_hours import Window
+
 Environment = Literal["development", "production", "test"]
 
 
@@ -81,6 +83,8 @@ class Settings(BaseSettings):
     dispatch_max_rate_limited: int = Field(
         100, ge=1, le=10_000, validation_alias=_env("TEXTBRIDGE_DISPATCH_MAX_RATE_LIMITED")
     )
+    # The recipient's local hours when campaign messages (and API sends that ask) may leave.
+    quiet_hours: str = Field("08:00-21:00", validation_alias=_env("TEXTBRIDGE_QUIET_HOURS"))
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
@@ -124,6 +128,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _a_window(cls, value: str) -> str:
+        return str(Window.parse(value))
 
     @field_validator("vonage_signature_secrets")
     @classmethod

@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.dispatch import history
+from textbridge.dispatch import history, schedule
 from textbridge.dispatch.policy import Limits, decide
 from textbridge.messaging import status
 from textbridge.messaging.content import outbound_of
@@ -108,19 +108,21 @@ class Dispatcher:
     async def dispatch_due(self) -> int:
         """Recover expired leases, claim what is due and send it; returns how many messages
         were claimed."""
-        claimed = await self.claim_due()
+        claimed, found = await self.claim_due()
         if claimed:
             await self._send_all(claimed)
-        return len(claimed)
+        return found  # held ones count: a batch held entirely is no reason to wait a poll
 
-    async def claim_due(self) -> list[Claimed]:
+    async def claim_due(self) -> tuple[list[Claimed], int]:
         """The claim: one transaction that recovers expired leases, picks the next batch of
         due messages (the oldest unsettled one of each (from, to) pair, `FOR UPDATE SKIP
         LOCKED`) and moves it to `sending` with a lease. Hooks that decide which claimed
-        messages may leave now belong here."""
+        messages may leave now belong here. Returns the claimed messages and how many rows
+        the claim found (some of which may have been held back)."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
             await _recover_expired(uow)
-            messages = list(await uow.session.scalars(_due_query(self._batch)))
+            found = list(await uow.session.scalars(_due_query(self._batch)))
+            messages = await schedule.release_due_and_hold_quiet(uow, found)
             lease_until = utcnow() + self._lease
             for message in messages:
                 history.change(
@@ -132,7 +134,7 @@ class Dispatcher:
             await history.record(uow, messages)
             claimed = [self._claimed(message) for message in messages]
             await uow.commit()
-            return claimed
+            return claimed, len(found)
 
     def _claimed(self, message: Message) -> Claimed:
         try:

@@ -56,6 +56,10 @@ class Message(Base):
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The time the sender asked for (None: at once); when it really leaves is next_attempt_at.
+    send_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The local hours it may reach the recipient ("08:00-21:00"); None: any hour. See dispatch/.
+    quiet_hours: Mapped[str | None] = mapped_column(String(11), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
