@@ -111,3 +111,21 @@ async def test_old_events_are_purged(
     assert await LiveEventPurger(sessions).purge_once() >= 1
     assert postgres.scalar("SELECT count(*) FROM live_events WHERE type = 'test.old'") == 0
     assert postgres.scalar("SELECT count(*) FROM live_events WHERE type = 'test.new'") == 1
+
+
+async def test_a_relay_started_on_an_emptied_table_does_not_wait_for_old_ids(
+    sessions: async_sessionmaker[AsyncSession], postgres: Database
+) -> None:
+    async with sessions() as session:
+        await relay.append(session, [("test.before", {})])
+        await session.commit()
+    postgres.rows("DELETE FROM live_events")  # as a purge leaves it; the ids go on
+    bus = EventBus(durable=True)
+    event_relay = EventRelay(sessions, bus, lambda: True)
+    await event_relay.relay_once()
+    async with bus.subscribe() as subscription:
+        async with sessions() as session:
+            await relay.append(session, [("test.after", {})])
+            await session.commit()
+        await event_relay.relay_once()
+        assert [e.type for e in _taken(subscription)] == ["test.after"]

@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.db.base import utcnow
@@ -59,6 +59,9 @@ _APPEND = text(
     SELECT pg_notify(:channel, '') FROM (SELECT count(*) FROM appended) AS done
     """
 )
+
+
+_LAST_ID = text("SELECT pg_sequence_last_value(pg_get_serial_sequence('live_events', 'id'))")
 
 
 async def append(session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -109,8 +112,10 @@ class EventRelay:
         was read (more may be waiting)."""
         async with self._sessions() as session:
             if self._published is None:
-                # Streams start now: what was written before this process started is history.
-                latest = await session.scalar(select(func.coalesce(func.max(LiveEvent.id), 0)))
+                # Streams start now: what was written before is history. The sequence, not
+                # max(id): after a purge or truncate the table may be empty while the ids go on
+                # (a start at 0 would wait for ids that will never come).
+                latest = await session.scalar(_LAST_ID)
                 self._published = int(latest or 0)
                 return False
             query = (
