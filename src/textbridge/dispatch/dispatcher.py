@@ -107,11 +107,11 @@ class Dispatcher:
 
     async def dispatch_due(self) -> int:
         """Recover expired leases, claim what is due and send it; returns how many messages
-        were claimed."""
+        the claim found (held ones included: the loop runs again at once after a full batch)."""
         claimed, found = await self.claim_due()
         if claimed:
             await self._send_all(claimed)
-        return found  # held ones count: a batch held entirely is no reason to wait a poll
+        return found
 
     async def claim_due(self) -> tuple[list[Claimed], int]:
         """The claim: one transaction that recovers expired leases, picks the next batch of
