@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from textbridge import __version__
 from textbridge.api import (
+    campaigns,
     conversations,
     errors,
     events,
@@ -54,7 +55,7 @@ def create_app(
     )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    routers = (messages, conversations, senders, templates, media, events, journal)
+    routers = (messages, conversations, senders, templates, media, events, journal, campaigns)
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     _add_inbox(app)

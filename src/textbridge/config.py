@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from textbridge.campaigns import prices
+
 Environment = Literal["development", "production", "test"]
 
 
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: int = Field(
         120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
     )
+    price_table: Path | None = Field(None, validation_alias=_env("TEXTBRIDGE_PRICE_TABLE"))
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
@@ -132,6 +135,17 @@ class Settings(BaseSettings):
         # HS256 keys shorter than the hash are weak (RFC 7518 section 3.2).
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("price_table")
+    @classmethod
+    def _readable_price_table(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        try:
+            prices.load(value)  # a bad table stops start-up, naming the file and line
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
         return value
 
     @field_validator("database_url")

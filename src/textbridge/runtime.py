@@ -15,6 +15,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from textbridge.campaigns.report import ProgressPublisher
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -58,7 +59,11 @@ class Runtime:
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
     media: MediaFetcher | None = None
+    campaigns: ProgressPublisher = field(init=False)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.campaigns = ProgressPublisher(self.sessions, self.bus)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.bus)
@@ -70,6 +75,7 @@ class Runtime:
         self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
         self.tasks.append(asyncio.create_task(self.purger.run(), name="journal-purge"))
+        self.tasks.append(asyncio.create_task(self.campaigns.run(), name="campaign-progress"))
         if self.media is not None:
             self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))
 

@@ -19,6 +19,7 @@ class Message(Base):
         UniqueConstraint("idempotency_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_messages_campaign_status", "campaign_id", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -45,6 +46,7 @@ class Message(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,182 @@
+"""Campaigns through the real app over HTTP, on both databases, delivered by the simulator:
+the preview (count, segments, cost), invalid and duplicate rows, per-recipient variables,
+start, pause, resume, cancel, and the final report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..support.live import wait_until
+from ..support.textbridge import Textbridge
+
+US = "+1415555{:04d}"
+
+
+def _create(textbridge: Textbridge, **body: Any) -> dict[str, Any]:
+    defaults = {"name": "spring", "text": "Hi {name}, see you soon"}
+    response = textbridge.api.post("/api/v1/campaigns", json={**defaults, **body})
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _post(textbridge: Textbridge, campaign_id: str, action: str) -> dict[str, Any]:
+    response = textbridge.api.post(f"/api/v1/campaigns/{campaign_id}/{action}")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()["campaign"]
+    return result
+
+
+def _report(textbridge: Textbridge, campaign_id: str) -> dict[str, Any]:
+    response = textbridge.api.get(f"/api/v1/campaigns/{campaign_id}/report")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _people(count: int, pattern: str = US) -> list[dict[str, Any]]:
+    return [{"to": pattern.format(200 + i), "variables": {"name": f"P{i}"}} for i in range(count)]
+
+
+def test_preview_then_start_then_report(textbridge: Textbridge) -> None:
+    recipients = [
+        {"to": "+14155550201", "variables": {"name": "Ann"}},
+        {"to": " +1 415 555 0201 ", "variables": {"name": "Ann again"}},  # same number
+        {"to": "+14155550202", "variables": {"name": "Bob"}},
+        {"to": "415 555 0199", "variables": {"name": "Nobody"}},
+        {"to": "+14155550203", "variables": {}},  # no {name}
+        {"to": "+447400123456", "variables": {"name": "Zoë"}},
+        {"to": "+447400123457", "variables": {"name": "Łukasz"}},  # Ł forces UCS-2: 1 segment
+    ]
+    created = _create(textbridge, recipients=recipients)
+    campaign = created["campaign"]
+    assert campaign["state"] == "draft"
+    assert created["accepted"] == 4
+    assert created["duplicates"] == 1
+    assert [(row["row"], row["reason"]) for row in created["invalid"]] == [
+        (4, "'415 555 0199' is not in international format (E.164, e.g. +14155550100)"),
+        (5, "no value for {name}"),
+    ]
+    assert (campaign["recipients"], campaign["invalid"], campaign["duplicates"]) == (4, 2, 1)
+    assert campaign["segments"] == 4
+    # Illustrative prices: Plivo US 0.0055, GB 0.0400 per segment.
+    assert campaign["cost_estimate"] == "0.0910"
+    assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0  # a draft sends nothing
+    assert textbridge.api.get("/api/v1/conversations").json() == []
+
+    _post(textbridge, campaign["id"], "start")
+    report = wait_until(
+        lambda: (
+            (r := _report(textbridge, campaign["id"]))["campaign"]["state"] == "completed"
+            and r["progress"]["delivered"] == 4
+            and r
+        ),
+        timeout=30,
+    )
+    assert report["progress"]["sent"] == 4
+    assert report["skipped"] == {"invalid": 2, "duplicate": 1, "cancelled": 0, "opted_out": 0}
+    assert report["cost"]["estimate"] == report["cost"]["sent"] == "0.0910"
+    assert [row["row"] for row in report["invalid_rows"]] == [4, 5]
+
+    texts = _texts_by_recipient(textbridge)
+    assert texts["+14155550201"] == "Hi Ann, see you soon"
+    assert texts["+447400123457"] == "Hi Łukasz, see you soon"
+
+
+def _texts_by_recipient(textbridge: Textbridge) -> dict[str, str]:
+    conversations = textbridge.api.get("/api/v1/conversations", params={"limit": 100}).json()
+    texts = {}
+    for conversation in conversations:
+        messages = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()
+        texts[conversation["contact_address"]] = messages[-1]["text"]
+    return texts
+
+
+def test_chunks_collapse_duplicates_across_requests(textbridge: Textbridge) -> None:
+    campaign = _create(textbridge, recipients=_people(3))["campaign"]
+    more = textbridge.api.post(
+        f"/api/v1/campaigns/{campaign['id']}/recipients",
+        json={"recipients": _people(5)},
+    )
+    assert more.status_code == 200, more.text
+    assert (more.json()["accepted"], more.json()["duplicates"]) == (2, 3)
+    assert more.json()["campaign"]["recipients"] == 5
+
+
+def test_started_at_once(textbridge: Textbridge) -> None:
+    created = _create(textbridge, recipients=_people(3), start=True)
+    assert created["campaign"]["state"] == "running"
+    wait_until(
+        lambda: _report(textbridge, created["campaign"]["id"])["progress"]["delivered"] == 3,
+        timeout=30,
+    )
+
+
+def test_pause_holds_the_rest_and_cancel_skips_it(textbridge: Textbridge) -> None:
+    created = _create(textbridge, recipients=_people(200), start=True)
+    campaign_id = created["campaign"]["id"]
+    assert _post(textbridge, campaign_id, "pause")["state"] == "paused"
+    # What was claimed before the pause finishes; nothing else leaves.
+    paused = wait_until(
+        lambda: (
+            (r := _report(textbridge, campaign_id))["progress"]["sending"] == 0
+            and r["progress"]["submitted"] == 0
+            and r
+        ),
+        timeout=30,
+    )
+    held = textbridge.database.scalar(
+        "SELECT count(*) FROM messages WHERE campaign_id = :c AND status = 'accepted'"
+        " AND next_attempt_at IS NOT NULL",
+        c=_db_id(textbridge, campaign_id),
+    )
+    assert held == 0
+    waiting = paused["progress"]["waiting"]
+    assert _report(textbridge, campaign_id)["progress"]["waiting"] == waiting
+
+    assert _post(textbridge, campaign_id, "cancel")["state"] == "cancelled"
+    report = _report(textbridge, campaign_id)
+    assert report["progress"]["waiting"] == 0
+    assert report["progress"]["cancelled"] == waiting
+    assert report["skipped"]["cancelled"] == waiting
+    assert report["progress"]["delivered"] + waiting == 200
+    refused = textbridge.api.post(f"/api/v1/campaigns/{campaign_id}/resume")
+    assert refused.status_code == 409
+
+
+def _db_id(textbridge: Textbridge, campaign_id: str) -> str:
+    # SQLite keeps UUIDs as 32 hex digits, PostgreSQL as its uuid type (which reads either).
+    return campaign_id.replace("-", "") if textbridge.database.backend == "sqlite" else campaign_id
+
+
+def test_resume_sends_the_rest(textbridge: Textbridge) -> None:
+    created = _create(textbridge, recipients=_people(20))
+    campaign_id = created["campaign"]["id"]
+    _post(textbridge, campaign_id, "start")
+    _post(textbridge, campaign_id, "pause")
+    assert _post(textbridge, campaign_id, "resume")["state"] == "running"
+    wait_until(
+        lambda: (
+            (r := _report(textbridge, campaign_id))["campaign"]["state"] == "completed"
+            and r["progress"]["delivered"] == 20
+        ),
+        timeout=30,
+    )
+
+
+def test_refusals(textbridge: Textbridge) -> None:
+    both = textbridge.api.post(
+        "/api/v1/campaigns",
+        json={"name": "x", "text": "hi", "template": {"name": "order_update"}},
+    )
+    assert both.status_code == 422
+    whatsapp_text = textbridge.api.post(
+        "/api/v1/campaigns", json={"name": "x", "text": "hi", "channel": "whatsapp"}
+    )
+    assert whatsapp_text.status_code == 422
+    assert whatsapp_text.json()["error"]["field"] == "template"
+    draft = _create(textbridge)["campaign"]
+    empty = textbridge.api.post(f"/api/v1/campaigns/{draft['id']}/start")
+    assert empty.status_code == 409
+    missing = textbridge.api.post("/api/v1/campaigns/00000000-0000-0000-0000-000000000000/pause")
+    assert missing.status_code == 404
