@@ -97,6 +97,7 @@ async def create_campaign(
     """A draft campaign with the recipients given here (more can follow in chunks through
     `POST /campaigns/{id}/recipients`); with `start`, started at once."""
     campaign = await service.create(uow, _request(body), runtime.providers)
+    await uow.commit()  # the draft exists on its own: checking recipients is not in its transaction
     chunk = await service.add_recipients(uow, campaign.id, _rows(body.recipients), _prices(runtime))
     if body.start:
         await _state_change(service.start, uow, campaign.id)

@@ -21,7 +21,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, Table, and_, func, literal, null, select, update
+from sqlalchemy import (
+    CursorResult,
+    Insert,
+    Table,
+    and_,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +96,9 @@ async def already_staged(
 ) -> set[str]:
     if not addresses:
         return set()
+    if _is_postgres(session):
+        found = await session.scalars(_PG_STAGED, {"campaign": campaign_id, "addresses": addresses})
+        return set(found)
     query = select(CampaignRecipient.to_address).where(
         CampaignRecipient.campaign_id == campaign_id,
         CampaignRecipient.to_address.in_(addresses),
@@ -92,23 +106,63 @@ async def already_staged(
     return set(await session.scalars(query))
 
 
+# On PostgreSQL a chunk travels as a few arrays (`unnest`, `= ANY`): one statement of fixed
+# shape whatever the chunk's size, instead of thousands of bound values to render and plan.
+_PG_STAGED = text(
+    "SELECT to_address FROM campaign_recipients"
+    " WHERE campaign_id = :campaign AND to_address = ANY(CAST(:addresses AS text[]))"
+)
+_PG_CONTACTS = text(
+    "INSERT INTO contacts (id, address, address_kind, country, created_at)"
+    " SELECT id, address, 'e164', country, :now"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:addresses AS text[]), CAST(:countries AS text[]))"
+    " AS t(id, address, country)"
+    " ON CONFLICT (address) DO NOTHING"
+)
+_PG_CONTACT_IDS = text(
+    "SELECT address, id FROM contacts WHERE address = ANY(CAST(:addresses AS text[]))"
+)
+_PG_CONVERSATIONS = text(
+    "INSERT INTO conversations (id, contact_id, sender_id, channel, unread_count, created_at)"
+    " SELECT id, contact_id, :sender, :channel, 0, :now"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:contacts AS uuid[])) AS t(id, contact_id)"
+    " ON CONFLICT (contact_id, sender_id, channel) DO NOTHING"
+)
+_PG_CONVERSATION_IDS = text(
+    "SELECT contact_id, id FROM conversations WHERE sender_id = :sender AND channel = :channel"
+    " AND contact_id = ANY(CAST(:contacts AS uuid[]))"
+)
+
+
 async def contacts_for(
     session: AsyncSession, ready: Sequence[Ready], now: datetime
 ) -> dict[str, uuid.UUID]:
     """The contact id of each address, creating the contacts that do not exist."""
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "address": r.to,
-            "address_kind": "e164",
-            "country": r.country,
-            "created_at": now,
+    addresses = [r.to for r in ready]
+    if _is_postgres(session):
+        values = {
+            "ids": [uuid.uuid4() for _ in ready],
+            "addresses": addresses,
+            "countries": [r.country for r in ready],
+            "now": now,
         }
-        for r in ready
-    ]
-    await session.execute(_insert_ignoring(session, CONTACTS, ["address"]), rows)
-    query = select(Contact.address, Contact.id).where(Contact.address.in_([r.to for r in ready]))
-    return {address: contact_id for address, contact_id in await session.execute(query)}
+        await session.execute(_PG_CONTACTS, values)
+        found = await session.execute(_PG_CONTACT_IDS, {"addresses": addresses})
+    else:
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "address": r.to,
+                "address_kind": "e164",
+                "country": r.country,
+                "created_at": now,
+            }
+            for r in ready
+        ]
+        await session.execute(_insert_ignoring(session, CONTACTS, ["address"]), rows)
+        query = select(Contact.address, Contact.id).where(Contact.address.in_(addresses))
+        found = await session.execute(query)
+    return {address: _uuid(contact_id) for address, contact_id in found}
 
 
 async def conversations_for(
@@ -121,27 +175,37 @@ async def conversations_for(
     """The conversation of each contact with this sender on this channel, created where
     missing. A new one stays out of the inbox until a message touches it (at start)."""
     ids = list(contact_ids)
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "contact_id": contact_id,
-            "sender_id": sender_id,
-            "channel": channel,
-            "unread_count": 0,
-            "created_at": now,
-        }
-        for contact_id in ids
-    ]
-    unique = ["contact_id", "sender_id", "channel"]
-    await session.execute(_insert_ignoring(session, CONVERSATIONS, unique), rows)
-    query = select(Conversation.contact_id, Conversation.id).where(
-        Conversation.sender_id == sender_id,
-        Conversation.channel == channel,
-        Conversation.contact_id.in_(ids),
-    )
-    return {
-        contact_id: conversation_id for contact_id, conversation_id in await session.execute(query)
-    }
+    if _is_postgres(session):
+        common = {"sender": sender_id, "channel": channel}
+        values = {**common, "ids": [uuid.uuid4() for _ in ids], "contacts": ids, "now": now}
+        await session.execute(_PG_CONVERSATIONS, values)
+        found = await session.execute(_PG_CONVERSATION_IDS, {**common, "contacts": ids})
+    else:
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "contact_id": contact_id,
+                "sender_id": sender_id,
+                "channel": channel,
+                "unread_count": 0,
+                "created_at": now,
+            }
+            for contact_id in ids
+        ]
+        unique = ["contact_id", "sender_id", "channel"]
+        await session.execute(_insert_ignoring(session, CONVERSATIONS, unique), rows)
+        query = select(Conversation.contact_id, Conversation.id).where(
+            Conversation.sender_id == sender_id,
+            Conversation.channel == channel,
+            Conversation.contact_id.in_(ids),
+        )
+        found = await session.execute(query)
+    return {_uuid(contact_id): _uuid(conversation_id) for contact_id, conversation_id in found}
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    """asyncpg returns its own UUID type from raw SQL; the ORM's keys are `uuid.UUID`."""
+    return value if type(value) is uuid.UUID else uuid.UUID(str(value))
 
 
 async def stage(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:

@@ -16,6 +16,7 @@ other, after conversation traffic (`priority`). Services flush and emit; the cal
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -170,13 +171,40 @@ async def add_recipients(
     uow: UnitOfWork, campaign_id: uuid.UUID, rows: Sequence[RecipientRow], prices: PriceTable
 ) -> ChunkResult:
     """Validate, deduplicate (by normalized number, across every chunk of the campaign),
-    render and stage a chunk of recipients. Invalid rows are reported, never fatal."""
-    campaign = await _locked(uow, campaign_id)
+    render and stage a chunk of recipients. Invalid rows are reported, never fatal.
+
+    The rows are checked before the campaign is locked, in a worker thread: checking is pure
+    CPU (numbers, rendering, segments), and off the event loop the server keeps answering,
+    while another chunk of the same campaign can be written meanwhile."""
+    plan = await plan_of(uow, await _draft(uow, campaign_id), prices)
+    await uow.rollback()  # no transaction (on SQLite: no write lock) while checking
+    result, fresh = await asyncio.to_thread(_check_all, plan, rows)
+    campaign = await _draft(uow, campaign_id, lock=True)
+    seen = await bulk.already_staged(uow.session, campaign.id, list(fresh))
+    result.duplicates += len(seen)
+    ready = [prepared for address, prepared in fresh.items() if address not in seen]
+    await _stage(uow, campaign, ready)
+    result.accepted = len(ready)
+    _count(campaign, ready, result)
+    await uow.session.flush()
+    return result
+
+
+async def _draft(uow: UnitOfWork, campaign_id: uuid.UUID, lock: bool = False) -> Campaign:
+    campaign = (
+        await _locked(uow, campaign_id) if lock else await uow.session.get(Campaign, campaign_id)
+    )
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
     if campaign.state != DRAFT:
         raise CampaignStateError(
             f"recipients can be added to a draft only; this one is {campaign.state}"
         )
-    plan = await plan_of(uow, campaign, prices)
+    return campaign
+
+
+def _check_all(plan: Plan, rows: Sequence[RecipientRow]) -> tuple[ChunkResult, dict[str, Ready]]:
+    """Each row checked; the valid ones by normalized address (the first of a duplicate)."""
     result = ChunkResult()
     fresh: dict[str, Ready] = {}
     for row in rows:
@@ -187,14 +215,7 @@ async def add_recipients(
             result.duplicates += 1
         else:
             fresh[prepared.to] = prepared
-    seen = await bulk.already_staged(uow.session, campaign.id, list(fresh))
-    result.duplicates += len(seen)
-    ready = [prepared for address, prepared in fresh.items() if address not in seen]
-    await _stage(uow, campaign, ready)
-    result.accepted = len(ready)
-    _count(campaign, ready, result)
-    await uow.session.flush()
-    return result
+    return result, fresh
 
 
 async def _stage(uow: UnitOfWork, campaign: Campaign, ready: list[Ready]) -> None:

@@ -54,7 +54,9 @@ class CampaignRecipient(Base):
     to_address: Mapped[str] = mapped_column(String(140), primary_key=True)
     row: Mapped[int] = mapped_column()
     message_id: Mapped[uuid.UUID] = mapped_column()
-    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id"))
+    # No foreign key: created in the same transaction as the conversation, and a key check
+    # would lock each conversation row once more while the chunk is copied in.
+    conversation_id: Mapped[uuid.UUID] = mapped_column()
     body: Mapped[str | None] = mapped_column(Text, default=None)
     payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     encoding: Mapped[str | None] = mapped_column(String(8), default=None)

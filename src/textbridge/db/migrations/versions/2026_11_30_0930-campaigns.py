@@ -69,11 +69,6 @@ def upgrade() -> None:
             ["campaigns.id"],
             name=op.f("fk_campaign_recipients_campaign_id_campaigns"),
         ),
-        sa.ForeignKeyConstraint(
-            ["conversation_id"],
-            ["conversations.id"],
-            name=op.f("fk_campaign_recipients_conversation_id_conversations"),
-        ),
         sa.PrimaryKeyConstraint("campaign_id", "to_address", name=op.f("pk_campaign_recipients")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
