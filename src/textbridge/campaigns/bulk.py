@@ -61,7 +61,7 @@ STAGED_COLUMNS = (
     "country",
     "price_micros",
 )
-CANCELLED = "cancelled"
+CANCELLED = status.CANCELLED
 MESSAGES = cast(Table, Message.__table__)
 EVENTS = cast(Table, MessageEvent.__table__)
 CONVERSATIONS = cast(Table, Conversation.__table__)
