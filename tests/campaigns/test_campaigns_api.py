@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..support.live import wait_until
-from ..support.textbridge import Textbridge
+from ..support.textbridge import Textbridge, event_stream
 
 US = "+1415555{:04d}"
 
@@ -103,17 +103,29 @@ def test_chunks_collapse_duplicates_across_requests(textbridge: Textbridge) -> N
     assert more.json()["campaign"]["recipients"] == 5
 
 
-def test_started_at_once(textbridge: Textbridge) -> None:
-    created = _create(textbridge, recipients=_people(3), start=True)
-    assert created["campaign"]["state"] == "running"
-    wait_until(
-        lambda: _report(textbridge, created["campaign"]["id"])["progress"]["delivered"] == 3,
-        timeout=30,
-    )
+def test_started_at_once_with_live_counts(textbridge: Textbridge) -> None:
+    with event_stream(textbridge) as events:
+        created = _create(textbridge, recipients=_people(3), start=True)
+        assert created["campaign"]["state"] == "running"
+        seen: list[dict[str, Any]] = []
+
+        def finished() -> bool:
+            while not events.empty():
+                event = events.get()
+                if event["event"] == "campaign.progress":
+                    seen.append(event["data"])
+            return bool(seen) and seen[-1]["delivered"] == 3
+
+        wait_until(finished, timeout=30)
+    assert {event["id"] for event in seen} == {created["campaign"]["id"]}
+    assert seen[-1]["total"] == 3
+    assert seen[-1]["state"] == "completed"
+    # One event per change at most once a second, not one per message status.
+    assert len(seen) <= 10
 
 
 def test_pause_holds_the_rest_and_cancel_skips_it(textbridge: Textbridge) -> None:
-    created = _create(textbridge, recipients=_people(200), start=True)
+    created = _create(textbridge, recipients=_people(100), start=True)
     campaign_id = created["campaign"]["id"]
     assert _post(textbridge, campaign_id, "pause")["state"] == "paused"
     # What was claimed before the pause finishes; nothing else leaves.
@@ -139,7 +151,7 @@ def test_pause_holds_the_rest_and_cancel_skips_it(textbridge: Textbridge) -> Non
     assert report["progress"]["waiting"] == 0
     assert report["progress"]["cancelled"] == waiting
     assert report["skipped"]["cancelled"] == waiting
-    assert report["progress"]["delivered"] + waiting == 200
+    assert report["progress"]["delivered"] + waiting == 100
     refused = textbridge.api.post(f"/api/v1/campaigns/{campaign_id}/resume")
     assert refused.status_code == 409
 
@@ -162,6 +174,34 @@ def test_resume_sends_the_rest(textbridge: Textbridge) -> None:
         ),
         timeout=30,
     )
+
+
+def test_whatsapp_template_with_per_recipient_parameters(textbridge: Textbridge) -> None:
+    assert textbridge.api.post("/api/v1/templates/sync").status_code == 200
+    template = {"name": "appointment_reminder", "parameters": {"time": "3 pm"}}
+    recipients = [
+        {"to": "+14155550201", "variables": {"customer_name": "Ann", "city": "unused"}},
+        {"to": "+14155550202", "variables": {"customer_name": "Bob"}},
+        {"to": "+14155550203", "variables": {}},
+    ]
+    created = _create(
+        textbridge, text=None, channel="whatsapp", template=template, recipients=recipients
+    )
+    assert created["accepted"] == 2
+    assert created["invalid"][0]["row"] == 3
+    assert "customer_name" in created["invalid"][0]["reason"]
+    assert created["campaign"]["cost_estimate"] == "0.0600"  # Plivo WhatsApp US: 0.03 each
+    campaign_id = created["campaign"]["id"]
+    _post(textbridge, campaign_id, "start")
+    wait_until(lambda: _report(textbridge, campaign_id)["progress"]["delivered"] == 2, timeout=30)
+    conversations = textbridge.api.get("/api/v1/conversations").json()
+    assert {c["last_message_preview"] for c in conversations} == {"[template appointment_reminder]"}
+    messages = textbridge.api.get(f"/api/v1/conversations/{conversations[0]['id']}/messages").json()
+    sent = messages[-1]["template"]
+    assert sent["name"] == "appointment_reminder"
+    names = {p["text"] for c in sent["components"] for p in c.get("parameters", [])}
+    assert names & {"Ann", "Bob"}
+    assert "3 pm" in names
 
 
 def test_refusals(textbridge: Textbridge) -> None:

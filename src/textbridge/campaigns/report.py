@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.campaigns import bulk
@@ -33,6 +33,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "unknown": (status.UNKNOWN,),
     "cancelled": (bulk.CANCELLED,),
 }
+RECEIPTS_FOLLOWED = timedelta(hours=1)
+"""How long after it finished a campaign's counts are still published (receipts arrive late)."""
 PROGRESS_SECONDS = 1.0
 """At most one `campaign.progress` event per campaign per this many seconds."""
 
@@ -138,7 +140,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 class ProgressPublisher:
-    """Every `PROGRESS_SECONDS`: for each running or paused campaign, publish
+    """Every `PROGRESS_SECONDS`: for each running or paused campaign (or one finished within
+    `RECEIPTS_FOLLOWED`), publish
     `campaign.progress` when its counts changed, mark it `completed` once nothing is waiting
     or sending, and hold again any message of a paused campaign that a retry made due (the
     dispatcher reschedules a retry without knowing about campaigns)."""
@@ -154,9 +157,15 @@ class ProgressPublisher:
 
     async def publish_once(self) -> int:
         async with self._sessions() as session:
+            recently = utcnow() - RECEIPTS_FOLLOWED
             query = (
                 select(Campaign)
-                .where(Campaign.state.in_((RUNNING, PAUSED)))
+                .where(
+                    or_(
+                        Campaign.state.in_((RUNNING, PAUSED)),
+                        Campaign.finished_at > recently,  # its delivery receipts still come
+                    )
+                )
                 .with_for_update(skip_locked=True)  # a pause or cancel in flight goes first
             )
             active = list(await session.scalars(query))
