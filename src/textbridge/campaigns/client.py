@@ -9,7 +9,9 @@ holds the whole list.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ from textbridge.campaigns.recipients import RecipientRow
 
 CHUNK_ROWS = 5_000
 CHUNK_BYTES = 600_000
+IN_FLIGHT = 2
 
 
 class CampaignApiError(RuntimeError):
@@ -47,32 +50,28 @@ class CampaignClient:
         rows: Iterable[RecipientRow],
         on_chunk: Callable[[Upload], None] = lambda _: None,
     ) -> Upload:
-        """Send `rows` in chunks; `on_chunk` is told the running totals after each."""
+        """Send `rows` in chunks, `IN_FLIGHT` at a time (the server checks one chunk while it
+        writes another); `on_chunk` is told the running totals after each, in file order."""
         totals = Upload()
-        chunk: list[dict[str, Any]] = []
-        size = 0
-        for row in rows:
-            item = row.as_json()
-            chunk.append(item)
-            size += len(json.dumps(item, ensure_ascii=False)) + 1
-            if len(chunk) >= CHUNK_ROWS or size >= CHUNK_BYTES:
-                self._send_chunk(campaign_id, chunk, totals)
+        pending: deque[Future[tuple[int, dict[str, Any]]]] = deque()
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="upload") as pool:
+            for chunk in _chunks(rows):
+                if len(pending) >= IN_FLIGHT:
+                    _add(totals, *pending.popleft().result())
+                    on_chunk(totals)
+                pending.append(pool.submit(self._send_chunk, campaign_id, chunk))
+            if not pending and totals.rows == 0:  # an empty file: still a preview to show
+                pending.append(pool.submit(self._send_chunk, campaign_id, []))
+            while pending:
+                _add(totals, *pending.popleft().result())
                 on_chunk(totals)
-                chunk, size = [], 0
-        if chunk or totals.rows == 0:
-            self._send_chunk(campaign_id, chunk, totals)
-            on_chunk(totals)
         return totals
 
-    def _send_chunk(self, campaign_id: str, chunk: list[dict[str, Any]], totals: Upload) -> None:
-        answer = self._call(
-            "POST", f"/campaigns/{campaign_id}/recipients", json={"recipients": chunk}
-        )
-        totals.rows += len(chunk)
-        totals.accepted += answer["accepted"]
-        totals.duplicates += answer["duplicates"]
-        totals.invalid.extend(answer["invalid"])
-        totals.campaign = answer["campaign"]
+    def _send_chunk(
+        self, campaign_id: str, chunk: list[dict[str, Any]]
+    ) -> tuple[int, dict[str, Any]]:
+        path = f"/campaigns/{campaign_id}/recipients"
+        return len(chunk), self._call("POST", path, json={"recipients": chunk})
 
     def action(self, campaign_id: str, name: str) -> dict[str, Any]:
         """start, pause, resume or cancel."""
@@ -90,6 +89,28 @@ class CampaignClient:
             raise CampaignApiError(_explain(response))
         body: dict[str, Any] = response.json()
         return body
+
+
+def _chunks(rows: Iterable[RecipientRow]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        item = row.as_json()
+        chunk.append(item)
+        size += len(json.dumps(item, ensure_ascii=False)) + 1
+        if len(chunk) >= CHUNK_ROWS or size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _add(totals: Upload, rows: int, answer: dict[str, Any]) -> None:
+    totals.rows += rows
+    totals.accepted += answer["accepted"]
+    totals.duplicates += answer["duplicates"]
+    totals.invalid.extend(answer["invalid"])
+    totals.campaign = answer["campaign"]
 
 
 def _explain(response: httpx.Response) -> str:
