@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.campaigns.prepare import Ready
 from textbridge.db.base import UTCDateTime
+from textbridge.dispatch import priority
 from textbridge.messaging import status
 from textbridge.models import (
     Campaign,
@@ -270,6 +271,7 @@ def _messages_from_staged(campaign: Campaign, now: datetime) -> Insert:
         "created_at": when,
         "updated_at": when,
         "campaign_id": staged.campaign_id,
+        "priority": literal(priority.CAMPAIGN),  # conversation traffic passes it
     }
     rows = select(*columns.values()).where(staged.campaign_id == campaign.id)
     return MESSAGES.insert().from_select(list(columns), rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textbridge.cli import db, journal, keys, send, serve, simulator, templates
+from textbridge.cli import campaign, db, journal, keys, send, serve, simulator, templates
 from textbridge.cli.errors import OneLineErrors
 
 app = OneLineErrors(
@@ -16,3 +16,4 @@ app.add_typer(journal.app, name="journal")
 app.add_typer(db.app, name="db")
 app.add_typer(simulator.app, name="sim")
 app.add_typer(templates.app, name="templates")
+app.add_typer(campaign.app, name="campaign")

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import textbridge.db.base
 
 revision: str = "7a03d0d37a03"
-down_revision: str | None = "6a02add7e502"
+down_revision: str | None = "7a00f0da7a00"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
