@@ -5,9 +5,11 @@ recipient.
   `INSERT ... ON CONFLICT DO NOTHING` each and read back with one `IN` query; the staged rows go
   in with PostgreSQL's `COPY` (asyncpg's `copy_records_to_table` on the session's own
   connection, inside its transaction) or, on SQLite, one `executemany` (sqlite3 runs it in C).
-- Starting: every staged row becomes an `accepted` message with one `INSERT ... SELECT`, its
-  `accepted` history event with another, and the conversations are touched with one
-  `UPDATE ... FROM`. The database copies the rows; Python never holds them.
+- Starting: every staged row becomes an `accepted` message with one `INSERT ... SELECT`, and
+  the conversations are touched with one `UPDATE ... FROM`. No `accepted` history event per
+  message: the campaign's `started_at` records that moment for all of them (one more row per
+  message was about a third of the start's time); their history starts when they are claimed. The
+  database copies the rows; Python never holds them.
 
 `enqueue` is the one place messages are created from staged rows: scheduling (`send_at`,
 quiet hours) extends it there.
@@ -46,7 +48,6 @@ from textbridge.models import (
     Contact,
     Conversation,
     Message,
-    MessageEvent,
 )
 
 STAGED_COLUMNS = (
@@ -64,7 +65,6 @@ STAGED_COLUMNS = (
 )
 CANCELLED = status.CANCELLED
 MESSAGES = cast(Table, Message.__table__)
-EVENTS = cast(Table, MessageEvent.__table__)
 CONVERSATIONS = cast(Table, Conversation.__table__)
 CONTACTS = cast(Table, Contact.__table__)
 STAGED = cast(Table, CampaignRecipient.__table__)
@@ -243,7 +243,6 @@ async def enqueue(session: AsyncSession, campaign: Campaign, now: datetime) -> i
     """Create the campaign's messages from its staged recipients, `accepted` and due now, and
     touch their conversations. Returns how many messages were created."""
     created = _rowcount(await session.execute(_messages_from_staged(campaign, now)))
-    await session.execute(_accepted_events(campaign.id, now))
     await session.execute(_touch_conversations(campaign, now))
     return created
 
@@ -275,27 +274,6 @@ def _messages_from_staged(campaign: Campaign, now: datetime) -> Insert:
     }
     rows = select(*columns.values()).where(staged.campaign_id == campaign.id)
     return MESSAGES.insert().from_select(list(columns), rows)
-
-
-def _accepted_events(campaign_id: uuid.UUID, now: datetime) -> Insert:
-    """The `accepted` history event of each new message. Its id is the message's own (one
-    `accepted` event per message at attempt 0, and ids are not shared across tables), so the
-    database needs no UUID generator."""
-    staged = CampaignRecipient
-    when = literal(now, UTCDateTime())
-    dedup = literal("textbridge:") + func.cast(staged.message_id, MessageEvent.dedup_key.type)
-    columns: dict[str, Any] = {
-        "id": staged.message_id,
-        "message_id": staged.message_id,
-        "dedup_key": dedup + literal(f":{status.ACCEPTED}:0"),
-        "source": literal("textbridge"),
-        "status": literal(status.ACCEPTED),
-        "applied": literal(True),
-        "occurred_at": when,
-        "received_at": when,
-    }
-    rows = select(*columns.values()).where(staged.campaign_id == campaign_id)
-    return EVENTS.insert().from_select(list(columns), rows)
 
 
 def _touch_conversations(campaign: Campaign, now: datetime) -> Any:
