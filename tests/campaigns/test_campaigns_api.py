@@ -64,16 +64,21 @@ def test_preview_then_start_then_report(textbridge: Textbridge) -> None:
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0  # a draft sends nothing
     assert textbridge.api.get("/api/v1/conversations").json() == []
 
+    fate = {"outcome": "undelivered", "error_code": "300"}
+    assert textbridge.simulator.put("/control/numbers/+14155550202", json=fate).status_code == 200
     _post(textbridge, campaign["id"], "start")
     report = wait_until(
         lambda: (
             (r := _report(textbridge, campaign["id"]))["campaign"]["state"] == "completed"
-            and r["progress"]["delivered"] == 4
+            and r["progress"]["delivered"] == 3
+            and r["progress"]["failed"] == 1
             and r
         ),
         timeout=30,
     )
     assert report["progress"]["sent"] == 4
+    [failure] = report["failed_by_reason"]
+    assert (failure["code"], failure["count"]) == ("300", 1)
     assert report["skipped"] == {"invalid": 2, "duplicate": 1, "cancelled": 0, "opted_out": 0}
     assert report["cost"]["estimate"] == report["cost"]["sent"] == "0.0910"
     assert [row["row"] for row in report["invalid_rows"]] == [4, 5]
