@@ -156,7 +156,6 @@ def _action(change: Callable[[UnitOfWork, uuid.UUID], Awaitable[Campaign]], wake
         campaign = await _state_change(change, uow, campaign_id)
         out = CampaignOut(campaign=summary(campaign))
         await uow.commit()
-        uow.session.expunge_all()
         if wakes:
             runtime.dispatcher.wake()
         return out
