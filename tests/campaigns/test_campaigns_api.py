@@ -4,6 +4,7 @@ start, pause, resume, cancel, and the final report."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..support.live import wait_until
@@ -225,3 +226,28 @@ def test_refusals(textbridge: Textbridge) -> None:
     assert empty.status_code == 409
     missing = textbridge.api.post("/api/v1/campaigns/00000000-0000-0000-0000-000000000000/pause")
     assert missing.status_code == 404
+
+
+def test_hostile_rows_are_invalid_rows_not_errors(textbridge: Textbridge) -> None:
+    recipients = [
+        {"to": "+1" + "4" * 500, "variables": {"name": "A"}},
+        {"to": "+14155550201", "variables": {"name": "\ud800"}},
+        {"to": "+14155550202", "variables": {"na\x00me": "x", "name": "B"}},
+        {"to": "+14155550203", "variables": {"name": None}},
+    ]
+    body = {"name": "hostile", "text": "Hi {name}", "recipients": recipients}
+    # JSON's \ud800 escape carries a lone surrogate, which no database can store.
+    response = textbridge.api.post(
+        "/api/v1/campaigns",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["accepted"] == 1
+    assert [row["row"] for row in created["invalid"]] == [1, 2, 3]
+    too_far = textbridge.api.post(
+        f"/api/v1/campaigns/{created['campaign']['id']}/recipients",
+        json={"recipients": [{"to": "+14155550204", "row": 2**31}]},
+    )
+    assert too_far.status_code == 422

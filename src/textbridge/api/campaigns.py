@@ -37,7 +37,10 @@ class RecipientIn(_Strict):
         default_factory=dict, description="`{name}` values for the text, or template parameters"
     )
     row: int | None = Field(
-        None, ge=1, description="Its row in your file, for the report (default: its position)"
+        None,
+        ge=1,
+        le=2**31 - 1,  # the column is an INTEGER
+        description="Its row in your file, for the report (default: its position)",
     )
 
 
