@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from textbridge import __version__
 from textbridge.api import (
+    campaigns,
     contacts,
     conversations,
     errors,
@@ -66,6 +67,7 @@ def create_app(
         journal,
         review,
         contacts,
+        campaigns,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from textbridge.campaigns import prices
 from textbridge.dispatch.quiet_hours import Window
 
 Environment = Literal["development", "production", "test"]
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     )
     # The recipient's local hours when campaign messages (and API sends that ask) may leave.
     quiet_hours: str = Field("08:00-21:00", validation_alias=_env("TEXTBRIDGE_QUIET_HOURS"))
+    price_table: Path | None = Field(None, validation_alias=_env("TEXTBRIDGE_PRICE_TABLE"))
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
@@ -147,6 +149,17 @@ class Settings(BaseSettings):
         # HS256 keys shorter than the hash are weak (RFC 7518 section 3.2).
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("price_table")
+    @classmethod
+    def _readable_price_table(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        try:
+            prices.load(value)  # a bad table stops start-up, naming the file and line
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror}") from None
         return value
 
     @field_validator("database_url")

@@ -20,6 +20,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from textbridge.campaigns.report import ProgressPublisher
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -73,7 +74,11 @@ class Runtime:
     workers_role: bool = True
     listener: PgListener | None = None
     relay: EventRelay | None = None
+    campaigns: ProgressPublisher = field(init=False)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.campaigns = ProgressPublisher(self.sessions, self.bus)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.bus)
@@ -85,6 +90,8 @@ class Runtime:
         """Start what this process's roles run (`http_role`, `workers_role`)."""
         if not self.settings.is_sqlite:
             self._start_listening()
+        if self.http_role:  # it publishes to this process's own event streams
+            self._start("campaign-progress", self.campaigns.run())
         if self.workers_role:
             self._start("dispatcher", self.dispatcher.run())
             self._start("journal-applier", self.applier.run())

@@ -24,6 +24,8 @@ POSTGRES_URL = os.environ.get(
 )
 TABLES = (
     "attachments",
+    "campaign_recipients",
+    "campaigns",
     "message_templates",
     "message_events",
     "messages",

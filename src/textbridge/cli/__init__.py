@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from textbridge.cli import db, journal, keys, messages, send, serve, simulator, templates, worker
+from textbridge.cli import (
+    campaign,
+    db,
+    journal,
+    keys,
+    messages,
+    send,
+    serve,
+    simulator,
+    templates,
+    worker,
+)
 from textbridge.cli.errors import OneLineErrors
 
 app = OneLineErrors(
@@ -18,3 +29,4 @@ app.add_typer(db.app, name="db")
 app.add_typer(simulator.app, name="sim")
 app.add_typer(templates.app, name="templates")
 app.add_typer(messages.app, name="messages")
+app.add_typer(campaign.app, name="campaign")

@@ -62,16 +62,33 @@ class EncodingInfo:
 
 def analyze(text: str) -> EncodingInfo:
     """Return the encoding, segment count and size of ``text`` sent as one SMS."""
-    ucs2_characters = tuple(dict.fromkeys(c for c in text if c not in _GSM7_CHARS))
+    distinct = set(text)
+    outside = distinct - _GSM7_CHARS
+    ucs2_characters = tuple(dict.fromkeys(c for c in text if c in outside)) if outside else ()
     encoding: Encoding = "UCS-2" if ucs2_characters else "GSM-7"
-    costs = [_unit_cost(char, encoding) for char in text]
+    single_limit, part_limit = _LIMITS[encoding]
+    if not _has_double_units(distinct, encoding):
+        # Every character costs one unit: no pair to keep whole, so parts are simply full
+        # (campaigns analyze every recipient's text; this is the usual case, in C speed).
+        units = len(text)
+        segments = 1 if units <= single_limit else -(-units // part_limit)
+    else:
+        costs = [_unit_cost(char, encoding) for char in text]
+        units = sum(costs)
+        segments = _count_segments(costs, single_limit, part_limit)
     return EncodingInfo(
         encoding=encoding,
-        segments=_count_segments(costs, *_LIMITS[encoding]),
+        segments=segments,
         characters=len(text),
-        units=sum(costs),
+        units=units,
         ucs2_characters=ucs2_characters,
     )
+
+
+def _has_double_units(distinct: set[str], encoding: Encoding) -> bool:
+    if encoding == "GSM-7":
+        return not distinct.isdisjoint(GSM7_EXTENSION_CHARS)
+    return any(ord(char) > 0xFFFF for char in distinct)
 
 
 def _unit_cost(char: str, encoding: Encoding) -> int:

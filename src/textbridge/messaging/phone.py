@@ -13,6 +13,12 @@ class InvalidPhoneNumber(ValueError):
 
 def to_e164(raw: str) -> str:
     """`+14155550100` for any valid international form; InvalidPhoneNumber otherwise."""
+    return e164_and_country(raw)[0]
+
+
+def e164_and_country(raw: str) -> tuple[str, str | None]:
+    """`to_e164` and the number's country (ISO 3166 alpha-2) from one parse: bulk paths
+    (campaigns) validate many numbers, and parsing is most of the cost."""
     text = raw.strip()
     if not text.startswith("+"):
         raise InvalidPhoneNumber(
@@ -24,7 +30,8 @@ def to_e164(raw: str) -> str:
         raise InvalidPhoneNumber(f"{excerpt(raw)} is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(f"{excerpt(raw)} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.region_code_for_number(number)
 
 
 def country_of(e164: str) -> str | None:

@@ -34,6 +34,7 @@ UNDELIVERED: Final = "undelivered"
 DELIVERED: Final = "delivered"
 READ: Final = "read"
 RECEIVED: Final = "received"
+CANCELLED: Final = "cancelled"  # never sent: its campaign was cancelled before it left
 
 RANKS: Final[dict[str, int]] = {
     ACCEPTED: 0,
@@ -49,6 +50,8 @@ RANKS: Final[dict[str, int]] = {
     DELIVERED: 60,
     READ: 70,
     RECEIVED: 0,
+    # Only a message nobody sent is cancelled, so no provider report can follow it: final.
+    CANCELLED: 80,
 }
 
 FAILURES: Final = frozenset({REJECTED, FAILED, UNDELIVERED})

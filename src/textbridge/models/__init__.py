@@ -1,6 +1,7 @@
 """ORM models, one module per table."""
 
 from textbridge.models.api_key import ApiKey
+from textbridge.models.campaign import Campaign, CampaignRecipient
 from textbridge.models.contact import Contact
 from textbridge.models.conversation import Conversation
 from textbridge.models.live_event import LiveEvent
@@ -14,6 +15,8 @@ from textbridge.models.webhook_nonce import WebhookNonce
 __all__ = [
     "ApiKey",
     "Attachment",
+    "Campaign",
+    "CampaignRecipient",
     "Contact",
     "Conversation",
     "LiveEvent",

@@ -28,6 +28,7 @@ class Message(Base):
             postgresql_where=text("status IN ('accepted', 'sending')"),
             sqlite_where=text("status IN ('accepted', 'sending')"),
         ),
+        Index("ix_messages_campaign_status", "campaign_id", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -62,6 +63,7 @@ class Message(Base):
     quiet_hours: Mapped[str | None] = mapped_column(String(11), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

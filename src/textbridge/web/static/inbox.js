@@ -196,6 +196,7 @@
     failed: ["failed", "Failed", "Not sent."],
     undelivered: ["failed", "Undelivered", "The carrier could not deliver it."],
     rejected: ["failed", "Rejected", "Refused by the provider."],
+    cancelled: ["failed", "Cancelled", "Not sent: its campaign was cancelled."],
     unknown: ["unknown", "Needs review", "The outcome is uncertain, so it was not resent automatically. Check before sending again."],
     received: ["received", "Received", "Received."],
   };

@@ -1,0 +1,375 @@
+"""All SQL of campaigns, in sets: never one statement (let alone one transaction) per
+recipient.
+
+- Staging a chunk of recipients: contacts and conversations are created with one multi-row
+  `INSERT ... ON CONFLICT DO NOTHING` each and read back with one `IN` query; the staged rows go
+  in with PostgreSQL's `COPY` (asyncpg's `copy_records_to_table` on the session's own
+  connection, inside its transaction) or, on SQLite, one `executemany` (sqlite3 runs it in C).
+- Starting: every staged row becomes an `accepted` message with one `INSERT ... SELECT`, and
+  the conversations are touched with one `UPDATE ... FROM`. No `accepted` history event per
+  message: the campaign's `started_at` records that moment for all of them (one more row per
+  message was about a third of the start's time); their history starts when they are claimed. The
+  database copies the rows; Python never holds them.
+
+`enqueue` is the one place messages are created from staged rows: scheduling (`send_at`,
+quiet hours) extends it there.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    CursorResult,
+    Insert,
+    Table,
+    and_,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from textbridge.campaigns.prepare import Ready
+from textbridge.db.base import UTCDateTime
+from textbridge.dispatch import priority
+from textbridge.messaging import status
+from textbridge.models import (
+    Campaign,
+    CampaignRecipient,
+    Contact,
+    Conversation,
+    Message,
+)
+
+STAGED_COLUMNS = (
+    "campaign_id",
+    "to_address",
+    "row",
+    "message_id",
+    "conversation_id",
+    "body",
+    "payload",
+    "encoding",
+    "segments",
+    "country",
+    "price_micros",
+)
+CANCELLED = status.CANCELLED
+MESSAGES = cast(Table, Message.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+STAGED = cast(Table, CampaignRecipient.__table__)
+PREVIEW_LENGTH = 120
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE or INSERT ... SELECT touched (a CursorResult's count)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _insert_ignoring(session: AsyncSession, table: Table, keys: list[str]) -> Insert:
+    if _is_postgres(session):
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+async def lock(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign | None:
+    """The campaign, locked: chunks of one campaign are staged one at a time (on SQLite every
+    transaction already holds the write lock)."""
+    return await session.get(Campaign, campaign_id, with_for_update=True)
+
+
+async def already_staged(
+    session: AsyncSession, campaign_id: uuid.UUID, addresses: Sequence[str]
+) -> set[str]:
+    if not addresses:
+        return set()
+    if _is_postgres(session):
+        found = await session.scalars(_PG_STAGED, {"campaign": campaign_id, "addresses": addresses})
+        return set(found)
+    query = select(CampaignRecipient.to_address).where(
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.to_address.in_(addresses),
+    )
+    return set(await session.scalars(query))
+
+
+# On PostgreSQL a chunk travels as a few arrays (`unnest`, `= ANY`): one statement of fixed
+# shape whatever the chunk's size, instead of thousands of bound values to render and plan.
+_PG_STAGED = text(
+    "SELECT to_address FROM campaign_recipients"
+    " WHERE campaign_id = :campaign AND to_address = ANY(CAST(:addresses AS text[]))"
+)
+_PG_CONTACTS = text(
+    "INSERT INTO contacts (id, address, address_kind, country, created_at)"
+    " SELECT id, address, 'e164', country, :now"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:addresses AS text[]), CAST(:countries AS text[]))"
+    " AS t(id, address, country)"
+    " ON CONFLICT (address) DO NOTHING"
+)
+_PG_CONTACT_IDS = text(
+    "SELECT address, id FROM contacts WHERE address = ANY(CAST(:addresses AS text[]))"
+)
+_PG_CONVERSATIONS = text(
+    "INSERT INTO conversations (id, contact_id, sender_id, channel, unread_count, created_at)"
+    " SELECT id, contact_id, :sender, :channel, 0, :now"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:contacts AS uuid[])) AS t(id, contact_id)"
+    " ON CONFLICT (contact_id, sender_id, channel) DO NOTHING"
+)
+_PG_CONVERSATION_IDS = text(
+    "SELECT contact_id, id FROM conversations WHERE sender_id = :sender AND channel = :channel"
+    " AND contact_id = ANY(CAST(:contacts AS uuid[]))"
+)
+
+
+async def contacts_for(
+    session: AsyncSession, ready: Sequence[Ready], now: datetime
+) -> dict[str, uuid.UUID]:
+    """The contact id of each address, creating the contacts that do not exist."""
+    addresses = [r.to for r in ready]
+    if _is_postgres(session):
+        values = {
+            "ids": [uuid.uuid4() for _ in ready],
+            "addresses": addresses,
+            "countries": [r.country for r in ready],
+            "now": now,
+        }
+        await session.execute(_PG_CONTACTS, values)
+        found = await session.execute(_PG_CONTACT_IDS, {"addresses": addresses})
+    else:
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "address": r.to,
+                "address_kind": "e164",
+                "country": r.country,
+                "created_at": now,
+            }
+            for r in ready
+        ]
+        await session.execute(_insert_ignoring(session, CONTACTS, ["address"]), rows)
+        query = select(Contact.address, Contact.id).where(Contact.address.in_(addresses))
+        found = await session.execute(query)
+    return {address: _uuid(contact_id) for address, contact_id in found}
+
+
+async def conversations_for(
+    session: AsyncSession,
+    contact_ids: Iterable[uuid.UUID],
+    sender_id: uuid.UUID,
+    channel: str,
+    now: datetime,
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The conversation of each contact with this sender on this channel, created where
+    missing. A new one stays out of the inbox until a message touches it (at start)."""
+    ids = list(contact_ids)
+    if _is_postgres(session):
+        common = {"sender": sender_id, "channel": channel}
+        values = {**common, "ids": [uuid.uuid4() for _ in ids], "contacts": ids, "now": now}
+        await session.execute(_PG_CONVERSATIONS, values)
+        found = await session.execute(_PG_CONVERSATION_IDS, {**common, "contacts": ids})
+    else:
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "contact_id": contact_id,
+                "sender_id": sender_id,
+                "channel": channel,
+                "unread_count": 0,
+                "created_at": now,
+            }
+            for contact_id in ids
+        ]
+        unique = ["contact_id", "sender_id", "channel"]
+        await session.execute(_insert_ignoring(session, CONVERSATIONS, unique), rows)
+        query = select(Conversation.contact_id, Conversation.id).where(
+            Conversation.sender_id == sender_id,
+            Conversation.channel == channel,
+            Conversation.contact_id.in_(ids),
+        )
+        found = await session.execute(query)
+    return {_uuid(contact_id): _uuid(conversation_id) for contact_id, conversation_id in found}
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    """asyncpg returns its own UUID type from raw SQL; the ORM's keys are `uuid.UUID`."""
+    return value if type(value) is uuid.UUID else uuid.UUID(str(value))
+
+
+async def stage(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Insert staged recipients, each a tuple in `STAGED_COLUMNS` order (payload as a dict)."""
+    if not rows:
+        return
+    if _is_postgres(session):
+        await _copy(session, rows)
+        return
+    records = [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows]
+    await session.execute(STAGED.insert(), records)
+
+
+async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg's Connection, in the session's transaction
+    payload = STAGED_COLUMNS.index("payload")
+    # SQLAlchemy's JSONB codec on this connection takes the JSON text, not the object.
+    records = [
+        (
+            *row[:payload],
+            None if row[payload] is None else json.dumps(row[payload]),
+            *row[payload + 1 :],
+        )
+        for row in rows
+    ]
+    await driver.copy_records_to_table(
+        CampaignRecipient.__tablename__, records=records, columns=STAGED_COLUMNS
+    )
+
+
+async def enqueue(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
+    """Create the campaign's messages from its staged recipients, `accepted` and due now, and
+    touch their conversations. Returns how many messages were created."""
+    created = _rowcount(await session.execute(_messages_from_staged(campaign, now)))
+    await session.execute(_touch_conversations(campaign, now))
+    return created
+
+
+def _messages_from_staged(campaign: Campaign, now: datetime) -> Insert:
+    staged = CampaignRecipient
+    when = literal(now, UTCDateTime())
+    segments = staged.segments if campaign.channel == "sms" else null()
+    columns: dict[str, Any] = {
+        "id": staged.message_id,
+        "conversation_id": staged.conversation_id,
+        "direction": literal("outbound"),
+        "channel": literal(campaign.channel),
+        "provider": literal(campaign.provider),
+        "from_address": literal(campaign.from_address),
+        "to_address": staged.to_address,
+        "body": staged.body,
+        "content_type": literal("template" if campaign.template else "text"),
+        "payload": staged.payload,
+        "status": literal(status.ACCEPTED),
+        "encoding": staged.encoding,
+        "segments": segments,
+        "attempts": literal(0),
+        "next_attempt_at": when,
+        "created_at": when,
+        "updated_at": when,
+        "campaign_id": staged.campaign_id,
+        "priority": literal(priority.CAMPAIGN),  # conversation traffic passes it
+    }
+    rows = select(*columns.values()).where(staged.campaign_id == campaign.id)
+    return MESSAGES.insert().from_select(list(columns), rows)
+
+
+def _touch_conversations(campaign: Campaign, now: datetime) -> Any:
+    staged = CampaignRecipient
+    shown = f"[template {campaign.template['name']}]" if campaign.template else ""
+    preview = func.coalesce(func.substr(staged.body, 1, PREVIEW_LENGTH), literal(shown))
+    table = CONVERSATIONS
+    return (
+        update(table)
+        .where(table.c.id == staged.conversation_id, staged.campaign_id == campaign.id)
+        .values(last_message_at=now, last_message_preview=preview)
+    )
+
+
+def _waiting(campaign_id: uuid.UUID) -> Any:
+    table = MESSAGES
+    return and_(table.c.campaign_id == campaign_id, table.c.status == status.ACCEPTED)
+
+
+async def hold(session: AsyncSession, campaign_ids: Sequence[uuid.UUID]) -> int:
+    """Messages of these campaigns not yet claimed stop being due: the claim only takes rows
+    whose `next_attempt_at` has come, and NULL never comes. This is what pauses a campaign in
+    every worker process at once, with no change to the claim."""
+    table = MESSAGES
+    query = (
+        update(table)
+        .where(
+            table.c.campaign_id.in_(campaign_ids),
+            table.c.status == status.ACCEPTED,
+            table.c.next_attempt_at.is_not(None),
+        )
+        .values(next_attempt_at=None)
+    )
+    return _rowcount(await session.execute(query))
+
+
+async def release(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
+    table = MESSAGES
+    query = (
+        update(table)
+        .where(_waiting(campaign_id), table.c.next_attempt_at.is_(None))
+        .values(next_attempt_at=now)
+    )
+    return _rowcount(await session.execute(query))
+
+
+async def cancel_waiting(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
+    table = MESSAGES
+    query = (
+        update(table)
+        .where(_waiting(campaign_id))
+        .values(status=CANCELLED, next_attempt_at=None, updated_at=now)
+    )
+    return _rowcount(await session.execute(query))
+
+
+async def status_counts(
+    session: AsyncSession, campaign_id: uuid.UUID
+) -> dict[str, tuple[int, int]]:
+    """For each status: how many messages, and how many of those the provider took (they
+    have its message id)."""
+    query = (
+        select(Message.status, func.count(), func.count(Message.provider_message_id))
+        .where(Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    rows = await session.execute(query)
+    return {row_status: (int(total), int(taken)) for row_status, total, taken in rows}
+
+
+async def failure_reasons(
+    session: AsyncSession, campaign_id: uuid.UUID, limit: int = 20
+) -> list[tuple[str | None, str | None, int]]:
+    count = func.count().label("count")
+    query = (
+        select(Message.error_code, Message.error_message, count)
+        .where(Message.campaign_id == campaign_id, Message.status.in_(status.FAILURES))
+        .group_by(Message.error_code, Message.error_message)
+        .order_by(count.desc())
+        .limit(limit)
+    )
+    return [(code, text, int(n)) for code, text, n in await session.execute(query)]
+
+
+async def cost_of_sent(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    """The estimated cost (micro-units) of the messages the provider took."""
+    staged = CampaignRecipient
+    query = (
+        select(func.coalesce(func.sum(staged.price_micros), 0))
+        .select_from(Message)
+        .join(
+            staged,
+            and_(
+                staged.campaign_id == Message.campaign_id, staged.to_address == Message.to_address
+            ),
+        )
+        .where(Message.campaign_id == campaign_id, Message.provider_message_id.is_not(None))
+    )
+    return int(await session.scalar(query) or 0)

@@ -1,0 +1,74 @@
+"""The price table behind a campaign's cost estimate: a price per provider, channel and
+recipient country, as data (`prices.csv` in this package, or the file `TEXTBRIDGE_PRICE_TABLE`
+names). Prices are kept in micro-units of the currency (integers: sums stay exact on every
+database). The shipped figures are illustrative; see the file's header."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+MICROS = 1_000_000
+CURRENCY = "USD"
+ANY_COUNTRY = "*"
+COLUMNS = ("provider", "channel", "country", "price")
+
+
+class PriceTableError(ValueError):
+    """The price table cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTable:
+    prices: dict[tuple[str, str, str], int]
+    source: str
+
+    def micros(self, provider: str, channel: str, country: str | None) -> int | None:
+        """The price of one unit (an SMS segment, a WhatsApp message), or None if unknown."""
+        found = self.prices.get((provider, channel, country or ANY_COUNTRY))
+        if found is None:
+            found = self.prices.get((provider, channel, ANY_COUNTRY))
+        return found
+
+
+@lru_cache(maxsize=4)
+def load(path: Path | None = None) -> PriceTable:
+    """The table at `path`, or the one shipped with textbridge."""
+    if path is not None:
+        with path.open(newline="", encoding="utf-8") as lines:
+            return PriceTable(_parse(lines, str(path)), str(path))
+    shipped = resources.files(__package__).joinpath("prices.csv")
+    with shipped.open("r", encoding="utf-8") as lines:
+        return PriceTable(_parse(lines, "prices.csv"), "built-in (illustrative)")
+
+
+def _parse(lines: Iterable[str], source: str) -> dict[tuple[str, str, str], int]:
+    content = (line for line in lines if not line.startswith("#"))
+    reader = csv.DictReader(content)
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise PriceTableError(f"{source}: the header must be {','.join(COLUMNS)}")
+    prices: dict[tuple[str, str, str], int] = {}
+    for row in reader:
+        key = (row["provider"].strip(), row["channel"].strip(), row["country"].strip().upper())
+        prices[key] = _micros(row["price"], source, reader.line_num)
+    return prices
+
+
+def _micros(text: str, source: str, line: int) -> int:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise PriceTableError(f"{source} line {line}: {text!r} is not a price") from None
+    if not value.is_finite() or value < 0:
+        raise PriceTableError(f"{source} line {line}: {text!r} is not a price")
+    return int(value * MICROS)
+
+
+def money(micros: int) -> str:
+    """Micro-units as a decimal amount, e.g. 5500 -> "0.0055"."""
+    return str((Decimal(micros) / MICROS).quantize(Decimal("0.0001")))

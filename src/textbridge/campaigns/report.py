@@ -1,0 +1,195 @@
+"""What a campaign did, from its messages: progress counts, the final report, and the
+`campaign.progress` live events (a background loop, throttled)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from textbridge.campaigns import bulk
+from textbridge.campaigns.prices import money
+from textbridge.campaigns.service import CANCELLED, COMPLETED, PAUSED, RUNNING
+from textbridge.db.base import utcnow
+from textbridge.messaging import status
+from textbridge.models import Campaign
+from textbridge.polling import PollingLoop
+from textbridge.realtime.bus import EventBus
+
+log = structlog.get_logger(__name__)
+
+# Which message statuses count as what in a campaign's progress (disjoint).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "waiting": (status.ACCEPTED,),
+    "sending": (status.SENDING,),
+    "submitted": (status.SUBMITTED, status.SENT),
+    "delivered": (status.DELIVERED, status.READ),
+    "failed": tuple(sorted(status.FAILURES)),
+    "unknown": (status.UNKNOWN,),
+    "cancelled": (bulk.CANCELLED,),
+}
+RECEIPTS_FOLLOWED = timedelta(hours=1)
+"""How long after it finished a campaign's counts are still published (receipts arrive late)."""
+PROGRESS_SECONDS = 1.0
+"""At most one `campaign.progress` event per campaign per this many seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    waiting: int
+    sending: int
+    submitted: int
+    delivered: int
+    failed: int
+    unknown: int
+    cancelled: int
+    sent: int  # the provider took it (it has the provider's message id)
+
+    @property
+    def done(self) -> int:
+        """Messages that will not move on without a provider callback or a person."""
+        return self.total - self.waiting - self.sending
+
+    def as_json(self) -> dict[str, int]:
+        return {**asdict(self), "done": self.done}
+
+
+async def progress(session: AsyncSession, campaign_id: uuid.UUID) -> Progress:
+    counts = await bulk.status_counts(session, campaign_id)
+    grouped = {
+        name: sum(counts.get(member, (0, 0))[0] for member in members)
+        for name, members in GROUPS.items()
+    }
+    total = sum(total for total, _ in counts.values())
+    sent = sum(taken for _, taken in counts.values())
+    return Progress(total=total, sent=sent, **grouped)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    campaign: dict[str, Any]
+    progress: dict[str, int]
+    failed_by_reason: list[dict[str, Any]]
+    skipped: dict[str, int]
+    cost: dict[str, Any]
+    invalid_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def report(session: AsyncSession, campaign: Campaign, price_source: str) -> Report:
+    now = await progress(session, campaign.id)
+    reasons = await bulk.failure_reasons(session, campaign.id)
+    cost_sent = await bulk.cost_of_sent(session, campaign.id)
+    # A draft cancelled before it started has no messages: its staged recipients were skipped.
+    never_started = campaign.state == CANCELLED and campaign.started_at is None
+    cancelled = campaign.recipients if never_started else now.cancelled
+    return Report(
+        campaign=summary(campaign),
+        progress=now.as_json(),
+        failed_by_reason=[
+            {"code": code, "reason": reason, "count": count} for code, reason, count in reasons
+        ],
+        skipped={
+            "invalid": campaign.invalid,
+            "duplicate": campaign.duplicates,
+            "cancelled": cancelled,
+            "opted_out": 0,  # no opt-out list yet: comes with consent handling
+        },
+        cost={
+            "currency": campaign.currency,
+            "estimate": money(campaign.cost_micros),
+            "sent": money(cost_sent),
+            "unpriced": campaign.unpriced,
+            "price_table": price_source,
+        },
+        invalid_rows=list(campaign.invalid_rows),
+    )
+
+
+def summary(campaign: Campaign) -> dict[str, Any]:
+    """The campaign itself and its preview: the counts known before it starts."""
+    return {
+        "id": str(campaign.id),
+        "name": campaign.name,
+        "state": campaign.state,
+        "channel": campaign.channel,
+        "provider": campaign.provider,
+        "from": campaign.from_address,
+        "text": campaign.text,
+        "template": campaign.template,
+        "recipients": campaign.recipients,
+        "invalid": campaign.invalid,
+        "duplicates": campaign.duplicates,
+        "segments": campaign.segments,
+        "cost_estimate": money(campaign.cost_micros),
+        "currency": campaign.currency,
+        "unpriced": campaign.unpriced,
+        "created_at": _iso(campaign.created_at),
+        "started_at": _iso(campaign.started_at),
+        "finished_at": _iso(campaign.finished_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+class ProgressPublisher:
+    """Every `PROGRESS_SECONDS`: for each running or paused campaign (or one finished within
+    `RECEIPTS_FOLLOWED`), publish
+    `campaign.progress` when its counts changed, mark it `completed` once nothing is waiting
+    or sending, and hold again any message of a paused campaign that a retry made due (the
+    dispatcher reschedules a retry without knowing about campaigns)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._loop = PollingLoop("campaign-progress", batch=1, idle_seconds=PROGRESS_SECONDS)
+        self._last: dict[uuid.UUID, Progress] = {}
+
+    async def run(self) -> None:
+        await self._loop.run(self.publish_once)
+
+    async def publish_once(self) -> int:
+        async with self._sessions() as session:
+            recently = utcnow() - RECEIPTS_FOLLOWED
+            query = (
+                select(Campaign)
+                .where(
+                    or_(
+                        Campaign.state.in_((RUNNING, PAUSED)),
+                        Campaign.finished_at > recently,  # its delivery receipts still come
+                    )
+                )
+                .with_for_update(skip_locked=True)  # a pause or cancel in flight goes first
+            )
+            active = list(await session.scalars(query))
+            paused = [campaign.id for campaign in active if campaign.state == PAUSED]
+            if paused:
+                await bulk.hold(session, paused)
+            events = [await self._changed(session, campaign) for campaign in active]
+            await session.commit()
+        self._last = {
+            key: value for key, value in self._last.items() if key in {c.id for c in active}
+        }
+        for event in events:
+            if event is not None:
+                self._bus.publish("campaign.progress", event)
+        return 0  # never "a full batch": the loop always waits its interval
+
+    async def _changed(self, session: AsyncSession, campaign: Campaign) -> dict[str, Any] | None:
+        """The campaign's progress event if its counts changed (completing it when done)."""
+        now = await progress(session, campaign.id)
+        if campaign.state == RUNNING and now.waiting == 0 and now.sending == 0:
+            campaign.state = COMPLETED
+            campaign.finished_at = utcnow()
+            log.info("campaign completed", campaign_id=str(campaign.id), messages=now.total)
+        elif self._last.get(campaign.id) == now:
+            return None
+        self._last[campaign.id] = now
+        return {"id": str(campaign.id), "state": campaign.state, **now.as_json()}

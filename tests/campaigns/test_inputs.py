@@ -1,0 +1,110 @@
+"""Recipients files (CSV, JSON, JSON Lines), `{name}` rendering, the price table, and the
+per-recipient checks: pure functions, no database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from textbridge.campaigns import prices, recipients
+from textbridge.campaigns.prepare import Invalid, Plan, Ready, prepare
+from textbridge.campaigns.recipients import RecipientRow
+from textbridge.campaigns.render import MissingVariable, placeholders, render
+
+
+def test_csv_rows_stream_with_variables(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("\ufeffName,Phone,City\nAnn,+14155550201,Paris\n\n,  ,\nBob,+14155550202,\n")
+    rows = list(recipients.read(path))
+    assert rows == [
+        RecipientRow(1, "+14155550201", {"Name": "Ann", "City": "Paris"}),
+        RecipientRow(4, "+14155550202", {"Name": "Bob", "City": ""}),
+    ]
+
+
+def test_csv_without_an_address_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("name,city\nAnn,Paris\n")
+    with pytest.raises(recipients.RecipientsFileError, match="no address column"):
+        list(recipients.read(path))
+
+
+def test_json_array_and_lines(tmp_path: Path) -> None:
+    array = tmp_path / "list.json"
+    array.write_text(
+        '[{"to": "+14155550201", "name": "Ann"},'
+        ' {"phone": 14155550202, "variables": {"name": "Bob", "n": 2}}, "oops"]'
+    )
+    assert list(recipients.read(array)) == [
+        RecipientRow(1, "+14155550201", {"name": "Ann"}),
+        RecipientRow(2, "14155550202", {"name": "Bob", "n": "2"}),
+        RecipientRow(3, "oops", {}),
+    ]
+    lines = tmp_path / "list.jsonl"
+    lines.write_text('{"to": "+14155550201", "name": "Ann"}\n\n{"to": "+14155550202"}\n')
+    assert [row.to for row in recipients.read(lines)] == ["+14155550201", "+14155550202"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"to": "+1"}\n{oops\n')
+    with pytest.raises(recipients.RecipientsFileError, match="line 2"):
+        list(recipients.read(bad))
+
+
+def test_render_fills_placeholders_and_nothing_else() -> None:
+    assert placeholders("Hi {name}, {{literal}} {name} {city}") == ["name", "city"]
+    assert render("Hi {name}, {{x}} {0} {a.b}", {"name": "Ann"}) == "Hi Ann, {x} {0} {a.b}"
+    with pytest.raises(MissingVariable) as missing:
+        render("Hi {name}", {})
+    assert missing.value.name == "name"
+
+
+def test_price_table_from_a_file(tmp_path: Path) -> None:
+    table = prices.load(None)
+    assert table.micros("plivo", "sms", "US") == 5500
+    assert table.micros("plivo", "sms", "ZW") is None
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "# ours\nprovider,channel,country,price\nplivo,sms,*,0.01\nplivo,sms,us,0.002\n"
+    )
+    own = prices.load(path)
+    assert own.micros("plivo", "sms", "US") == 2000
+    assert own.micros("plivo", "sms", "ZW") == 10_000
+    path.write_text("provider,channel,country,price\nplivo,sms,US,cheap\n")
+    prices.load.cache_clear()
+    with pytest.raises(prices.PriceTableError, match="line 2"):
+        prices.load(path)
+    assert prices.money(5500) == "0.0055"
+
+
+def _plan(text: str = "Hi {name}") -> Plan:
+    return Plan("sms", "plivo", text, None, prices.load(None))
+
+
+@pytest.mark.parametrize(
+    ("to", "variables", "reason"),
+    [
+        ("", {"name": "A"}, "no address"),
+        ("+1415", {"name": "A"}, "'+1415' is not a valid phone number"),
+        ("HSBC", {"name": "A"}, "'HSBC' is an alphanumeric sender ID"),
+        ("+14155550201", {}, "no value for {name}"),
+        ("+14155550201", {"name": "\x00"}, "variable 'name' contains a NUL character"),
+        ("+14155550201", {"name": "x" * 1700}, "the text has 1703 characters; 1600 at most"),
+    ],
+)
+def test_a_bad_row_is_invalid_with_its_reason(
+    to: str, variables: dict[str, str], reason: str
+) -> None:
+    prepared = prepare(_plan(), RecipientRow(7, to, variables))
+    assert isinstance(prepared, Invalid)
+    assert prepared.row == 7
+    assert prepared.reason.startswith(reason)
+
+
+def test_a_good_row_is_rendered_counted_and_priced() -> None:
+    prepared = prepare(
+        _plan("Hi {name} " + "x" * 160), RecipientRow(1, "+447400123456", {"name": "Łukasz"})
+    )
+    assert isinstance(prepared, Ready)
+    assert (prepared.to, prepared.country, prepared.encoding) == ("+447400123456", "GB", "UCS-2")
+    assert prepared.segments == 3  # 170 UCS-2 characters: 67 per part
+    assert prepared.price_micros == 3 * 40_000
