@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: int = Field(
         120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
     )
+    api_key_cache_seconds: float = Field(
+        3.0, ge=0, le=60, validation_alias=_env("TEXTBRIDGE_API_KEY_CACHE_SECONDS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

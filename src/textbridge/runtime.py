@@ -15,6 +15,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from textbridge.auth.keys import VerifiedKeys
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -58,6 +59,7 @@ class Runtime:
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
     media: MediaFetcher | None = None
+    api_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl=0))
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -126,6 +128,7 @@ def build_runtime(
         sandbox=sandbox,
         http=http_client(transport),
         media=media,
+        api_keys=VerifiedKeys(settings.api_key_cache_seconds),
     )
 
 

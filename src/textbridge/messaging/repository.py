@@ -10,6 +10,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from textbridge.messaging.address import Address
 from textbridge.models import Contact, Conversation, Message, MessageEvent, Sender
@@ -77,13 +78,39 @@ async def find_sender(
     providers: tuple[str, ...],
 ) -> Sender | None:
     """The sender for a channel, optionally a given number and provider, among `providers`."""
+    return await session.scalar(sender_query(channel, address, provider, providers))
+
+
+def sender_query(
+    channel: str, address: str | None, provider: str | None, providers: tuple[str, ...]
+) -> Select[Sender]:
+    """The query `find_sender` runs (the first matching sender)."""
     query = select(Sender).where(Sender.channel == channel, Sender.provider.in_(providers))
     if address is not None:
         query = query.where(Sender.address == address)
     if provider is not None:
         query = query.where(Sender.provider == provider)
     order = (Sender.created_at, Sender.provider, Sender.address)
-    return await session.scalar(query.order_by(*order).limit(1))
+    return query.order_by(*order).limit(1)
+
+
+async def conversation_for_send(
+    session: AsyncSession, contact_address: str, channel: str, senders: Select[Sender]
+) -> Conversation | None:
+    """The conversation between a contact and the sender `senders` chooses, with both loaded,
+    in one round trip; None when the sender, the contact or the conversation is missing."""
+    chosen = senders.with_only_columns(Sender.id).scalar_subquery()
+    query = (
+        select(Conversation)
+        .join(Conversation.contact)
+        .options(contains_eager(Conversation.contact))
+        .where(
+            Contact.address == contact_address,
+            Conversation.channel == channel,
+            Conversation.sender_id == chosen,
+        )
+    )
+    return await session.scalar(query)
 
 
 async def message_by_idempotency_key(session: AsyncSession, key: str) -> Message | None:
