@@ -221,11 +221,12 @@ def textbridge_env(args, port: int, workdir: Path) -> tuple[dict[str, str], str]
 def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args, workdir: Path) -> Run:
     port = free_port()
     env, url = textbridge_env(args, port, workdir)
-    command = [str(args.textbridge), "serve"]
+    command = serve_command(args)
     log = workdir / f"textbridge-{round_}.log"
     with running(command, env, port, log, workdir) as server:
         if args.profile:
-            profiler = start_profiler(server.pid, workdir / f"profile-{round_}.txt")
+            out = workdir / f"profile-{round_}.txt"
+            profiler = start_profiler(server.pid, out, native=args.profile == "native")
         run = measure("textbridge", round_, wrk, port, server.pid, files, args)
         if args.profile:
             profiler.send_signal(signal.SIGINT)
@@ -235,10 +236,33 @@ def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args, workdi
     return run
 
 
-def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+# A stand-in for `serve --no-workers` (issue 7: HTTP only, the dispatcher, applier and media
+# fetcher in `textbridge worker` processes) where the CLI does not have it yet: the same `serve`
+# command, with the runtime's background tasks not started.
+HTTP_ONLY = (
+    "import sys; from textbridge.runtime import Runtime; "
+    "Runtime.start_background = lambda self: None; "
+    "from textbridge.cli import app; sys.argv = ['textbridge', 'serve']; app()"
+)
+
+
+def serve_command(args) -> list[str]:
+    if args.dispatch == "in-process":
+        return [str(args.textbridge), "serve"]
+    help_text = subprocess.run(
+        [str(args.textbridge), "serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    if "--no-workers" in help_text:
+        return [str(args.textbridge), "serve", "--no-workers"]
+    return [sys.executable, "-c", HTTP_ONLY]
+
+
+def start_profiler(pid: int, out: Path, native: bool) -> subprocess.Popen[bytes]:
     # Collapsed stacks (one line per stack and its count): greppable, and flamegraph.pl or
     # speedscope draws them.
     command = ["py-spy", "record", "--pid", str(pid), "-o", str(out), "--format", "raw"]
+    if native:
+        command.append("--native")
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -280,7 +304,8 @@ def report(runs: list[Run], args) -> None:
     print(
         f"{args.requests} measured requests per run (+{args.warmup} warm-up), "
         f"{args.connections} connections, wrk -t1, {args.rounds} round(s), textbridge on "
-        f"{args.database} in sandbox mode, {args.recipients or 'all new'} recipients"
+        f"{args.database} in sandbox mode, dispatcher {args.dispatch}, "
+        f"{args.recipients or 'all new'} recipients"
     )
     ratios = []
     for round_ in range(1, args.rounds + 1):
@@ -313,10 +338,23 @@ def parse() -> argparse.Namespace:
         "--recipients", type=int, default=1000, help="distinct numbers (0: each request a new one)"
     )
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument(
+        "--dispatch",
+        choices=("elsewhere", "in-process"),
+        default="elsewhere",
+        help="elsewhere: serve answers HTTP only (`serve --no-workers`); in-process: plain "
+        "`serve`, its dispatcher sending every accepted message to the in-process simulator",
+    )
     parser.add_argument("--max-seconds", type=int, default=600)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--log-level", default=None, help="TEXTBRIDGE_LOG_LEVEL for serve")
-    parser.add_argument("--profile", action="store_true", help="py-spy record serve (needs it)")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="python",
+        choices=("python", "native"),
+        help="py-spy record serve's measured run (uv run --with py-spy ...); native: C frames too",
+    )
     parser.add_argument("--keep", action="store_true", help="keep databases and work folder")
     args = parser.parse_args()
     if min(args.requests, args.connections, args.rounds) < 1 or args.warmup < 0:

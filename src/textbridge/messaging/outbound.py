@@ -88,11 +88,15 @@ async def send(
     """Store an outbound message for the dispatcher (status `accepted`). Caller commits."""
     if idempotency_key is None:
         return await _accept(uow, request, None, providers)
-    existing = await _replay(uow, request, idempotency_key)
-    if existing is not None:
-        return existing
     try:
         return await _accept(uow, request, idempotency_key, providers)
+    except MessagingError:
+        # A retry answers the stored message even where the request would be refused now
+        # (the configuration changed); a stored message for another body is a conflict.
+        existing = await _replay(uow, request, idempotency_key)
+        if existing is None:
+            raise
+        return existing
     except IntegrityError:
         # A concurrent request with the same key got in first (on PostgreSQL both pass the
         # replay check; the loser's INSERT waits for the winner's commit, then fails). The
@@ -112,7 +116,9 @@ async def _accept(
 ) -> Message:
     recipient = _recipient(request)
     _check_shape(request)
-    conversation = await _conversation(uow, request, recipient, providers)
+    conversation = await _conversation(uow, request, recipient, providers, idempotency_key)
+    if isinstance(conversation, Message):
+        return conversation  # a retry: the message stored under its key
     sender = conversation.sender
     to = recipient.value
     content = await _content(uow, request)
@@ -205,15 +211,24 @@ async def _conversation(
     request: SendRequest,
     recipient: address.Address,
     providers: Mapping[str, Provider],
-) -> Conversation:
-    """The conversation with the chosen sender (loaded with it and the contact): one round trip
-    when it exists, as it does for every message after a contact's first."""
+    idempotency_key: str | None,
+) -> Conversation | Message:
+    """The conversation with the chosen sender (loaded with it and the contact), or the message
+    already stored under the key. One round trip when the conversation exists, as it does for
+    every message after a contact's first, whether a message is stored under the key or not."""
     senders = _senders(request, providers)
     channel = SENDER_CHANNEL[request.channel]
-    found = await repository.conversation_for_send(uow.session, recipient.value, channel, senders)
+    found = await repository.conversation_for_send(
+        uow.session, recipient.value, channel, senders, idempotency_key
+    )
+    if found is None or found[1] is not None:
+        # No conversation yet, or a retry: the stored message (or a conflict) comes first.
+        existing = await _replay(uow, request, idempotency_key) if idempotency_key else None
+        if existing is not None:
+            return existing
     if found is not None:
-        _check_replyable(recipient, request.channel, found.sender.provider)
-        return found
+        _check_replyable(recipient, request.channel, found[0].sender.provider)
+        return found[0]
     sender = await uow.session.scalar(senders)
     if sender is None:
         raise MessagingError(_no_sender(request), field="from" if request.from_ else "channel")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
@@ -95,13 +95,23 @@ def sender_query(
 
 
 async def conversation_for_send(
-    session: AsyncSession, contact_address: str, channel: str, senders: Select[Sender]
-) -> Conversation | None:
+    session: AsyncSession,
+    contact_address: str,
+    channel: str,
+    senders: Select[Sender],
+    idempotency_key: str | None = None,
+) -> tuple[Conversation, uuid.UUID | None] | None:
     """The conversation between a contact and the sender `senders` chooses, with both loaded,
-    in one round trip; None when the sender, the contact or the conversation is missing."""
+    and the id of the message already stored under `idempotency_key` if any: one round trip.
+    None when the sender, the contact or the conversation is missing."""
     chosen = senders.with_only_columns(Sender.id).scalar_subquery()
+    stored = (
+        select(Message.id).where(Message.idempotency_key == idempotency_key).scalar_subquery()
+        if idempotency_key is not None
+        else null()
+    )
     query = (
-        select(Conversation)
+        select(Conversation, stored)
         .join(Conversation.contact)
         .options(contains_eager(Conversation.contact))
         .where(
@@ -110,7 +120,8 @@ async def conversation_for_send(
             Conversation.sender_id == chosen,
         )
     )
-    return await session.scalar(query)
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def message_by_idempotency_key(session: AsyncSession, key: str) -> Message | None:
