@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch import priority
 from textbridge.messaging import address, repository, status
 from textbridge.messaging.content import (
     SENDER_CHANNEL,
@@ -216,10 +216,10 @@ async def _conversation(
     """The conversation with the chosen sender (loaded with it and the contact), or the message
     already stored under the key. One round trip when the conversation exists, as it does for
     every message after a contact's first, whether a message is stored under the key or not."""
-    senders = _senders(request, providers)
     channel = SENDER_CHANNEL[request.channel]
+    sender_choice = _sender_choice(request, providers)
     found = await repository.conversation_for_send(
-        uow.session, recipient.value, channel, senders, idempotency_key
+        uow.session, recipient.value, channel, sender_choice, idempotency_key
     )
     if found is None or found[1] is not None:
         # No conversation yet, or a retry: the stored message (or a conflict) comes first.
@@ -229,7 +229,7 @@ async def _conversation(
     if found is not None:
         _check_replyable(recipient, request.channel, found[0].sender.provider)
         return found[0]
-    sender = await uow.session.scalar(senders)
+    sender = await repository.find_sender(uow.session, channel, *sender_choice)
     if sender is None:
         raise MessagingError(_no_sender(request), field="from" if request.from_ else "channel")
     _check_replyable(recipient, request.channel, sender.provider)
@@ -237,9 +237,11 @@ async def _conversation(
     return await repository.get_or_create_conversation(uow.session, contact, sender, sender.channel)
 
 
-def _senders(request: SendRequest, providers: Mapping[str, Provider]) -> Select[Sender]:
-    """The query choosing the sender (see `repository.find_sender`), after checking what the
-    request names."""
+def _sender_choice(
+    request: SendRequest, providers: Mapping[str, Provider]
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """What `repository.find_sender` chooses among (number, provider, providers), after
+    checking what the request names."""
     if request.provider is not None and request.provider not in providers:
         configured = ", ".join(sorted(providers)) or "none"
         raise MessagingError(
@@ -247,9 +249,7 @@ def _senders(request: SendRequest, providers: Mapping[str, Provider]) -> Select[
             field="provider",
         )
     number = _phone(request.from_, "from") if request.from_ else None
-    return repository.sender_query(
-        SENDER_CHANNEL[request.channel], number, request.provider, providers=tuple(providers)
-    )
+    return number, request.provider, tuple(providers)
 
 
 def _no_sender(request: SendRequest) -> str:
@@ -371,6 +371,7 @@ def _message(
         encoding=encoding.encoding if encoding else None,
         segments=encoding.segments if encoding else None,
         attempts=0,
+        priority=priority.CONVERSATION,
         next_attempt_at=now,
         idempotency_key=idempotency_key,
         request_hash=request.fingerprint(),
