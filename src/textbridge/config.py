@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # The recipient's local hours when campaign messages (and API sends that ask) may leave.
     quiet_hours: str = Field("08:00-21:00", validation_alias=_env("TEXTBRIDGE_QUIET_HOURS"))
     price_table: Path | None = Field(None, validation_alias=_env("TEXTBRIDGE_PRICE_TABLE"))
+    api_key_cache_seconds: float = Field(
+        3.0, ge=0, le=60, validation_alias=_env("TEXTBRIDGE_API_KEY_CACHE_SECONDS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

@@ -20,6 +20,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from textbridge.auth.keys import VerifiedKeys
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
@@ -75,6 +76,7 @@ class Runtime:
     listener: PgListener | None = None
     relay: EventRelay | None = None
     campaigns: ProgressPublisher = field(init=False)
+    api_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl=0))
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -183,6 +185,7 @@ def build_runtime(
         http=http_client(transport),
         media=media,
         wakeups=wakeups,
+        api_keys=VerifiedKeys(settings.api_key_cache_seconds),
     )
 
 
