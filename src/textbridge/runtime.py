@@ -19,6 +19,7 @@ from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.governor import build_governor
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
@@ -111,6 +112,7 @@ def build_runtime(
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
+        governor=build_governor(settings, sessions),
     )
     session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(

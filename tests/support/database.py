@@ -34,6 +34,7 @@ TABLES = (
     "webhook_nonces",
     "web_sessions",
     "api_keys",
+    "governor_limits",
 )
 T = TypeVar("T")
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch.governor import Governor, unlimited
 from textbridge.dispatch.policy import next_attempt_at
 from textbridge.messaging import service, status
 from textbridge.messaging.content import outbound_of
@@ -59,6 +60,7 @@ class Dispatcher:
         concurrency: int = 8,
         on_submitted: Callable[[], None] = lambda: None,
         lease: timedelta = LEASE,
+        governor: Governor | None = None,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -70,6 +72,8 @@ class Dispatcher:
         self._on_submitted = on_submitted
         self._lease = lease
         self._call_deadline = lease.total_seconds() / 2
+        self._governor = governor or unlimited()
+        self._governor.wake_with(self.wake)
 
     async def run(self) -> None:
         await self._loop.run(self.dispatch_due)
@@ -92,6 +96,8 @@ class Dispatcher:
                 .with_for_update(skip_locked=True)
             )
             messages = list(await uow.session.scalars(query))
+            # The governor's one decision: who leaves now; the rest stay accepted, due later.
+            messages = await self._governor.admit(messages)
             for message in messages:
                 await service.set_status(
                     uow,
@@ -104,6 +110,7 @@ class Dispatcher:
             return [message.id for message in messages]
 
     async def _send_one(self, message_id: uuid.UUID) -> None:
+        await self._governor.wait_for_slot(message_id)  # before the lease's call deadline starts
         async with self._slots:
             try:
                 outcome = await self._attempt(message_id)
@@ -136,6 +143,7 @@ class Dispatcher:
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:
+            await self._governor.observe(message, error)  # a 429 slows its keys down
             return error
         except TimeoutError:
             return SendOutcomeUnknown(f"no answer within {self._call_deadline:g} s")

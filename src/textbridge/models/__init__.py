@@ -3,6 +3,7 @@
 from textbridge.models.api_key import ApiKey
 from textbridge.models.contact import Contact
 from textbridge.models.conversation import Conversation
+from textbridge.models.governor_limit import GovernorLimit
 from textbridge.models.message import Attachment, Message, MessageEvent
 from textbridge.models.sender import Sender
 from textbridge.models.template import MessageTemplate
@@ -15,6 +16,7 @@ __all__ = [
     "Attachment",
     "Contact",
     "Conversation",
+    "GovernorLimit",
     "Message",
     "MessageEvent",
     "MessageTemplate",
