@@ -273,7 +273,7 @@ def test_database_failures_say_what_to_do(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_error_is_one_line_too() -> None:
-    from textbridge.cli_errors import describe
+    from textbridge.cli.errors import describe
 
     line = describe(KeyError("surprise"))
     assert line.startswith("unexpected error: KeyError: 'surprise'")

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from textbridge.db.base import Base, new_id, utcnow
@@ -41,6 +41,8 @@ class Message(Base):
     segments: Mapped[int | None] = mapped_column(default=None)
     price: Mapped[str | None] = mapped_column(String(20), default=None)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Lower leaves first (dispatch/priority.py): replies pass campaign traffic.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)

@@ -1,0 +1,18 @@
+"""The textbridge command line (Typer): one module per command group, registered here."""
+
+from __future__ import annotations
+
+from textbridge.cli import db, journal, keys, send, serve, simulator, templates
+from textbridge.cli.errors import OneLineErrors
+
+app = OneLineErrors(
+    help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.", no_args_is_help=True
+)
+app.command()(serve.serve)
+app.command()(send.send)
+app.command()(simulator.simulator)
+app.add_typer(keys.app, name="keys")
+app.add_typer(journal.app, name="journal")
+app.add_typer(db.app, name="db")
+app.add_typer(simulator.app, name="sim")
+app.add_typer(templates.app, name="templates")

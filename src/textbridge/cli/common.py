@@ -1,0 +1,83 @@
+"""What every command group shares: the stderr console, settings, the running server's URL,
+an API client for commands that go through HTTP, and a database session for those that work
+on the database directly."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from textbridge.config import Settings, SettingsError, load_settings
+from textbridge.db.engine import create_engine, create_session_factory
+
+console = Console(stderr=True)
+SERVER_URL_HELP = "textbridge base URL [default: TEXTBRIDGE_HOST and TEXTBRIDGE_PORT, as serve]"
+T = TypeVar("T")
+Option = typer.Option
+
+UrlOption = Annotated[str | None, typer.Option(help=SERVER_URL_HELP)]
+KeyOption = Annotated[str, typer.Option(envvar="TEXTBRIDGE_API_KEY", help="API key")]
+DEFAULT_URL = None  # the running `serve`, from TEXTBRIDGE_HOST and TEXTBRIDGE_PORT
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def local_url(host: str, port: int) -> str:
+    """Where a process on this machine reaches `serve` bound to host:port."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def server_url() -> str:
+    """The running `serve`, read from the same settings and .env as `serve` reads: its
+    TEXTBRIDGE_HOST and TEXTBRIDGE_PORT."""
+    current = settings()
+    return local_url(current.host, current.port)
+
+
+def api(url: str | None, api_key: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{url or server_url()}/api/v1",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=60,
+    )
+
+
+def print_response(response: httpx.Response) -> None:
+    console.print_json(response.text) if response.text else console.print(response.status_code)
+    if response.is_error:
+        raise typer.Exit(1)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `message` in red; the caller raises what this returns."""
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(code)
+
+
+async def with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    current = settings()
+    folder = current.sqlite_path.parent if current.sqlite_path else None
+    if folder is not None and not folder.is_dir():
+        # Said here: aiosqlite's failed open, raised out of asyncio.run, prints a thread traceback.
+        raise FileNotFoundError(errno.ENOENT, "no folder for the SQLite database", str(folder))
+    engine = create_engine(current.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()

@@ -1,0 +1,57 @@
+"""`textbridge keys`: API keys, on the database directly."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from textbridge.auth import keys
+from textbridge.cli.common import Option, console, fail, with_session
+
+app = typer.Typer(help="API keys (works on the database directly).", no_args_is_help=True)
+
+
+@app.command("create")
+def keys_create(
+    name: Annotated[str, Option(help="Who or what uses it")] = "api",
+    scope: Annotated[
+        list[str] | None, Option(help="send, read or admin; repeatable (default: send, read)")
+    ] = None,
+) -> None:
+    """Create an API key and print it (only its hash is stored)."""
+    try:
+        scopes = keys.scopes_text(scope)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    key = keys.new_key()
+    asyncio.run(with_session(lambda session: keys.add_key(session, key, name, scopes)))
+    console.print(f"API key [bold]{name}[/bold] with scopes {scopes} (shown only now):")
+    print(key)
+
+
+@app.command("list")
+def keys_list() -> None:
+    """Show the API keys: prefix, name, scopes, created, revoked."""
+    rows = asyncio.run(with_session(keys.list_keys))
+    table = Table("prefix", "name", "scopes", "created", "revoked")
+    for row in rows:
+        revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else ""
+        created = row.created_at.isoformat(timespec="seconds")
+        table.add_row(row.prefix, row.name, row.scopes, created, revoked)
+    Console().print(table)
+
+
+@app.command("revoke")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with this prefix (as shown by `keys list`)."""
+    try:
+        count = asyncio.run(with_session(lambda session: keys.revoke(session, prefix)))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if count == 0:
+        raise fail(f"no active key starts with {prefix[:8]}", 1)
+    console.print(f"revoked {count} key(s)")
