@@ -91,7 +91,7 @@ class Dispatcher:
             query = (
                 select(Message)
                 .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= utcnow())
-                .order_by(Message.next_attempt_at)
+                .order_by(Message.priority, Message.next_attempt_at)  # replies first
                 .limit(CLAIM_BATCH)
                 .with_for_update(skip_locked=True)
             )

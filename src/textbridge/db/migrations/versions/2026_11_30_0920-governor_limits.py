@@ -2,7 +2,7 @@
 
 One row per rate-limit key of the dispatch governor (sender, provider account, WhatsApp pair),
 shared by every process on PostgreSQL; SQLite gets the table too but keeps it empty (one process
-holds the state in memory there).
+holds the state in memory there). And an index for the claim's order: priority, then due time.
 
 Revision ID: 7a02c0c27a02
 Revises: 7a00f0da7a00
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7a02c0c27a02"
-down_revision: str | None = "6a02add7e502"
+down_revision: str | None = "7a00f0da7a00"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -34,7 +34,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_governor_limits")),
     )
+    # The claim takes replies before campaign traffic (ORDER BY priority, next_attempt_at).
+    op.create_index(
+        "ix_messages_status_priority_next_attempt",
+        "messages",
+        ["status", "priority", "next_attempt_at"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_status_priority_next_attempt", table_name="messages")
     op.drop_table("governor_limits")
