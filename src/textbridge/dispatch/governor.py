@@ -190,11 +190,17 @@ class Governor:
         for key in stale:
             del self._slots[key]
 
+    def slot_wait(self, message_id: uuid.UUID) -> float:
+        """Seconds until the slot `admit` reserved for this message (0 if it has none)."""
+        slot = self._slots.get(message_id)
+        return 0.0 if slot is None else max(0.0, slot - asyncio.get_running_loop().time())
+
     async def wait_for_slot(self, message_id: uuid.UUID) -> None:
         """Sleep until the slot `admit` reserved for this message (at once if it has none)."""
-        slot = self._slots.pop(message_id, None)
-        if slot is not None:
-            await asyncio.sleep(max(0.0, slot - asyncio.get_running_loop().time()))
+        wait = self.slot_wait(message_id)
+        self._slots.pop(message_id, None)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def observe(self, message: Message, error: SendError) -> None:
         """A send failed: on a 429, slow the message's sender and account keys down. Never

@@ -1,0 +1,256 @@
+"""The governor on a real database: GCRA spacing over several keys, the adaptive slow-down on
+429 and its recovery, WhatsApp's pair rate, and priority. On PostgreSQL the state is in
+`governor_limits` rows (and two governors on one database share it, as two processes would);
+on SQLite it is in the process.
+
+The PostgreSQL store runs on PostgreSQL's clock, which a test cannot stop, so waits are checked
+against what they must be give or take `SLACK` (the time the test itself takes between calls).
+The pure arithmetic is checked exactly, on a clock the test sets."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from textbridge.db.base import utcnow
+from textbridge.db.engine import create_engine, create_session_factory
+from textbridge.dispatch import gcra, priority
+from textbridge.dispatch.governor import Governor, build_governor, sender_kind
+from textbridge.models import Message
+from textbridge.providers.base import SendRateLimited, SendUnavailable
+
+from ..support.database import Database
+from ..support.live import scaled
+from ..support.textbridge import settings_for
+
+SENDER = "+14155550100"
+MARGIN = 0.04
+SLACK = 0.02  # between waits decided in one step: only float rounding and the test's own pace
+DUE_SLACK = scaled(0.05)  # against the test's clock: one round trip to the store
+
+MakeGovernor = Callable[..., Governor]
+
+
+@pytest.fixture
+async def governor_for(database: Database, tmp_path: Path) -> AsyncIterator[MakeGovernor]:
+    """Governors on one fresh database (each with its own engine, as separate processes)."""
+    url = database.fresh_url(tmp_path)
+    engines: list[AsyncEngine] = []
+
+    def make(**overrides: Any) -> Governor:
+        settings = settings_for(url, "http://textbridge.test", governor=True, **overrides)
+        engine = create_engine(url)
+        engines.append(engine)
+        return build_governor(settings, create_session_factory(engine))
+
+    yield make
+    for engine in engines:
+        await engine.dispose()
+
+
+def message(
+    to: str = "+14155550199",
+    *,
+    sender: str = SENDER,
+    channel: str = "sms",
+    provider: str = "plivo",
+    level: int = priority.CAMPAIGN,
+    segments: int = 1,
+) -> Message:
+    return Message(
+        id=uuid.uuid4(),
+        provider=provider,
+        channel=channel,
+        from_address=sender,
+        to_address=to,
+        priority=level,
+        segments=segments,
+        next_attempt_at=utcnow(),
+    )
+
+
+def spacing(per_second: float) -> float:
+    return 1 / (per_second * (1 - MARGIN))
+
+
+def slots_of(governor: Governor, messages: list[Message]) -> list[float]:
+    """The admitted messages' waits, in seconds from now."""
+    return [governor.slot_wait(m.id) for m in messages]
+
+
+# --- the arithmetic, on a clock the test sets ------------------------------------------------
+
+
+def test_gcra_spaces_a_key_and_takes_the_latest_of_several_keys() -> None:
+    states = {"a": gcra.KeyState(), "b": gcra.KeyState()}
+    slow, fast = gcra.Cell("a", 0.5), gcra.Cell("b", 0.1)
+    requests = [gcra.Request((slow, fast), max_wait=10)] * 3 + [gcra.Request((fast,), 10)]
+    decisions = gcra.decide(states, requests, now=100.0, recovery_per_second=0.1)
+    assert [d.wait for d in decisions] == pytest.approx([0.0, 0.5, 1.0, 1.1])
+    assert states["a"].tat == pytest.approx(101.5)
+    # Idle for a while: no saved-up burst, the next one leaves now and the one after waits.
+    later = gcra.decide(states, requests[:2], now=200.0, recovery_per_second=0.1)
+    assert [d.wait for d in later] == pytest.approx([0.0, 0.5])
+
+
+def test_a_deferred_request_reserves_nothing_and_queues_behind_the_backlog() -> None:
+    state = gcra.KeyState(tat=105.0)
+    cell = gcra.Cell("a", 1.0)
+    campaign = gcra.Request((cell,), max_wait=2)
+    reply = gcra.Request((cell,), max_wait=2, behind_backlog=False)
+    first, second, answer = gcra.decide({"a": state}, [campaign, campaign, reply], 100.0, 0.1)
+    assert (first.admitted, first.wait) == (False, 5.0)
+    assert (second.admitted, second.wait) == (False, 6.0)
+    assert (answer.admitted, answer.wait) == (False, 5.0)  # next to the free slot, not the line
+    assert state.tat == 105.0
+
+
+def test_a_cost_of_several_units_spaces_by_all_of_them() -> None:
+    states = {"a": gcra.KeyState()}
+    three_segments = gcra.Request((gcra.Cell("a", 1.0, cost=3),), max_wait=10)
+    decisions = gcra.decide(states, [three_segments] * 2, 0.0, 0.1)
+    assert [d.wait for d in decisions] == [0.0, 3.0]
+
+
+def test_a_429_halves_once_per_second_and_recovers_linearly() -> None:
+    state = gcra.KeyState()
+    recovery = 0.5 / 10  # from half to full in 10 s
+    gcra.slow_down(state, 50.0, retry_after=None, recovery_per_second=recovery)
+    gcra.slow_down(state, 50.5, retry_after=None, recovery_per_second=recovery)  # same burst
+    assert gcra.current_factor(state, 50.5, recovery) == pytest.approx(0.5 + 0.025)
+    gcra.slow_down(state, 51.0, retry_after=4.0, recovery_per_second=recovery)
+    assert state.factor == pytest.approx((0.5 + 0.05) / 2)
+    assert state.blocked_until == 55.0
+    assert gcra.current_factor(state, 70.0, recovery) == 1.0
+    for moment in range(100, 110):
+        gcra.slow_down(state, float(moment), None, recovery)
+    assert state.factor == gcra.MIN_FACTOR
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "kind"),
+    [
+        ("sms", "+14155550100", "long_code"),
+        ("sms", "+18005550100", "toll_free"),
+        ("sms", "72345", "short_code"),
+        ("sms", "ACME", "alphanumeric"),
+        ("whatsapp", "+14155550100", "whatsapp"),
+    ],
+)
+def test_sender_kinds(channel: str, address: str, kind: str) -> None:
+    assert sender_kind(channel, address) == kind
+
+
+# --- the governor on each database -------------------------------------------------------------
+
+
+async def test_a_sender_is_spaced_and_the_rest_wait_in_the_database(
+    governor_for: MakeGovernor,
+) -> None:
+    governor = governor_for(rate_senders={SENDER: 10.0}, governor_max_wait_seconds=0.5)
+    batch = [message(f"+1415555{i:04d}") for i in range(10)]
+    before = utcnow()
+    admitted = await governor.admit(batch)
+    waits = slots_of(governor, admitted)
+    assert len(admitted) == 5  # slots 0, 0.104 ... 0.417 are within 0.5 s
+    for index, wait in enumerate(waits):
+        assert wait == pytest.approx(index * spacing(10), abs=SLACK)
+    deferred = [m for m in batch if m not in admitted]
+    due = [(m.next_attempt_at - before).total_seconds() for m in deferred]  # type: ignore[operator]
+    assert due == sorted(due)  # in line, each a spacing after the other
+    assert due[0] == pytest.approx(5 * spacing(10) - 0.25, abs=DUE_SLACK)
+
+
+async def test_segments_count_against_a_long_code(governor_for: MakeGovernor) -> None:
+    governor = governor_for()  # a long code: 1 segment per second
+    admitted = await governor.admit([message(segments=2), message()])
+    assert len(admitted) == 1  # the second's slot is 2 segments (2.08 s) away: later
+    assert slots_of(governor, admitted) == pytest.approx([0.0], abs=SLACK)
+
+
+async def test_a_429_slows_the_sender_down_and_retry_after_holds_it(
+    governor_for: MakeGovernor,
+) -> None:
+    governor = governor_for(rate_senders={SENDER: 10.0}, governor_recovery_seconds=3600)
+    first = message()
+    assert await governor.admit([first]) == [first]
+    await governor.observe(first, SendUnavailable("503 is not a rate limit"))
+    await governor.observe(first, SendRateLimited("429", retry_after=None))
+    pair = [message(), message()]
+    assert len(await governor.admit(pair)) == 2
+    gap = governor.slot_wait(pair[1].id) - governor.slot_wait(pair[0].id)
+    assert gap == pytest.approx(2 * spacing(10), abs=SLACK)  # half the rate
+    await governor.observe(first, SendRateLimited("429", retry_after=30))
+    held = message()
+    assert await governor.admit([held]) == []
+    assert (held.next_attempt_at - utcnow()).total_seconds() > 25  # type: ignore[operator]
+
+
+async def test_the_rate_recovers_after_a_429(governor_for: MakeGovernor) -> None:
+    governor = governor_for(rate_senders={SENDER: 10.0}, governor_recovery_seconds=0.5)
+    first = message()
+    await governor.admit([first])
+    await governor.observe(first, SendRateLimited("429"))
+    pair = [message(), message()]
+    await governor.admit(pair)
+    gap = governor.slot_wait(pair[1].id) - governor.slot_wait(pair[0].id)
+    assert gap > spacing(10) + SLACK  # slowed at first
+    deadline = asyncio.get_running_loop().time() + scaled(1.0)
+    while gap > spacing(10) + SLACK:  # from half to full in 0.5 s
+        assert asyncio.get_running_loop().time() < deadline, f"still {gap:.3f} s apart"
+        await asyncio.sleep(0.05)  # polling for the condition
+        pair = [message(), message()]
+        await governor.admit(pair)
+        gap = governor.slot_wait(pair[1].id) - governor.slot_wait(pair[0].id)
+
+
+async def test_whatsapp_pair_rate_holds_one_recipient_not_the_others(
+    governor_for: MakeGovernor,
+) -> None:
+    governor = governor_for()
+    to_ann, again_to_ann, to_bob = (
+        message("+14155550199", channel="whatsapp"),
+        message("+14155550199", channel="whatsapp"),
+        message("+14155550188", channel="whatsapp"),
+    )
+    before = utcnow()
+    admitted = await governor.admit([to_ann, again_to_ann, to_bob])
+    assert admitted == [to_ann, to_bob]
+    due = (again_to_ann.next_attempt_at - before).total_seconds()  # type: ignore[operator]
+    assert due == pytest.approx(6 / (1 - MARGIN) - 1.0, abs=DUE_SLACK)  # 1.0: half max_wait
+
+
+async def test_a_reply_passes_queued_campaign_traffic(governor_for: MakeGovernor) -> None:
+    governor = governor_for(rate_senders={SENDER: 2.0})
+    campaign = [message(f"+1415555{i:04d}") for i in range(20)]
+    admitted = await governor.admit(campaign)
+    assert len(admitted) == 4  # slots 0, 0.52, 1.04, 1.56 s; the fifth (2.08 s) is past 2 s
+    reply = message("+14155550001", level=priority.CONVERSATION)
+    before = utcnow()
+    assert await governor.admit([reply]) == []
+    reply_due = (reply.next_attempt_at - before).total_seconds()  # type: ignore[operator]
+    # Next to the free slot (2.08 s, so due 1.08 s), not behind the 16 deferred (about 10 s).
+    assert reply_due == pytest.approx(4 * spacing(2) - 1.0, abs=DUE_SLACK)
+    later = message("+14155550002")
+    await governor.admit([later])
+    assert (later.next_attempt_at - before).total_seconds() > 7.5  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_two_processes_share_one_sender_on_postgresql(governor_for: MakeGovernor) -> None:
+    # PostgreSQL only: on SQLite one process does everything, so there is nothing to share.
+    one, two = (governor_for(rate_senders={SENDER: 10.0}) for _ in range(2))
+    slots = []
+    for governor in (one, two, one):
+        sent = message()
+        await governor.admit([sent])
+        slots.append(asyncio.get_running_loop().time() + governor.slot_wait(sent.id))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([spacing(10)] * 2, abs=DUE_SLACK)
