@@ -110,7 +110,6 @@ class Dispatcher:
             return [message.id for message in messages]
 
     async def _send_one(self, message_id: uuid.UUID) -> None:
-        await self._governor.wait_for_slot(message_id)  # before the lease's call deadline starts
         async with self._slots:
             try:
                 outcome = await self._attempt(message_id)
@@ -139,6 +138,7 @@ class Dispatcher:
         if provider is None:
             return SendError(f"provider {message.provider} is not configured")
         outbound = outbound_of(message, self._status_callback_url(message))
+        await self._governor.wait_for_slot(message)  # its rate slot; before the call deadline
         try:
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)

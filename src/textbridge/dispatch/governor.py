@@ -22,6 +22,7 @@ half to full). The state lives in `governor_limits` on PostgreSQL (one row per k
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,12 @@ class Limits:
     the provider sees it, and network and scheduling jitter move arrivals closer together."""
     max_wait: float = 2.0
     recovery_seconds: float = 30.0
+
+    @property
+    def late_tolerance(self) -> float:
+        """How late a message may leave its slot: half the margin of a 1-second window (20 ms
+        at 4 %); the other half is for the network and the provider's own clock."""
+        return self.margin / 2
 
     @property
     def recovery_per_second(self) -> float:
@@ -195,12 +202,31 @@ class Governor:
         slot = self._slots.get(message_id)
         return 0.0 if slot is None else max(0.0, slot - asyncio.get_running_loop().time())
 
-    async def wait_for_slot(self, message_id: uuid.UUID) -> None:
-        """Sleep until the slot `admit` reserved for this message (at once if it has none)."""
-        wait = self.slot_wait(message_id)
-        self._slots.pop(message_id, None)
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def wait_for_slot(self, message: Message) -> None:
+        """Sleep until the slot `admit` reserved for `message` (at once if it has none), just
+        before the provider call. Woken later than `late_tolerance` (a stalled process, a
+        busy event loop), it takes a fresh slot instead of going out late: late messages
+        would leave closer together than the limit allows. Bounded: after 1.5 x `max_wait`
+        in all it goes regardless (it holds a lease; see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        slot = self._slots.pop(message.id, None)
+        if slot is None:
+            return
+        deadline = loop.time() + 1.5 * self.limits.max_wait
+        while True:
+            await asyncio.sleep(max(0.0, slot - loop.time()))
+            if loop.time() - slot <= self.limits.late_tolerance or loop.time() >= deadline:
+                return
+            slot = loop.time() + await self._reserve_now(message)
+
+    async def _reserve_now(self, message: Message) -> float:
+        request = Request(cells_for(message, self.limits), math.inf, behind_backlog=False)
+        keys = [cell.key for cell in request.cells]
+        decisions = await self._store.update(
+            keys,
+            lambda now, states: decide(states, [request], now, self.limits.recovery_per_second),
+        )
+        return decisions[0].wait
 
     async def observe(self, message: Message, error: SendError) -> None:
         """A send failed: on a 429, slow the message's sender and account keys down. Never
