@@ -11,24 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from textbridge.bootstrap import bootstrap
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.dispatch import gcra, priority
 from textbridge.dispatch.governor import Governor, build_governor, sender_kind
+from textbridge.messaging import outbound
 from textbridge.models import Message
 from textbridge.providers.base import SendRateLimited, SendUnavailable
+from textbridge.runtime import Runtime, build_runtime
 
 from ..support.database import Database
 from ..support.live import scaled
-from ..support.textbridge import settings_for
+from ..support.textbridge import SANDBOX_NUMBER, settings_for
 
 SENDER = "+14155550100"
 MARGIN = 0.04
@@ -254,3 +259,52 @@ async def test_two_processes_share_one_sender_on_postgresql(governor_for: MakeGo
         slots.append(asyncio.get_running_loop().time() + governor.slot_wait(sent.id))
     gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
     assert gaps == pytest.approx([spacing(10)] * 2, abs=DUE_SLACK)
+
+
+async def test_the_dispatcher_sends_a_reply_before_queued_campaign_traffic(
+    database: Database, tmp_path: Path
+) -> None:
+    sent_to: list[str] = []
+
+    def plivo(request: httpx.Request) -> httpx.Response:
+        sent_to.append(json.loads(request.content)["dst"])
+        return httpx.Response(202, json={"api_id": "a", "message_uuid": [str(uuid.uuid4())]})
+
+    settings = settings_for(
+        database.fresh_url(tmp_path),
+        "http://textbridge.test",
+        governor=True,
+        rate_senders={SANDBOX_NUMBER: 5.0},
+    )
+    runtime = build_runtime(settings, httpx.MockTransport(plivo))
+    await bootstrap(runtime)
+    for number in range(20):
+        await _queue(runtime, f"+1415555{number:04d}", priority.CAMPAIGN)
+    dispatching = asyncio.create_task(runtime.dispatcher.run())
+    try:
+        await _until(lambda: len(sent_to) >= 3)
+        await _queue(runtime, "+14155550001", priority.CONVERSATION)
+        await _until(lambda: "14155550001" in sent_to)
+        # The first claim reserved 2 s of slots (about 10 messages at 5/s); the reply comes
+        # right after them, ahead of the rest of the campaign, instead of last.
+        assert sent_to.index("14155550001") <= 14
+    finally:
+        dispatching.cancel()
+        await asyncio.gather(dispatching, return_exceptions=True)
+        await runtime.aclose()
+
+
+async def _queue(runtime: Runtime, to: str, level: int) -> None:
+    async with runtime.unit_of_work() as uow:
+        request = outbound.SendRequest(to=to, text="hello")
+        message = await outbound.send(uow, request, None, runtime.providers)
+        message.priority = level
+        await uow.commit()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for `condition` (polling; scaled like `wait_until`)."""
+    deadline = asyncio.get_running_loop().time() + scaled(15)
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
