@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -186,13 +187,14 @@ async def test_a_429_slows_the_sender_down_and_retry_after_holds_it(
     governor = governor_for(rate_senders={SENDER: 10.0}, governor_recovery_seconds=3600)
     first = message()
     assert await governor.admit([first]) == [first]
-    await governor.observe(first, SendUnavailable("503 is not a rate limit"))
-    await governor.observe(first, SendRateLimited("429", retry_after=None))
+    await governor.wait_for_slot(first.id)  # sent: its limits are remembered for a 429
+    await governor.observe(first.id, SendUnavailable("503 is not a rate limit"))
+    await governor.observe(first.id, SendRateLimited("429", retry_after=None))
     pair = [message(), message()]
     assert len(await governor.admit(pair)) == 2
     gap = governor.slot_wait(pair[1].id) - governor.slot_wait(pair[0].id)
     assert gap == pytest.approx(2 * spacing(10), abs=SLACK)  # half the rate
-    await governor.observe(first, SendRateLimited("429", retry_after=30))
+    await governor.observe(first.id, SendRateLimited("429", retry_after=30))
     held = message()
     assert await governor.admit([held]) == []
     assert (held.next_attempt_at - utcnow()).total_seconds() > 25  # type: ignore[operator]
@@ -202,7 +204,8 @@ async def test_the_rate_recovers_after_a_429(governor_for: MakeGovernor) -> None
     governor = governor_for(rate_senders={SENDER: 10.0}, governor_recovery_seconds=0.5)
     first = message()
     await governor.admit([first])
-    await governor.observe(first, SendRateLimited("429"))
+    await governor.wait_for_slot(first.id)
+    await governor.observe(first.id, SendRateLimited("429"))
     pair = [message(), message()]
     await governor.admit(pair)
     gap = governor.slot_wait(pair[1].id) - governor.slot_wait(pair[0].id)
@@ -214,6 +217,18 @@ async def test_the_rate_recovers_after_a_429(governor_for: MakeGovernor) -> None
         pair = [message(), message()]
         await governor.admit(pair)
         gap = governor.slot_wait(pair[1].id) - governor.slot_wait(pair[0].id)
+
+
+async def test_a_message_woken_late_takes_a_fresh_slot(governor_for: MakeGovernor) -> None:
+    governor = governor_for(rate_senders={SENDER: 10.0})
+    batch = [message(f"+1415555{i:04d}") for i in range(5)]
+    assert len(await governor.admit(batch)) == 5  # slots 0 ... 0.42 s
+    time.sleep(0.3)  # a stalled process (blocking on purpose): the second slot is 0.2 s past
+    loop = asyncio.get_running_loop()
+    woken = loop.time()
+    await governor.wait_for_slot(batch[1].id)
+    # Not sent 0.2 s late next to the others: it waited for the slot after the last (0.52 s).
+    assert loop.time() - woken == pytest.approx(5 * spacing(10) - 0.3, abs=DUE_SLACK)
 
 
 async def test_whatsapp_pair_rate_holds_one_recipient_not_the_others(

@@ -138,12 +138,12 @@ class Dispatcher:
         if provider is None:
             return SendError(f"provider {message.provider} is not configured")
         outbound = outbound_of(message, self._status_callback_url(message))
-        await self._governor.wait_for_slot(message)  # its rate slot; before the call deadline
+        await self._governor.wait_for_slot(message.id)  # its rate slot; before the deadline
         try:
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:
-            await self._governor.observe(message, error)  # a 429 slows its keys down
+            await self._governor.observe(message.id, error)  # a 429 slows its keys down
             return error
         except TimeoutError:
             return SendOutcomeUnknown(f"no answer within {self._call_deadline:g} s")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -104,6 +105,11 @@ def _toll_free(e164: str) -> bool:
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
 
 
+SENDER, ACCOUNT, PAIR = "sender", "account", "pair"  # the kinds of limit key
+SENT_REMEMBERED = 10_000
+"""Sent messages whose limits are kept for a 429 (more than can be in flight at once)."""
+
+
 def cells_for(message: Message, limits: Limits) -> tuple[Cell, ...]:
     """The limits `message` counts against: its sender (SMS by segment), its provider
     account (one request), and on WhatsApp its recipient pair."""
@@ -115,16 +121,16 @@ def cells_for(message: Message, limits: Limits) -> tuple[Cell, ...]:
     cost = float(max(1, message.segments or 1)) if message.channel == "sms" else 1.0
     cells = [
         Cell(
-            f"sender:{message.provider}:{line}:{message.from_address}",
+            f"{SENDER}:{message.provider}:{line}:{message.from_address}",
             limits.interval(sender_rate),
             cost,
         )
     ]
     account_rate = limits.per_account.get(message.provider)
     if account_rate:
-        cells.append(Cell(f"account:{message.provider}", limits.interval(account_rate)))
+        cells.append(Cell(f"{ACCOUNT}:{message.provider}", limits.interval(account_rate)))
     if message.channel == "whatsapp" and limits.pair_seconds > 0:
-        pair = f"pair:{message.provider}:{message.from_address}:{message.to_address}"
+        pair = f"{PAIR}:{message.provider}:{message.from_address}:{message.to_address}"
         cells.append(Cell(pair, limits.interval(1.0 / limits.pair_seconds)))
     return tuple(cells)
 
@@ -135,7 +141,10 @@ class Governor:
     def __init__(self, limits: Limits, store: Store) -> None:
         self.limits = limits
         self._store = store
-        self._slots: dict[uuid.UUID, float] = {}  # admitted message -> loop time of its slot
+        # Admitted, not yet sent: message id -> (loop time of its slot, its limits).
+        self._slots: dict[str, tuple[float, tuple[Cell, ...]]] = {}
+        # Recently sent: message id -> its limits, for a 429 (as many as can be in flight).
+        self._sent: OrderedDict[str, tuple[Cell, ...]] = OrderedDict()
         self._wake: Callable[[], None] = lambda: None
         self._wake_at: asyncio.TimerHandle | None = None
 
@@ -155,19 +164,21 @@ class Governor:
         decisions = await self._store.update(
             keys, lambda now, states: decide(states, requests, now, self.limits.recovery_per_second)
         )
-        return self._apply(messages, decisions)
+        return self._apply(messages, requests, decisions)
 
     def _request(self, message: Message) -> Request:
         campaign = message.priority >= priority.CAMPAIGN
         return Request(cells_for(message, self.limits), self.limits.max_wait, campaign)
 
-    def _apply(self, messages: Sequence[Message], decisions: list[Decision]) -> list[Message]:
+    def _apply(
+        self, messages: Sequence[Message], requests: list[Request], decisions: list[Decision]
+    ) -> list[Message]:
         clock = asyncio.get_running_loop().time()
         self._forget_stale(clock)
         admitted, first_due = [], None
-        for message, decision in zip(messages, decisions, strict=True):
+        for message, request, decision in zip(messages, requests, decisions, strict=True):
             if decision.admitted:
-                self._slots[message.id] = clock + decision.wait
+                self._slots[str(message.id)] = (clock + decision.wait, request.cells)
                 admitted.append(message)
                 continue
             # Back a little before the slot, so that the next claim can reserve it in time.
@@ -193,51 +204,58 @@ class Governor:
 
     def _forget_stale(self, clock: float) -> None:
         """Slots whose message was never sent (its claim did not commit)."""
-        stale = [key for key, slot in self._slots.items() if slot < clock - 600]
+        stale = [key for key, (slot, _) in self._slots.items() if slot < clock - 600]
         for key in stale:
             del self._slots[key]
 
-    def slot_wait(self, message_id: uuid.UUID) -> float:
+    def slot_wait(self, message_id: uuid.UUID | str) -> float:
         """Seconds until the slot `admit` reserved for this message (0 if it has none)."""
-        slot = self._slots.get(message_id)
-        return 0.0 if slot is None else max(0.0, slot - asyncio.get_running_loop().time())
+        entry = self._slots.get(str(message_id))
+        return 0.0 if entry is None else max(0.0, entry[0] - asyncio.get_running_loop().time())
 
-    async def wait_for_slot(self, message: Message) -> None:
-        """Sleep until the slot `admit` reserved for `message` (at once if it has none), just
+    async def wait_for_slot(self, message_id: uuid.UUID | str) -> None:
+        """Sleep until the slot `admit` reserved for the message (at once if it has none), just
         before the provider call. Woken later than `late_tolerance` (a stalled process, a
         busy event loop), it takes a fresh slot instead of going out late: late messages
         would leave closer together than the limit allows. Bounded: after 1.5 x `max_wait`
         in all it goes regardless (it holds a lease; see the module docstring)."""
-        loop = asyncio.get_running_loop()
-        slot = self._slots.pop(message.id, None)
-        if slot is None:
+        entry = self._slots.pop(str(message_id), None)
+        if entry is None:
             return
+        slot, cells = entry
+        self._remember_sent(str(message_id), cells)
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.5 * self.limits.max_wait
         while True:
             await asyncio.sleep(max(0.0, slot - loop.time()))
             if loop.time() - slot <= self.limits.late_tolerance or loop.time() >= deadline:
                 return
-            slot = loop.time() + await self._reserve_now(message)
+            slot = loop.time() + await self._reserve_now(cells)
 
-    async def _reserve_now(self, message: Message) -> float:
-        request = Request(cells_for(message, self.limits), math.inf, behind_backlog=False)
-        keys = [cell.key for cell in request.cells]
+    def _remember_sent(self, message_id: str, cells: tuple[Cell, ...]) -> None:
+        self._sent[message_id] = cells
+        while len(self._sent) > SENT_REMEMBERED:
+            self._sent.popitem(last=False)
+
+    async def _reserve_now(self, cells: tuple[Cell, ...]) -> float:
+        request = Request(cells, math.inf, behind_backlog=False)
         decisions = await self._store.update(
-            keys,
+            [cell.key for cell in cells],
             lambda now, states: decide(states, [request], now, self.limits.recovery_per_second),
         )
         return decisions[0].wait
 
-    async def observe(self, message: Message, error: SendError) -> None:
+    async def observe(self, message_id: uuid.UUID | str, error: SendError) -> None:
         """A send failed: on a 429, slow the message's sender and account keys down. Never
         raises (the outcome must still be recorded)."""
-        if not self.limits.enabled or not isinstance(error, SendRateLimited):
+        cells = self._sent.get(str(message_id))
+        if not self.limits.enabled or not isinstance(error, SendRateLimited) or not cells:
             return
-        keys = [cell.key for cell in cells_for(message, self.limits)[:2]]
+        keys = [cell.key for cell in cells if not cell.key.startswith(PAIR)]
         try:
             await self._store.update(keys, lambda now, states: self._slow(now, states, error))
         except Exception:
-            log.exception("recording a 429 in the governor failed", message_id=str(message.id))
+            log.exception("recording a 429 in the governor failed", message_id=str(message_id))
 
     def _slow(self, now: float, states: Mapping[str, KeyState], error: SendRateLimited) -> None:
         for state in states.values():
