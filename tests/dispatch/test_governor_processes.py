@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -73,25 +74,32 @@ def dispatchers(
 ) -> Iterator[Dispatchers]:
     """Three processes on one database, each with its dispatcher."""
     url = database.fresh_url(tmp_path)
-    commands = []
+    ports = [free_port() for _ in range(PROCESSES)]
+    commands = [
+        Command(
+            ["serve", "--port", str(port)],
+            tmp_path,
+            tmp_path / f"serve-{port}.log",
+            TEXTBRIDGE_ENV="test",
+            TEXTBRIDGE_DATABASE_URL=url,
+            TEXTBRIDGE_API_KEY=API_KEY,
+            TEXTBRIDGE_PLIVO_API_BASE_URL=f"{simulator.base_url.copy_with(path='/v1/Account')}",
+            TEXTBRIDGE_RATE_SENDERS=json.dumps({SANDBOX_NUMBER: LIMIT}),
+            PLIVO_AUTH_ID=AUTH_ID,
+            PLIVO_AUTH_TOKEN=AUTH_TOKEN,
+            PLIVO_SMS_FROM_NUMBER=SANDBOX_NUMBER,
+        )
+        for port in ports
+    ]
     try:
-        for number in range(PROCESSES):
-            port = free_port()
-            command = Command(
-                ["serve", "--port", str(port)],
-                tmp_path,
-                tmp_path / f"serve-{number}.log",
-                TEXTBRIDGE_ENV="test",
-                TEXTBRIDGE_DATABASE_URL=url,
-                TEXTBRIDGE_API_KEY=API_KEY,
-                TEXTBRIDGE_PLIVO_API_BASE_URL=f"{simulator.base_url.copy_with(path='/v1/Account')}",
-                TEXTBRIDGE_RATE_SENDERS=json.dumps({SANDBOX_NUMBER: LIMIT}),
-                PLIVO_AUTH_ID=AUTH_ID,
-                PLIVO_AUTH_TOKEN=AUTH_TOKEN,
-                PLIVO_SMS_FROM_NUMBER=SANDBOX_NUMBER,
+        with ThreadPoolExecutor(PROCESSES) as starting:  # side by side: start-ups are slow
+            list(
+                starting.map(
+                    lambda command, port: command.start(f"http://127.0.0.1:{port}/readyz"),
+                    commands,
+                    ports,
+                )
             )
-            commands.append(command)
-            command.start(f"http://127.0.0.1:{port}/readyz")
         yield Dispatchers(database, url)
     finally:
         for command in commands:
