@@ -1,6 +1,9 @@
 """Everything a running textbridge holds: engine, bus, providers, background workers.
 
-Built once per process from `Settings`; `app.create_app` and the CLI use it.
+Built once per process from `Settings`; `app.create_app` and the CLI use it. A process plays
+one or both roles: `http` (the app: event streams need the relay) and `workers` (dispatcher,
+journal applier, media fetcher, purgers). On PostgreSQL each process also holds one listener
+connection: wake-ups cross processes over NOTIFY, and so do live events (see `realtime/`).
 """
 
 from __future__ import annotations
@@ -8,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -27,7 +32,11 @@ from textbridge.media.guard import guarded_client
 from textbridge.models import Message
 from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
+from textbridge.realtime import listener as channels
 from textbridge.realtime.bus import EventBus
+from textbridge.realtime.listener import PgListener, asyncpg_dsn
+from textbridge.realtime.relay import EventRelay, LiveEventPurger
+from textbridge.realtime.wakeups import Wakeups
 from textbridge.sandbox import SandboxCredentials
 from textbridge.webhooks.applier import JournalApplier
 from textbridge.webhooks.retention import JournalPurger
@@ -59,6 +68,11 @@ class Runtime:
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
     media: MediaFetcher | None = None
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    http_role: bool = True
+    workers_role: bool = True
+    listener: PgListener | None = None
+    relay: EventRelay | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -68,11 +82,39 @@ class Runtime:
         return template_source(self.settings, self.sandbox, self.http)
 
     def start_background(self) -> None:
-        self.tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
-        self.tasks.append(asyncio.create_task(self.applier.run(), name="journal-applier"))
-        self.tasks.append(asyncio.create_task(self.purger.run(), name="journal-purge"))
-        if self.media is not None:
-            self.tasks.append(asyncio.create_task(self.media.run(), name="media-fetcher"))
+        """Start what this process's roles run (`http_role`, `workers_role`)."""
+        if not self.settings.is_sqlite:
+            self._start_listening()
+        if self.workers_role:
+            self._start("dispatcher", self.dispatcher.run())
+            self._start("journal-applier", self.applier.run())
+            self._start("journal-purge", self.purger.run())
+            if self.media is not None:
+                self._start("media-fetcher", self.media.run())
+            if self.bus.durable:
+                self._start("live-event-purge", LiveEventPurger(self.sessions).run())
+
+    def _start(self, name: str, work: Coroutine[Any, Any, None]) -> None:
+        self.tasks.append(asyncio.create_task(work, name=name))
+
+    def _start_listening(self) -> None:
+        handlers = dict(self.wakeups.local) if self.workers_role else {}
+        if self.http_role:
+            self.relay = EventRelay(self.sessions, self.bus, lambda: self.listener_up)
+            handlers[channels.EVENTS] = self.relay.wake
+            self._start("event-relay", self.relay.run())
+
+        def caught_up() -> None:
+            for wake in handlers.values():
+                wake()
+
+        self.listener = PgListener(asyncpg_dsn(self.settings.database_url), handlers, caught_up)
+        self.wakeups.listener = self.listener
+        self._start("listener", self.listener.run())
+
+    @property
+    def listener_up(self) -> bool:
+        return self.listener is not None and self.listener.connected
 
     async def aclose(self) -> None:
         for task in self.tasks:
@@ -97,13 +139,17 @@ def build_runtime(
     _register_secrets(settings)
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
-    bus = EventBus()
+    bus = EventBus(durable=not settings.is_sqlite)
+    wakeups = Wakeups()
     sandbox = SandboxCredentials.generate() if settings.sandbox else None
     for secret in sandbox.secrets if sandbox else ():
         register_secret(secret)
     providers = build_providers(settings, sandbox, transport)
     media = _media_fetcher(settings, sessions, downloader, providers)
+    if media is not None:
+        media.wake = wakeups.broadcasting(channels.MEDIA, media.wake)
     applier = JournalApplier(sessions, bus, providers, on_applied=media.wake if media else None)
+    applier.wake = wakeups.broadcasting(channels.APPLY, applier.wake)
     dispatcher = Dispatcher(
         sessions,
         bus,
@@ -114,6 +160,7 @@ def build_runtime(
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
         governor=build_governor(settings, sessions),
     )
+    dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)
     session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(
         settings,
@@ -128,6 +175,7 @@ def build_runtime(
         sandbox=sandbox,
         http=http_client(transport),
         media=media,
+        wakeups=wakeups,
     )
 
 

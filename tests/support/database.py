@@ -35,6 +35,7 @@ TABLES = (
     "web_sessions",
     "api_keys",
     "governor_limits",
+    "live_events",
 )
 T = TypeVar("T")
 

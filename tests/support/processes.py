@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,24 @@ class Command:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_url: str, timeout: float = 60) -> None:
+        self.start_until(lambda: answers(ready_url), timeout)
+
+    def start_logged(self, line: str, timeout: float = 60) -> None:
+        """Start, ready once `line` appears in the log after this start (a process without
+        HTTP, such as `worker`)."""
+        self.start_until(self.logs(line), timeout)
+
+    def start_until(self, ready: Callable[[], bool], timeout: float = 60) -> None:
+        self.spawn()
+        self.wait_ready(ready, timeout)
+
+    def logs(self, line: str) -> Callable[[], bool]:
+        """A readiness probe: `line` appears in the log after what is there now."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        return lambda: line.encode() in self.log.read_bytes()[offset:]
+
+    def spawn(self) -> None:
+        """Start without waiting (several processes start faster side by side)."""
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
                 [*TEXTBRIDGE, *self.args],
@@ -45,8 +64,11 @@ class Command:
                 stderr=subprocess.STDOUT,
                 env=environment(**self.env),
             )
+
+    def wait_ready(self, ready: Callable[[], bool], timeout: float = 60) -> None:
         process = self.process
-        wait_until(lambda: answers(ready_url) or process.poll() is not None, timeout=timeout)
+        assert process is not None
+        wait_until(lambda: ready() or process.poll() is not None, timeout=timeout)
         assert process.poll() is None, self.log.read_text()
 
     def kill(self) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from textbridge.cli import db, journal, keys, send, serve, simulator, templates
+from textbridge.cli import db, journal, keys, send, serve, simulator, templates, worker
 from textbridge.cli.errors import OneLineErrors
 
 app = OneLineErrors(
     help="textbridge: two-way SMS and WhatsApp through Plivo and Vonage.", no_args_is_help=True
 )
 app.command()(serve.serve)
+app.command()(worker.worker)
 app.command()(send.send)
 app.command()(simulator.simulator)
 app.add_typer(keys.app, name="keys")

@@ -11,23 +11,36 @@ from rich.panel import Panel
 
 from textbridge import logging as tb_logging
 from textbridge.cli.common import console, local_url, settings
+from textbridge.cli.worker import refuse_single_process
 from textbridge.config import Settings
 from textbridge.db import migrate
-from textbridge.runtime import Runtime
+from textbridge.runtime import Runtime, build_runtime
 
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
+    no_workers: Annotated[
+        bool,
+        typer.Option(
+            "--no-workers",
+            help="HTTP only: leave sending, applying webhooks and media to `textbridge worker` "
+            "processes (PostgreSQL)",
+        ),
+    ] = False,
 ) -> None:
     """Run the API, webhooks, inbox and dispatcher (and the simulator in sandbox mode)."""
     current = _with_address(settings(), host, port)
+    if no_workers:
+        refuse_single_process(current, "serve --no-workers")
     tb_logging.configure(current.log_level)
     if current.is_sqlite:
         migrate.upgrade(current.database_url)
     from textbridge.app import create_app
 
-    application = create_app(current, on_dev_key=_print_dev_key)
+    runtime = build_runtime(current)
+    runtime.workers_role = not no_workers
+    application = create_app(current, runtime, on_dev_key=_print_dev_key)
     _announce(current, application.state.runtime)
     # Everything loaded so far lives as long as the process: move it out of the collector's
     # sight, so that full collections stay short (they made most of the webhook p99 tail).

@@ -1,4 +1,7 @@
-"""A unit of work: one session, and the live events it caused, published only after commit."""
+"""A unit of work: one session, and the live events it caused, published only after commit.
+
+On PostgreSQL (a `durable` bus) the events are written to `live_events` in the transaction
+itself, just before it commits, and reach every process's streams through the relay."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from textbridge.realtime import relay
 from textbridge.realtime.bus import EventBus
 
 
@@ -49,6 +53,11 @@ class UnitOfWork:
             raise
 
     async def commit(self) -> None:
+        if self._pending and self._bus.durable:
+            await relay.append(self.session, self._pending)
+            await self.session.commit()
+            self._pending = []
+            return
         await self.session.commit()
         pending, self._pending = self._pending, []
         for event_type, data in pending:

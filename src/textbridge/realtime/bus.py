@@ -1,7 +1,11 @@
 """The in-process event bus behind the live inbox and `/api/v1/events`.
 
 Publishers call `publish` only after the transaction that caused an event has committed (see
-`db.uow.UnitOfWork`). Each subscriber has a bounded queue: a subscriber too slow to keep up is
+`db.uow.UnitOfWork`). A `durable` bus (PostgreSQL) is fed differently: units of work write
+their events to the `live_events` table and `realtime.relay.EventRelay` `deliver`s them with
+the table's ids, so that every process sees the events of every other.
+
+Each subscriber has a bounded queue: a subscriber too slow to keep up is
 dropped (its stream ends and the client reconnects and refetches) rather than slowing writers.
 """
 
@@ -36,12 +40,16 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self._subscriptions: set[Subscription] = set()
         self._ids = count(1)
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
-        event = Event(event_type, data, next(self._ids))
+        """An event of this process, numbered here (the bus is not `durable`)."""
+        self.deliver(Event(event_type, data, next(self._ids)))
+
+    def deliver(self, event: Event) -> None:
         for subscription in list(self._subscriptions):
             try:
                 subscription.queue.put_nowait(event)

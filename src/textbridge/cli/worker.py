@@ -1,0 +1,69 @@
+"""`textbridge worker`: the background work without the HTTP server (PostgreSQL only).
+
+Runs the dispatcher, the journal applier, the media fetcher (when TEXTBRIDGE_MEDIA_DOWNLOAD is
+on) and the purgers; any number of workers and `serve --no-workers` processes share one
+PostgreSQL database, coordinated only through it (row leases with SKIP LOCKED, LISTEN/NOTIFY
+for wake-ups). SIGTERM or Ctrl-C stops it at once, as a kill would: what it was sending
+becomes `unknown` when its lease expires, never sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from textbridge import logging as tb_logging
+from textbridge.cli.common import console, settings
+from textbridge.config import Settings
+from textbridge.runtime import build_runtime
+
+READY_LINE = "textbridge worker: running"
+
+
+def single_process_reason(current: Settings) -> str | None:
+    """Why this configuration cannot be split across processes, or None when it can."""
+    if current.is_sqlite:
+        return (
+            "needs PostgreSQL: on SQLite one `textbridge serve` does everything (SQLite has "
+            "one writer at a time and no LISTEN/NOTIFY)"
+        )
+    if current.sandbox:
+        return (
+            "needs provider credentials: in sandbox mode the simulator lives inside `serve`, "
+            "with credentials made at its start, so one `textbridge serve` does everything"
+        )
+    return None
+
+
+def refuse_single_process(current: Settings, command: str) -> None:
+    """Stop with one line when `command` cannot run beside other processes."""
+    reason = single_process_reason(current)
+    if reason is not None:
+        console.print(f"[red]textbridge {command} {reason}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
+
+
+def worker() -> None:
+    """Run the dispatcher, journal applier, media fetcher and purgers without the HTTP server
+    (PostgreSQL: as many as you like, beside `serve --no-workers`)."""
+    current = settings()
+    refuse_single_process(current, "worker")
+    tb_logging.configure(current.log_level)
+    asyncio.run(_run(current))
+
+
+async def _run(current: Settings) -> None:
+    runtime = build_runtime(current)
+    runtime.http_role = False
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        runtime.start_background()
+        console.print(READY_LINE, soft_wrap=True)
+        await stop.wait()
+    finally:
+        await runtime.aclose()

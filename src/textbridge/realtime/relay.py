@@ -1,0 +1,163 @@
+"""Live events across processes (PostgreSQL): the `live_events` table is the stream.
+
+A unit of work appends its events to the table in its own transaction (`append`), so an event
+exists if and only if its change committed, whichever process made it; the same statement
+NOTIFYs `textbridge_events`, which PostgreSQL delivers at commit. Every process that serves
+event streams runs one `EventRelay`: woken by that notification (or by its poll when the
+listener is down) it reads the rows after the last one it published, in id order, and
+publishes them to its in-process `EventBus`. Row ids are the SSE event ids.
+
+Identity values are taken before commit, so a later id can commit first. The relay publishes
+only a gap-free run of ids: when an id is missing it waits for it (its transaction is
+committing; its NOTIFY will wake the relay) and skips it only after `GAP_GRACE_SECONDS`, when
+its transaction must have rolled back. Order on every stream is thus id order.
+
+Rows are deleted an hour after they were written (`LiveEventPurger`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from textbridge.db.base import utcnow
+from textbridge.logging import RepeatedErrors
+from textbridge.models import LiveEvent
+from textbridge.polling import PollingLoop
+from textbridge.realtime.bus import Event, EventBus
+from textbridge.realtime.listener import EVENTS
+
+log = structlog.get_logger(__name__)
+
+BATCH = 1000
+GAP_GRACE_SECONDS = 5.0
+GAP_POLL_SECONDS = 0.25
+FALLBACK_POLL_SECONDS = 0.5  # while the listener is down
+IDLE_POLL_SECONDS = 5.0  # while it is up: a safety net only
+RETENTION = timedelta(hours=1)
+PURGE_BATCH = 5000
+PURGE_INTERVAL_SECONDS = 600.0
+
+_APPEND = text(
+    """
+    WITH appended AS (
+        INSERT INTO live_events (type, data, created_at)
+        SELECT event ->> 'type', event -> 'data', now()
+        FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(event, n)
+        ORDER BY n
+        RETURNING id
+    )
+    SELECT pg_notify(:channel, '') FROM (SELECT count(*) FROM appended) AS done
+    """
+)
+
+
+async def append(session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Write `events` in the session's transaction, in order, with one statement."""
+    rows = [{"type": event_type, "data": data} for event_type, data in events]
+    await session.execute(_APPEND, {"events": json.dumps(rows), "channel": EVENTS})
+
+
+class EventRelay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        listening: Callable[[], bool],
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._listening = listening
+        self._published: int | None = None  # the last id published (or skipped)
+        self._gap: tuple[int, float] | None = None  # the id waited for, since when
+        self._wake = asyncio.Event()
+        self._errors = RepeatedErrors(log)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                more = await self.relay_once()
+            except Exception:
+                self._errors.exception("relaying live events failed")
+                more = False
+            else:
+                self._errors.recovered()
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds())
+
+    def _poll_seconds(self) -> float:
+        if self._gap is not None:
+            return GAP_POLL_SECONDS
+        return IDLE_POLL_SECONDS if self._listening() else FALLBACK_POLL_SECONDS
+
+    async def relay_once(self) -> bool:
+        """Publish the committed events after the last one published; True when a full batch
+        was read (more may be waiting)."""
+        async with self._sessions() as session:
+            if self._published is None:
+                # Streams start now: what was written before this process started is history.
+                latest = await session.scalar(select(func.coalesce(func.max(LiveEvent.id), 0)))
+                self._published = int(latest or 0)
+                return False
+            query = (
+                select(LiveEvent.id, LiveEvent.type, LiveEvent.data)
+                .where(LiveEvent.id > self._published)
+                .order_by(LiveEvent.id)
+                .limit(BATCH)
+            )
+            rows = (await session.execute(query)).all()
+        for event_id, event_type, data in rows:
+            if event_id != self._published + 1 and not self._gap_given_up(self._published + 1):
+                return False
+            self._gap = None
+            self._published = event_id
+            self._bus.deliver(Event(event_type, data, event_id))
+        return len(rows) == BATCH
+
+    def _gap_given_up(self, missing: int) -> bool:
+        now = time.monotonic()
+        if self._gap is None or self._gap[0] != missing:
+            self._gap = (missing, now)
+            return False
+        if now - self._gap[1] < GAP_GRACE_SECONDS:
+            return False
+        log.info("live event ids skipped: their transaction did not commit", first=missing)
+        return True
+
+
+class LiveEventPurger:
+    """Deletes live events older than `RETENTION`, in bounded batches."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._loop = PollingLoop("live-event-purge", PURGE_BATCH, PURGE_INTERVAL_SECONDS)
+
+    async def run(self) -> None:
+        await self._loop.run(self.purge_once)
+
+    async def purge_once(self) -> int:
+        cutoff = utcnow() - RETENTION
+        oldest = (
+            select(LiveEvent.id)
+            .where(LiveEvent.created_at < cutoff)
+            .order_by(LiveEvent.id)
+            .limit(PURGE_BATCH)
+        )
+        async with self._sessions() as session:
+            result = await session.execute(delete(LiveEvent).where(LiveEvent.id.in_(oldest)))
+            await session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
