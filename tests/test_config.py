@@ -93,3 +93,18 @@ def test_vonage_signature_secrets_by_api_key(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(SettingsError, match="VONAGE_SIGNATURE_SECRETS") as refused:
         load_settings()
     assert "s3cret" not in str(refused.value)
+
+
+def test_governor_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not load_settings().governor_enabled  # sandbox: the simulator has no limits
+    monkeypatch.setenv("PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX")
+    monkeypatch.setenv("PLIVO_AUTH_TOKEN", "secret-token")
+    monkeypatch.setenv("TEXTBRIDGE_RATE_SENDERS", '{"+14155550100": 10, "ACME": 2.5}')
+    monkeypatch.setenv("TEXTBRIDGE_DISPATCH_LEASE_SECONDS", "4")
+    settings = load_settings()
+    assert settings.governor_enabled
+    assert settings.rate_senders == {"+14155550100": 10.0, "ACME": 2.5}
+    assert settings.governor_wait_seconds == 1.0  # a quarter of the lease, below the default 2
+    monkeypatch.setenv("TEXTBRIDGE_RATE_SENDERS", '{"+14155550100": 0}')
+    with pytest.raises(SettingsError, match="TEXTBRIDGE_RATE_SENDERS"):
+        load_settings()

@@ -214,17 +214,7 @@ class Settings(BaseSettings):
         if bool(self.plivo_auth_id) != bool(self.plivo_auth_token):
             raise ValueError("PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN must be set together")
         self._check_vonage()
-        self._check_governor_wait()
         return self
-
-    def _check_governor_wait(self) -> None:
-        # A message waits for its slot while it holds its lease; the provider call then gets
-        # half the lease. A quarter leaves the rest for claiming and recording.
-        if self.governor_max_wait_seconds > self.dispatch_lease_seconds / 4:
-            raise ValueError(
-                "TEXTBRIDGE_GOVERNOR_MAX_WAIT_SECONDS must be at most a quarter of "
-                "TEXTBRIDGE_DISPATCH_LEASE_SECONDS"
-            )
 
     def _check_vonage(self) -> None:
         key = self.vonage_private_key_content or self.vonage_private_key_path
@@ -271,6 +261,12 @@ class Settings(BaseSettings):
     def sandbox(self) -> bool:
         """No provider credentials: the built-in simulator plays the providers."""
         return not (self.plivo_configured or self.vonage_configured)
+
+    @property
+    def governor_wait_seconds(self) -> float:
+        """TEXTBRIDGE_GOVERNOR_MAX_WAIT_SECONDS, at most a quarter of the lease: a message waits
+        for its slot while it holds its lease, and the provider call then gets half of it."""
+        return min(self.governor_max_wait_seconds, self.dispatch_lease_seconds / 4)
 
     @property
     def governor_enabled(self) -> bool:

@@ -6,7 +6,7 @@ a slot from the GCRA arithmetic in `gcra.py` over the limits it counts against. 
 slot is at most `max_wait` away is admitted and waits for it in the process (`wait_for_slot`,
 before the provider call); one further away stays `accepted` with `next_attempt_at` a little
 before its estimated slot, so it uses no attempt and holds no lease while it waits. A wait is
-bounded far below the lease (settings refuse a `max_wait` above a quarter of it), and the
+bounded far below the lease (`max_wait` is at most a quarter of it), and the
 provider call's own deadline (half the lease) starts after it, so a wait never eats the lease.
 
 Priority (`messages.priority`): the claim takes lower values first; a deferred campaign message
@@ -277,7 +277,7 @@ def limits_from(settings: Settings) -> Limits:
         per_account={"plivo": settings.rate_plivo_account, "vonage": settings.rate_vonage_account},
         pair_seconds=settings.whatsapp_pair_seconds,
         margin=settings.governor_margin,
-        max_wait=settings.governor_max_wait_seconds,
+        max_wait=settings.governor_wait_seconds,
         recovery_seconds=settings.governor_recovery_seconds,
     )
 
