@@ -22,6 +22,7 @@ half to full). The state lives in `governor_limits` on PostgreSQL (one row per k
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import uuid
 from collections import OrderedDict
@@ -82,6 +83,7 @@ class Limits:
         return 1.0 / (per_second * (1.0 - self.margin))
 
 
+@functools.lru_cache(maxsize=4096)  # a deployment has few senders; each batch asks again
 def sender_kind(channel: str, address: str) -> SenderKind:
     """What kind of sender `address` is, which decides its default rate."""
     if channel == "whatsapp":
