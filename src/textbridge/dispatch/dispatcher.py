@@ -138,8 +138,9 @@ class Dispatcher:
         if provider is None:
             return SendError(f"provider {message.provider} is not configured")
         outbound = outbound_of(message, self._status_callback_url(message))
-        await self._governor.wait_for_slot(message.id)  # its rate slot; before the deadline
         try:
+            # Its rate slot, before the call's deadline starts; SlotMissed (not sent) is a retry.
+            await self._governor.wait_for_slot(message.id)
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:

@@ -47,7 +47,7 @@ from textbridge.dispatch.rates import (
 )
 from textbridge.messaging.address import ALPHANUMERIC, SHORT_CODE, InvalidAddress, of_sender
 from textbridge.models import Message
-from textbridge.providers.base import SendError, SendRateLimited
+from textbridge.providers.base import SendError, SendRateLimited, SendUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +66,9 @@ class Limits:
     """Every limit is run this much below its figure: the limit is a ceiling in any window as
     the provider sees it, and network and scheduling jitter move arrivals closer together."""
     max_wait: float = 2.0
+    wait_budget: float = 30.0
+    """The longest a claimed message may wait for a slot, retakes included (a quarter of the
+    lease: the provider call gets half of it after the wait)."""
     recovery_seconds: float = 30.0
 
     @property
@@ -105,6 +108,12 @@ def _toll_free(e164: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE
+
+
+class SlotMissed(SendUnavailable):
+    """A claimed message found no rate slot it could keep within its wait budget (a process
+    starved of CPU that long), or the store failed while it looked for one: it was not sent,
+    and is retried like a provider that could not be reached."""
 
 
 SENDER, ACCOUNT, PAIR = "sender", "account", "pair"  # the kinds of limit key
@@ -219,20 +228,26 @@ class Governor:
         """Sleep until the slot `admit` reserved for the message (at once if it has none), just
         before the provider call. Woken later than `late_tolerance` (a stalled process, a
         busy event loop), it takes a fresh slot instead of going out late: late messages
-        would leave closer together than the limit allows. Bounded: after 1.5 x `max_wait`
-        in all it goes regardless (it holds a lease; see the module docstring)."""
+        would leave closer together than the limit allows. Bounded by `wait_budget` (it holds
+        a lease): past it, `SlotMissed` (the message was not sent; record it as a retry). Raises
+        nothing else."""
         entry = self._slots.pop(str(message_id), None)
         if entry is None:
             return
         slot, cells = entry
         self._remember_sent(str(message_id), cells)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 1.5 * self.limits.max_wait
+        deadline = loop.time() + self.limits.wait_budget
         while True:
             await asyncio.sleep(max(0.0, slot - loop.time()))
-            if loop.time() - slot <= self.limits.late_tolerance or loop.time() >= deadline:
+            if loop.time() - slot <= self.limits.late_tolerance:
                 return
-            slot = loop.time() + await self._reserve_now(cells)
+            try:
+                slot = loop.time() + await self._reserve_now(cells)
+            except Exception as error:
+                raise SlotMissed("the rate governor's state could not be read") from error
+            if slot > deadline:  # going out late would break the limit: not at all, then
+                raise SlotMissed(f"no rate slot within {self.limits.wait_budget:g} s")
 
     def _remember_sent(self, message_id: str, cells: tuple[Cell, ...]) -> None:
         self._sent[message_id] = cells
@@ -280,6 +295,7 @@ def limits_from(settings: Settings) -> Limits:
         pair_seconds=settings.whatsapp_pair_seconds,
         margin=settings.governor_margin,
         max_wait=settings.governor_wait_seconds,
+        wait_budget=settings.dispatch_lease_seconds / 4,
         recovery_seconds=settings.governor_recovery_seconds,
     )
 
