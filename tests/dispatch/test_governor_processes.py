@@ -43,6 +43,7 @@ AUTH_TOKEN = "governor-test-token-0123456789"
 PROCESSES = 3
 LIMIT = 10.0
 MESSAGES = 150
+WARM_UP, WARM_UP_SENDER = 30, "+14155550102"
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def dispatchers(
             TEXTBRIDGE_DATABASE_URL=url,
             TEXTBRIDGE_API_KEY=API_KEY,
             TEXTBRIDGE_PLIVO_API_BASE_URL=f"{simulator.base_url.copy_with(path='/v1/Account')}",
-            TEXTBRIDGE_RATE_SENDERS=json.dumps({SANDBOX_NUMBER: LIMIT}),
+            TEXTBRIDGE_RATE_SENDERS=json.dumps({SANDBOX_NUMBER: LIMIT, WARM_UP_SENDER: 100}),
             PLIVO_AUTH_ID=AUTH_ID,
             PLIVO_AUTH_TOKEN=AUTH_TOKEN,
             PLIVO_SMS_FROM_NUMBER=SANDBOX_NUMBER,
@@ -115,10 +116,19 @@ def test_three_processes_hold_one_sender_to_its_limit(
     # PostgreSQL only: SQLite runs one process, so there is nothing to hold across processes.
     # Queued first, due later, then all due at once: the rate measured is the dispatchers',
     # not how fast a loaded machine accepts 150 API calls.
-    run_sync(_queue_not_due(dispatchers.url, simulator))
-    dispatchers.database.rows("UPDATE messages SET next_attempt_at = now()")
+    run_sync(_queue_not_due(dispatchers.url, simulator, WARM_UP_SENDER, WARM_UP))
+    run_sync(_queue_not_due(dispatchers.url, simulator, SANDBOX_NUMBER, MESSAGES))
+    # Warm-up from another sender first: each worker's first send opens its connection and
+    # runs code for the first time (hundreds of ms on a loaded machine), which is start-up,
+    # not the governor: a first send that slow reaches the provider next to on-time ones.
+    release = "UPDATE messages SET next_attempt_at = now() WHERE from_address = :sender"
+    dispatchers.database.rows(release, sender=WARM_UP_SENDER)
+    wait_until(lambda: _arrivals(simulator, WARM_UP, WARM_UP_SENDER), timeout=60, interval=1)
+    dispatchers.database.rows(release, sender=SANDBOX_NUMBER)
 
-    arrivals = wait_until(lambda: _arrivals(simulator, MESSAGES), timeout=60, interval=2)
+    arrivals = wait_until(
+        lambda: _arrivals(simulator, MESSAGES, SANDBOX_NUMBER), timeout=60, interval=2
+    )
 
     busiest = max(_window_count(arrivals, start, 1.0) for start in arrivals)
     achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
@@ -128,16 +138,16 @@ def test_three_processes_hold_one_sender_to_its_limit(
     assert achieved >= 0.95 * LIMIT
 
 
-async def _queue_not_due(url: str, simulator: httpx.Client) -> None:
-    """The messages, through the API's own accept path, due in an hour."""
-    settings = settings_for(url, "http://textbridge.test", **_plivo(simulator))
+async def _queue_not_due(url: str, simulator: httpx.Client, sender: str, count: int) -> None:
+    """`count` messages from `sender`, through the API's own accept path, due in an hour."""
+    settings = settings_for(url, "http://textbridge.test", **_plivo(simulator, sender))
     runtime = build_runtime(settings)
     try:
         await bootstrap(runtime)  # the sender, as `serve` would make it at start-up
         async with runtime.unit_of_work() as uow:
-            for number in range(MESSAGES):
+            for number in range(count):
                 request = outbound.SendRequest(
-                    to=f"+1415555{number:04d}", text=f"governed {number}"
+                    to=f"+1415555{number:04d}", text=f"governed {number}", from_=sender
                 )
                 message = await outbound.send(uow, request, None, runtime.providers)
                 message.next_attempt_at = utcnow() + timedelta(hours=1)
@@ -146,20 +156,20 @@ async def _queue_not_due(url: str, simulator: httpx.Client) -> None:
         await runtime.aclose()
 
 
-def _plivo(simulator: httpx.Client) -> dict[str, str]:
+def _plivo(simulator: httpx.Client, sender: str) -> dict[str, str]:
     return {
         "plivo_api_base_url": f"{simulator.base_url.copy_with(path='/v1/Account')}",
         "plivo_auth_id": AUTH_ID,
         "plivo_auth_token": AUTH_TOKEN,
-        "plivo_sms_from_number": SANDBOX_NUMBER,
+        "plivo_sms_from_number": sender,
     }
 
 
-def _arrivals(simulator: httpx.Client, expected: int) -> list[float] | None:
+def _arrivals(simulator: httpx.Client, expected: int, sender: str) -> list[float] | None:
     received: list[dict[str, Any]] = simulator.get(
         "/messages", params={"direction": "outbound"}
     ).json()
-    times = sorted(m["received_at"] for m in received if m["from_number"] == SANDBOX_NUMBER[1:])
+    times = sorted(m["received_at"] for m in received if m["from_number"] == sender[1:])
     assert len(times) <= expected, "a message was received twice"
     return times if len(times) == expected else None
 
