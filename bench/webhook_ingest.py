@@ -154,7 +154,11 @@ def plivo_params(index: int, run: uuid.UUID) -> list[tuple[str, str]]:
 
 def plivo_request(index: int, run: uuid.UUID, url: str, token: str) -> tuple[list[str], str]:
     """Header values (in `PLIVO_HEADERS` order) and body of one signed Plivo callback."""
-    params = plivo_params(index, run)
+    return plivo_signed(plivo_params(index, run), url, token)
+
+
+def plivo_signed(params: list[tuple[str, str]], url: str, token: str) -> tuple[list[str], str]:
+    """Header values (in `PLIVO_HEADERS` order) and form body of a signed Plivo POST."""
     headers = signed_headers(token, "POST", url, params)
     values = ["application/x-www-form-urlencoded"] + [headers[n] for n in PLIVO_HEADERS[1:]]
     return values, urlencode(params)
@@ -514,6 +518,19 @@ def bench_textbridge(
     port: int,
 ) -> Run:
     url = fresh_database(args.admin_url, TEXTBRIDGE_DB, textbridge)
+    env = textbridge_env(url, port, args.log_level)
+    command = [str(textbridge), "serve"]
+    log = workdir / f"textbridge-{load.provider}-{round_}.log"
+    load.fresh(args)
+    with running(command, env, port, log, workdir) as server:
+        run = measure("textbridge", round_, wrk, port, load, args, workdir, server.pid)
+    _check_journal(run, load, url, textbridge=True)
+    return run
+
+
+def textbridge_env(url: str, port: int, log_level: str | None) -> dict[str, str]:
+    """`serve`'s environment: Plivo and Vonage configured (not sandbox: every signature is
+    verified), nothing ever sent."""
     env = {
         **os.environ,
         "TEXTBRIDGE_DATABASE_URL": url,
@@ -533,15 +550,9 @@ def bench_textbridge(
     }
     for name in ("TEXTBRIDGE_VONAGE_SIGNATURE_MAX_AGE", "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION"):
         env.pop(name, None)  # serve's defaults: 300 s, verification on
-    if args.log_level:
-        env["TEXTBRIDGE_LOG_LEVEL"] = args.log_level
-    command = [str(textbridge), "serve"]
-    log = workdir / f"textbridge-{load.provider}-{round_}.log"
-    load.fresh(args)
-    with running(command, env, port, log, workdir) as server:
-        run = measure("textbridge", round_, wrk, port, load, args, workdir, server.pid)
-    _check_journal(run, load, url, textbridge=True)
-    return run
+    if log_level:
+        env["TEXTBRIDGE_LOG_LEVEL"] = log_level
+    return env
 
 
 async def _journal(url: str) -> list[asyncpg.Record]:

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -135,6 +136,42 @@ def test_send_with_a_bad_number_fails_clearly(serve: Serve, tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert "international format" in result.stdout + result.stderr
+
+
+def test_send_later_is_scheduled(serve: Serve, tmp_path: Path) -> None:
+    result = _cli(
+        "send",
+        "--to",
+        "+14155550199",
+        "--text",
+        "later",
+        "--send-at",
+        "2099-01-01T09:00:00Z",
+        "--url",
+        serve.url,
+        cwd=tmp_path,
+        TEXTBRIDGE_API_KEY=serve.key,
+    )
+    assert result.returncode == 1  # 2099 is too far ahead: the API's 422, in one line
+    assert "days ahead" in result.stdout + result.stderr
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    result = _cli(
+        "send",
+        "--to",
+        "+14155550199",
+        "--text",
+        "later",
+        "--send-at",
+        soon,
+        "--quiet-hours",
+        "default",
+        "--url",
+        serve.url,
+        cwd=tmp_path,
+        TEXTBRIDGE_API_KEY=serve.key,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r'"status": "(scheduled|held)"', result.stdout + result.stderr)
 
 
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:

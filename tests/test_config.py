@@ -47,6 +47,7 @@ def test_plivo_guide_names_and_dotenv_file(tmp_path: Path) -> None:
         ({"TEXTBRIDGE_PUBLIC_URL": "example.com"}, "TEXTBRIDGE_PUBLIC_URL"),
         ({"TEXTBRIDGE_ENV": "staging"}, "TEXTBRIDGE_ENV"),
         ({"TEXTBRIDGE_SECRET_KEY": "short"}, "TEXTBRIDGE_SECRET_KEY"),
+        ({"TEXTBRIDGE_QUIET_HOURS": "8-21"}, "TEXTBRIDGE_QUIET_HOURS"),
         ({"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX"}, "PLIVO_AUTH_TOKEN"),
         (
             {"TEXTBRIDGE_ENV": "production", "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION": "true"},
@@ -108,3 +109,9 @@ def test_governor_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTBRIDGE_RATE_SENDERS", '{"+14155550100": 0}')
     with pytest.raises(SettingsError, match="TEXTBRIDGE_RATE_SENDERS"):
         load_settings()
+
+
+def test_quiet_hours_default_and_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().quiet_hours == "08:00-21:00"
+    monkeypatch.setenv("TEXTBRIDGE_QUIET_HOURS", " 09:30-24:00 ")
+    assert load_settings().quiet_hours == "09:30-24:00"

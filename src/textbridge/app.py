@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from textbridge import __version__
 from textbridge.api import (
+    contacts,
     conversations,
     errors,
     events,
@@ -18,6 +19,7 @@ from textbridge.api import (
     journal,
     media,
     messages,
+    review,
     senders,
     templates,
 )
@@ -54,7 +56,17 @@ def create_app(
     )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
-    routers = (messages, conversations, senders, templates, media, events, journal)
+    routers = (
+        messages,
+        conversations,
+        senders,
+        templates,
+        media,
+        events,
+        journal,
+        review,
+        contacts,
+    )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
     _add_inbox(app)

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from textbridge.dispatch.quiet_hours import Window
 from textbridge.dispatch.rates import DEFAULT_ACCOUNT_RATES, DEFAULT_PAIR_SECONDS, DEFAULT_RATES
 
 Environment = Literal["development", "production", "test"]
@@ -130,6 +131,14 @@ class Settings(BaseSettings):
     governor_recovery_seconds: float = Field(
         30.0, gt=0, le=3600, validation_alias=_env("TEXTBRIDGE_GOVERNOR_RECOVERY_SECONDS")
     )
+    dispatch_max_attempts: int = Field(
+        5, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_DISPATCH_MAX_ATTEMPTS")
+    )
+    dispatch_max_rate_limited: int = Field(
+        100, ge=1, le=10_000, validation_alias=_env("TEXTBRIDGE_DISPATCH_MAX_RATE_LIMITED")
+    )
+    # The recipient's local hours when campaign messages (and API sends that ask) may leave.
+    quiet_hours: str = Field("08:00-21:00", validation_alias=_env("TEXTBRIDGE_QUIET_HOURS"))
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
@@ -173,6 +182,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _a_window(cls, value: str) -> str:
+        return str(Window.parse(value))
 
     @field_validator("vonage_signature_secrets")
     @classmethod

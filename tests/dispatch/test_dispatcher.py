@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -31,11 +32,17 @@ Handler = Callable[[httpx.Request], httpx.Response]
 class FakePlivo:
     answers: list[Handler] = field(default_factory=list)
     calls: list[httpx.Request] = field(default_factory=list)
+    answered: list[tuple[httpx.Request, int]] = field(default_factory=list)
+    """Each request with the status it was answered, in the order the answers left."""
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
         answer = self.answers.pop(0) if self.answers else accepted
-        return answer(request)
+        response = answer(request)
+        if inspect.isawaitable(response):
+            response = await response
+        self.answered.append((request, response.status_code))
+        return response
 
 
 def accepted(_: httpx.Request) -> httpx.Response:
@@ -66,9 +73,9 @@ async def plivo(database: Database, tmp_path: Path) -> AsyncIterator[tuple[Runti
     await runtime.aclose()
 
 
-async def _queue(runtime: Runtime) -> uuid.UUID:
+async def _queue(runtime: Runtime, to: str = "+14155550199") -> uuid.UUID:
     async with runtime.unit_of_work() as uow:
-        request = outbound.SendRequest(to="+14155550199", text="hello")
+        request = outbound.SendRequest(to=to, text="hello")
         message = await outbound.send(uow, request, None, runtime.providers)
         await uow.commit()
         return message.id
@@ -137,7 +144,8 @@ async def test_rate_limit_is_retried_after_retry_after(plivo: tuple[Runtime, Fak
 
 
 @pytest.mark.parametrize(
-    "failure", [plivo_error(500, "oops"), plivo_error(503, "down"), raises(httpx.ConnectError)]
+    "failure",
+    [plivo_error(503, "down"), raises(httpx.ConnectError), raises(httpx.ConnectTimeout)],
 )
 async def test_unavailable_is_retried_then_fails(
     plivo: tuple[Runtime, FakePlivo], failure: Handler
@@ -153,12 +161,21 @@ async def test_unavailable_is_retried_then_fails(
     assert len(fake.calls) == MAX_ATTEMPTS
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.RemoteProtocolError])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        raises(httpx.ReadTimeout),
+        raises(httpx.RemoteProtocolError),
+        plivo_error(500, "oops"),
+        plivo_error(502, "bad gateway"),
+        plivo_error(504, "gateway timeout"),
+    ],
+)
 async def test_uncertain_outcome_is_unknown_and_never_resent(
-    plivo: tuple[Runtime, FakePlivo], error: type[httpx.TransportError]
+    plivo: tuple[Runtime, FakePlivo], failure: Handler
 ) -> None:
     runtime, fake = plivo
-    fake.answers.append(raises(error))
+    fake.answers.append(failure)
     message_id = await _queue(runtime)
     await runtime.dispatcher.dispatch_due()
     await runtime.dispatcher.dispatch_due()
@@ -213,7 +230,7 @@ async def test_a_failure_while_recording_stays_with_its_message(
     runtime, fake = plivo
     same_id = str(uuid.uuid4())
     fake.answers.extend([_accepted_as(same_id)] * 2)
-    first, second = await _queue(runtime), await _queue(runtime)
+    first, second = await _queue(runtime), await _queue(runtime, "+14155550198")
     assert await runtime.dispatcher.dispatch_due() == 2
     messages = [await _load(runtime, message_id) for message_id in (first, second)]
     assert sorted(message.status for message in messages) == [status.SUBMITTED, status.UNKNOWN]
@@ -230,7 +247,7 @@ async def test_a_failure_before_the_call_is_retried_then_failed(
     """A stored message that cannot even be turned into a request (here a payload an older
     version could have written) is retried with backoff, alone; its batch goes on."""
     runtime, fake = plivo
-    broken, fine = await _queue(runtime), await _queue(runtime)
+    broken, fine = await _queue(runtime), await _queue(runtime, "+14155550198")
     async with runtime.sessions() as session:
         message = await session.get(Message, broken)
         assert message is not None

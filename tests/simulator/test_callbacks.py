@@ -167,14 +167,18 @@ def test_faults_can_be_read_and_reset(control: httpx.Client) -> None:
         "shuffle_callbacks": False,
         "fail_next_sends": None,
         "send_delay_seconds": 0.0,
+        "random_sends": None,
+        "record_sends": False,
     }
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"fail_next_sends": {"status": 503, "count": 1}},
+        {"fail_next_sends": {"status": 501, "count": 1}},
         {"fail_next_sends": {"status": 500, "count": -1}},
+        {"random_sends": {"rates": {"500": 0.7, "503": 0.7}}},
+        {"random_sends": {"rates": {"500": -0.1}}},
         {"callback_delay_seconds": -1},
         {"shuffle": True},
     ],

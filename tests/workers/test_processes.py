@@ -5,22 +5,25 @@ event. On SQLite (and in sandbox mode) `worker` and `serve --no-workers` refuse 
 
 from __future__ import annotations
 
+import os
 import queue
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from textbridge.cli import app
 from textbridge.realtime.listener import APPLICATION_NAME
 
 from ..support.ci import skip_or_fail
 from ..support.database import Database, drop_postgres_database, postgres_database
 from ..support.live import wait_until
-from ..support.processes import TEXTBRIDGE, Command, environment
+from ..support.processes import Command
 from ..support.textbridge import CONTACT
 from .deployment import (
+    AUTH_ID,
+    AUTH_TOKEN,
     READY_LINE,
     Deployment,
     Serve,
@@ -136,12 +139,23 @@ def test_a_killed_listener_reconnects_and_no_event_is_lost(processes: Processes)
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "in order, none lost"
 
 
-def test_worker_and_serve_without_workers_refuse_sqlite(tmp_path: Path) -> None:
-    env = environment(TEXTBRIDGE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/t.db")
+@pytest.mark.parametrize(
+    "database_url", ["sqlite+aiosqlite:///./t.db", "postgresql+asyncpg://db/x"]
+)
+def test_worker_and_serve_without_workers_refuse_one_process_setups(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite, or sandbox mode (no provider credentials) on PostgreSQL: one `serve` does all."""
+    for name in list(os.environ):
+        if name.startswith(("TEXTBRIDGE_", "PLIVO_", "VONAGE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TEXTBRIDGE_DATABASE_URL", database_url)
+    if database_url.startswith("sqlite"):
+        monkeypatch.setenv("PLIVO_AUTH_ID", AUTH_ID)
+        monkeypatch.setenv("PLIVO_AUTH_TOKEN", AUTH_TOKEN)
+    reason = "needs PostgreSQL" if database_url.startswith("sqlite") else "needs provider"
     for args in (["worker"], ["serve", "--no-workers"]):
-        done = subprocess.run(
-            [*TEXTBRIDGE, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 2, done
-        [line] = done.stderr.strip().splitlines()
-        assert "needs PostgreSQL" in line, done.stderr
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.strip().splitlines()
+        assert reason in line, result.stderr

@@ -29,14 +29,15 @@ async def send_message(
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
     `Idempotency-Key` and body return the same message."""
     scoped_key = f"{api_key.id}:{idempotency_key}" if idempotency_key else None
-    message = await outbound.send(uow, _send_request(body), scoped_key, runtime.providers)
+    request = _send_request(body, runtime.settings.quiet_hours)
+    message = await outbound.send(uow, request, scoped_key, runtime.providers)
     await uow.commit()
     runtime.dispatcher.wake()
     response.headers["Location"] = f"/api/v1/messages/{message.id}"
     return MessageOut.of(message)
 
 
-def _send_request(body: SendMessageIn) -> outbound.SendRequest:
+def _send_request(body: SendMessageIn, default_quiet_hours: str) -> outbound.SendRequest:
     template = body.template
     location = body.location
     return outbound.SendRequest(
@@ -54,6 +55,8 @@ def _send_request(body: SendMessageIn) -> outbound.SendRequest:
         else None,
         interactive=body.interactive.model_dump(exclude_none=True) if body.interactive else None,
         location=Location(**location.model_dump()) if location else None,
+        send_at=body.send_at,
+        quiet_hours=body.quiet_hours_window(default_quiet_hours),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -152,6 +153,21 @@ class SendMessageIn(_Strict):
     template: TemplateIn | None = None
     interactive: InteractiveIn | None = None
     location: LocationIn | None = None
+    send_at: datetime | None = Field(
+        None,
+        description="When to send it: ISO 8601 with a UTC offset, at most 366 days ahead; "
+        "at once when omitted",
+    )
+    quiet_hours: bool | Annotated[str, Field(max_length=11)] | None = Field(
+        None,
+        description="Send only within these local hours of the recipient: true for "
+        "TEXTBRIDGE_QUIET_HOURS, or HH:MM-HH:MM; any hour when omitted or false",
+    )
+
+    def quiet_hours_window(self, default: str) -> str | None:
+        if self.quiet_hours is True:
+            return default
+        return self.quiet_hours or None
 
     @field_validator("media", mode="before")
     @classmethod

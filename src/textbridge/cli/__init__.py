@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textbridge.cli import db, journal, keys, send, serve, simulator, templates, worker
+from textbridge.cli import db, journal, keys, messages, send, serve, simulator, templates, worker
 from textbridge.cli.errors import OneLineErrors
 
 app = OneLineErrors(
@@ -17,3 +17,4 @@ app.add_typer(journal.app, name="journal")
 app.add_typer(db.app, name="db")
 app.add_typer(simulator.app, name="sim")
 app.add_typer(templates.app, name="templates")
+app.add_typer(messages.app, name="messages")

@@ -1,39 +1,50 @@
 """The dispatcher: claims due outbound messages and hands them to their provider.
 
-A message row is its own job. Claiming moves it to `sending` with a lease; the outcome is
-recorded in a second transaction. A crash between the provider call and that record leaves the
-row in `sending` with an expired lease: it becomes `unknown`, never sent again blindly. Every
-pass recovers expired leases (not only start-up: a process restarted within a lease would never
-see them), and the provider call is bounded by half the lease, so a live dispatcher always
-records its own outcome before its lease can expire.
+A message row is its own job. `claim_due` moves a batch to `sending` with a lease in one
+transaction; the batch is sent concurrently, and outcomes are recorded as they come in, one
+transaction per group of completed sends (`_record_group`). A crash between the provider call
+and that record leaves the row in `sending` with an expired lease: it becomes `unknown`, never
+sent again blindly. Every pass recovers expired leases (not only start-up: a process restarted
+within a lease would never see them), and the provider call is bounded by half the lease, so a
+live dispatcher always records its own outcome before its lease can expire.
 
-Nothing that goes wrong with one message stops the others or leaves it for a restart: an
-exception before the provider call is recorded as a retry with backoff (the provider cannot
-have the message); one after it, while recording, as `unknown` when the provider may have the
-message, else as a retry. Only when even that record fails does the lease take over.
+Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (from, to) pair
+can be claimed, so messages to one recipient from one sender leave in the order they were
+accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
+writer at a time).
+
+What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
+with one message stops the others or leaves it for a restart: an exception before the provider
+call is recorded as a retry with backoff (the provider cannot have the message); should a
+group's record fail, each of its messages is recorded on its own, and one that still fails is
+recorded as `unknown` when the provider may have the message, else as a retry. Only when even
+that record fails does the lease take over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch import history, schedule
 from textbridge.dispatch.governor import Governor, unlimited
-from textbridge.dispatch.policy import next_attempt_at
-from textbridge.messaging import service, status
+from textbridge.dispatch.policy import Limits, decide
+from textbridge.messaging import status
 from textbridge.messaging.content import outbound_of
 from textbridge.models import Message
 from textbridge.polling import PollingLoop
 from textbridge.providers.base import (
+    OutboundMessage,
     Provider,
     SendError,
     SendOutcomeUnknown,
@@ -48,6 +59,22 @@ LEASE = timedelta(seconds=120)
 CLAIM_BATCH = 50
 INTERRUPTED = "the dispatch was interrupted; it may or may not have been sent"
 IDLE_POLL_SECONDS = 1.0
+UNSETTLED = (status.ACCEPTED, status.SENDING)
+"""A message in one of these still holds back the younger messages of its (from, to) pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message moved to `sending`, with what its send needs (no database access)."""
+
+    id: uuid.UUID
+    provider: str
+    outbound: OutboundMessage | None
+    """None when the stored message could not be turned into a request (recorded as a
+    failure before the provider call)."""
+
+
+Outcome = SendResult | SendError
 
 
 class Dispatcher:
@@ -60,6 +87,8 @@ class Dispatcher:
         concurrency: int = 8,
         on_submitted: Callable[[], None] = lambda: None,
         lease: timedelta = LEASE,
+        limits: Limits | None = None,
+        batch: int = CLAIM_BATCH,
         governor: Governor | None = None,
     ) -> None:
         self._sessions = sessions
@@ -67,11 +96,13 @@ class Dispatcher:
         self._providers = providers
         self._status_callback_url = status_callback_url
         self._slots = asyncio.Semaphore(concurrency)
-        self._loop = PollingLoop("dispatcher", CLAIM_BATCH, IDLE_POLL_SECONDS)
+        self._batch = batch
+        self._loop = PollingLoop("dispatcher", batch, IDLE_POLL_SECONDS)
         self.wake = self._loop.wake
         self._on_submitted = on_submitted
         self._lease = lease
         self._call_deadline = lease.total_seconds() / 2
+        self._limits = limits or Limits()
         self._governor = governor or unlimited()
         self._governor.wake_with(self.wake)
 
@@ -81,114 +112,166 @@ class Dispatcher:
     async def dispatch_due(self) -> int:
         """Recover expired leases, claim what is due and send it; returns how many messages
         were claimed."""
-        ids = await self._claim()
-        await asyncio.gather(*(self._send_one(message_id) for message_id in ids))
-        return len(ids)
+        claimed, found = await self.claim_due()
+        if claimed:
+            await self._send_all(claimed)
+        return found  # held ones count: a batch held entirely is no reason to wait a poll
 
-    async def _claim(self) -> list[uuid.UUID]:
+    async def claim_due(self) -> tuple[list[Claimed], int]:
+        """The claim: one transaction that recovers expired leases, picks the next batch of
+        due messages (the oldest unsettled one of each (from, to) pair, `FOR UPDATE SKIP
+        LOCKED`) and moves it to `sending` with a lease. Hooks that decide which claimed
+        messages may leave now belong here. Returns the claimed messages and how many rows
+        the claim found (some of which may have been held back)."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
             await _recover_expired(uow)
-            query = (
-                select(Message)
-                .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= utcnow())
-                .order_by(Message.priority, Message.next_attempt_at)  # replies first
-                .limit(CLAIM_BATCH)
-                .with_for_update(skip_locked=True)
-            )
-            messages = list(await uow.session.scalars(query))
+            found = list(await uow.session.scalars(_due_query(self._batch)))
+            messages = await schedule.release_due_and_hold_quiet(uow, found)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
             messages = await self._governor.admit(messages)
+            lease_until = utcnow() + self._lease
             for message in messages:
-                await service.set_status(
-                    uow,
+                history.change(
                     message,
                     status.SENDING,
                     attempts=message.attempts + 1,
-                    lease_expires_at=utcnow() + self._lease,
+                    lease_expires_at=lease_until,
                 )
+            await history.record(uow, messages)
+            claimed = [self._claimed(message) for message in messages]
             await uow.commit()
-            return [message.id for message in messages]
+            return claimed, len(found)
 
-    async def _send_one(self, message_id: uuid.UUID) -> None:
+    def _claimed(self, message: Message) -> Claimed:
+        try:
+            outbound = outbound_of(message, self._status_callback_url(message))
+        except Exception:  # a stored row we cannot read: recorded alone, the batch goes on
+            log.exception("a claimed message cannot be sent", message_id=str(message.id))
+            outbound = None
+        return Claimed(message.id, message.provider, outbound)
+
+    async def _send_all(self, claimed: Sequence[Claimed]) -> None:
+        """Send concurrently; record each group of sends that completed while the previous
+        group was being recorded, in one transaction."""
+        pending = {asyncio.create_task(self._send(one)) for one in claimed}
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            await self._record_group([task.result() for task in done])
+
+    async def _send(self, claimed: Claimed) -> tuple[uuid.UUID, Outcome]:
+        if claimed.outbound is None:
+            return claimed.id, SendUnavailable("internal error before the provider call")
         async with self._slots:
-            try:
-                outcome = await self._attempt(message_id)
-            except Exception:  # the provider was not called: it cannot have the message
-                log.exception(
-                    "dispatch failed before the provider call", message_id=str(message_id)
-                )
-                outcome = SendUnavailable("internal error before the provider call")
-            if outcome is None:
-                return
-            try:
-                await self._record(message_id, outcome)
-            except Exception:
-                log.exception("recording a send outcome failed", message_id=str(message_id))
-                await self._record_after_crash(message_id, outcome)
+            return claimed.id, await self._call_provider(claimed.provider, claimed.outbound)
 
-    async def _attempt(self, message_id: uuid.UUID) -> SendResult | SendError | None:
-        async with self._sessions() as session:
-            message = await session.get(Message, message_id)
-        if message is None:
-            return None
-        return await self._call_provider(message)
-
-    async def _call_provider(self, message: Message) -> SendResult | SendError:
-        provider = self._providers.get(message.provider)
+    async def _call_provider(self, name: str, outbound: OutboundMessage) -> Outcome:
+        provider = self._providers.get(name)
         if provider is None:
-            return SendError(f"provider {message.provider} is not configured")
-        outbound = outbound_of(message, self._status_callback_url(message))
+            return SendError(f"provider {name} is not configured")
         try:
             # Its rate slot, before the call's deadline starts; SlotMissed (not sent) is a retry.
-            await self._governor.wait_for_slot(message.id)
+            await self._governor.wait_for_slot(outbound.message_id)
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:
-            await self._governor.observe(message.id, error)  # a 429 slows its keys down
+            await self._governor.observe(outbound.message_id, error)  # a 429 slows its keys
             return error
         except TimeoutError:
             return SendOutcomeUnknown(f"no answer within {self._call_deadline:g} s")
         except Exception:  # a bug in an adapter must not lose track of the message
-            log.exception("provider send crashed", message_id=str(message.id))
+            log.exception("provider send crashed", message_id=outbound.message_id)
             return SendOutcomeUnknown("the provider adapter crashed during the call")
 
-    async def _record(self, message_id: uuid.UUID, outcome: SendResult | SendError) -> None:
-        async with UnitOfWork(self._sessions, self._bus) as uow:
-            # Locked: a status callback may be applying to this message at the same moment.
-            message = await uow.session.get(Message, message_id, with_for_update=True)
-            if message is None:
-                return
-            if message.status != status.SENDING:
-                _settled_by_callback(message, outcome)
-            elif isinstance(outcome, SendResult):
-                await service.set_status(
-                    uow,
-                    message,
-                    status.SUBMITTED,
-                    provider_message_id=outcome.provider_message_id,
-                    lease_expires_at=None,
-                )
-            else:
-                await _record_error(uow, message, outcome)
-            await uow.commit()
-        if isinstance(outcome, SendResult):
+    async def _record_group(self, outcomes: list[tuple[uuid.UUID, Outcome]]) -> None:
+        try:
+            await self._record(outcomes)
+        except Exception:
+            log.warning("recording a group of sends failed; recording each alone")
+            for one in outcomes:
+                try:
+                    await self._record([one])
+                except Exception:
+                    log.exception("recording a send outcome failed", message_id=str(one[0]))
+                    await self._record_after_crash(*one)
+        if any(isinstance(outcome, SendResult) for _, outcome in outcomes):
             self._on_submitted()
 
-    async def _record_after_crash(
-        self, message_id: uuid.UUID, outcome: SendResult | SendError
-    ) -> None:
+    async def _record(self, outcomes: list[tuple[uuid.UUID, Outcome]]) -> None:
+        by_id = dict(outcomes)
+        async with UnitOfWork(self._sessions, self._bus) as uow:
+            # Locked: a status callback may be applying to one of them at the same moment.
+            # In id order, so that two transactions locking overlapping rows cannot deadlock.
+            messages = await uow.session.scalars(
+                select(Message).where(Message.id.in_(by_id)).order_by(Message.id).with_for_update()
+            )
+            changed = []
+            for message in messages:
+                outcome = by_id[message.id]
+                if message.status != status.SENDING:
+                    _settled_by_callback(message, outcome)
+                    continue
+                self._apply(message, outcome)
+                changed.append(message)
+            await history.record(uow, changed)
+            await uow.commit()
+
+    def _apply(self, message: Message, outcome: Outcome) -> None:
+        decision = decide(
+            outcome,
+            message.provider,
+            message.attempts,
+            message.rate_limited,
+            utcnow(),
+            self._limits,
+        )
+        changes: dict[str, object] = {"lease_expires_at": None}
+        if isinstance(outcome, SendResult):
+            changes["provider_message_id"] = outcome.provider_message_id
+        else:
+            changes["error_code"] = decision.error_code
+            changes["error_message"] = decision.error_message
+        if decision.next_attempt_at is not None:
+            changes["next_attempt_at"] = decision.next_attempt_at
+            log.info("send will be retried", message_id=str(message.id))
+        if decision.rate_limited:
+            changes["rate_limited"] = message.rate_limited + 1
+        history.change(message, decision.status, **changes)
+
+    async def _record_after_crash(self, message_id: uuid.UUID, outcome: Outcome) -> None:
         """Recording `outcome` raised: record the safest reading of it instead. Should this
         fail too (the database is down), the lease expires and the message becomes `unknown`."""
         try:
             async with UnitOfWork(self._sessions, self._bus) as uow:
                 message = await uow.session.get(Message, message_id, with_for_update=True)
                 if message is not None and message.status == status.SENDING:
-                    await _record_safely(uow, message, outcome)
+                    self._apply(message, _safest_reading(outcome))
+                    await history.record(uow, [message])
                 await uow.commit()
         except Exception:
             log.exception(
                 "recording a send failed twice; its lease will expire", message_id=str(message_id)
             )
+
+
+def _due_query(batch: int) -> Select[Message]:
+    older = aliased(Message)
+    held_back = exists().where(
+        older.from_address == Message.from_address,
+        older.to_address == Message.to_address,
+        older.status.in_(UNSETTLED),
+        or_(
+            older.created_at < Message.created_at,
+            and_(older.created_at == Message.created_at, older.id < Message.id),
+        ),
+    )
+    return (
+        select(Message)
+        .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= utcnow())
+        .where(~held_back)
+        .order_by(Message.priority, Message.next_attempt_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=Message)
+    )
 
 
 async def _recover_expired(uow: UnitOfWork) -> None:
@@ -203,54 +286,26 @@ async def _recover_expired(uow: UnitOfWork) -> None:
     )
     for message in expired:
         log.warning("dispatch outcome unknown: its lease expired", message_id=str(message.id))
-        await service.set_status(
-            uow, message, status.UNKNOWN, lease_expires_at=None, error_message=INTERRUPTED
-        )
+        history.change(message, status.UNKNOWN, lease_expires_at=None, error_message=INTERRUPTED)
+    await history.record(uow, expired)
 
 
-async def _record_safely(
-    uow: UnitOfWork, message: Message, outcome: SendResult | SendError
-) -> None:
-    """`unknown` where the provider may have the message, else a retry with backoff. The
-    provider's id is not stored (storing it may be what failed, e.g. a duplicate): it goes into
-    the error message, and a status callback still finds the message by our reference."""
-    changes: dict[str, Any] = {"lease_expires_at": None, "error_message": INTERRUPTED}
+def _safest_reading(outcome: Outcome) -> SendError:
+    """What to record when recording `outcome` itself failed: `unknown` where the provider may
+    have the message (the provider's id goes into the text, not its column: storing it may be
+    what failed, e.g. a duplicate; a status callback still finds the message by our
+    reference), else a retry."""
     if isinstance(outcome, SendResult):
-        changes["error_message"] = (
-            f"the provider took it as {outcome.provider_message_id[:64]}, but recording that failed"
-        )
-    if isinstance(outcome, SendResult | SendOutcomeUnknown):
-        await service.set_status(uow, message, status.UNKNOWN, **changes)
-        return
-    changes["error_message"] = f"{outcome} (recording this failed)"[:500]
-    retry = SendUnavailable("recording the provider's answer failed")
-    retry_at = next_attempt_at(retry, message.attempts, utcnow())
-    if retry_at is None:
-        await service.set_status(uow, message, status.FAILED, **changes)
-        return
-    await service.set_status(uow, message, status.ACCEPTED, next_attempt_at=retry_at, **changes)
+        taken = outcome.provider_message_id[:64]
+        return SendOutcomeUnknown(f"the provider took it as {taken}, but recording that failed")
+    if isinstance(outcome, SendOutcomeUnknown):
+        return SendOutcomeUnknown(f"{INTERRUPTED} ({outcome})"[:500])
+    return SendUnavailable(f"{outcome} (recording this failed)"[:500])
 
 
-def _settled_by_callback(message: Message, outcome: SendResult | SendError) -> None:
+def _settled_by_callback(message: Message, outcome: Outcome) -> None:
     """A status callback named this message (by our reference) before we recorded the send:
     it is past `sending` already. Keep its status; only the provider's id and lease remain."""
     message.lease_expires_at = None
     if isinstance(outcome, SendResult) and message.provider_message_id is None:
         message.provider_message_id = outcome.provider_message_id
-
-
-async def _record_error(uow: UnitOfWork, message: Message, error: SendError) -> None:
-    common = {
-        "lease_expires_at": None,
-        "error_code": error.provider_code,
-        "error_message": str(error)[:500],
-    }
-    if isinstance(error, SendOutcomeUnknown):
-        await service.set_status(uow, message, status.UNKNOWN, **common)
-        return
-    retry_at = next_attempt_at(error, message.attempts, utcnow())
-    if retry_at is None:
-        await service.set_status(uow, message, status.FAILED, **common)
-        return
-    log.info("send will be retried", message_id=str(message.id), at=retry_at.isoformat())
-    await service.set_status(uow, message, status.ACCEPTED, next_attempt_at=retry_at, **common)

@@ -57,18 +57,19 @@ def to_payload(content: Content) -> dict[str, Any] | None:
 
 
 def attachments_of(media: tuple[Media, ...]) -> list[Attachment]:
-    return [
-        Attachment(
-            position=index,
-            url=item.url,
-            kind=item.kind,
-            mime_type=item.mime_type,
-            size=item.size,
-            caption=item.caption,
-            filename=item.filename,
-        )
-        for index, item in enumerate(media)
-    ]
+    return [Attachment(**attachment_columns(item, index)) for index, item in enumerate(media)]
+
+
+def attachment_columns(item: Media, position: int) -> dict[str, Any]:
+    return {
+        "position": position,
+        "url": item.url,
+        "kind": item.kind,
+        "mime_type": item.mime_type,
+        "size": item.size,
+        "caption": item.caption,
+        "filename": item.filename,
+    }
 
 
 def outbound_of(message: Message, status_callback_url: str) -> OutboundMessage:

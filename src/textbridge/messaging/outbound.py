@@ -12,13 +12,16 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.messaging import address, repository, status
+from textbridge.dispatch import schedule
+from textbridge.dispatch.quiet_hours import InvalidWindow, window_of
+from textbridge.messaging import address, repository
 from textbridge.messaging.content import (
     SENDER_CHANNEL,
     Content,
@@ -72,6 +75,9 @@ class SendRequest:
     interactive: dict[str, Any] | None = None
     location: Location | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    send_at: datetime | None = None
+    quiet_hours: str | None = None
+    """The local hours it may reach the recipient ("08:00-21:00"), or None: any hour."""
 
     def fingerprint(self) -> str:
         canonical = json.dumps(asdict(self), sort_keys=True, default=str)
@@ -84,7 +90,8 @@ async def send(
     idempotency_key: str | None,
     providers: Mapping[str, Provider],
 ) -> Message:
-    """Store an outbound message for the dispatcher (status `accepted`). Caller commits."""
+    """Store an outbound message for the dispatcher (status `accepted`, or `scheduled` or
+    `held` until it may leave: see `dispatch.schedule`). Caller commits."""
     if idempotency_key is None:
         return await _accept(uow, request, None, providers)
     existing = await _replay(uow, request, idempotency_key)
@@ -111,6 +118,7 @@ async def _accept(
 ) -> Message:
     recipient = _recipient(request)
     _check_shape(request)
+    _check_schedule(request)
     sender = await _choose_sender(uow, request, providers)
     _check_replyable(recipient, request.channel, sender.provider)
     to = recipient.value
@@ -121,9 +129,10 @@ async def _accept(
     content = await _content(uow, request)
     _check_window(request, content, conversation)
     _check_provider(providers[sender.provider], request, content, sender, to)
-    message = _message(request, content, conversation, sender, to, idempotency_key)
+    leaving = _departure(request, to, contact.time_zone)
+    message = _message(request, content, conversation, sender, to, idempotency_key, leaving)
     uow.session.add(message)
-    await record_internal(uow, message, status.ACCEPTED)
+    await record_internal(uow, message, leaving.status)
     touch(conversation, message, inbound=False)
     await uow.session.flush()
     uow.emit("message.created", MessageOut.of(message).event_data())
@@ -188,6 +197,26 @@ def _check_shape(request: SendRequest) -> None:
         raise MessagingError("text must not be empty", field="text")
     if request.channel == "sms" and request.text is not None:
         _check_sms_length(request.text)
+
+
+def _check_schedule(request: SendRequest) -> None:
+    if request.send_at is not None:
+        try:
+            schedule.check_send_at(request.send_at, utcnow())
+        except schedule.InvalidSendAt as exc:
+            raise MessagingError(str(exc), field="send_at") from None
+    if request.quiet_hours is not None:
+        try:
+            window_of(request.quiet_hours)
+        except InvalidWindow as exc:
+            raise MessagingError(str(exc), field="quiet_hours") from None
+
+
+def _departure(request: SendRequest, to: str, time_zone: str | None) -> schedule.Departure:
+    window = window_of(request.quiet_hours) if request.quiet_hours else None
+    return schedule.departure(
+        utcnow(), to, send_at=request.send_at, window=window, time_zone=time_zone
+    )
 
 
 def _check_sms_length(text: str) -> None:
@@ -308,6 +337,7 @@ def _message(
     sender: Sender,
     to: str,
     idempotency_key: str | None,
+    leaving: schedule.Departure,
 ) -> Message:
     outbound = _outbound(request, content, sender, to)
     encoding = analyze(content.text) if request.channel == "sms" and content.text else None
@@ -323,10 +353,12 @@ def _message(
         content_type=outbound.content_type,
         payload=to_payload(content),
         attachments=attachments_of(content.media),
-        status=status.ACCEPTED,
+        status=leaving.status,
         encoding=encoding.encoding if encoding else None,
         segments=encoding.segments if encoding else None,
-        next_attempt_at=utcnow(),
+        next_attempt_at=leaving.leaves_at,
+        send_at=request.send_at,
+        quiet_hours=str(window_of(request.quiet_hours)) if request.quiet_hours else None,
         idempotency_key=idempotency_key,
         request_hash=request.fingerprint(),
     )

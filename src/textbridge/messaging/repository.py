@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, Table, and_, false, insert, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from textbridge.messaging.address import Address
-from textbridge.models import Contact, Conversation, Message, MessageEvent, Sender
+from textbridge.models import Attachment, Contact, Conversation, Message, MessageEvent, Sender
 
 _Row = TypeVar("_Row", Contact, Sender, Conversation)
+
+ProviderId = tuple[str, str]
+"""(provider, provider message id)"""
+SenderKey = tuple[str, str, str]
+"""(provider, channel, address)"""
+ConversationKey = tuple[uuid.UUID, uuid.UUID, str]
+"""(contact id, sender id, channel)"""
 
 
 async def get_or_create_contact(session: AsyncSession, address: Address) -> Contact:
@@ -141,3 +150,160 @@ async def messages_of(
         query = query.where(Message.created_at < before)
     query = query.order_by(Message.created_at.desc(), Message.id).limit(limit)
     return list(reversed((await session.scalars(query)).all()))
+
+
+# ---------------------------------------------------------------------------- in bulk
+# The journal applier's batch path: one query per kind of row for a whole batch, and
+# get-or-create as INSERT ... ON CONFLICT DO NOTHING then SELECT, so that two appliers
+# creating the same contact at once both end up with the one row, without a savepoint.
+
+
+async def messages_by_provider_ids(
+    session: AsyncSession, keys: Collection[ProviderId], *, lock: bool = False
+) -> dict[ProviderId, Message]:
+    if not keys:
+        return {}
+    # In id order: two appliers (or an applier and the dispatcher) lock rows in one order.
+    query = select(Message).where(_by_provider_ids(keys)).order_by(Message.id)
+    found = await session.scalars(query.with_for_update() if lock else query)
+    return {(m.provider, m.provider_message_id or ""): m for m in found}
+
+
+async def stored_provider_ids(
+    session: AsyncSession, keys: Collection[ProviderId]
+) -> set[ProviderId]:
+    """Which of these (provider, provider message id) a message already has."""
+    if not keys:
+        return set()
+    query = select(Message.provider, Message.provider_message_id).where(_by_provider_ids(keys))
+    return {(provider, message_id or "") for provider, message_id in await session.execute(query)}
+
+
+async def messages_by_ids(
+    session: AsyncSession, ids: Collection[uuid.UUID], *, lock: bool = False
+) -> dict[uuid.UUID, Message]:
+    if not ids:
+        return {}
+    query = select(Message).where(Message.id.in_(ids)).order_by(Message.id)
+    found = await session.scalars(query.with_for_update() if lock else query)
+    return {message.id: message for message in found}
+
+
+async def existing_event_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
+    if not keys:
+        return set()
+    found = await session.scalars(
+        select(MessageEvent.dedup_key).where(MessageEvent.dedup_key.in_(keys))
+    )
+    return set(found)
+
+
+async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert event rows; one whose dedup key is already there is left out."""
+    if rows:
+        await session.execute(_insert_ignoring(session, MessageEvent, ["dedup_key"]), rows)
+
+
+async def add_messages(
+    session: AsyncSession,
+    messages: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Mapping[str, Any]],
+) -> None:
+    """Insert new messages and their attachments (rows with the same columns each)."""
+    if messages:
+        await session.execute(insert(Message.__table__), messages)  # type: ignore[arg-type]
+    if attachments:
+        await session.execute(insert(Attachment.__table__), attachments)  # type: ignore[arg-type]
+
+
+async def contacts_by_address(
+    session: AsyncSession, addresses: Iterable[Address]
+) -> dict[str, Contact]:
+    """The contact of each address, created if new."""
+    wanted = {address.value: address for address in addresses}
+    found = await _contacts(session, wanted)
+    missing = [wanted[value] for value in wanted if value not in found]
+    if missing:
+        rows = [{"address": a.value, "address_kind": a.kind, "country": a.country} for a in missing]
+        await session.execute(_insert_ignoring(session, Contact, ["address"]), rows)
+        found |= await _contacts(session, {a.value: a for a in missing})
+    return found
+
+
+async def _contacts(session: AsyncSession, wanted: Collection[str]) -> dict[str, Contact]:
+    if not wanted:
+        return {}
+    found = await session.scalars(select(Contact).where(Contact.address.in_(wanted)))
+    return {contact.address: contact for contact in found}
+
+
+async def senders_by_key(
+    session: AsyncSession, keys: Collection[SenderKey]
+) -> dict[SenderKey, Sender]:
+    """The sender of each (provider, channel, address), created if new."""
+    found = await _senders(session, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        rows = [{"provider": p, "channel": c, "address": a} for p, c, a in missing]
+        await session.execute(
+            _insert_ignoring(session, Sender, ["provider", "channel", "address"]), rows
+        )
+        found |= await _senders(session, missing)
+    return found
+
+
+async def _senders(session: AsyncSession, keys: Collection[SenderKey]) -> dict[SenderKey, Sender]:
+    if not keys:
+        return {}
+    columns = (Sender.provider, Sender.channel, Sender.address)
+    found = await session.scalars(select(Sender).where(_in(columns, keys)))
+    return {(s.provider, s.channel, s.address): s for s in found}
+
+
+async def conversations_by_key(
+    session: AsyncSession, keys: Collection[ConversationKey]
+) -> dict[ConversationKey, Conversation]:
+    """The conversation of each (contact, sender, channel), created if new."""
+    found = await _conversations(session, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        rows = [{"contact_id": c, "sender_id": s, "channel": ch} for c, s, ch in missing]
+        unique = ["contact_id", "sender_id", "channel"]
+        await session.execute(_insert_ignoring(session, Conversation, unique), rows)
+        found |= await _conversations(session, missing)
+    return found
+
+
+async def _conversations(
+    session: AsyncSession, keys: Collection[ConversationKey]
+) -> dict[ConversationKey, Conversation]:
+    if not keys:
+        return {}
+    columns = (Conversation.contact_id, Conversation.sender_id, Conversation.channel)
+    found = await session.scalars(select(Conversation).where(_in(columns, keys)))
+    return {(c.contact_id, c.sender_id, c.channel): c for c in found}
+
+
+def _by_provider_ids(keys: Collection[ProviderId]) -> ColumnElement[bool]:
+    by_provider: dict[str, list[str]] = {}
+    for provider, message_id in keys:
+        by_provider.setdefault(provider, []).append(message_id)
+    return or_(
+        false(),
+        *(
+            and_(Message.provider == provider, Message.provider_message_id.in_(ids))
+            for provider, ids in by_provider.items()
+        ),
+    )
+
+
+def _in(columns: tuple[Any, ...], keys: Collection[tuple[Any, ...]]) -> ColumnElement[bool]:
+    # Row values (`(a, b) IN ((..), (..))`): PostgreSQL and SQLite >= 3.15 both have them.
+    return tuple_(*columns).in_(list(keys))
+
+
+def _insert_ignoring(session: AsyncSession, model: type[Any], unique: list[str]) -> Insert:
+    table: Table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=unique)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=unique)

@@ -8,9 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from textbridge.messaging import address
+from textbridge.messaging import address, status
 from textbridge.models import Conversation, Message, MessageEvent
 from textbridge.whatsapp.window import window_expires_at
+
+_WAITING = frozenset({status.ACCEPTED, *status.DEFERRED})
 
 
 class StatusEventOut(BaseModel):
@@ -23,6 +25,8 @@ class StatusEventOut(BaseModel):
     error_code: str | None
     occurred_at: datetime | None
     received_at: datetime
+    by: str | None = None
+    """Who made a change by hand (a review's resend or close)."""
 
 
 class MediaOut(BaseModel):
@@ -70,6 +74,13 @@ class MessageOut(BaseModel):
     segments: int | None
     price: str | None
     attempts: int
+    send_at: datetime | None
+    """The time asked for when it was sent (None: at once)."""
+    leaves_at: datetime | None
+    """When it is to be handed to the provider, while it waits (`scheduled`, `held`,
+    `accepted`); None once it has left."""
+    quiet_hours: str | None
+    """The recipient's local hours it may leave in (e.g. 08:00-21:00); None: any hour."""
     created_at: datetime
     updated_at: datetime
 
@@ -99,6 +110,9 @@ class MessageOut(BaseModel):
             segments=message.segments,
             price=message.price,
             attempts=message.attempts,
+            send_at=message.send_at,
+            leaves_at=message.next_attempt_at if message.status in _WAITING else None,
+            quiet_hours=message.quiet_hours,
             created_at=message.created_at,
             updated_at=message.updated_at,
         )

@@ -10,6 +10,11 @@ highest-ranked status among all its events, whatever order they came in.
   and a `delivered` after `undelivered` (a carrier that retried) is applied.
 - Failures are ordered among themselves (`rejected` < `failed` < `undelivered`) only so that
   the outcome never depends on order.
+- `scheduled` (waiting for its `send_at`) and `held` (deferred by quiet hours) share the rank of
+  `accepted`: all three mean "stored, not yet handed to a provider" and differ only in why it
+  waits, so `held` -> `accepted` is not a step back. Only textbridge moves a message between
+  them (`dispatch.schedule`), as it moves `sending` back to `accepted` for a retry; a provider's
+  report cannot (equal ranks never advance), and none comes before the message was sent.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 from typing import Final
 
 ACCEPTED: Final = "accepted"
+SCHEDULED: Final = "scheduled"
+HELD: Final = "held"
 SENDING: Final = "sending"
 UNKNOWN: Final = "unknown"
 SUBMITTED: Final = "submitted"
@@ -30,6 +37,8 @@ RECEIVED: Final = "received"
 
 RANKS: Final[dict[str, int]] = {
     ACCEPTED: 0,
+    SCHEDULED: 0,
+    HELD: 0,
     SENDING: 10,
     UNKNOWN: 20,
     SUBMITTED: 30,
@@ -43,6 +52,8 @@ RANKS: Final[dict[str, int]] = {
 }
 
 FAILURES: Final = frozenset({REJECTED, FAILED, UNDELIVERED})
+# Waiting for a time (their `next_attempt_at`) before they become `accepted`.
+DEFERRED: Final = (SCHEDULED, HELD)
 OUTBOUND_STATUSES: Final = tuple(status for status in RANKS if status != RECEIVED)
 
 

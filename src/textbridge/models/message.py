@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from textbridge.db.base import Base, new_id, utcnow
@@ -21,6 +21,15 @@ class Message(Base):
         Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
         # The claim order (dispatch/priority.py): replies, then campaign traffic, each by due time
         Index("ix_messages_status_priority_next_attempt", "status", "priority", "next_attempt_at"),
+        # The dispatcher's order check: is an older message of this (from, to) pair unsettled?
+        Index(
+            "ix_messages_unsettled_pair",
+            "from_address",
+            "to_address",
+            "created_at",
+            postgresql_where=text("status IN ('accepted', 'sending')"),
+            sqlite_where=text("status IN ('accepted', 'sending')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -43,10 +52,16 @@ class Message(Base):
     segments: Mapped[int | None] = mapped_column(default=None)
     price: Mapped[str | None] = mapped_column(String(20), default=None)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Of `attempts`, how many the provider answered 429 (they do not use up an attempt).
+    rate_limited: Mapped[int] = mapped_column(default=0, server_default="0")
     # Lower leaves first (dispatch/priority.py): replies pass campaign traffic.
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The time the sender asked for (None: at once); when it really leaves is next_attempt_at.
+    send_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The local hours it may reach the recipient ("08:00-21:00"); None: any hour. See dispatch/.
+    quiet_hours: Mapped[str | None] = mapped_column(String(11), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -98,3 +113,11 @@ class MessageEvent(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     occurred_at: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def by(self) -> str | None:
+        """Who made a change by hand (a review's resend or close), kept in `raw`."""
+        if self.source != "review" or not isinstance(self.raw, dict):
+            return None
+        who = self.raw.get("by")
+        return who if isinstance(who, str) else None

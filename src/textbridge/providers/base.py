@@ -3,17 +3,19 @@
 A provider turns our `OutboundMessage` into its wire request and its webhooks into normalized
 events. It never touches the database, never retries and never sleeps; the dispatcher decides.
 
-Send errors form a closed hierarchy; the dispatcher's retry decision reads only `retryable` and
-whether the outcome is uncertain::
+Send errors form a closed hierarchy; what each one becomes (submitted, retried, `unknown`,
+failed) is decided in one place, `dispatch/policy.py`, whose table lists every case::
 
     SendError                       the provider did not take the message
     ├── SendRejected                permanent: bad number, bad content, blocked (retryable=False)
     ├── SendAuthFailed              our credentials were refused (retryable=False)
     ├── SendRateLimited             429: try again after `retry_after` seconds, at most an hour
-    │                               (retryable=True)
-    ├── SendUnavailable             5xx or no connection before the request left (retryable=True)
-    └── SendOutcomeUnknown          the request may have been taken (read timeout, lost answer):
-                                    never resent blindly; the message becomes `unknown`
+    │                               (retryable=True; does not use up an attempt)
+    ├── SendUnavailable             503, or no connection before the request left
+    │                               (retryable=True; `retry_after` when the 503 said)
+    └── SendOutcomeUnknown          the request may have been taken (read timeout, lost answer,
+                                    500/502/504): never resent blindly; the message becomes
+                                    `unknown`
 """
 
 from __future__ import annotations
@@ -196,22 +198,6 @@ class WebhookPayloadError(ValueError):
     """A verified webhook whose content we cannot understand (answered 400, journaled)."""
 
 
-class SendError(Exception):
-    retryable: bool = False
-
-    def __init__(self, message: str, *, provider_code: str | None = None) -> None:
-        super().__init__(message)
-        self.provider_code = provider_code
-
-
-class SendRejected(SendError):
-    pass
-
-
-class SendAuthFailed(SendError):
-    pass
-
-
 MAX_RETRY_AFTER_SECONDS = 3600.0
 """The longest wait a provider's `Retry-After` can impose (a bigger one is clamped to it)."""
 
@@ -224,12 +210,31 @@ def bounded_wait(seconds: float | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class SendError(Exception):
+    retryable: bool = False
+
+    def __init__(
+        self, message: str, *, provider_code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.provider_code = provider_code
+        self.retry_after = bounded_wait(retry_after)
+        """The wait the provider asked for (`Retry-After`), if it did."""
+
+
+class SendRejected(SendError):
+    pass
+
+
+class SendAuthFailed(SendError):
+    pass
+
+
 class SendRateLimited(SendError):
     retryable = True
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message, provider_code="429")
-        self.retry_after = bounded_wait(retry_after)
+        super().__init__(message, provider_code="429", retry_after=retry_after)
 
 
 class SendUnavailable(SendError):

@@ -11,7 +11,12 @@ from typing import Any
 
 import httpx
 
-from textbridge.providers.base import SendOutcomeUnknown, SendUnavailable, bounded_wait
+from textbridge.providers.base import (
+    SendError,
+    SendOutcomeUnknown,
+    SendUnavailable,
+    bounded_wait,
+)
 
 # Raised before a byte of the request left our side: safe to try again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -43,3 +48,25 @@ def retry_after(value: str | None, clock: Callable[[], float] = time.time) -> fl
         return bounded_wait(moment.timestamp() - clock())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+UNAVAILABLE = 503
+"""The one 5xx that says the provider did not take the request (RFC 9110 section 15.6.4:
+"currently unable to handle the request"); the others (500, 502, 504, any other 5xx) may come
+after the provider stored the message, so they are ambiguous."""
+
+
+def server_error(
+    provider: str, status: int, detail: str, code: str, retry_after: float | None
+) -> SendError:
+    """A 5xx answer: 503 is retried (after `retry_after` when given); any other 5xx makes the
+    message `unknown` (see `dispatch/policy.py`)."""
+    if status == UNAVAILABLE:
+        return SendUnavailable(
+            f"{provider} unavailable ({status}): {detail}",
+            provider_code=code,
+            retry_after=retry_after,
+        )
+    return SendOutcomeUnknown(
+        f"{provider} error {status}, it may have taken the message: {detail}", provider_code=code
+    )

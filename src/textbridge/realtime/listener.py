@@ -41,6 +41,13 @@ FIRST_BACKOFF_SECONDS = 0.1
 LONGEST_BACKOFF_SECONDS = 5.0
 
 
+_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
 def asyncpg_dsn(database_url: str) -> str:
     """The SQLAlchemy URL (`postgresql+asyncpg://...`) as a plain DSN for asyncpg."""
     url = make_url(database_url).set(drivername="postgresql")
@@ -89,8 +96,13 @@ class PgListener:
                 try:
                     await self._listen_until_lost()
                     log.warning("listener connection closed; polling until it is back")
+                except _CONNECTION_ERRORS as exc:
+                    # Expected while the server restarts: one line when it goes, not a
+                    # traceback every retry.
+                    report = log.warning if self._was_up else log.debug
+                    report("listener connection lost; polling until it is back", reason=_why(exc))
                 except Exception:
-                    self._errors.exception("listener connection lost; polling meanwhile")
+                    self._errors.exception("listener failed; polling until it is back")
                 failures = 1 if self._was_up else failures + 1
                 self._was_up = False
                 await asyncio.sleep(backoff(failures))

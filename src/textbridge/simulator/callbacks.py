@@ -119,6 +119,9 @@ class LifecycleStep:
     webhook: Webhook | None  # None: the message has no callback URL
 
 
+CONCURRENT_CALLBACKS = 32
+
+
 class CallbackDispatcher:
     """Sends signed webhooks and runs message lifecycles in the background."""
 
@@ -126,6 +129,9 @@ class CallbackDispatcher:
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._random = secrets.SystemRandom()
+        # Callbacks queue here, not in httpcore's pool: a pool with thousands of waiting
+        # requests spends its time re-scanning them (quadratic) and starves the send API.
+        self._in_flight = asyncio.Semaphore(CONCURRENT_CALLBACKS)
 
     async def start(self) -> None:
         if self._client is None:
@@ -172,7 +178,8 @@ class CallbackDispatcher:
     async def deliver(self, hook: Webhook, attempt: int = 1) -> httpx.Response:
         """Send ``hook`` once, signed, and log it; ``httpx.HTTPError`` on transport failure."""
         try:
-            response = await hook.send(self.client)
+            async with self._in_flight:
+                response = await hook.send(self.client)
         except httpx.HTTPError as exc:
             log.warning(
                 "simulator.callback.error", attempt=attempt, error=repr(exc), **hook.describe()

@@ -13,23 +13,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 class PlivoApiError(Exception):
     """A request the simulated API refuses with ``status`` and ``message``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 def new_api_id() -> str:
     return str(uuid.uuid4())
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"api_id": new_api_id(), "error": message}, status_code=status)
+def error_response(status: int, message: str, retry_after: float | None = None) -> JSONResponse:
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
+    body = {"api_id": new_api_id(), "error": message}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def plivo_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlivoApiError)
-    return error_response(exc.status, exc.message)
+    return error_response(exc.status, exc.message, exc.retry_after)
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:

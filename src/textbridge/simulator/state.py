@@ -4,6 +4,7 @@ offset, WhatsApp windows and templates."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -78,12 +79,53 @@ class NumberFate:
         return shown
 
 
+MAX_SEND_LOG = 1_000_000
+
+
 @dataclass
 class SendFault:
     """The next ``count`` send API calls answer ``status``."""
 
     status: int
     count: int
+
+
+TAKEN_BY_DEFAULT: frozenset[int] = frozenset({500, 504})
+"""Random faults answered after the message was stored (and its callbacks started): what makes
+a 5xx ambiguous. A 502 (a proxy that never reached the API), a 503 and a 429 take nothing."""
+
+
+@dataclass
+class RandomSendFaults:
+    """Each send call answers one of ``rates`` (status -> probability) at random; 429 and
+    503 carry ``Retry-After: retry_after_seconds``."""
+
+    rates: dict[int, float]
+    retry_after_seconds: float = 1.0
+    taken: frozenset[int] = TAKEN_BY_DEFAULT
+    rng: random.Random = field(default_factory=random.Random)
+
+    def draw(self) -> int | None:
+        roll = self.rng.random()
+        for status, rate in sorted(self.rates.items()):
+            if roll < rate:
+                return status
+            roll -= rate
+        return None
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    """One call of a send API, as answered: ``reference`` is our caller's reference to its
+    message (Plivo: the ``ref`` of the callback URL; Vonage: ``client_ref``), ``at`` the
+    simulator's real time (epoch seconds) when the call arrived."""
+
+    at: float
+    provider: str
+    reference: str | None
+    status: int
+    taken: bool
+    retry_after: float | None
 
 
 @dataclass
@@ -96,6 +138,9 @@ class Faults:
     fail_next_sends: SendFault | None = None
     send_delay_seconds: float = 0.0
     """A slow provider: a send is stored (and its callbacks start) at once, answered after."""
+    random_sends: RandomSendFaults | None = None
+    record_sends: bool = False
+    """Keep every send call in ``SimulatorState.send_log`` (``GET /control/sends``)."""
 
 
 @dataclass
@@ -190,6 +235,8 @@ class SimulatorState:
     media: dict[tuple[str, str], HostedMedia] = field(default_factory=dict)
     """Hosted inbound media by (message_uuid, media_id) (see ``plivo.media``)."""
     faults: Faults = field(init=False)
+    send_log: list[SendAttempt] = field(default_factory=list)
+    """Every send call while ``faults.record_sends`` is on (cleared by a reset)."""
 
     def __post_init__(self) -> None:
         self.reset_faults()
@@ -207,6 +254,7 @@ class SimulatorState:
         self.media.clear()
         self.templates.reset()
         self.reset_faults()
+        self.send_log.clear()
 
     def now(self) -> datetime:
         """The simulator's notion of now: the real time shifted by ``clock_offset``."""
@@ -236,6 +284,28 @@ class SimulatorState:
         """Hold a send's answer for ``send_delay_seconds`` (the message is already taken)."""
         if self.faults.send_delay_seconds > 0:
             await asyncio.sleep(self.faults.send_delay_seconds)
+
+    def draw_send_fault(self) -> int | None:
+        """The status a random fault answers this call with, if one is armed and drawn."""
+        faults = self.faults.random_sends
+        return faults.draw() if faults is not None else None
+
+    def fault_takes(self, fault: int | None) -> bool:
+        """Whether a call answered ``fault`` stores the message first (no fault: it does)."""
+        faults = self.faults.random_sends
+        return fault is None or (faults is not None and fault in faults.taken)
+
+    def log_send(
+        self, provider: str, reference: str | None, status: int, taken: bool, at: float
+    ) -> float | None:
+        """Keep the call in ``send_log`` when recording; returns the Retry-After it gets."""
+        faults = self.faults.random_sends
+        retry_after = None
+        if faults is not None and status in (429, 503):
+            retry_after = faults.retry_after_seconds
+        if self.faults.record_sends and len(self.send_log) < MAX_SEND_LOG:
+            self.send_log.append(SendAttempt(at, provider, reference, status, taken, retry_after))
+        return retry_after
 
     def take_send_fault(self) -> int | None:
         """The status the current send call must fail with, if a fault is armed (uses one)."""

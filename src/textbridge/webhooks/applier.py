@@ -1,9 +1,12 @@
 """Applies journaled webhooks to messages and conversations, in arrival order.
 
-Each entry succeeds or fails alone: it is applied inside a savepoint of the batch's
-transaction, so an entry that raises rolls back only its own writes. Should the batch's
-commit fail all the same (a constraint checked only at commit), the batch is applied again
-one entry per transaction, so that the good entries land and only the bad one fails.
+A batch is applied in bulk first (`service.apply_in_bulk`: a few statements for the whole
+batch, no savepoint); what is one entry's own fault there (its payload, a status for an
+unknown message) is recorded on that entry alone. Should the bulk pass fail otherwise (the
+database refuses a row), each entry succeeds or fails alone: it is applied inside a savepoint
+of the batch's transaction, so an entry that raises rolls back only its own writes. Should
+that commit fail all the same (a constraint checked only at commit), the batch is applied
+again one entry per transaction, so that the good entries land and only the bad one fails.
 
 What a failure becomes:
 - a status for a message whose send is not recorded yet (the provider called back before our
@@ -107,8 +110,57 @@ class JournalApplier:
             entries = await journal.due_entries(uow.session, BATCH)
             ids = [entry.id for entry in entries]
             try:
-                for entry in entries:
-                    await self._apply_entry(uow, entry)
+                await self._apply_in_bulk(uow, entries)
+                await uow.commit()
+            except Exception as exc:
+                log.warning(
+                    "journal batch failed, applying entry by entry",
+                    reason=journal.describe_failure(exc),
+                )
+                await uow.rollback()
+            else:
+                ids = []
+        if ids:
+            await self._apply_each(ids)
+        if entries and self._on_applied is not None:
+            self._on_applied()
+        return len(entries)
+
+    async def _apply_in_bulk(self, uow: UnitOfWork, entries: list[WebhookJournalEntry]) -> None:
+        """The whole batch with a few statements and no savepoint. What fails because of one
+        entry (its payload, an unknown message) is recorded on that entry; anything else
+        raises, and the batch is then applied entry by entry (`_apply_each`)."""
+        parsed: list[tuple[WebhookJournalEntry, list[service.BulkEvent]]] = []
+        for entry in entries:
+            provider = self._providers.get(entry.provider)
+            if provider is None:
+                self._park_unconfigured(entry)
+                continue
+            try:
+                events = _bulk_events(provider, entry)
+            except Exception as exc:
+                self._record(entry, _outcome_of(exc))
+                continue
+            parsed.append((entry, events))
+        errors = await service.apply_in_bulk(uow, [events for _, events in parsed])
+        applied = []
+        for (entry, _), error in zip(parsed, errors, strict=True):
+            if error is None:
+                applied.append(entry.id)
+            else:
+                self._record(entry, _outcome_of(error))
+        await journal.mark_applied(uow.session, applied)
+
+    async def _apply_each(self, ids: list[int]) -> None:
+        """Each entry in a savepoint of one transaction: an entry that raises rolls back only
+        its own writes. Should the commit fail all the same (a constraint checked only at
+        commit), each entry in a transaction of its own."""
+        async with UnitOfWork(self._sessions, self._bus) as uow:
+            try:
+                for entry_id in ids:
+                    entry = await _due_entry(uow.session, entry_id)
+                    if entry is not None:
+                        await self._apply_entry(uow, entry)
                 await uow.commit()
             except Exception as exc:
                 log.warning(
@@ -117,13 +169,10 @@ class JournalApplier:
                 )
                 await uow.rollback()
             else:
-                ids = []
+                return
         for entry_id in ids:
             if not await self._apply_alone(entry_id):
                 break  # the database refuses even to record a failure: try again next pass
-        if entries and self._on_applied is not None:
-            self._on_applied()
-        return len(entries)
 
     async def _apply_alone(self, entry_id: int) -> bool:
         """One entry in its own transaction; if even that commit fails, its failure is
@@ -157,13 +206,16 @@ class JournalApplier:
             return False
         return True
 
+    def _park_unconfigured(self, entry: WebhookJournalEntry) -> None:
+        reason = f"provider {entry.provider} is not configured"
+        _log_parked(entry, journal.DEAD, reason)
+        journal.mark(entry, journal.DEAD, reason)
+
     async def _apply_entry(self, uow: UnitOfWork, entry: WebhookJournalEntry) -> None:
         provider = self._providers.get(entry.provider)
         if provider is None:
-            reason = f"provider {entry.provider} is not configured"
-            _log_parked(entry, journal.DEAD, reason)
             async with uow.savepoint():
-                journal.mark(entry, journal.DEAD, reason)
+                self._park_unconfigured(entry)
             return
         outcome = await self._try_apply(uow, provider, entry)
         if outcome is None:
@@ -181,12 +233,8 @@ class JournalApplier:
             async with uow.savepoint():
                 await self._apply_events(uow, provider, entry)
                 journal.mark(entry, journal.APPLIED)
-        except service.UnknownMessage as exc:
-            return _Outcome("postpone", f"no message with provider id {exc}")
-        except WebhookPayloadError as exc:
-            return _Outcome("invalid", str(exc))
         except Exception as exc:
-            return _Outcome("failed", journal.describe_failure(exc))
+            return _outcome_of(exc)
         return None
 
     async def _apply_events(
@@ -206,6 +254,24 @@ class JournalApplier:
             _retry_later(entry, outcome.reason, self.orphan_retry, journal.ORPHANED)
         else:
             _retry_later(entry, outcome.reason, self.failure_retry, journal.DEAD)
+
+
+def _outcome_of(exc: Exception) -> _Outcome:
+    if isinstance(exc, service.UnknownMessage):
+        return _Outcome("postpone", f"no message with provider id {exc}")
+    if isinstance(exc, WebhookPayloadError):
+        return _Outcome("invalid", str(exc))
+    return _Outcome("failed", journal.describe_failure(exc))
+
+
+def _bulk_events(provider: Provider, entry: WebhookJournalEntry) -> list[service.BulkEvent]:
+    events = provider.parse(entry.kind, _webhook_of(entry))  # type: ignore[arg-type]
+    return [
+        event
+        if isinstance(event, InboundMessage)
+        else service.ProviderStatus(event, provider.status_for(event.provider_status))
+        for event in events
+    ]
 
 
 def _retry_later(

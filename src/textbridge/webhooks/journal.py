@@ -346,6 +346,18 @@ def mark(entry: WebhookJournalEntry, state: str, error: str | None = None) -> No
     entry.processed_at = utcnow()
 
 
+async def mark_applied(session: AsyncSession, ids: Sequence[int]) -> None:
+    """`mark(entry, APPLIED)` for many entries in one statement (the objects in the session
+    are left as they were: the caller is done with them)."""
+    if ids:
+        await session.execute(
+            update(WebhookJournalEntry)
+            .where(WebhookJournalEntry.id.in_(ids))
+            .values(state=APPLIED, error=None, processed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
 def postpone(entry: WebhookJournalEntry, delay: timedelta, error: str) -> None:
     entry.attempts += 1
     entry.apply_after = utcnow() + delay

@@ -242,13 +242,13 @@ def problem(
         ),
         (
             problem(500, None, "Internal Error", "Something went wrong."),
-            SendUnavailable,
+            SendOutcomeUnknown,
             "500",
             ["500", "Internal Error"],
         ),
         (
             httpx.Response(502, text="<html>Bad gateway</html>"),
-            SendUnavailable,
+            SendOutcomeUnknown,
             "502",
             ["Bad Gateway"],
         ),

@@ -17,7 +17,6 @@ from textbridge.providers.base import (
     SendRateLimited,
     SendRejected,
     SendResult,
-    SendUnavailable,
 )
 from textbridge.providers.plivo import whatsapp
 from textbridge.providers.shapes import note_unknown_shape
@@ -146,7 +145,8 @@ def _error(response: httpx.Response) -> SendError:
     if code == 401:
         return SendAuthFailed(f"Plivo refused our credentials: {detail}", provider_code="401")
     if code >= 500:
-        return SendUnavailable(f"Plivo error {code}: {detail}", provider_code=str(code))
+        retry_after = transport.retry_after(response.headers.get("retry-after"))
+        return transport.server_error("Plivo", code, detail, str(code), retry_after)
     return SendRejected(f"Plivo refused the message: {detail}", provider_code=str(code))
 
 

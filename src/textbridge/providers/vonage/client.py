@@ -23,7 +23,6 @@ from textbridge.providers.base import (
     SendRateLimited,
     SendRejected,
     SendResult,
-    SendUnavailable,
     bounded_wait,
 )
 from textbridge.providers.vonage.auth import AuthHeader, Clock
@@ -74,7 +73,8 @@ def error(response: httpx.Response, clock: Clock = time.time) -> SendError:
             f"Vonage refused our credentials ({status}): {detail}", provider_code=code
         )
     if status >= 500:
-        return SendUnavailable(f"Vonage error {status}: {detail}", provider_code=code)
+        retry_after = retry_after_seconds(response, clock)
+        return transport.server_error("Vonage", status, detail, code, retry_after)
     return SendRejected(f"Vonage refused the message ({status}): {detail}", provider_code=code)
 
 

@@ -11,8 +11,15 @@ WhatsApp templates in ``control.whatsapp``.
   Plivo's; Vonage then reports its own default); a provider's own fate wins over it. Vonage
   reports ``failed`` as ``rejected`` and ``undelivered`` as ``undeliverable``.
 - ``GET | PUT | DELETE /control/faults``: ``duplicate_callbacks``, ``shuffle_callbacks``,
-  ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500, "count"}`` (both APIs),
-  ``send_delay_seconds`` (a slow provider: each send is taken at once, answered this late).
+  ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500 | 502 | 503 | 504,
+  "count"}`` (both APIs), ``send_delay_seconds`` (a slow provider: each send is taken at once,
+  answered this late), ``random_sends {"rates": {"<status>": probability}, "retry_after_seconds",
+  "taken": [statuses], "seed"}`` (each send call fails at random; 429 and 503 carry
+  ``Retry-After``; the ``taken`` ones, by default 500 and 504, store the message first),
+  ``record_sends`` (keep every send call for ``GET /control/sends``).
+- ``GET /control/sends``: every send call while ``record_sends`` is on: ``at`` (epoch seconds
+  on arrival), ``provider``, ``reference`` (Plivo: the callback URL's ``ref``; Vonage:
+  ``client_ref``), ``status`` answered, ``taken``, ``retry_after``.
 - ``GET /control/messages[?direction=inbound|outbound][&provider=plivo|vonage]``: every
   message, newest last; ``received_at`` is when the simulator took it, in seconds on its own
   monotonic clock (rate checks compare these, never the senders' clocks).
@@ -22,6 +29,7 @@ WhatsApp templates in ``control.whatsapp``.
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import asdict
 from typing import Literal
@@ -37,6 +45,7 @@ from textbridge.simulator.plivo.vocabulary import Outcome
 from textbridge.simulator.state import (
     NumberFate,
     Provider,
+    RandomSendFaults,
     SendFault,
     SimulatorState,
     StoredMessage,
@@ -58,9 +67,29 @@ class NumberFateIn(ControlBody):
     provider: Provider | None = None
 
 
+FaultStatus = Literal[429, 500, 502, 503, 504]
+
+
 class SendFaultIn(ControlBody):
-    status: Literal[429, 500]
+    status: FaultStatus
     count: int = Field(ge=0)
+
+
+class RandomSendsIn(ControlBody):
+    rates: dict[Literal["429", "500", "502", "503", "504"], float] = Field(max_length=5)
+    retry_after_seconds: float = Field(default=1.0, ge=0, le=3600)
+    taken: list[FaultStatus] = Field(default=[500, 504])
+    seed: int | None = None
+
+    def faults(self) -> RandomSendFaults:
+        if any(not 0 <= rate <= 1 for rate in self.rates.values()) or sum(self.rates.values()) > 1:
+            raise PlivoApiError(400, "random_sends.rates: each in [0, 1], together at most 1")
+        return RandomSendFaults(
+            {int(status): rate for status, rate in self.rates.items()},
+            self.retry_after_seconds,
+            frozenset(self.taken),
+            random.Random(self.seed),  # noqa: S311 - a simulation, not a secret
+        )
 
 
 class FaultsIn(ControlBody):
@@ -69,6 +98,8 @@ class FaultsIn(ControlBody):
     callback_delay_seconds: float | None = Field(default=None, ge=0)
     fail_next_sends: SendFaultIn | None = None
     send_delay_seconds: float | None = Field(default=None, ge=0, le=3600)
+    random_sends: RandomSendsIn | None = None
+    record_sends: bool | None = None
 
 
 def build_control_router(
@@ -97,17 +128,21 @@ def build_control_router(
 
     @router.get("/faults")
     async def get_faults() -> dict[str, object]:
-        return asdict(state.faults)
+        return _faults_view(state)
 
     @router.put("/faults")
     async def set_faults(body: FaultsIn) -> dict[str, object]:
         _apply_faults(state, body)
-        return asdict(state.faults)
+        return _faults_view(state)
 
     @router.delete("/faults")
     async def reset_faults() -> dict[str, object]:
         state.reset_faults()
-        return asdict(state.faults)
+        return _faults_view(state)
+
+    @router.get("/sends")
+    async def list_sends() -> list[dict[str, object]]:
+        return [asdict(attempt) for attempt in state.send_log]
 
     @router.get("/messages")
     async def list_messages(
@@ -147,8 +182,24 @@ def control_sender(raw: str) -> str:
     return control_number(raw)
 
 
+def _faults_view(state: SimulatorState) -> dict[str, object]:
+    view = asdict(state.faults)
+    if state.faults.random_sends is not None:
+        random_sends = state.faults.random_sends
+        view["random_sends"] = {
+            "rates": random_sends.rates,
+            "retry_after_seconds": random_sends.retry_after_seconds,
+            "taken": sorted(random_sends.taken),
+        }
+    return view
+
+
 def _apply_faults(state: SimulatorState, body: FaultsIn) -> None:
     faults = state.faults
+    if "random_sends" in body.model_fields_set:
+        faults.random_sends = body.random_sends.faults() if body.random_sends else None
+    if body.record_sends is not None:
+        faults.record_sends = body.record_sends
     if body.duplicate_callbacks is not None:
         faults.duplicate_callbacks = body.duplicate_callbacks
     if body.shuffle_callbacks is not None:

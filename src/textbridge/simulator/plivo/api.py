@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import time
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -31,7 +33,18 @@ from textbridge.simulator.whatsapp import check_whatsapp
 SEND_FAULT_ERRORS: dict[int, str] = {
     429: "too many requests",
     500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
 }
+
+
+def _reference(callback_url: str | None) -> str | None:
+    """Our caller's reference to its message: the `ref` query parameter of the callback URL."""
+    if not callback_url:
+        return None
+    values = parse_qs(urlsplit(callback_url).query).get("ref")
+    return values[0] if values else None
 
 
 def build_plivo_router(
@@ -42,13 +55,25 @@ def build_plivo_router(
 
     @router.post("/Message/", status_code=202)
     async def send_message(auth_id: str, request: Request) -> JSONResponse:
+        arrived = time.time()
         authorize(request, auth_id, config)
         _raise_send_fault(state)
         send = parse_send_request(await _read_params(request))
-        messages = [
-            _queue(send, destination, state, callbacks, config.plivo_auth_token)
-            for destination in send.destinations
-        ]
+        reference = _reference(send.callback_url)
+        fault = state.draw_send_fault()
+        taken = state.fault_takes(fault)
+        messages = (
+            [
+                _queue(send, destination, state, callbacks, config.plivo_auth_token)
+                for destination in send.destinations
+            ]
+            if taken
+            else []
+        )
+        retry_after = state.log_send("plivo", reference, fault or 202, taken, arrived)
+        if fault is not None:
+            message = SEND_FAULT_ERRORS.get(fault, "simulated failure")
+            raise PlivoApiError(fault, message, retry_after=retry_after)
         await state.answer_delay()
         body = {
             "api_id": new_api_id(),

@@ -8,6 +8,8 @@ else the configured ``vonage_status_url``, else nowhere).
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -38,15 +40,22 @@ def build_vonage_router(
 
     @router.post("/v1/messages", status_code=202)
     async def send_message(request: Request) -> JSONResponse:
+        arrived = time.time()
         authorize_vonage(request.headers.get("authorization"), config)
         status = state.take_send_fault()
         if status is not None:
             raise send_fault(status)
         send = parse_vonage_send(await _read_json(request))
-        message = _queue(send, state, config.vonage_status_url)
-        plan = _plan(send, message, state)
-        steps = vonage_steps(message, plan, state.faults.callback_delay_seconds, signer)
-        callbacks.start_lifecycle(message, steps, state.faults)
+        fault = state.draw_send_fault()
+        taken = state.fault_takes(fault)
+        if taken:
+            message = _queue(send, state, config.vonage_status_url)
+            plan = _plan(send, message, state)
+            steps = vonage_steps(message, plan, state.faults.callback_delay_seconds, signer)
+            callbacks.start_lifecycle(message, steps, state.faults)
+        retry_after = state.log_send("vonage", send.client_ref, fault or 202, taken, arrived)
+        if fault is not None:
+            raise send_fault(fault, retry_after)
         await state.answer_delay()
         headers = {"X-Request-Id": new_api_id()}
         return JSONResponse({"message_uuid": message.message_uuid}, 202, headers=headers)

@@ -70,20 +70,24 @@ def unauthorized() -> VonageProblem:
     )
 
 
-def send_fault(status: int) -> VonageProblem:
-    """The injected failure of ``fail_next_sends``: a throttle (with Vonage's rate-limit
-    headers) or an internal error."""
+def send_fault(status: int, retry_after: float | None = None) -> VonageProblem:
+    """An injected failure (``fail_next_sends`` or a random fault): a throttle (with Vonage's
+    rate-limit headers), an unavailable service (with ``Retry-After`` when given) or another
+    internal error."""
     if status == 429:
+        wait = f"{retry_after if retry_after is not None else 1:g}"
         headers = {
-            "Retry-After": "1",
+            "Retry-After": wait,
             "X-RateLimit-Limit": "30",
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": "1",
+            "X-RateLimit-Reset": wait,
         }
         return VonageProblem(
             429, THROTTLED_TYPE, "Rate Limit Hit", "Please wait, then retry.", headers=headers
         )
-    return VonageProblem(status, INTERNAL_TYPE, "Internal Error", "Simulated failure.")
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    title = "Service Unavailable" if status == 503 else "Internal Error"
+    return VonageProblem(status, INTERNAL_TYPE, title, "Simulated failure.", headers=headers)
 
 
 async def vonage_problem_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -206,6 +206,10 @@
   function statusInfo(message) {
     const [tone, label, help] = STATUS[message.status] || ["pending", message.status, ""];
     let title = help;
+    if (message.leaves_at && (message.status === "scheduled" || message.status === "held")) {
+      const why = message.status === "held" ? "held for the contact's quiet hours" : "scheduled";
+      title = `${label}: ${why}; it leaves ${fmtFull.format(new Date(message.leaves_at))}.`;
+    }
     if (message.error_code || message.error_message) {
       const code = message.error_code ? ` (code ${message.error_code})` : "";
       title = `${label}: ${message.error_message || "no reason given"}${code}`;

@@ -1,0 +1,77 @@
+"""A contact's own settings: for now its time zone, which quiet hours go by.
+
+The zone is otherwise estimated from the number (`dispatch.quiet_hours`); setting it here
+overrides the estimate for every message that has not left yet, since the dispatcher looks it
+up again when it claims a message.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from textbridge.api.deps import ApiKeyDep, UowDep
+from textbridge.api.errors import ApiError
+from textbridge.dispatch.quiet_hours import InvalidTimeZone, estimated_zones, time_zone
+from textbridge.models import Contact
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+
+
+class ContactOut(BaseModel):
+    address: str
+    address_kind: str
+    name: str | None
+    country: str | None
+    time_zone: str | None
+    """The zone set for this contact; None: estimated from the number."""
+    estimated_time_zones: list[str]
+    """The zones the number may be in; quiet hours must hold in all of them."""
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactOut:
+        return cls(
+            address=contact.address,
+            address_kind=contact.address_kind,
+            name=contact.name,
+            country=contact.country,
+            time_zone=contact.time_zone,
+            estimated_time_zones=[zone.key for zone in estimated_zones(contact.address)],
+        )
+
+
+class ContactPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str | None = Field(
+        max_length=64, description="An IANA zone (Europe/Paris); null to estimate from the number"
+    )
+
+
+@router.get("/{address}", response_model=ContactOut)
+async def get_contact(address: str, uow: UowDep, _: ApiKeyDep) -> ContactOut:
+    return ContactOut.of(await _contact(uow, address))
+
+
+@router.patch("/{address}", response_model=ContactOut)
+async def update_contact(
+    address: str, body: ContactPatchIn, uow: UowDep, _: ApiKeyDep
+) -> ContactOut:
+    """Set or clear the contact's time zone."""
+    contact = await _contact(uow, address)
+    if body.time_zone is not None:
+        try:
+            time_zone(body.time_zone)
+        except InvalidTimeZone as exc:
+            raise ApiError(422, "invalid_time_zone", str(exc), "time_zone") from None
+    contact.time_zone = body.time_zone
+    await uow.commit()
+    return ContactOut.of(contact)
+
+
+async def _contact(uow: UowDep, address: str) -> Contact:
+    contact = await uow.session.scalar(select(Contact).where(Contact.address == address))
+    if contact is None:
+        raise ApiError(404, "not_found", f"no contact {address!r}", "address")
+    return contact

@@ -1,0 +1,70 @@
+"""The review of `unknown` messages over real HTTP: list, resend, close, and 409 otherwise."""
+
+from __future__ import annotations
+
+import uuid
+
+from ..support.textbridge import Textbridge
+
+
+def _unknown_message(textbridge: Textbridge, to: str) -> str:
+    """A send the simulator answers 500: the provider may have it, so it becomes unknown."""
+    faults = {"fail_next_sends": {"status": 500, "count": 1}}
+    assert textbridge.simulator.put("/control/faults", json=faults).status_code == 200
+    message_id = str(textbridge.send(to=to, text="did it go?")["id"])
+    textbridge.wait_for_status(message_id, "unknown")
+    return message_id
+
+
+def test_unknown_messages_are_listed_and_resent_once(textbridge: Textbridge) -> None:
+    message_id = _unknown_message(textbridge, "+14155550181")
+    listed = textbridge.api.get("/api/v1/messages", params={"status": "unknown"})
+    assert listed.status_code == 200, listed.text
+    assert [message["id"] for message in listed.json()] == [message_id]
+
+    resent = textbridge.api.post(f"/api/v1/messages/{message_id}/resend")
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["status"] == "accepted"
+    done = textbridge.wait_for_status(message_id, "delivered")
+    review = [event for event in done["history"] if event["source"] == "review"]
+    assert [event["status"] for event in review] == ["accepted"]
+    assert review[0]["by"].startswith("api key ")
+
+    again = textbridge.api.post(f"/api/v1/messages/{message_id}/resend")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "not_unknown"
+    assert "delivered" in again.json()["error"]["message"]
+    sent = textbridge.simulator.get("/control/messages", params={"direction": "outbound"})
+    assert len(sent.json()) == 1
+
+
+def test_closing_settles_an_unknown_message(textbridge: Textbridge) -> None:
+    unsent = _unknown_message(textbridge, "+14155550182")
+    closed = textbridge.api.post(
+        f"/api/v1/messages/{unsent}/close",
+        json={"resolution": "not_sent", "note": "not in Plivo's logs"},
+    )
+    assert closed.status_code == 200, closed.text
+    body = closed.json()
+    assert (body["status"], body["error_code"]) == ("failed", "closed_unsent")
+    assert "not in Plivo's logs" in body["error_message"]
+
+    taken = _unknown_message(textbridge, "+14155550183")
+    closed = textbridge.api.post(f"/api/v1/messages/{taken}/close", json={"resolution": "sent"})
+    assert closed.json()["status"] == "sent"
+    assert textbridge.api.get("/api/v1/messages", params={"status": "unknown"}).json() == []
+
+
+def test_review_actions_are_refused_outside_unknown(textbridge: Textbridge) -> None:
+    delivered = str(textbridge.send(to="+14155550184")["id"])
+    textbridge.wait_for_status(delivered, "delivered")
+    for action, body in (("resend", None), ("close", {"resolution": "sent"})):
+        response = textbridge.api.post(f"/api/v1/messages/{delivered}/{action}", json=body)
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "not_unknown"
+    missing = textbridge.api.post(f"/api/v1/messages/{uuid.uuid4()}/resend")
+    assert missing.status_code == 404
+    bad = textbridge.api.post(f"/api/v1/messages/{delivered}/close", json={"resolution": "maybe"})
+    assert bad.status_code == 422
+    wrong_filter = textbridge.api.get("/api/v1/messages", params={"status": "delivered"})
+    assert wrong_filter.status_code == 422

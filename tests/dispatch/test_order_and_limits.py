@@ -1,0 +1,156 @@
+"""Per-recipient order across two dispatchers, and the limits of `policy.py`, on a real
+database with Plivo's answers from httpx.MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import update
+
+from textbridge.db.base import utcnow
+from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.policy import MAX_ATTEMPTS, Limits
+from textbridge.messaging import status
+from textbridge.models import Message
+from textbridge.runtime import Runtime
+
+from .test_dispatcher import FakePlivo, _load, _make_due, _queue, accepted, plivo, plivo_error
+
+__all__ = ["plivo"]  # the fixture
+
+RECIPIENTS = [f"+1415555{n:04d}" for n in range(4)]
+
+
+def _second_dispatcher(runtime: Runtime) -> Dispatcher:
+    return Dispatcher(
+        runtime.sessions,
+        runtime.bus,
+        runtime.providers,
+        lambda message: f"http://textbridge.test/webhooks/plivo/status?ref={message.id}",
+        concurrency=8,
+    )
+
+
+async def _everything_due(runtime: Runtime) -> None:
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.status == status.ACCEPTED)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+
+
+async def test_two_dispatchers_keep_each_recipients_order(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """Five messages to each of four recipients, two dispatchers claiming at once, answers
+    arriving in random order and some 503s (a retried message holds back the younger ones):
+    each recipient receives its messages in the order they were accepted."""
+    runtime, fake = plivo
+    rng = random.Random(7)
+
+    async def slow_and_flaky(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(rng.random() / 50)
+        if rng.random() < 0.2:
+            return plivo_error(503, "busy")(request)
+        return accepted(request)
+
+    fake.answers.extend([slow_and_flaky] * 200)  # type: ignore[list-item]
+    accepted_order: dict[str, list[str]] = defaultdict(list)
+    for _ in range(5):
+        for to in RECIPIENTS:
+            message_id = await _queue(runtime, to)
+            accepted_order[to.lstrip("+")].append(str(message_id))
+    dispatchers = [runtime.dispatcher, _second_dispatcher(runtime)]
+    for _ in range(100):
+        await asyncio.gather(*(dispatcher.dispatch_due() for dispatcher in dispatchers))
+        await _everything_due(runtime)
+        if not await _unsettled(runtime):
+            break
+    assert not await _unsettled(runtime)
+    submitted: dict[str, list[str]] = defaultdict(list)
+    for request, response_status in fake.answered:
+        if response_status == 202:
+            body = httpx.Response(200, content=request.content).json()
+            submitted[body["dst"]].append(httpx.URL(body["url"]).params["ref"])
+    assert submitted == accepted_order
+
+
+async def _unsettled(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            Message.__table__.select().where(Message.status.in_((status.ACCEPTED, "sending")))
+        )
+        return len(rows.all())
+
+
+async def test_rate_limits_do_not_use_up_attempts(plivo: tuple[Runtime, FakePlivo]) -> None:
+    runtime, fake = plivo
+    fake.answers.extend([plivo_error(429, "slow down", **{"Retry-After": "2"})] * 7)
+    fake.answers.extend([plivo_error(503, "down")] * (MAX_ATTEMPTS - 1))
+    message_id = await _queue(runtime)
+    for _ in range(7 + MAX_ATTEMPTS - 1):
+        await _make_due(runtime, message_id)
+        await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.attempts, message.rate_limited) == (
+        status.ACCEPTED,
+        7 + MAX_ATTEMPTS - 1,
+        7,
+    )
+    await _make_due(runtime, message_id)
+    await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, message_id)).status == status.SUBMITTED
+
+
+async def test_a_provider_answering_429_forever_fails_the_message_visibly(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    runtime, fake = plivo
+    fake.answers.extend([plivo_error(429, "slow down")] * 3)
+    dispatcher = Dispatcher(
+        runtime.sessions,
+        runtime.bus,
+        runtime.providers,
+        lambda message: "http://textbridge.test/webhooks/plivo/status",
+        limits=Limits(max_attempts=2, max_rate_limited=3),
+    )
+    message_id = await _queue(runtime)
+    for _ in range(3):
+        await _make_due(runtime, message_id)
+        await dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.error_code) == (status.FAILED, "429")
+    assert "answered 429 3 times" in (message.error_message or "")
+
+
+async def test_a_503_with_retry_after_waits_as_asked(plivo: tuple[Runtime, FakePlivo]) -> None:
+    runtime, fake = plivo
+    fake.answers.append(plivo_error(503, "maintenance", **{"Retry-After": "40"}))
+    message_id = await _queue(runtime)
+    before = utcnow()
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.error_code) == (status.ACCEPTED, "503")
+    assert message.next_attempt_at is not None
+    wait = message.next_attempt_at - before
+    assert timedelta(seconds=40) <= wait <= timedelta(seconds=42)
+
+
+async def test_a_permanent_refusal_says_why(plivo: tuple[Runtime, FakePlivo]) -> None:
+    runtime, fake = plivo
+    fake.answers.append(plivo_error(400, "invalid dst parameter"))
+    message_id = await _queue(runtime)
+    await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.error_code) == (status.FAILED, "400")
+    assert message.error_message is not None
+    assert message.error_message.startswith("Plivo refused a parameter")
+    assert "invalid dst parameter" in message.error_message
+    assert isinstance(uuid.UUID(str(message.id)), uuid.UUID)
