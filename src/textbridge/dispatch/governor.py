@@ -192,8 +192,9 @@ class Governor:
                 self._slots[str(message.id)] = (clock + decision.wait, request.cells)
                 admitted.append(message)
                 continue
-            # Back a little before the slot, so that the next claim can reserve it in time.
-            due = max(decision.wait - self.limits.max_wait / 2, 0.0)
+            # Back well before the slot (3/4 of the bound), so that some process's claim, even
+            # one that only polls (once a second), reserves it before it passes.
+            due = max(decision.wait - self.limits.max_wait * 3 / 4, 0.0)
             message.next_attempt_at = utcnow() + timedelta(seconds=due)
             first_due = due if first_due is None else min(first_due, due)
         if first_due is not None:
