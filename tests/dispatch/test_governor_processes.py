@@ -43,7 +43,7 @@ AUTH_TOKEN = "governor-test-token-0123456789"
 PROCESSES = 3
 LIMIT = 10.0
 MESSAGES = 150
-WARM_UP, WARM_UP_SENDER = 30, "+14155550102"
+WARM_UP, WARM_UP_SENDER = 150, "+14155550102"  # three claims of 50: every worker sends some
 
 
 @pytest.fixture
