@@ -26,6 +26,7 @@ from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.governor import build_governor
 from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
@@ -167,6 +168,7 @@ def build_runtime(
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
+        governor=build_governor(settings, sessions),
         limits=Limits(settings.dispatch_max_attempts, settings.dispatch_max_rate_limited),
     )
     dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history, schedule
+from textbridge.dispatch.governor import Governor, unlimited
 from textbridge.dispatch.policy import Limits, decide
 from textbridge.messaging import status
 from textbridge.messaging.content import outbound_of
@@ -88,6 +89,7 @@ class Dispatcher:
         lease: timedelta = LEASE,
         limits: Limits | None = None,
         batch: int = CLAIM_BATCH,
+        governor: Governor | None = None,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -101,6 +103,8 @@ class Dispatcher:
         self._lease = lease
         self._call_deadline = lease.total_seconds() / 2
         self._limits = limits or Limits()
+        self._governor = governor or unlimited()
+        self._governor.wake_with(self.wake)
 
     async def run(self) -> None:
         await self._loop.run(self.dispatch_due)
@@ -123,6 +127,8 @@ class Dispatcher:
             await _recover_expired(uow)
             found = list(await uow.session.scalars(_due_query(self._batch)))
             messages = await schedule.release_due_and_hold_quiet(uow, found)
+            # The governor's one decision: who leaves now; the rest stay accepted, due later.
+            messages = await self._governor.admit(messages)
             lease_until = utcnow() + self._lease
             for message in messages:
                 history.change(
@@ -163,9 +169,12 @@ class Dispatcher:
         if provider is None:
             return SendError(f"provider {name} is not configured")
         try:
+            # Its rate slot, before the call's deadline starts; SlotMissed (not sent) is a retry.
+            await self._governor.wait_for_slot(outbound.message_id)
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:
+            await self._governor.observe(outbound.message_id, error)  # a 429 slows its keys
             return error
         except TimeoutError:
             return SendOutcomeUnknown(f"no answer within {self._call_deadline:g} s")
