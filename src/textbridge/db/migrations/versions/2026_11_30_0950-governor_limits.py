@@ -5,8 +5,8 @@ shared by every process on PostgreSQL; SQLite gets the table too but keeps it em
 holds the state in memory there). And an index for the claim's order: priority, then due time.
 
 Revision ID: 7a02c0c27a02
-Revises: 7a04e0e47a04
-Create Date: 2026-11-30 09:20:00
+Revises: 7a03d0d37a03
+Create Date: 2026-11-30 09:50:00
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7a02c0c27a02"
-down_revision: str | None = "7a04e0e47a04"
+down_revision: str | None = "7a03d0d37a03"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
