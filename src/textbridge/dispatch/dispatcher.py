@@ -11,7 +11,8 @@ live dispatcher always records its own outcome before its lease can expire.
 Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (from, to) pair
 can be claimed, so messages to one recipient from one sender leave in the order they were
 accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
-writer at a time).
+writer at a time). Only messages of the same or a more urgent priority hold a message back:
+a reply passes the campaign messages waiting for the same person (paused ones too).
 
 What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
 with one message stops the others or leaves it for a restart: an exception before the provider
@@ -259,6 +260,8 @@ def _due_query(batch: int) -> Select[Message]:
         older.from_address == Message.from_address,
         older.to_address == Message.to_address,
         older.status.in_(UNSETTLED),
+        # A reply is not held back by campaign traffic (a paused campaign's included).
+        older.priority <= Message.priority,
         or_(
             older.created_at < Message.created_at,
             and_(older.created_at == Message.created_at, older.id < Message.id),
