@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import update
 
 from textbridge.db.base import utcnow
-from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.dispatcher import CLAIM_BATCH, Dispatcher, due_query
 from textbridge.dispatch.policy import MAX_ATTEMPTS, Limits
 from textbridge.dispatch.priority import CAMPAIGN
 from textbridge.messaging import status
@@ -203,3 +203,21 @@ async def test_a_later_campaign_message_waits_for_an_earlier_reply(
     await runtime.dispatcher.dispatch_due()
     assert (await _load(runtime, campaign_message)).status == status.ACCEPTED
     assert fake.calls == []
+
+
+async def test_the_order_check_uses_the_pair_index(plivo: tuple[Runtime, FakePlivo]) -> None:
+    """The claim's check for an older unsettled message of the pair must probe the partial
+    index `ix_messages_unsettled_pair`: with the status list as bound parameters, SQLite
+    cannot match the index's condition and reads every unsettled row for each due one (a claim
+    took minutes behind a 20 000-message campaign)."""
+    runtime, _ = plivo
+    async with runtime.sessions() as session:
+        connection = await session.connection()
+        compiled = due_query(CLAIM_BATCH).compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        assert "IN ('accepted', 'sending')" in str(compiled)
+        if connection.dialect.name == "sqlite":
+            positional = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
+            assert "ix_messages_unsettled_pair" in " ".join(str(row[-1]) for row in rows)

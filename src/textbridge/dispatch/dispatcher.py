@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -126,7 +126,7 @@ class Dispatcher:
         the claim found (some of which may have been held back)."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
             await _recover_expired(uow)
-            found = list(await uow.session.scalars(_due_query(self._batch)))
+            found = list(await uow.session.scalars(due_query(self._batch)))
             messages = await schedule.release_due_and_hold_quiet(uow, found)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
             messages = await self._governor.admit(messages)
@@ -254,12 +254,14 @@ class Dispatcher:
             )
 
 
-def _due_query(batch: int) -> Select[Message]:
+def due_query(batch: int) -> Select[Message]:
     older = aliased(Message)
     held_back = exists().where(
         older.from_address == Message.from_address,
         older.to_address == Message.to_address,
-        older.status.in_(UNSETTLED),
+        # Written into the SQL as literals: only then can SQLite (and a generic PostgreSQL plan)
+        # match the partial index `ix_messages_unsettled_pair`, whose condition is this list.
+        older.status.in_(bindparam("unsettled", UNSETTLED, expanding=True, literal_execute=True)),
         # A reply is not held back by campaign traffic (a paused campaign's included).
         older.priority <= Message.priority,
         or_(
