@@ -464,6 +464,9 @@ _NEW_MESSAGE_DEFAULTS: dict[str, Any] = {
     "error_message": None,
     "price": None,
     "attempts": 0,
+    "send_at": None,
+    "quiet_hours": None,
+    "next_attempt_at": None,
 }
 _NEW_ATTACHMENT_DEFAULTS: dict[str, Any] = {"download_state": None, "download_error": None}
 
