@@ -31,7 +31,7 @@ def test_send_a_csv_and_follow_it_to_the_report(textbridge: Textbridge, tmp_path
     recipients.write_text(
         "phone,name\n+14155550201,Ann\n+14155550202,Bob\n415-555-0199,Eve\n+14155550201,Ann\n"
     )
-    sent = _cli(textbridge, "send", str(recipients), "--text", "Hi {name}!")
+    sent = _cli(textbridge, "send", str(recipients), "--text", "Hi {name}!", "--quiet-hours", "off")
     output = sent.stdout + sent.stderr
     assert sent.exit_code == 0, output
     assert re.search(r"│\s+2\s+│\s+1\s+│\s+1\s+│\s+2\s+│\s+0\.0110 USD", output), output

@@ -25,7 +25,8 @@ log = structlog.get_logger(__name__)
 
 # Which message statuses count as what in a campaign's progress (disjoint).
 GROUPS: dict[str, tuple[str, ...]] = {
-    "waiting": (status.ACCEPTED,),
+    # Not yet claimed: due now, or waiting for send_at (`scheduled`) or quiet hours (`held`).
+    "waiting": (status.ACCEPTED, status.SCHEDULED, status.HELD),
     "sending": (status.SENDING,),
     "submitted": (status.SUBMITTED, status.SENT),
     "delivered": (status.DELIVERED, status.READ),
@@ -79,6 +80,22 @@ class Report:
     skipped: dict[str, int]
     cost: dict[str, Any]
     invalid_rows: list[dict[str, Any]] = field(default_factory=list)
+    departures: dict[str, Any] = field(default_factory=dict)
+
+
+async def departures(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
+    """When the campaign's messages leave: its send_at and quiet hours, how many messages
+    wait for each (`scheduled`, `held`), and when the soonest of them leaves (None when none
+    waits, or while the campaign is paused)."""
+    found = await bulk.deferred(session, campaign.id)
+    soonest = [moment for _, moment in found.values() if moment is not None]
+    return {
+        "send_at": _iso(campaign.send_at),
+        "quiet_hours": campaign.quiet_hours,
+        "scheduled": found.get(status.SCHEDULED, (0, None))[0],
+        "held": found.get(status.HELD, (0, None))[0],
+        "next_leaves_at": _iso(min(soonest)) if soonest else None,
+    }
 
 
 async def report(session: AsyncSession, campaign: Campaign, price_source: str) -> Report:
@@ -108,6 +125,7 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
             "price_table": price_source,
         },
         invalid_rows=list(campaign.invalid_rows),
+        departures=await departures(session, campaign),
     )
 
 
@@ -129,6 +147,8 @@ def summary(campaign: Campaign) -> dict[str, Any]:
         "cost_estimate": money(campaign.cost_micros),
         "currency": campaign.currency,
         "unpriced": campaign.unpriced,
+        "send_at": _iso(campaign.send_at),
+        "quiet_hours": campaign.quiet_hours,
         "created_at": _iso(campaign.created_at),
         "started_at": _iso(campaign.started_at),
         "finished_at": _iso(campaign.finished_at),
