@@ -171,6 +171,7 @@ def provider_env(
         "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
         "PLIVO_SMS_FROM_NUMBER": FROM_NUMBER,
         "TEXTBRIDGE_PLIVO_API_BASE_URL": f"{simulator}/v1/Account",
+        "TEXTBRIDGE_GOVERNOR": "false",  # the issue measures dispatch with the governor off
     }
 
 

@@ -1,6 +1,6 @@
 -- wrk script for bench/webhook_ingest.py: replay pre-signed webhook requests, each once.
 --
--- Usage: wrk -t1 -cC -dMAXs -s bench/replay.lua URL -- REQUEST_FILE COUNT DONE_FILE
+-- Usage: wrk -t1 -cC -dMAXs -s bench/replay.lua URL -- REQUEST_FILE COUNT DONE_FILE [STATUS]
 --
 -- REQUEST_FILE starts with one line of tab-separated header names; every further line is one
 -- request: the values of those headers, in that order, then the body, all tab-separated (no
@@ -12,7 +12,9 @@
 -- nothing stored). At most connections-1 of them are in flight at the end; the bench reports
 -- `sent - COUNT`. wrk cannot tell which request an answer belongs to, so if one of those
 -- duplicates is answered before the last original, it is among the COUNT counted answers.
--- Must run with one thread (-t1): the counters live in that thread's Lua state.
+-- Must run with one thread (-t1): the counters live in that thread's Lua state. STATUS is the
+-- answer expected (default 200; bench/api_send.py expects 202 from textbridge); any other
+-- is counted in non200.
 
 local ffi = require("ffi")
 ffi.cdef[[
@@ -38,6 +40,7 @@ local requests = {}
 local total = 0
 local done_file = nil
 local path = nil
+local expected = 200
 sent = 0
 responses = 0
 non200 = 0
@@ -56,6 +59,7 @@ end
 function init(args)
    local request_file, count = args[1], tonumber(args[2])
    done_file = args[3]
+   expected = tonumber(args[4] or "200")
    path = wrk.path
    local handle = assert(io.open(request_file, "r"))
    local names = split_tabs(assert(handle:read("*l"), "request file is empty"))
@@ -89,7 +93,7 @@ local seen = {}
 
 function response(status, headers, body)
    responses = responses + 1
-   if status ~= 200 then
+   if status ~= expected then
       non200 = non200 + 1
       if not seen[status] then
          seen[status] = true

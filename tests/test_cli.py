@@ -272,7 +272,8 @@ def test_keys_create_list_revoke(serve: Serve, tmp_path: Path) -> None:
 
     revoked = _cli("keys", "revoke", key[:8], cwd=tmp_path)
     assert revoked.returncode == 0, revoked.stderr
-    assert api.get("/api/v1/conversations").status_code == 401
+    # `serve` keeps a verified key for TEXTBRIDGE_API_KEY_CACHE_SECONDS (3 s by default).
+    wait_until(lambda: api.get("/api/v1/conversations").status_code == 401, timeout=4)
 
 
 def _one_line_failure(result: subprocess.CompletedProcess[str], *expected: str) -> str:

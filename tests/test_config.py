@@ -96,6 +96,21 @@ def test_vonage_signature_secrets_by_api_key(monkeypatch: pytest.MonkeyPatch) ->
     assert "s3cret" not in str(refused.value)
 
 
+def test_governor_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not load_settings().governor_enabled  # sandbox: the simulator has no limits
+    monkeypatch.setenv("PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX")
+    monkeypatch.setenv("PLIVO_AUTH_TOKEN", "secret-token")
+    monkeypatch.setenv("TEXTBRIDGE_RATE_SENDERS", '{"+14155550100": 10, "ACME": 2.5}')
+    monkeypatch.setenv("TEXTBRIDGE_DISPATCH_LEASE_SECONDS", "4")
+    settings = load_settings()
+    assert settings.governor_enabled
+    assert settings.rate_senders == {"+14155550100": 10.0, "ACME": 2.5}
+    assert settings.governor_wait_seconds == 1.0  # a quarter of the lease, below the default 2
+    monkeypatch.setenv("TEXTBRIDGE_RATE_SENDERS", '{"+14155550100": 0}')
+    with pytest.raises(SettingsError, match="TEXTBRIDGE_RATE_SENDERS"):
+        load_settings()
+
+
 def test_quiet_hours_default_and_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().quiet_hours == "08:00-21:00"
     monkeypatch.setenv("TEXTBRIDGE_QUIET_HOURS", " 09:30-24:00 ")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from textbridge.campaigns import prices
 from textbridge.dispatch.quiet_hours import Window
+from textbridge.dispatch.rates import DEFAULT_ACCOUNT_RATES, DEFAULT_PAIR_SECONDS, DEFAULT_RATES
 
 Environment = Literal["development", "production", "test"]
 
@@ -78,6 +79,59 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: int = Field(
         120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
     )
+    # The rate governor (dispatch/governor.py; defaults and their sources in dispatch/rates.py).
+    governor: bool | None = Field(None, validation_alias=_env("TEXTBRIDGE_GOVERNOR"))
+    rate_long_code: float = Field(
+        DEFAULT_RATES["long_code"], gt=0, le=1e5, validation_alias=_env("TEXTBRIDGE_RATE_LONG_CODE")
+    )
+    rate_toll_free: float = Field(
+        DEFAULT_RATES["toll_free"], gt=0, le=1e5, validation_alias=_env("TEXTBRIDGE_RATE_TOLL_FREE")
+    )
+    rate_short_code: float = Field(
+        DEFAULT_RATES["short_code"],
+        gt=0,
+        le=1e5,
+        validation_alias=_env("TEXTBRIDGE_RATE_SHORT_CODE"),
+    )
+    rate_alphanumeric: float = Field(
+        DEFAULT_RATES["alphanumeric"],
+        gt=0,
+        le=1e5,
+        validation_alias=_env("TEXTBRIDGE_RATE_ALPHANUMERIC"),
+    )
+    rate_whatsapp: float = Field(
+        DEFAULT_RATES["whatsapp"], gt=0, le=1e5, validation_alias=_env("TEXTBRIDGE_RATE_WHATSAPP")
+    )
+    rate_senders: dict[str, Annotated[float, Field(gt=0, le=1e5)]] = Field(
+        default_factory=dict, validation_alias=_env("TEXTBRIDGE_RATE_SENDERS")
+    )
+    rate_plivo_account: float = Field(
+        DEFAULT_ACCOUNT_RATES["plivo"],
+        gt=0,
+        le=1e5,
+        validation_alias=_env("TEXTBRIDGE_RATE_PLIVO_ACCOUNT"),
+    )
+    rate_vonage_account: float = Field(
+        DEFAULT_ACCOUNT_RATES["vonage"],
+        gt=0,
+        le=1e5,
+        validation_alias=_env("TEXTBRIDGE_RATE_VONAGE_ACCOUNT"),
+    )
+    whatsapp_pair_seconds: float = Field(
+        DEFAULT_PAIR_SECONDS,
+        ge=0,
+        le=3600,
+        validation_alias=_env("TEXTBRIDGE_WHATSAPP_PAIR_SECONDS"),
+    )
+    governor_margin: float = Field(
+        0.04, ge=0, le=0.5, validation_alias=_env("TEXTBRIDGE_GOVERNOR_MARGIN")
+    )
+    governor_max_wait_seconds: float = Field(
+        2.0, gt=0, le=3600, validation_alias=_env("TEXTBRIDGE_GOVERNOR_MAX_WAIT_SECONDS")
+    )
+    governor_recovery_seconds: float = Field(
+        30.0, gt=0, le=3600, validation_alias=_env("TEXTBRIDGE_GOVERNOR_RECOVERY_SECONDS")
+    )
     dispatch_max_attempts: int = Field(
         5, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_DISPATCH_MAX_ATTEMPTS")
     )
@@ -87,6 +141,9 @@ class Settings(BaseSettings):
     # The recipient's local hours when campaign messages (and API sends that ask) may leave.
     quiet_hours: str = Field("08:00-21:00", validation_alias=_env("TEXTBRIDGE_QUIET_HOURS"))
     price_table: Path | None = Field(None, validation_alias=_env("TEXTBRIDGE_PRICE_TABLE"))
+    api_key_cache_seconds: float = Field(
+        3.0, ge=0, le=60, validation_alias=_env("TEXTBRIDGE_API_KEY_CACHE_SECONDS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))
@@ -234,6 +291,18 @@ class Settings(BaseSettings):
     def sandbox(self) -> bool:
         """No provider credentials: the built-in simulator plays the providers."""
         return not (self.plivo_configured or self.vonage_configured)
+
+    @property
+    def governor_wait_seconds(self) -> float:
+        """TEXTBRIDGE_GOVERNOR_MAX_WAIT_SECONDS, at most a quarter of the lease: a message waits
+        for its slot while it holds its lease, and the provider call then gets half of it."""
+        return min(self.governor_max_wait_seconds, self.dispatch_lease_seconds / 4)
+
+    @property
+    def governor_enabled(self) -> bool:
+        """TEXTBRIDGE_GOVERNOR, or when unset: on with real providers, off in sandbox mode (the
+        simulator has no limits, and a long code's 1/s would slow every local try)."""
+        return self.governor if self.governor is not None else not self.sandbox
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,11 +20,13 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from textbridge.auth.keys import VerifiedKeys
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.governor import build_governor
 from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
@@ -75,6 +77,7 @@ class Runtime:
     listener: PgListener | None = None
     relay: EventRelay | None = None
     campaigns: ProgressPublisher = field(init=False)
+    api_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl=0))
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -165,6 +168,7 @@ def build_runtime(
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
+        governor=build_governor(settings, sessions),
         limits=Limits(settings.dispatch_max_attempts, settings.dispatch_max_rate_limited),
     )
     dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)
@@ -183,6 +187,7 @@ def build_runtime(
         http=http_client(transport),
         media=media,
         wakeups=wakeups,
+        api_keys=VerifiedKeys(settings.api_key_cache_seconds),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from textbridge.db.base import utcnow
 from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.dispatch.policy import MAX_ATTEMPTS, Limits
+from textbridge.dispatch.priority import CAMPAIGN
 from textbridge.messaging import status
 from textbridge.models import Message
 from textbridge.runtime import Runtime
@@ -154,3 +155,51 @@ async def test_a_permanent_refusal_says_why(plivo: tuple[Runtime, FakePlivo]) ->
     assert message.error_message.startswith("Plivo refused a parameter")
     assert "invalid dst parameter" in message.error_message
     assert isinstance(uuid.UUID(str(message.id)), uuid.UUID)
+
+
+async def test_a_reply_passes_a_paused_campaign_message_to_the_same_person(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """Order holds within a priority: a campaign message (paused: accepted with no due time)
+    accepted before a reply to the same recipient from the same sender does not hold the
+    reply back; the reply leaves, the campaign message waits."""
+    runtime, fake = plivo
+    fake.answers.extend([accepted] * 2)
+    campaign_message = await _queue(runtime, RECIPIENTS[0])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.id == campaign_message)
+            .values(priority=CAMPAIGN, next_attempt_at=None)
+        )
+        await session.commit()
+    reply = await _queue(runtime, RECIPIENTS[0])
+    await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, reply)).status == status.SUBMITTED
+    assert (await _load(runtime, campaign_message)).status == status.ACCEPTED
+    assert len(fake.calls) == 1
+
+
+async def test_a_later_campaign_message_waits_for_an_earlier_reply(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """The other way round order holds: a campaign message accepted after a reply that is
+    waiting for a retry does not pass it."""
+    runtime, fake = plivo
+    fake.answers.extend([accepted] * 2)
+    reply = await _queue(runtime, RECIPIENTS[1])
+    async with runtime.sessions() as session:
+        later = utcnow() + timedelta(minutes=5)
+        await session.execute(
+            update(Message).where(Message.id == reply).values(next_attempt_at=later)
+        )
+        await session.commit()
+    campaign_message = await _queue(runtime, RECIPIENTS[1])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id == campaign_message).values(priority=CAMPAIGN)
+        )
+        await session.commit()
+    await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, campaign_message)).status == status.ACCEPTED
+    assert fake.calls == []

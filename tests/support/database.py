@@ -36,6 +36,7 @@ TABLES = (
     "webhook_nonces",
     "web_sessions",
     "api_keys",
+    "governor_limits",
     "live_events",
 )
 T = TypeVar("T")

@@ -46,17 +46,28 @@ async def require_api_key(
     The lookup uses its own short session: an event stream must not hold a transaction open
     for its whole life (on SQLite that would block every writer)."""
     request.state.web_session = None
+    if credentials is not None:
+        return await _bearer_key(runtime, credentials.credentials)
     async with runtime.sessions() as db:
-        if credentials is not None:
-            found = await keys.find_active(db, credentials.credentials)
-            if found is None:
-                raise ApiError(401, "unauthorized", "unknown or revoked API key")
-            return found
         claims = session_claims(request, runtime)
         found = await session.active_key(db, claims) if claims else None
     if found is None:
         raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer ...)")
     request.state.web_session = claims
+    return found
+
+
+async def _bearer_key(runtime: Runtime, key: str) -> ApiKey:
+    """The active key, without a round trip when this process verified it lately (see
+    `keys.VerifiedKeys`: a revocation holds within its TTL)."""
+    found = runtime.api_keys.get(key)
+    if found is not None:
+        return found
+    async with runtime.sessions() as db:
+        found = await keys.find_active(db, key)
+    if found is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    runtime.api_keys.put(key, found)
     return found
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +56,35 @@ async def find_active(session: AsyncSession, key: str) -> ApiKey | None:
     return await session.scalar(
         select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     )
+
+
+class VerifiedKeys:
+    """Keys this process verified in the last `ttl` seconds, by hash: the API's hot path checks
+    a key without a database round trip.
+
+    Only keys found active are kept (an unknown key is looked up every time, so a key created
+    by `keys create` in another process works at once). Revocation is honest within `ttl`: a
+    key revoked elsewhere (the CLI, another process) is refused at most `ttl` seconds later,
+    because every entry is looked up again once it is that old. `ttl=0` turns it off."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._found: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, key: str) -> ApiKey | None:
+        entry = self._found.get(hash_key(key))
+        if entry is None:
+            return None
+        verified_at, row = entry
+        if self._clock() - verified_at >= self.ttl:
+            del self._found[hash_key(key)]
+            return None
+        return row
+
+    def put(self, key: str, row: ApiKey) -> None:
+        if self.ttl > 0:
+            self._found[hash_key(key)] = (self._clock(), row)
 
 
 async def count_active(session: AsyncSession) -> int:

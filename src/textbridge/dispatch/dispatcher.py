@@ -11,7 +11,8 @@ live dispatcher always records its own outcome before its lease can expire.
 Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (from, to) pair
 can be claimed, so messages to one recipient from one sender leave in the order they were
 accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
-writer at a time).
+writer at a time). Only messages of the same or a more urgent priority hold a message back:
+a reply passes the campaign messages waiting for the same person (paused ones too).
 
 What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
 with one message stops the others or leaves it for a restart: an exception before the provider
@@ -37,6 +38,7 @@ from sqlalchemy.orm import aliased
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history, schedule
+from textbridge.dispatch.governor import Governor, unlimited
 from textbridge.dispatch.policy import Limits, decide
 from textbridge.messaging import status
 from textbridge.messaging.content import outbound_of
@@ -88,6 +90,7 @@ class Dispatcher:
         lease: timedelta = LEASE,
         limits: Limits | None = None,
         batch: int = CLAIM_BATCH,
+        governor: Governor | None = None,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -101,6 +104,8 @@ class Dispatcher:
         self._lease = lease
         self._call_deadline = lease.total_seconds() / 2
         self._limits = limits or Limits()
+        self._governor = governor or unlimited()
+        self._governor.wake_with(self.wake)
 
     async def run(self) -> None:
         await self._loop.run(self.dispatch_due)
@@ -123,6 +128,8 @@ class Dispatcher:
             await _recover_expired(uow)
             found = list(await uow.session.scalars(_due_query(self._batch)))
             messages = await schedule.release_due_and_hold_quiet(uow, found)
+            # The governor's one decision: who leaves now; the rest stay accepted, due later.
+            messages = await self._governor.admit(messages)
             lease_until = utcnow() + self._lease
             for message in messages:
                 history.change(
@@ -163,9 +170,12 @@ class Dispatcher:
         if provider is None:
             return SendError(f"provider {name} is not configured")
         try:
+            # Its rate slot, before the call's deadline starts; SlotMissed (not sent) is a retry.
+            await self._governor.wait_for_slot(outbound.message_id)
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:
+            await self._governor.observe(outbound.message_id, error)  # a 429 slows its keys
             return error
         except TimeoutError:
             return SendOutcomeUnknown(f"no answer within {self._call_deadline:g} s")
@@ -250,6 +260,8 @@ def _due_query(batch: int) -> Select[Message]:
         older.from_address == Message.from_address,
         older.to_address == Message.to_address,
         older.status.in_(UNSETTLED),
+        # A reply is not held back by campaign traffic (a paused campaign's included).
+        older.priority <= Message.priority,
         or_(
             older.created_at < Message.created_at,
             and_(older.created_at == Message.created_at, older.id < Message.id),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.dispatch import schedule
+from textbridge.dispatch import priority, schedule
 from textbridge.dispatch.quiet_hours import InvalidWindow, window_of
 from textbridge.messaging import address, repository
 from textbridge.messaging.content import (
@@ -38,8 +38,8 @@ from textbridge.messaging.errors import (
 )
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
 from textbridge.messaging.schemas import ConversationOut, MessageOut
-from textbridge.messaging.service import record_internal, touch
-from textbridge.models import Conversation, Message, Sender
+from textbridge.messaging.service import touch
+from textbridge.models import Conversation, Message, MessageEvent, Sender
 from textbridge.providers.base import Location, Media, OutboundMessage, Provider
 from textbridge.whatsapp import registry, window
 from textbridge.whatsapp.templates import TemplateError, normalize_values
@@ -94,11 +94,15 @@ async def send(
     `held` until it may leave: see `dispatch.schedule`). Caller commits."""
     if idempotency_key is None:
         return await _accept(uow, request, None, providers)
-    existing = await _replay(uow, request, idempotency_key)
-    if existing is not None:
-        return existing
     try:
         return await _accept(uow, request, idempotency_key, providers)
+    except MessagingError:
+        # A retry answers the stored message even where the request would be refused now
+        # (the configuration changed); a stored message for another body is a conflict.
+        existing = await _replay(uow, request, idempotency_key)
+        if existing is None:
+            raise
+        return existing
     except IntegrityError:
         # A concurrent request with the same key got in first (on PostgreSQL both pass the
         # replay check; the loser's INSERT waits for the winner's commit, then fails). The
@@ -119,20 +123,20 @@ async def _accept(
     recipient = _recipient(request)
     _check_shape(request)
     _check_schedule(request)
-    sender = await _choose_sender(uow, request, providers)
-    _check_replyable(recipient, request.channel, sender.provider)
+    conversation = await _conversation(uow, request, recipient, providers, idempotency_key)
+    if isinstance(conversation, Message):
+        return conversation  # a retry: the message stored under its key
+    sender = conversation.sender
     to = recipient.value
-    contact = await repository.get_or_create_contact(uow.session, recipient)
-    conversation = await repository.get_or_create_conversation(
-        uow.session, contact, sender, sender.channel
-    )
     content = await _content(uow, request)
     _check_window(request, content, conversation)
     _check_provider(providers[sender.provider], request, content, sender, to)
-    leaving = _departure(request, to, contact.time_zone)
+    leaving = _departure(request, to, conversation.contact.time_zone)
     message = _message(request, content, conversation, sender, to, idempotency_key, leaving)
     uow.session.add(message)
-    await record_internal(uow, message, leaving.status)
+    # The message is new, so its first event cannot exist yet: added in the same flush,
+    # without `record_internal`'s look-up and savepoint (three round trips fewer).
+    uow.session.add(_first_event(message))
     touch(conversation, message, inbound=False)
     await uow.session.flush()
     uow.emit("message.created", MessageOut.of(message).event_data())
@@ -230,9 +234,42 @@ def _check_sms_length(text: str) -> None:
         )
 
 
-async def _choose_sender(
-    uow: UnitOfWork, request: SendRequest, providers: Mapping[str, Provider]
-) -> Sender:
+async def _conversation(
+    uow: UnitOfWork,
+    request: SendRequest,
+    recipient: address.Address,
+    providers: Mapping[str, Provider],
+    idempotency_key: str | None,
+) -> Conversation | Message:
+    """The conversation with the chosen sender (loaded with it and the contact), or the message
+    already stored under the key. One round trip when the conversation exists, as it does for
+    every message after a contact's first, whether a message is stored under the key or not."""
+    channel = SENDER_CHANNEL[request.channel]
+    sender_choice = _sender_choice(request, providers)
+    found = await repository.conversation_for_send(
+        uow.session, recipient.value, channel, sender_choice, idempotency_key
+    )
+    if found is None or found[1] is not None:
+        # No conversation yet, or a retry: the stored message (or a conflict) comes first.
+        existing = await _replay(uow, request, idempotency_key) if idempotency_key else None
+        if existing is not None:
+            return existing
+    if found is not None:
+        _check_replyable(recipient, request.channel, found[0].sender.provider)
+        return found[0]
+    sender = await repository.find_sender(uow.session, channel, *sender_choice)
+    if sender is None:
+        raise MessagingError(_no_sender(request), field="from" if request.from_ else "channel")
+    _check_replyable(recipient, request.channel, sender.provider)
+    contact = await repository.get_or_create_contact(uow.session, recipient)
+    return await repository.get_or_create_conversation(uow.session, contact, sender, sender.channel)
+
+
+def _sender_choice(
+    request: SendRequest, providers: Mapping[str, Provider]
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """What `repository.find_sender` chooses among (number, provider, providers), after
+    checking what the request names."""
     if request.provider is not None and request.provider not in providers:
         configured = ", ".join(sorted(providers)) or "none"
         raise MessagingError(
@@ -240,16 +277,7 @@ async def _choose_sender(
             field="provider",
         )
     number = _phone(request.from_, "from") if request.from_ else None
-    sender = await repository.find_sender(
-        uow.session,
-        SENDER_CHANNEL[request.channel],
-        number,
-        request.provider,
-        providers=tuple(providers),
-    )
-    if sender is None:
-        raise MessagingError(_no_sender(request), field="from" if number else "channel")
-    return sender
+    return number, request.provider, tuple(providers)
 
 
 def _no_sender(request: SendRequest) -> str:
@@ -330,6 +358,21 @@ def _outbound(request: SendRequest, content: Content, sender: Sender, to: str) -
     )
 
 
+def _first_event(message: Message) -> MessageEvent:
+    """The event `record_internal` would store for a new message (same dedup key): `accepted`,
+    or `scheduled` or `held`."""
+    return MessageEvent(
+        id=uuid.uuid4(),
+        message_id=message.id,
+        dedup_key=f"textbridge:{message.id}:{message.status}:0",
+        source="textbridge",
+        status=message.status,
+        error_code=None,
+        occurred_at=message.created_at,
+        received_at=message.created_at,
+    )
+
+
 def _message(
     request: SendRequest,
     content: Content,
@@ -341,6 +384,7 @@ def _message(
 ) -> Message:
     outbound = _outbound(request, content, sender, to)
     encoding = analyze(content.text) if request.channel == "sms" and content.text else None
+    now = utcnow()
     return Message(
         id=uuid.uuid4(),
         conversation_id=conversation.id,
@@ -356,9 +400,13 @@ def _message(
         status=leaving.status,
         encoding=encoding.encoding if encoding else None,
         segments=encoding.segments if encoding else None,
+        attempts=0,
+        priority=priority.CONVERSATION,
         next_attempt_at=leaving.leaves_at,
         send_at=request.send_at,
         quiet_hours=str(window_of(request.quiet_hours)) if request.quiet_hours else None,
         idempotency_key=idempotency_key,
         request_hash=request.fingerprint(),
+        created_at=now,
+        updated_at=now,
     )

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, insert, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    false,
+    insert,
+    null,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.dml import Insert
 
 from textbridge.messaging.address import Address
@@ -86,13 +100,69 @@ async def find_sender(
     providers: tuple[str, ...],
 ) -> Sender | None:
     """The sender for a channel, optionally a given number and provider, among `providers`."""
+    return await session.scalar(sender_query(channel, address, provider, providers))
+
+
+def sender_query(
+    channel: str, address: str | None, provider: str | None, providers: tuple[str, ...]
+) -> Select[Sender]:
+    """The query `find_sender` runs (the first matching sender)."""
     query = select(Sender).where(Sender.channel == channel, Sender.provider.in_(providers))
     if address is not None:
         query = query.where(Sender.address == address)
     if provider is not None:
         query = query.where(Sender.provider == provider)
     order = (Sender.created_at, Sender.provider, Sender.address)
-    return await session.scalar(query.order_by(*order).limit(1))
+    return query.order_by(*order).limit(1)
+
+
+async def conversation_for_send(
+    session: AsyncSession,
+    contact_address: str,
+    channel: str,
+    sender: tuple[str | None, str | None, tuple[str, ...]],
+    idempotency_key: str | None = None,
+) -> tuple[Conversation, uuid.UUID | None] | None:
+    """The conversation between a contact and the sender `find_sender` chooses for `channel`
+    and `sender` (number, provider, providers), with both loaded, and the id of the message
+    already stored under `idempotency_key` if any: one round trip. None when the sender, the
+    contact or the conversation is missing."""
+    query = _conversation_for_send(channel, *sender, idempotency_key is not None)
+    params = {"contact_address": contact_address}
+    if idempotency_key is not None:
+        params["idempotency_key"] = idempotency_key
+    row = (await session.execute(query, params)).first()
+    return None if row is None else (row[0], row[1])
+
+
+@functools.lru_cache(maxsize=64)
+def _conversation_for_send(
+    channel: str,
+    address: str | None,
+    provider: str | None,
+    providers: tuple[str, ...],
+    with_key: bool,
+) -> Select[Conversation, uuid.UUID | None]:
+    # Built once per sender choice and reused: building a statement and its cache key cost
+    # more CPU than running it. The values are bound parameters.
+    senders = sender_query(channel, address, provider, providers)
+    chosen = senders.with_only_columns(Sender.id).scalar_subquery()
+    key = bindparam("idempotency_key", type_=Message.idempotency_key.type)
+    stored = (
+        select(Message.id).where(Message.idempotency_key == key).scalar_subquery()
+        if with_key
+        else null()
+    )
+    return (
+        select(Conversation, stored)
+        .join(Conversation.contact)
+        .options(contains_eager(Conversation.contact))
+        .where(
+            Contact.address == bindparam("contact_address", type_=Contact.address.type),
+            Conversation.channel == channel,
+            Conversation.sender_id == chosen,
+        )
+    )
 
 
 async def message_by_idempotency_key(session: AsyncSession, key: str) -> Message | None:

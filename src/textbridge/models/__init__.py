@@ -4,6 +4,7 @@ from textbridge.models.api_key import ApiKey
 from textbridge.models.campaign import Campaign, CampaignRecipient
 from textbridge.models.contact import Contact
 from textbridge.models.conversation import Conversation
+from textbridge.models.governor_limit import GovernorLimit
 from textbridge.models.live_event import LiveEvent
 from textbridge.models.message import Attachment, Message, MessageEvent
 from textbridge.models.sender import Sender
@@ -19,6 +20,7 @@ __all__ = [
     "CampaignRecipient",
     "Contact",
     "Conversation",
+    "GovernorLimit",
     "LiveEvent",
     "Message",
     "MessageEvent",

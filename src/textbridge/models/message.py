@@ -19,6 +19,8 @@ class Message(Base):
         UniqueConstraint("idempotency_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
+        # The claim order (dispatch/priority.py): replies, then campaign traffic, each by due time
+        Index("ix_messages_status_priority_next_attempt", "status", "priority", "next_attempt_at"),
         # The dispatcher's order check: is an older message of this (from, to) pair unsettled?
         Index(
             "ix_messages_unsettled_pair",

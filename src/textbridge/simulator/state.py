@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,9 @@ class StoredMessage:
     provider: Provider = "plivo"
     content_type: str | None = None  # Vonage `message_type`, or the Plivo WhatsApp content kind
     client_ref: str | None = None
+    received_at: float = field(default_factory=time.monotonic)
+    """When the simulator took it, on its own monotonic clock (seconds; only differences
+    mean anything): one clock for every sender process, to check rate limits against."""
 
     def advance(self, status: str, moment: datetime, error_code: str | None = None) -> None:
         """Record a status reached at ``moment``."""

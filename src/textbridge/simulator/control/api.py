@@ -21,7 +21,8 @@ WhatsApp templates in ``control.whatsapp``.
   on arrival), ``provider``, ``reference`` (Plivo: the callback URL's ``ref``; Vonage:
   ``client_ref``), ``status`` answered, ``taken``, ``retry_after``.
 - ``GET /control/messages[?direction=inbound|outbound][&provider=plivo|vonage]``: every
-  message, newest last.
+  message, newest last; ``received_at`` is when the simulator took it, in seconds on its own
+  monotonic clock (rate checks compare these, never the senders' clocks).
 - ``POST /control/reset``: cancel pending callbacks; forget messages, fates, faults, WhatsApp
   windows and the clock offset; re-seed the templates.
 """
@@ -230,4 +231,5 @@ def _control_view(message: StoredMessage, auth_id: str) -> dict[str, object]:
         "callback_url": message.callback_url,
         "callback_method": message.callback_method,
         "history": list(message.history),
+        "received_at": message.received_at,
     }

@@ -7,7 +7,7 @@ message at start. `campaign_recipients.time_zones` is the zone key of the number
 message's status and leaving time once per zone, in SQL.
 
 Revision ID: 7a08b1b87a08
-Revises: 7a03d0d37a03
+Revises: 7a02c0c27a02
 Create Date: 2026-11-30 10:20:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from textbridge.db.base import UTCDateTime
 
 revision: str = "7a08b1b87a08"
-down_revision: str | None = "7a03d0d37a03"
+down_revision: str | None = "7a02c0c27a02"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

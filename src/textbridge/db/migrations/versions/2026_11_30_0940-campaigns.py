@@ -2,7 +2,7 @@
 
 Revision ID: 7a03d0d37a03
 Revises: 7a04e0e47a04
-Create Date: 2026-11-30 09:30:00
+Create Date: 2026-11-30 09:40:00
 """
 
 from collections.abc import Sequence

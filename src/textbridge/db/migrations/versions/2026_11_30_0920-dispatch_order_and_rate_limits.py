@@ -6,7 +6,7 @@ be claimed, so that messages to one recipient leave in the order they were accep
 
 Revision ID: 7a05f0f57a05
 Revises: 7a01b0b17a01
-Create Date: 2026-11-30 09:50:00
+Create Date: 2026-11-30 09:20:00
 """
 
 from collections.abc import Sequence

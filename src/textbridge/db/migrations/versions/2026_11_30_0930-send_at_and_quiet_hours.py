@@ -7,7 +7,7 @@ recipient in (`quiet_hours`, e.g. "08:00-21:00"); the statuses `scheduled` and `
 
 Revision ID: 7a04e0e47a04
 Revises: 7a05f0f57a05
-Create Date: 2026-11-30 09:40:00
+Create Date: 2026-11-30 09:30:00
 """
 
 from collections.abc import Sequence
