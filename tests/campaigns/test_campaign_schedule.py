@@ -102,6 +102,10 @@ def test_quiet_hours_hold_until_the_recipients_window_opens(textbridge: Textbrid
     in_utc = INDIA.format(0)
     patched = textbridge.api.patch(f"/api/v1/contacts/{in_utc}", json={"time_zone": "UTC"})
     assert patched.status_code == 200, patched.text
+    preview = _get(textbridge, campaign_id)["departures"]  # the draft, as if started now
+    assert (preview["estimated"], preview["held"], preview["scheduled"]) == (True, 2, 0)
+    expected = _moment(preview["next_leaves_at"])
+    assert (expected + UTC_OFFSET_INDIA).time() == window.start
 
     with event_stream(textbridge) as events:
         started = textbridge.api.post(f"/api/v1/campaigns/{campaign_id}/start")
@@ -133,6 +137,8 @@ def test_quiet_hours_hold_until_the_recipients_window_opens(textbridge: Textbrid
     assert (leaves_at + UTC_OFFSET_INDIA).time() == window.start  # India's opening
     assert now < leaves_at < now + timedelta(days=1)
     assert _moment(report["departures"]["next_leaves_at"]) == leaves_at
+    assert report["departures"]["estimated"] is False
+    assert leaves_at == expected
 
 
 def test_quiet_hours_default_on_and_refusals(textbridge: Textbridge) -> None:

@@ -404,6 +404,17 @@ async def deferred(
     return {row_status: (int(total), soonest) for row_status, total, soonest in rows}
 
 
+async def staged_by_zone(session: AsyncSession, campaign_id: uuid.UUID) -> list[tuple[str, int]]:
+    """A draft's staged recipients counted by zone key (as the start will read it)."""
+    query = (
+        select(_ZONE_KEY, func.count())
+        .select_from(_staged_with_contacts())
+        .where(STAGED.c.campaign_id == campaign_id)
+        .group_by(_ZONE_KEY)
+    )
+    return [(key or "", int(count)) for key, count in await session.execute(query)]
+
+
 async def failure_reasons(
     session: AsyncSession, campaign_id: uuid.UUID, limit: int = 20
 ) -> list[tuple[str | None, str | None, int]]:

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.campaigns import bulk
 from textbridge.campaigns.prices import money
-from textbridge.campaigns.service import CANCELLED, COMPLETED, PAUSED, RUNNING
+from textbridge.campaigns.service import CANCELLED, COMPLETED, DRAFT, PAUSED, RUNNING
 from textbridge.db.base import utcnow
+from textbridge.dispatch import schedule
+from textbridge.dispatch.quiet_hours import window_of
 from textbridge.messaging import status
 from textbridge.models import Campaign
 from textbridge.polling import PollingLoop
@@ -86,16 +88,41 @@ class Report:
 async def departures(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
     """When the campaign's messages leave: its send_at and quiet hours, how many messages
     wait for each (`scheduled`, `held`), and when the soonest of them leaves (None when none
-    waits, or while the campaign is paused)."""
-    found = await bulk.deferred(session, campaign.id)
-    soonest = [moment for _, moment in found.values() if moment is not None]
+    waits, or while the campaign is paused). For a draft, `estimated`: as if it started now."""
+    if campaign.state == DRAFT:
+        counts = await _forecast(session, campaign)
+    else:
+        counts = await bulk.deferred(session, campaign.id)
+    soonest = [moment for _, moment in counts.values() if moment is not None]
     return {
         "send_at": _iso(campaign.send_at),
         "quiet_hours": campaign.quiet_hours,
-        "scheduled": found.get(status.SCHEDULED, (0, None))[0],
-        "held": found.get(status.HELD, (0, None))[0],
+        "scheduled": counts.get(status.SCHEDULED, (0, None))[0],
+        "held": counts.get(status.HELD, (0, None))[0],
         "next_leaves_at": _iso(min(soonest)) if soonest else None,
+        "estimated": campaign.state == DRAFT,
     }
+
+
+async def _forecast(
+    session: AsyncSession, campaign: Campaign
+) -> dict[str, tuple[int, datetime | None]]:
+    """A draft's messages by first status, were it started now: the start's own decision
+    (`schedule.departure_in` per zone key), over the staged recipients grouped by key."""
+    if campaign.send_at is None and campaign.quiet_hours is None:
+        return {}
+    window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
+    now = utcnow()
+    found: dict[str, tuple[int, datetime | None]] = {}
+    for key, count in await bulk.staged_by_zone(session, campaign.id):
+        if not key:  # staged before zone keys existed: the start lets the claim decide
+            continue
+        leaving = schedule.departure_in(now, key, send_at=campaign.send_at, window=window)
+        if leaving.status in status.DEFERRED:
+            total, soonest = found.get(leaving.status, (0, None))
+            earliest = min(soonest, leaving.leaves_at) if soonest else leaving.leaves_at
+            found[leaving.status] = (total + count, earliest)
+    return found
 
 
 async def report(session: AsyncSession, campaign: Campaign, price_source: str) -> Report:

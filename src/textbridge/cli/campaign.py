@@ -96,7 +96,9 @@ def send(
     with _client(url, api_key) as client:
         campaign = client.create(body)
         upload = _upload(client, campaign["id"], file)
-        _show_preview(client.get(campaign["id"])["campaign"], upload.invalid)
+        current = client.get(campaign["id"])
+        _show_preview(current["campaign"], upload.invalid)
+        _show_departures(current.get("departures"))
         if draft:
             console.print(
                 f"draft {campaign['id']}: "
@@ -210,6 +212,12 @@ def _show_departure(campaign: dict[str, Any]) -> None:
 
 def _show_departures(departures: dict[str, Any] | None) -> None:
     if not departures or not (departures["scheduled"] or departures["held"]):
+        return
+    if departures.get("estimated"):
+        console.print(
+            f"if started now: {departures['scheduled']} scheduled, {departures['held']} held "
+            f"by quiet hours; the first of them leaves at {departures['next_leaves_at']}"
+        )
         return
     console.print(
         f"waiting: {departures['scheduled']} scheduled, {departures['held']} held by quiet "
