@@ -189,9 +189,8 @@ def _iso(moment: datetime | None) -> str | None:
 class ProgressPublisher:
     """Every `PROGRESS_SECONDS`: for each running or paused campaign (or one finished within
     `RECEIPTS_FOLLOWED`), publish
-    `campaign.progress` when its counts changed, mark it `completed` once nothing is waiting
-    or sending, and hold again any message of a paused campaign that a retry made due (the
-    dispatcher reschedules a retry without knowing about campaigns)."""
+    `campaign.progress` when its counts changed, and mark it `completed` once nothing is
+    waiting or sending."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
         self._sessions = sessions
@@ -216,9 +215,6 @@ class ProgressPublisher:
                 .with_for_update(skip_locked=True)  # a pause or cancel in flight goes first
             )
             active = list(await session.scalars(query))
-            paused = [campaign.id for campaign in active if campaign.state == PAUSED]
-            if paused:
-                await bulk.hold(session, paused)
             events = [await self._changed(session, campaign) for campaign in active]
             await session.commit()
         self._last = {

@@ -35,6 +35,8 @@ from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from textbridge.campaigns.service import CANCELLED as CAMPAIGN_CANCELLED
+from textbridge.campaigns.service import PAUSED as CAMPAIGN_PAUSED
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history, schedule
@@ -42,7 +44,7 @@ from textbridge.dispatch.governor import Governor, unlimited
 from textbridge.dispatch.policy import Limits, decide
 from textbridge.messaging import status
 from textbridge.messaging.content import outbound_of
-from textbridge.models import Message
+from textbridge.models import Campaign, Message
 from textbridge.polling import PollingLoop
 from textbridge.providers.base import (
     OutboundMessage,
@@ -213,6 +215,7 @@ class Dispatcher:
                     continue
                 self._apply(message, outcome)
                 changed.append(message)
+            await _keep_stopped_campaigns_stopped(uow.session, changed)
             await history.record(uow, changed)
             await uow.commit()
 
@@ -252,6 +255,29 @@ class Dispatcher:
             log.exception(
                 "recording a send failed twice; its lease will expire", message_id=str(message_id)
             )
+
+
+async def _keep_stopped_campaigns_stopped(session: AsyncSession, changed: list[Message]) -> None:
+    """A campaign paused or cancelled while its message was being sent: a retry of that
+    message does not go back to the queue. Paused, it waits with no due time (as `pause`
+    leaves the others); cancelled, it ends `cancelled`. The campaign rows are read FOR SHARE,
+    so a pause or cancel committing meanwhile waits for this record, and then finds the retry
+    among the waiting messages it stops."""
+    retried = [m for m in changed if m.status == status.ACCEPTED and m.campaign_id is not None]
+    if not retried:
+        return
+    locked = await session.execute(
+        select(Campaign.id, Campaign.state)
+        .where(Campaign.id.in_({m.campaign_id for m in retried}))
+        .with_for_update(read=True)  # every one, running ones included
+    )
+    states: dict[uuid.UUID | None, str] = {row.id: row.state for row in locked}
+    for message in retried:
+        state = states.get(message.campaign_id)
+        if state == CAMPAIGN_PAUSED:
+            message.next_attempt_at = None
+        elif state == CAMPAIGN_CANCELLED:
+            history.change(message, status.CANCELLED, next_attempt_at=None)
 
 
 def due_query(batch: int) -> Select[Message]:
