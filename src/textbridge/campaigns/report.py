@@ -196,7 +196,7 @@ class ProgressPublisher:
         self._sessions = sessions
         self._bus = bus
         self._loop = PollingLoop("campaign-progress", batch=1, idle_seconds=PROGRESS_SECONDS)
-        self._last: dict[uuid.UUID, Progress] = {}
+        self._last: dict[uuid.UUID, tuple[str, Progress]] = {}
 
     async def run(self) -> None:
         await self._loop.run(self.publish_once)
@@ -232,7 +232,7 @@ class ProgressPublisher:
             campaign.state = COMPLETED
             campaign.finished_at = utcnow()
             log.info("campaign completed", campaign_id=str(campaign.id), messages=now.total)
-        elif self._last.get(campaign.id) == now:
-            return None
-        self._last[campaign.id] = now
+        elif self._last.get(campaign.id) == (campaign.state, now):
+            return None  # a state change made in another process still counts as a change
+        self._last[campaign.id] = (campaign.state, now)
         return {"id": str(campaign.id), "state": campaign.state, **now.as_json()}
