@@ -221,3 +221,37 @@ async def test_the_order_check_uses_the_pair_index(plivo: tuple[Runtime, FakePli
             positional = tuple(compiled.params[name] for name in compiled.positiontup or ())
             rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
             assert "ix_messages_unsettled_pair" in " ".join(str(row[-1]) for row in rows)
+
+
+async def test_an_answer_after_the_lease_expired_settles_the_unknown(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """The provider answered so late that another dispatcher's pass took the lease for
+    expired and made the message `unknown`: the answer, when it comes, is recorded (here:
+    taken, so `submitted`), not dropped."""
+    runtime, fake = plivo
+    answer = asyncio.Event()
+
+    async def late(request: httpx.Request) -> httpx.Response:
+        await answer.wait()
+        return accepted(request)
+
+    fake.answers.append(late)  # type: ignore[arg-type]
+    message_id = await _queue(runtime)
+    sending = asyncio.create_task(runtime.dispatcher.dispatch_due())
+    while not fake.calls:
+        await asyncio.sleep(0.01)
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    await _second_dispatcher(runtime).dispatch_due()  # recovers the lease
+    assert (await _load(runtime, message_id)).status == status.UNKNOWN
+    answer.set()
+    await sending
+    settled = await _load(runtime, message_id)
+    assert settled.status == status.SUBMITTED
+    assert settled.provider_message_id is not None

@@ -210,7 +210,7 @@ class Dispatcher:
             changed = []
             for message in messages:
                 outcome = by_id[message.id]
-                if message.status != status.SENDING:
+                if message.status != status.SENDING and not _lease_expired(message):
                     _settled_by_callback(message, outcome)
                     continue
                 self._apply(message, outcome)
@@ -319,6 +319,12 @@ async def _recover_expired(uow: UnitOfWork) -> None:
         log.warning("dispatch outcome unknown: its lease expired", message_id=str(message.id))
         history.change(message, status.UNKNOWN, lease_expires_at=None, error_message=INTERRUPTED)
     await history.record(uow, expired)
+
+
+def _lease_expired(message: Message) -> bool:
+    """Made `unknown` by lease recovery while this process was still sending it (a slow
+    provider, a starved process): the outcome we now hold is better than the guess."""
+    return message.status == status.UNKNOWN and message.error_message == INTERRUPTED
 
 
 def _safest_reading(outcome: Outcome) -> SendError:
