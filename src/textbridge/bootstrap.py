@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from textbridge.auth import keys
 from textbridge.config import Settings
 from textbridge.db.uow import UnitOfWork
@@ -23,6 +25,20 @@ class BootstrapResult:
 
 
 async def bootstrap(runtime: Runtime) -> BootstrapResult:
+    """Idempotent, and safe when several processes start at once on one database: the one
+    that loses a race to insert the same row (a unique key) tries again and finds it."""
+    for _ in range(STARTING_TOGETHER_TRIES - 1):
+        try:
+            return await _bootstrap_once(runtime)
+        except IntegrityError:
+            continue  # another process inserted the same row first: look again
+    return await _bootstrap_once(runtime)
+
+
+STARTING_TOGETHER_TRIES = 3
+
+
+async def _bootstrap_once(runtime: Runtime) -> BootstrapResult:
     async with runtime.unit_of_work() as uow:
         dev_key = await _ensure_api_key(uow, runtime.settings)
         for provider, channel, address in _configured_senders(runtime):
