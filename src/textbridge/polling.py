@@ -25,12 +25,18 @@ class PollingLoop:
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._errors = RepeatedErrors(log)
+        self._stopped = False
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """End `run` after the pass under way (a graceful stop)."""
+        self._stopped = True
+        self._wake.set()
+
     async def run(self, one_pass: Callable[[], Awaitable[int]]) -> None:
-        while True:
+        while not self._stopped:
             self._wake.clear()
             try:
                 done = await one_pass()
@@ -39,6 +45,6 @@ class PollingLoop:
                 done = 0
             else:
                 self._errors.recovered(worker=self._name)
-            if done < self._batch:
+            if done < self._batch and not self._stopped:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
