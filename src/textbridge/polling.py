@@ -46,5 +46,8 @@ class PollingLoop:
             else:
                 self._errors.recovered(worker=self._name)
             if done < self._batch and not self._stopped:
+                # Not `wait_for`: on Python 3.11 it swallows a cancellation that arrives as the
+                # wake-up does, and the task then outlives its shutdown.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+                    async with asyncio.timeout(self._idle_seconds):
+                        await self._wake.wait()
