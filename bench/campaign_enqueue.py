@@ -17,7 +17,8 @@ the text (`Hello {name}, ...`), plus 1% invalid rows and 1% duplicates, shuffled
    price, contacts, conversations, staging by COPY), then starts the campaign (one
    INSERT ... SELECT into messages). The time is from launching the CLI until it exits, when
    the campaign is `running` and `GET /api/v1/campaigns/{id}` counts every message; the bench
-   checks that count and that every message is `accepted` or further on.
+   checks that count and that every message is `accepted` or further on (or `held`: quiet
+   hours are on by default, and each message's leave time is decided in the same statement).
 
 Peak memory: the serve process's `VmHWM` (its peak resident set since it started, so it
 includes its start-up), and the CLI's own peak resident set (`ru_maxrss`, measured inside it).

@@ -8,6 +8,7 @@ process takes seconds to import on a loaded machine, and `tests/test_cli.py` cov
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -31,7 +32,7 @@ def test_send_a_csv_and_follow_it_to_the_report(textbridge: Textbridge, tmp_path
     recipients.write_text(
         "phone,name\n+14155550201,Ann\n+14155550202,Bob\n415-555-0199,Eve\n+14155550201,Ann\n"
     )
-    sent = _cli(textbridge, "send", str(recipients), "--text", "Hi {name}!")
+    sent = _cli(textbridge, "send", str(recipients), "--text", "Hi {name}!", "--quiet-hours", "off")
     output = sent.stdout + sent.stderr
     assert sent.exit_code == 0, output
     assert re.search(r"│\s+2\s+│\s+1\s+│\s+1\s+│\s+2\s+│\s+0\.0110 USD", output), output
@@ -63,6 +64,32 @@ def test_a_draft_is_started_later(textbridge: Textbridge, tmp_path: Path) -> Non
     status = _cli(textbridge, "status", campaign_id.group(1))
     assert status.exit_code == 0, status.stderr
     assert "total" in status.stdout
+
+
+def test_send_at_and_quiet_hours(textbridge: Textbridge, tmp_path: Path) -> None:
+    recipients = tmp_path / "later.csv"
+    recipients.write_text("phone\n+14155550204\n")
+    options = ("--send-at", "2099-01-01T09:00:00Z", "--quiet-hours", "09:00-17:00")
+    too_far = _cli(textbridge, "send", str(recipients), "--text", "Hi", *options)
+    assert too_far.exit_code == 1
+    assert "366 days ahead" in too_far.stderr
+    send_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    options = ("--send-at", send_at.isoformat(), "--quiet-hours", "09:00-17:00", "--no-wait")
+    sent = _cli(textbridge, "send", str(recipients), "--text", "Hi", *options)
+    output = sent.stdout + sent.stderr
+    assert sent.exit_code == 0, output
+    assert f"leaves from {send_at.isoformat()}, within 09:00-17:00" in output
+    campaign_id = re.search(r"campaign ([0-9a-f-]{36}) started", output)
+    assert campaign_id, output
+    status = _cli(textbridge, "status", campaign_id.group(1))
+    assert status.exit_code == 0, status.stderr
+    assert re.search(
+        r"waiting: \d scheduled, \d held by quiet hours; next leaves at", status.stderr
+    )
+    drafted = _cli(
+        textbridge, "send", str(recipients), "--text", "Hi", "--quiet-hours", "off", "--draft"
+    )
+    assert "leaves at start, at any hour" in drafted.stderr
 
 
 def test_a_bad_file_is_one_line(textbridge: Textbridge, tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ US = "+1415555{:04d}"
 
 
 def _create(textbridge: Textbridge, **body: Any) -> dict[str, Any]:
-    defaults = {"name": "spring", "text": "Hi {name}, see you soon"}
+    # Quiet hours off: these tests are about sending, at whatever hour they run
+    # (tests/campaigns/test_campaign_schedule.py covers them).
+    defaults = {"name": "spring", "text": "Hi {name}, see you soon", "quiet_hours": False}
     response = textbridge.api.post("/api/v1/campaigns", json={**defaults, **body})
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()

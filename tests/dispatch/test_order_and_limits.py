@@ -13,8 +13,9 @@ import httpx
 from sqlalchemy import update
 
 from textbridge.db.base import utcnow
-from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.dispatcher import CLAIM_BATCH, Dispatcher, due_query
 from textbridge.dispatch.policy import MAX_ATTEMPTS, Limits
+from textbridge.dispatch.priority import CAMPAIGN
 from textbridge.messaging import status
 from textbridge.models import Message
 from textbridge.runtime import Runtime
@@ -154,3 +155,103 @@ async def test_a_permanent_refusal_says_why(plivo: tuple[Runtime, FakePlivo]) ->
     assert message.error_message.startswith("Plivo refused a parameter")
     assert "invalid dst parameter" in message.error_message
     assert isinstance(uuid.UUID(str(message.id)), uuid.UUID)
+
+
+async def test_a_reply_passes_a_paused_campaign_message_to_the_same_person(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """Order holds within a priority: a campaign message (paused: accepted with no due time)
+    accepted before a reply to the same recipient from the same sender does not hold the
+    reply back; the reply leaves, the campaign message waits."""
+    runtime, fake = plivo
+    fake.answers.extend([accepted] * 2)
+    campaign_message = await _queue(runtime, RECIPIENTS[0])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.id == campaign_message)
+            .values(priority=CAMPAIGN, next_attempt_at=None)
+        )
+        await session.commit()
+    reply = await _queue(runtime, RECIPIENTS[0])
+    await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, reply)).status == status.SUBMITTED
+    assert (await _load(runtime, campaign_message)).status == status.ACCEPTED
+    assert len(fake.calls) == 1
+
+
+async def test_a_later_campaign_message_waits_for_an_earlier_reply(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """The other way round order holds: a campaign message accepted after a reply that is
+    waiting for a retry does not pass it."""
+    runtime, fake = plivo
+    fake.answers.extend([accepted] * 2)
+    reply = await _queue(runtime, RECIPIENTS[1])
+    async with runtime.sessions() as session:
+        later = utcnow() + timedelta(minutes=5)
+        await session.execute(
+            update(Message).where(Message.id == reply).values(next_attempt_at=later)
+        )
+        await session.commit()
+    campaign_message = await _queue(runtime, RECIPIENTS[1])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id == campaign_message).values(priority=CAMPAIGN)
+        )
+        await session.commit()
+    await runtime.dispatcher.dispatch_due()
+    assert (await _load(runtime, campaign_message)).status == status.ACCEPTED
+    assert fake.calls == []
+
+
+async def test_the_order_check_uses_the_pair_index(plivo: tuple[Runtime, FakePlivo]) -> None:
+    """The claim's check for an older unsettled message of the pair must probe the partial
+    index `ix_messages_unsettled_pair`: with the status list as bound parameters, SQLite
+    cannot match the index's condition and reads every unsettled row for each due one (a claim
+    took minutes behind a 20 000-message campaign)."""
+    runtime, _ = plivo
+    async with runtime.sessions() as session:
+        connection = await session.connection()
+        compiled = due_query(CLAIM_BATCH).compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        assert "IN ('accepted', 'sending')" in str(compiled)
+        if connection.dialect.name == "sqlite":
+            positional = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
+            assert "ix_messages_unsettled_pair" in " ".join(str(row[-1]) for row in rows)
+
+
+async def test_an_answer_after_the_lease_expired_settles_the_unknown(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """The provider answered so late that another dispatcher's pass took the lease for
+    expired and made the message `unknown`: the answer, when it comes, is recorded (here:
+    taken, so `submitted`), not dropped."""
+    runtime, fake = plivo
+    answer = asyncio.Event()
+
+    async def late(request: httpx.Request) -> httpx.Response:
+        await answer.wait()
+        return accepted(request)
+
+    fake.answers.append(late)  # type: ignore[arg-type]
+    message_id = await _queue(runtime)
+    sending = asyncio.create_task(runtime.dispatcher.dispatch_due())
+    while not fake.calls:
+        await asyncio.sleep(0.01)
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    await _second_dispatcher(runtime).dispatch_due()  # recovers the lease
+    assert (await _load(runtime, message_id)).status == status.UNKNOWN
+    answer.set()
+    await sending
+    settled = await _load(runtime, message_id)
+    assert settled.status == status.SUBMITTED
+    assert settled.provider_message_id is not None

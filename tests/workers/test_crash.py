@@ -1,4 +1,4 @@
-"""The crash test of issue 7: 10 000 messages to the simulator (its own process) on
+"""The crash test of issue 7: a 10 000-message campaign to the simulator (its own process) on
 PostgreSQL, sent by 2 `textbridge worker` processes that are SIGKILLed at random moments (6
 times, each restarted at once) while PostgreSQL itself is restarted once.
 
@@ -36,7 +36,8 @@ from ..support.processes import Command
 from .deployment import Deployment, Serve, deployment
 
 MESSAGES = int(os.environ.get("TEXTBRIDGE_CRASH_MESSAGES", "10000"))
-RECIPIENTS = 100
+AREAS = (415, 212, 305, 312, 617, 206, 303, 512, 602, 713)  # 10 000 numbers each
+CAMPAIGN_CHUNK = 2_000
 KILLS = 6
 RESTART_POSTGRES_AFTER_KILL = 2
 LEASE_SECONDS = 5  # so that the sends interrupted by a kill settle as `unknown` quickly
@@ -93,34 +94,25 @@ def test_killed_workers_and_a_restarted_postgres_send_nothing_twice(
 
 
 def enqueue(front: Serve, database: Database, count: int) -> None:
-    """Put `count` messages to `RECIPIENTS` recipients in the queue, fast: one through the API
-    for each recipient (contact, conversation, sender), the rest copied from those in one
-    INSERT. The one place to switch to a campaign once campaigns exist."""
+    """Put `count` messages in the queue as the issue has it: one campaign of `count` distinct
+    recipients, created and started through the API (recipients in chunks under the body
+    limit), with quiet hours off so that every message is due at once whatever the hour."""
+    numbers = [f"+1{AREAS[n // 10_000]}555{n % 10_000:04d}" for n in range(count)]
     with front.api() as api:
-        for n in range(RECIPIENTS):
-            sent = api.post("/api/v1/messages", json={"to": f"+1415555{2000 + n}", "text": "#0"})
-            assert sent.status_code == 202, sent.text
-    columns = [
-        name
-        for (name,) in database.rows(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_name = 'messages' ORDER BY ordinal_position"
+        created = api.post(
+            "/api/v1/campaigns", json={"name": "crash", "text": "crash test", "quiet_hours": False}
         )
-    ]
-    made = {
-        "id": "gen_random_uuid()",
-        "body": "'#' || n",
-        "idempotency_key": "NULL",
-        "created_at": "clock_timestamp()",
-        "updated_at": "clock_timestamp()",
-    }
-    values = ", ".join(made.get(column, column) for column in columns)
-    copies = -(-count // RECIPIENTS) - 1
-    database.rows(
-        f"INSERT INTO messages ({', '.join(columns)})"
-        f" SELECT {values} FROM messages, generate_series(1, {copies}) AS n"
-        f" ORDER BY n LIMIT {count - RECIPIENTS}"
-    )
+        assert created.status_code == 201, created.text
+        campaign_id = created.json()["campaign"]["id"]
+        for start in range(0, count, CAMPAIGN_CHUNK):
+            chunk = [{"to": number} for number in numbers[start : start + CAMPAIGN_CHUNK]]
+            added = api.post(
+                f"/api/v1/campaigns/{campaign_id}/recipients", json={"recipients": chunk}
+            )
+            assert added.status_code == 200, added.text
+            assert added.json()["accepted"] == len(chunk), added.json()["invalid"][:3]
+        started = api.post(f"/api/v1/campaigns/{campaign_id}/start")
+        assert started.status_code == 200, started.text
     assert database.scalar("SELECT count(*) FROM messages WHERE status = 'accepted'") == count
 
 

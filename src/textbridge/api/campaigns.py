@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -17,7 +18,7 @@ from textbridge.api.schemas import ProviderName, StorableStr, TemplateIn, _Stric
 from textbridge.campaigns import prices, service
 from textbridge.campaigns.errors import CampaignStateError
 from textbridge.campaigns.recipients import RecipientRow
-from textbridge.campaigns.report import Report, progress, report, summary
+from textbridge.campaigns.report import Report, departures, progress, report, summary
 from textbridge.db.uow import UnitOfWork
 from textbridge.models import Campaign
 from textbridge.runtime import Runtime
@@ -60,6 +61,22 @@ class CampaignIn(_Strict):
     provider: ProviderName | None = None
     recipients: Recipients = Field(default_factory=list)
     start: bool = Field(False, description="Start at once (else a draft, to preview and start)")
+    send_at: datetime | None = Field(
+        None,
+        description="When its messages may leave at the earliest: ISO 8601 with a UTC offset, "
+        "at most 366 days ahead; at start when omitted",
+    )
+    quiet_hours: bool | Annotated[str, Field(max_length=11)] = Field(
+        True,
+        description="The recipients' local hours its messages may leave in: HH:MM-HH:MM, true "
+        "(the default) for TEXTBRIDGE_QUIET_HOURS, false for any hour. Messages outside "
+        "wait (`held`) for the window to open; none is dropped",
+    )
+
+    def quiet_hours_window(self, default: str) -> str | None:
+        if self.quiet_hours is True:
+            return default
+        return self.quiet_hours or None
 
 
 class RecipientsIn(_Strict):
@@ -78,6 +95,9 @@ class CampaignOut(BaseModel):
     accepted: int | None = Field(None, description="Recipients staged by this request")
     duplicates: int | None = Field(None, description="Rows of this request already present")
     invalid: list[InvalidRowOut] | None = Field(None, description="Rows of this request refused")
+    departures: dict[str, Any] | None = Field(
+        None, description="How many messages wait for send_at or quiet hours, and the next leave"
+    )
 
 
 class ReportOut(BaseModel):
@@ -87,6 +107,7 @@ class ReportOut(BaseModel):
     skipped: dict[str, int]
     cost: dict[str, Any]
     invalid_rows: list[InvalidRowOut]
+    departures: dict[str, Any]
 
     @classmethod
     def of(cls, found: Report) -> ReportOut:
@@ -99,7 +120,9 @@ async def create_campaign(
 ) -> CampaignOut:
     """A draft campaign with the recipients given here (more can follow in chunks through
     `POST /campaigns/{id}/recipients`); with `start`, started at once."""
-    campaign = await service.create(uow, _request(body), runtime.providers)
+    campaign = await service.create(
+        uow, _request(body, runtime.settings.quiet_hours), runtime.providers
+    )
     await uow.commit()  # the draft exists on its own: checking recipients is not in its transaction
     chunk = await service.add_recipients(uow, campaign.id, _rows(body.recipients), _prices(runtime))
     if body.start:
@@ -122,7 +145,11 @@ async def list_campaigns(
 async def get_campaign(campaign_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> CampaignOut:
     campaign = await _find(uow, campaign_id)
     now = await progress(uow.session, campaign.id)
-    return CampaignOut(campaign=summary(campaign), progress=now.as_json())
+    return CampaignOut(
+        campaign=summary(campaign),
+        progress=now.as_json(),
+        departures=await departures(uow.session, campaign),
+    )
 
 
 @router.post("/{campaign_id}/recipients", response_model=CampaignOut)
@@ -203,7 +230,7 @@ async def _find(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
     return campaign
 
 
-def _request(body: CampaignIn) -> service.CampaignRequest:
+def _request(body: CampaignIn, default_quiet_hours: str) -> service.CampaignRequest:
     template = body.template
     return service.CampaignRequest(
         name=body.name,
@@ -214,6 +241,8 @@ def _request(body: CampaignIn) -> service.CampaignRequest:
         else None,
         from_=body.from_,
         provider=body.provider,
+        send_at=body.send_at,
+        quiet_hours=body.quiet_hours_window(default_quiet_hours),
     )
 
 

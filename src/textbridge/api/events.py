@@ -72,9 +72,8 @@ async def _stream(
             if not await access.still_granted():
                 return
             if isinstance(event, Event):
-                yield ServerSentEvent(
-                    id=str(event.id), event=event.type, data=json.dumps(event.data)
-                )
+                shown_id = str(event.id) if event.id else None  # 0: not in live_events
+                yield ServerSentEvent(id=shown_id, event=event.type, data=json.dumps(event.data))
 
 
 async def _next(subscription: Subscription) -> Event | bool | None:

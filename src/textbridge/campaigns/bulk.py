@@ -40,7 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.campaigns.prepare import Ready
 from textbridge.db.base import UTCDateTime
-from textbridge.dispatch import priority
+from textbridge.dispatch import priority, schedule
+from textbridge.dispatch.quiet_hours import window_of
 from textbridge.messaging import status
 from textbridge.models import (
     Campaign,
@@ -62,6 +63,7 @@ STAGED_COLUMNS = (
     "segments",
     "country",
     "price_micros",
+    "time_zones",
 )
 CANCELLED = status.CANCELLED
 MESSAGES = cast(Table, Message.__table__)
@@ -240,14 +242,43 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
 
 
 async def enqueue(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
-    """Create the campaign's messages from its staged recipients, `accepted` and due now, and
-    touch their conversations. Returns how many messages were created."""
-    created = _rowcount(await session.execute(_messages_from_staged(campaign, now)))
+    """Create the campaign's messages from its staged recipients and touch their
+    conversations. Each message is `accepted` and due now, or `scheduled` for the campaign's
+    `send_at`, or `held` until its recipient's quiet hours end (`schedule.departure_columns`,
+    by zone key: the contact's own time zone, else the number's). Returns how many messages
+    were created."""
+    window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
+    keys = await _zone_keys(session, campaign.id) if window is not None else []
+    statuses, times = schedule.departure_columns(
+        _ZONE_KEY, keys, now, send_at=campaign.send_at, window=window
+    )
+    insert = _messages_from_staged(campaign, now, statuses, times)
+    created = _rowcount(await session.execute(insert))
     await session.execute(_touch_conversations(campaign, now))
     return created
 
 
-def _messages_from_staged(campaign: Campaign, now: datetime) -> Insert:
+# A recipient's zone key: the contact's own time zone when set, else the one staged with it.
+_ZONE_KEY = func.coalesce(CONTACTS.c.time_zone, STAGED.c.time_zones)
+
+
+def _staged_with_contacts() -> Any:
+    return STAGED.join(CONVERSATIONS, CONVERSATIONS.c.id == STAGED.c.conversation_id).join(
+        CONTACTS, CONTACTS.c.id == CONVERSATIONS.c.contact_id
+    )
+
+
+async def _zone_keys(session: AsyncSession, campaign_id: uuid.UUID) -> list[str]:
+    query = (
+        select(_ZONE_KEY)
+        .select_from(_staged_with_contacts())
+        .where(STAGED.c.campaign_id == campaign_id)
+        .distinct()
+    )
+    return [key for key in await session.scalars(query) if key]
+
+
+def _messages_from_staged(campaign: Campaign, now: datetime, statuses: Any, times: Any) -> Insert:
     staged = CampaignRecipient
     when = literal(now, UTCDateTime())
     segments = staged.segments if campaign.channel == "sms" else null()
@@ -262,17 +293,21 @@ def _messages_from_staged(campaign: Campaign, now: datetime) -> Insert:
         "body": staged.body,
         "content_type": literal("template" if campaign.template else "text"),
         "payload": staged.payload,
-        "status": literal(status.ACCEPTED),
+        "status": statuses,
         "encoding": staged.encoding,
         "segments": segments,
         "attempts": literal(0),
-        "next_attempt_at": when,
+        "next_attempt_at": times,
         "created_at": when,
         "updated_at": when,
         "campaign_id": staged.campaign_id,
         "priority": literal(priority.CAMPAIGN),  # conversation traffic passes it
+        "send_at": literal(campaign.send_at, UTCDateTime()),
+        "quiet_hours": literal(campaign.quiet_hours),
     }
     rows = select(*columns.values()).where(staged.campaign_id == campaign.id)
+    if campaign.quiet_hours:
+        rows = rows.select_from(_staged_with_contacts())
     return MESSAGES.insert().from_select(list(columns), rows)
 
 
@@ -288,21 +323,26 @@ def _touch_conversations(campaign: Campaign, now: datetime) -> Any:
     )
 
 
+# Not yet claimed: due (`accepted`), or waiting for send_at or quiet hours to end.
+UNCLAIMED = (status.ACCEPTED, *status.DEFERRED)
+
+
 def _waiting(campaign_id: uuid.UUID) -> Any:
     table = MESSAGES
-    return and_(table.c.campaign_id == campaign_id, table.c.status == status.ACCEPTED)
+    return and_(table.c.campaign_id == campaign_id, table.c.status.in_(UNCLAIMED))
 
 
 async def hold(session: AsyncSession, campaign_ids: Sequence[uuid.UUID]) -> int:
     """Messages of these campaigns not yet claimed stop being due: the claim only takes rows
-    whose `next_attempt_at` has come, and NULL never comes. This is what pauses a campaign in
-    every worker process at once, with no change to the claim."""
+    whose `next_attempt_at` has come, and NULL never comes; nor does the release of due
+    `scheduled` and `held` rows (`schedule._release_due`) take them. This is what pauses a
+    campaign in every worker process at once, with no change to the claim."""
     table = MESSAGES
     query = (
         update(table)
         .where(
             table.c.campaign_id.in_(campaign_ids),
-            table.c.status == status.ACCEPTED,
+            table.c.status.in_(UNCLAIMED),
             table.c.next_attempt_at.is_not(None),
         )
         .values(next_attempt_at=None)
@@ -310,12 +350,18 @@ async def hold(session: AsyncSession, campaign_ids: Sequence[uuid.UUID]) -> int:
     return _rowcount(await session.execute(query))
 
 
-async def release(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> int:
+async def release(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
+    """Undo `hold`: the messages leave at the campaign's `send_at` if it is still ahead (as
+    `scheduled`), else now; the claim holds again those inside their quiet hours."""
     table = MESSAGES
+    ahead = campaign.send_at is not None and campaign.send_at > now
+    values: dict[str, Any] = {"next_attempt_at": campaign.send_at if ahead else now}
+    if ahead:
+        values["status"] = status.SCHEDULED
     query = (
         update(table)
-        .where(_waiting(campaign_id), table.c.next_attempt_at.is_(None))
-        .values(next_attempt_at=now)
+        .where(_waiting(campaign.id), table.c.next_attempt_at.is_(None))
+        .values(**values)
     )
     return _rowcount(await session.execute(query))
 
@@ -342,6 +388,31 @@ async def status_counts(
     )
     rows = await session.execute(query)
     return {row_status: (int(total), int(taken)) for row_status, total, taken in rows}
+
+
+async def deferred(
+    session: AsyncSession, campaign_id: uuid.UUID
+) -> dict[str, tuple[int, datetime | None]]:
+    """For `scheduled` and `held`: how many messages, and the soonest one leaves (None while
+    the campaign is paused)."""
+    query = (
+        select(Message.status, func.count(), func.min(Message.next_attempt_at))
+        .where(Message.campaign_id == campaign_id, Message.status.in_(status.DEFERRED))
+        .group_by(Message.status)
+    )
+    rows = await session.execute(query)
+    return {row_status: (int(total), soonest) for row_status, total, soonest in rows}
+
+
+async def staged_by_zone(session: AsyncSession, campaign_id: uuid.UUID) -> list[tuple[str, int]]:
+    """A draft's staged recipients counted by zone key (as the start will read it)."""
+    query = (
+        select(_ZONE_KEY, func.count())
+        .select_from(_staged_with_contacts())
+        .where(STAGED.c.campaign_id == campaign_id)
+        .group_by(_ZONE_KEY)
+    )
+    return [(key or "", int(count)) for key, count in await session.execute(query)]
 
 
 async def failure_reasons(

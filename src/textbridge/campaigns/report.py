@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.campaigns import bulk
 from textbridge.campaigns.prices import money
-from textbridge.campaigns.service import CANCELLED, COMPLETED, PAUSED, RUNNING
+from textbridge.campaigns.service import CANCELLED, COMPLETED, DRAFT, PAUSED, RUNNING
 from textbridge.db.base import utcnow
+from textbridge.dispatch import schedule
+from textbridge.dispatch.quiet_hours import window_of
 from textbridge.messaging import status
 from textbridge.models import Campaign
 from textbridge.polling import PollingLoop
@@ -25,7 +27,8 @@ log = structlog.get_logger(__name__)
 
 # Which message statuses count as what in a campaign's progress (disjoint).
 GROUPS: dict[str, tuple[str, ...]] = {
-    "waiting": (status.ACCEPTED,),
+    # Not yet claimed: due now, or waiting for send_at (`scheduled`) or quiet hours (`held`).
+    "waiting": (status.ACCEPTED, status.SCHEDULED, status.HELD),
     "sending": (status.SENDING,),
     "submitted": (status.SUBMITTED, status.SENT),
     "delivered": (status.DELIVERED, status.READ),
@@ -79,6 +82,47 @@ class Report:
     skipped: dict[str, int]
     cost: dict[str, Any]
     invalid_rows: list[dict[str, Any]] = field(default_factory=list)
+    departures: dict[str, Any] = field(default_factory=dict)
+
+
+async def departures(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
+    """When the campaign's messages leave: its send_at and quiet hours, how many messages
+    wait for each (`scheduled`, `held`), and when the soonest of them leaves (None when none
+    waits, or while the campaign is paused). For a draft, `estimated`: as if it started now."""
+    if campaign.state == DRAFT:
+        counts = await _forecast(session, campaign)
+    else:
+        counts = await bulk.deferred(session, campaign.id)
+    soonest = [moment for _, moment in counts.values() if moment is not None]
+    return {
+        "send_at": _iso(campaign.send_at),
+        "quiet_hours": campaign.quiet_hours,
+        "scheduled": counts.get(status.SCHEDULED, (0, None))[0],
+        "held": counts.get(status.HELD, (0, None))[0],
+        "next_leaves_at": _iso(min(soonest)) if soonest else None,
+        "estimated": campaign.state == DRAFT,
+    }
+
+
+async def _forecast(
+    session: AsyncSession, campaign: Campaign
+) -> dict[str, tuple[int, datetime | None]]:
+    """A draft's messages by first status, were it started now: the start's own decision
+    (`schedule.departure_in` per zone key), over the staged recipients grouped by key."""
+    if campaign.send_at is None and campaign.quiet_hours is None:
+        return {}
+    window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
+    now = utcnow()
+    found: dict[str, tuple[int, datetime | None]] = {}
+    for key, count in await bulk.staged_by_zone(session, campaign.id):
+        if not key:  # staged before zone keys existed: the start lets the claim decide
+            continue
+        leaving = schedule.departure_in(now, key, send_at=campaign.send_at, window=window)
+        if leaving.status in status.DEFERRED:
+            total, soonest = found.get(leaving.status, (0, None))
+            earliest = min(soonest, leaving.leaves_at) if soonest else leaving.leaves_at
+            found[leaving.status] = (total + count, earliest)
+    return found
 
 
 async def report(session: AsyncSession, campaign: Campaign, price_source: str) -> Report:
@@ -108,6 +152,7 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
             "price_table": price_source,
         },
         invalid_rows=list(campaign.invalid_rows),
+        departures=await departures(session, campaign),
     )
 
 
@@ -129,6 +174,8 @@ def summary(campaign: Campaign) -> dict[str, Any]:
         "cost_estimate": money(campaign.cost_micros),
         "currency": campaign.currency,
         "unpriced": campaign.unpriced,
+        "send_at": _iso(campaign.send_at),
+        "quiet_hours": campaign.quiet_hours,
         "created_at": _iso(campaign.created_at),
         "started_at": _iso(campaign.started_at),
         "finished_at": _iso(campaign.finished_at),
@@ -142,15 +189,14 @@ def _iso(moment: datetime | None) -> str | None:
 class ProgressPublisher:
     """Every `PROGRESS_SECONDS`: for each running or paused campaign (or one finished within
     `RECEIPTS_FOLLOWED`), publish
-    `campaign.progress` when its counts changed, mark it `completed` once nothing is waiting
-    or sending, and hold again any message of a paused campaign that a retry made due (the
-    dispatcher reschedules a retry without knowing about campaigns)."""
+    `campaign.progress` when its counts changed, and mark it `completed` once nothing is
+    waiting or sending."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
         self._sessions = sessions
         self._bus = bus
         self._loop = PollingLoop("campaign-progress", batch=1, idle_seconds=PROGRESS_SECONDS)
-        self._last: dict[uuid.UUID, Progress] = {}
+        self._last: dict[uuid.UUID, tuple[str, Progress]] = {}
 
     async def run(self) -> None:
         await self._loop.run(self.publish_once)
@@ -169,9 +215,6 @@ class ProgressPublisher:
                 .with_for_update(skip_locked=True)  # a pause or cancel in flight goes first
             )
             active = list(await session.scalars(query))
-            paused = [campaign.id for campaign in active if campaign.state == PAUSED]
-            if paused:
-                await bulk.hold(session, paused)
             events = [await self._changed(session, campaign) for campaign in active]
             await session.commit()
         self._last = {
@@ -189,7 +232,7 @@ class ProgressPublisher:
             campaign.state = COMPLETED
             campaign.finished_at = utcnow()
             log.info("campaign completed", campaign_id=str(campaign.id), messages=now.total)
-        elif self._last.get(campaign.id) == now:
-            return None
-        self._last[campaign.id] = now
+        elif self._last.get(campaign.id) == (campaign.state, now):
+            return None  # a state change made in another process still counts as a change
+        self._last[campaign.id] = (campaign.state, now)
         return {"id": str(campaign.id), "state": campaign.state, **now.as_json()}

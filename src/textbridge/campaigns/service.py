@@ -20,6 +20,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from textbridge.campaigns import bulk
@@ -29,6 +30,7 @@ from textbridge.campaigns.prices import PriceTable
 from textbridge.campaigns.recipients import RecipientRow
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch import quiet_hours, schedule
 from textbridge.messaging import repository
 from textbridge.messaging.content import SENDER_CHANNEL
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
@@ -66,6 +68,10 @@ class CampaignRequest:
     template: TemplateRequest | None = None
     from_: str | None = None
     provider: str | None = None
+    send_at: datetime | None = None
+    # "HH:MM-HH:MM" in each recipient's local time, None for any hour (the API and CLI turn
+    # true into TEXTBRIDGE_QUIET_HOURS and false into None).
+    quiet_hours: str | None = None
 
 
 @dataclass(slots=True)
@@ -80,6 +86,7 @@ async def create(
 ) -> Campaign:
     """A draft campaign; CampaignError names the field at fault."""
     _check_content(request)
+    window = _check_schedule(request)
     sender = await _sender(uow, request, providers)
     if request.channel not in providers[sender.provider].channels:
         raise CampaignError(f"{sender.provider} does not carry {request.channel}", field="channel")
@@ -94,6 +101,8 @@ async def create(
         text=request.text,
         template=template,
         invalid_rows=[],
+        send_at=request.send_at,
+        quiet_hours=window,
     )
     uow.session.add(campaign)
     await uow.session.flush()
@@ -113,6 +122,21 @@ def _check_content(request: CampaignRequest) -> None:
         raise CampaignError("templates can only be sent on WhatsApp", field="template")
     if request.text is not None and not request.text.strip():
         raise CampaignError("text must not be empty", field="text")
+
+
+def _check_schedule(request: CampaignRequest) -> str | None:
+    """The request's quiet hours, normalized ("8:00-21:00" is refused, "08:00-21:00" kept)."""
+    if request.send_at is not None:
+        try:
+            schedule.check_send_at(request.send_at, utcnow())
+        except schedule.InvalidSendAt as exc:
+            raise CampaignError(str(exc), field="send_at") from None
+    if request.quiet_hours is None:
+        return None
+    try:
+        return str(quiet_hours.Window.parse(request.quiet_hours))
+    except quiet_hours.InvalidWindow as exc:
+        raise CampaignError(str(exc), field="quiet_hours") from None
 
 
 async def _sender(
@@ -178,12 +202,12 @@ async def add_recipients(
     while another chunk of the same campaign can be written meanwhile."""
     plan = await plan_of(uow, await _draft(uow, campaign_id), prices)
     await uow.rollback()  # no transaction (on SQLite: no write lock) while checking
-    result, fresh = await asyncio.to_thread(_check_all, plan, rows)
+    result, fresh, zones = await asyncio.to_thread(_check_all, plan, rows)
     campaign = await _draft(uow, campaign_id, lock=True)
     seen = await bulk.already_staged(uow.session, campaign.id, list(fresh))
     result.duplicates += len(seen)
     ready = [prepared for address, prepared in fresh.items() if address not in seen]
-    await _stage(uow, campaign, ready)
+    await _stage(uow, campaign, ready, zones)
     result.accepted = len(ready)
     _count(campaign, ready, result)
     await uow.session.flush()
@@ -203,8 +227,11 @@ async def _draft(uow: UnitOfWork, campaign_id: uuid.UUID, lock: bool = False) ->
     return campaign
 
 
-def _check_all(plan: Plan, rows: Sequence[RecipientRow]) -> tuple[ChunkResult, dict[str, Ready]]:
-    """Each row checked; the valid ones by normalized address (the first of a duplicate)."""
+def _check_all(
+    plan: Plan, rows: Sequence[RecipientRow]
+) -> tuple[ChunkResult, dict[str, Ready], dict[str, str]]:
+    """Each row checked; the valid ones by normalized address (the first of a duplicate), and
+    the zone key of each (`quiet_hours.zone_key`: a `phonenumbers` lookup, CPU too)."""
     result = ChunkResult()
     fresh: dict[str, Ready] = {}
     for row in rows:
@@ -215,10 +242,12 @@ def _check_all(plan: Plan, rows: Sequence[RecipientRow]) -> tuple[ChunkResult, d
             result.duplicates += 1
         else:
             fresh[prepared.to] = prepared
-    return result, fresh
+    return result, fresh, {address: quiet_hours.zone_key(address) for address in fresh}
 
 
-async def _stage(uow: UnitOfWork, campaign: Campaign, ready: list[Ready]) -> None:
+async def _stage(
+    uow: UnitOfWork, campaign: Campaign, ready: list[Ready], zones: Mapping[str, str]
+) -> None:
     if not ready:
         return
     now = utcnow()
@@ -239,6 +268,7 @@ async def _stage(uow: UnitOfWork, campaign: Campaign, ready: list[Ready]) -> Non
             r.segments,
             r.country,
             r.price_micros,
+            zones[r.to],
         )
         for r in ready
     ]
@@ -261,7 +291,8 @@ def _count(campaign: Campaign, ready: list[Ready], result: ChunkResult) -> None:
 
 
 async def start(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
-    """Turn the staged recipients into messages, due now."""
+    """Turn the staged recipients into messages: due now, or `scheduled` for the campaign's
+    `send_at`, or `held` until the recipient's quiet hours end."""
     campaign = await _locked(uow, campaign_id)
     if campaign.state != DRAFT:
         raise CampaignStateError(f"only a draft can be started; this one is {campaign.state}")
@@ -294,7 +325,7 @@ async def resume(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
         raise CampaignStateError(
             f"only a paused campaign can be resumed; this one is {campaign.state}"
         )
-    await bulk.release(uow.session, campaign.id, utcnow())
+    await bulk.release(uow.session, campaign, utcnow())
     campaign.state = RUNNING
     await uow.session.flush()
     return campaign

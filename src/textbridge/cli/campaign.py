@@ -70,20 +70,35 @@ def send(
         bool, Option("--draft", help="Stop after the preview; start it later")
     ] = False,
     wait: Annotated[bool, Option(help="Follow it to the end with a progress bar")] = True,
+    send_at: Annotated[
+        str | None,
+        Option("--send-at", help="Send later: ISO 8601 with a UTC offset (…T09:00:00Z)"),
+    ] = None,
+    quiet_hours: Annotated[
+        str,
+        Option(
+            "--quiet-hours",
+            help="The recipients' local hours messages may leave in: HH:MM-HH:MM, 'on' for "
+            "TEXTBRIDGE_QUIET_HOURS, or 'off' for any hour",
+        ),
+    ] = "on",
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = "",
 ) -> None:
-    """Create a campaign from a recipients file, show its preview (count, segments, cost),
-    start it, and follow it to its report."""
+    """Create a campaign from a recipients file, show its preview (count, segments, cost,
+    when it leaves), start it, and follow it to its report."""
     if (text is None) == (template is None):
         raise fail("give either --text or --template")
     if not file.is_file():
         raise fail(f"no file {file}")
     body = _campaign_body(file, text, template, language, param, sender, provider, channel, name)
+    body.update(_schedule(send_at, quiet_hours))
     with _client(url, api_key) as client:
         campaign = client.create(body)
         upload = _upload(client, campaign["id"], file)
-        _show_preview(client.get(campaign["id"])["campaign"], upload.invalid)
+        current = client.get(campaign["id"])
+        _show_preview(current["campaign"], upload.invalid)
+        _show_departures(current.get("departures"))
         if draft:
             console.print(
                 f"draft {campaign['id']}: "
@@ -120,6 +135,12 @@ def _campaign_body(
     if provider:
         body["provider"] = provider
     return body
+
+
+def _schedule(send_at: str | None, quiet_hours: str) -> dict[str, Any]:
+    """The body's send_at and quiet_hours; the server checks both."""
+    window: bool | str = {"on": True, "off": False}.get(quiet_hours.lower(), quiet_hours)
+    return {"quiet_hours": window, **({"send_at": send_at} if send_at else {})}
 
 
 def _params(values: list[str] | None) -> dict[str, str]:
@@ -175,10 +196,33 @@ def _show_preview(campaign: dict[str, Any], invalid: list[dict[str, Any]]) -> No
         str(campaign["unpriced"]),
     )
     Console().print(table)
+    _show_departure(campaign)
     console.print(
         "costs come from the price table (illustrative unless TEXTBRIDGE_PRICE_TABLE is set)"
     )
     _show_invalid(invalid)
+
+
+def _show_departure(campaign: dict[str, Any]) -> None:
+    leaves = f"from {campaign['send_at']}" if campaign.get("send_at") else "at start"
+    hours = campaign.get("quiet_hours")
+    within = f", within {hours} of each recipient's local time" if hours else ", at any hour"
+    console.print(f"leaves {leaves}{within}")
+
+
+def _show_departures(departures: dict[str, Any] | None) -> None:
+    if not departures or not (departures["scheduled"] or departures["held"]):
+        return
+    if departures.get("estimated"):
+        console.print(
+            f"if started now: {departures['scheduled']} scheduled, {departures['held']} held "
+            f"by quiet hours; the first of them leaves at {departures['next_leaves_at']}"
+        )
+        return
+    console.print(
+        f"waiting: {departures['scheduled']} scheduled, {departures['held']} held by quiet "
+        f"hours; next leaves at {departures['next_leaves_at'] or '(paused)'}"
+    )
 
 
 def _show_invalid(rows: list[dict[str, Any]]) -> None:
@@ -237,6 +281,7 @@ def status(campaign_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = 
     with _client(url, api_key) as client:
         current = client.get(campaign_id)
     _show_progress(current["campaign"], current["progress"])
+    _show_departures(current.get("departures"))
 
 
 @app.command("list")
@@ -301,6 +346,7 @@ def _show_progress(campaign: dict[str, Any], progress: dict[str, int]) -> None:
 def _show_report(found: dict[str, Any]) -> None:
     out = Console(width=200)
     _show_progress(found["campaign"], found["progress"])
+    _show_departures(found.get("departures"))
     skipped = found["skipped"]
     out.print("skipped: " + ", ".join(f"{reason} {count}" for reason, count in skipped.items()))
     cost = found["cost"]

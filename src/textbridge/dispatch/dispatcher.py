@@ -17,7 +17,8 @@ outcome before its lease can expire.
 Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (from, to) pair
 can be claimed, so messages to one recipient from one sender leave in the order they were
 accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
-writer at a time).
+writer at a time). Only messages of the same or a more urgent priority hold a message back:
+a reply passes the campaign messages waiting for the same person (paused ones too).
 
 What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
 with one message stops the others or leaves it for a restart: an exception before the provider
@@ -37,10 +38,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from textbridge.campaigns.service import CANCELLED as CAMPAIGN_CANCELLED
+from textbridge.campaigns.service import PAUSED as CAMPAIGN_PAUSED
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history, schedule
@@ -48,7 +51,7 @@ from textbridge.dispatch.governor import Governor, unlimited
 from textbridge.dispatch.policy import Limits, decide
 from textbridge.messaging import status
 from textbridge.messaging.content import outbound_of
-from textbridge.models import Message
+from textbridge.models import Campaign, Message
 from textbridge.polling import PollingLoop
 from textbridge.providers.base import (
     OutboundMessage,
@@ -204,7 +207,7 @@ class Dispatcher:
         async with UnitOfWork(self._sessions, self._bus) as uow:
             await _recover_expired(uow)
             batch = self._batch if limit is None else limit
-            found = list(await uow.session.scalars(_due_query(batch)))
+            found = list(await uow.session.scalars(due_query(batch)))
             messages = await schedule.release_due_and_hold_quiet(uow, found)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
             messages = await self._governor.admit(messages)
@@ -310,11 +313,12 @@ class Dispatcher:
             changed = []
             for message in messages:
                 outcome = by_id[message.id]
-                if message.status != status.SENDING:
+                if message.status != status.SENDING and not _lease_expired(message):
                     _settled_by_callback(message, outcome)
                     continue
                 self._apply(message, outcome)
                 changed.append(message)
+            await _keep_stopped_campaigns_stopped(uow.session, changed)
             await history.record(uow, changed)
             await uow.commit()
 
@@ -356,12 +360,39 @@ class Dispatcher:
             )
 
 
-def _due_query(batch: int) -> Select[Message]:
+async def _keep_stopped_campaigns_stopped(session: AsyncSession, changed: list[Message]) -> None:
+    """A campaign paused or cancelled while its message was being sent: a retry of that
+    message does not go back to the queue. Paused, it waits with no due time (as `pause`
+    leaves the others); cancelled, it ends `cancelled`. The campaign rows are read FOR SHARE,
+    so a pause or cancel committing meanwhile waits for this record, and then finds the retry
+    among the waiting messages it stops."""
+    retried = [m for m in changed if m.status == status.ACCEPTED and m.campaign_id is not None]
+    if not retried:
+        return
+    locked = await session.execute(
+        select(Campaign.id, Campaign.state)
+        .where(Campaign.id.in_({m.campaign_id for m in retried}))
+        .with_for_update(read=True)  # every one, running ones included
+    )
+    states: dict[uuid.UUID | None, str] = {row.id: row.state for row in locked}
+    for message in retried:
+        state = states.get(message.campaign_id)
+        if state == CAMPAIGN_PAUSED:
+            message.next_attempt_at = None
+        elif state == CAMPAIGN_CANCELLED:
+            history.change(message, status.CANCELLED, next_attempt_at=None)
+
+
+def due_query(batch: int) -> Select[Message]:
     older = aliased(Message)
     held_back = exists().where(
         older.from_address == Message.from_address,
         older.to_address == Message.to_address,
-        older.status.in_(UNSETTLED),
+        # Written into the SQL as literals: only then can SQLite (and a generic PostgreSQL plan)
+        # match the partial index `ix_messages_unsettled_pair`, whose condition is this list.
+        older.status.in_(bindparam("unsettled", UNSETTLED, expanding=True, literal_execute=True)),
+        # A reply is not held back by campaign traffic (a paused campaign's included).
+        older.priority <= Message.priority,
         or_(
             older.created_at < Message.created_at,
             and_(older.created_at == Message.created_at, older.id < Message.id),
@@ -391,6 +422,12 @@ async def _recover_expired(uow: UnitOfWork) -> None:
         log.warning("dispatch outcome unknown: its lease expired", message_id=str(message.id))
         history.change(message, status.UNKNOWN, lease_expires_at=None, error_message=INTERRUPTED)
     await history.record(uow, expired)
+
+
+def _lease_expired(message: Message) -> bool:
+    """Made `unknown` by lease recovery while this process was still sending it (a slow
+    provider, a starved process): the outcome we now hold is better than the guess."""
+    return message.status == status.UNKNOWN and message.error_message == INTERRUPTED
 
 
 def _safest_reading(outcome: Outcome) -> SendError:

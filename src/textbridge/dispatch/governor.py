@@ -113,7 +113,9 @@ def _toll_free(e164: str) -> bool:
 class SlotMissed(SendUnavailable):
     """A claimed message found no rate slot it could keep within its wait budget (a process
     starved of CPU that long), or the store failed while it looked for one: it was not sent,
-    and is retried like a provider that could not be reached."""
+    and is retried like a provider that answered 429: without using up an attempt."""
+
+    held_back = True
 
 
 SENDER, ACCOUNT, PAIR = "sender", "account", "pair"  # the kinds of limit key

@@ -7,7 +7,7 @@ NOTHING` for all its events, with the same dedup keys, so the history reads the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -38,9 +38,19 @@ def change(message: Message, new_status: str, **changes: Any) -> None:
         setattr(message, name, value)
 
 
-async def record(uow: UnitOfWork, messages: Sequence[Message], source: str = "textbridge") -> None:
-    """Flush the changes made to `messages` and add one history event each (the key of
-    `service.record_internal`, so a repeat is a no-op), and queue their live events."""
+def event_key(message: Message) -> str:
+    """The key of `service.record_internal`: a repeat of the same change is a no-op."""
+    return f"textbridge:{message.id}:{message.status}:{message.attempts}"
+
+
+async def record(
+    uow: UnitOfWork,
+    messages: Sequence[Message],
+    source: str = "textbridge",
+    key: Callable[[Message], str] = event_key,
+) -> None:
+    """Flush the changes made to `messages` and add one history event each (deduplicated by
+    `key`), and queue their live events."""
     if not messages:
         return
     await uow.session.flush()
@@ -49,7 +59,7 @@ async def record(uow: UnitOfWork, messages: Sequence[Message], source: str = "te
         {
             "id": new_id(),
             "message_id": message.id,
-            "dedup_key": f"textbridge:{message.id}:{message.status}:{message.attempts}",
+            "dedup_key": key(message),
             "source": source,
             "status": message.status,
             "applied": True,

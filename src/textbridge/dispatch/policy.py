@@ -14,6 +14,8 @@ Every case, and where it is decided (the adapters only sort answers into the err
                                                                       failed after
                                                                       max_rate_limited 429s
     error of ours before the provider call       SendUnavailable      retry (uses an attempt)
+    no rate slot kept in time (the governor)     SlotMissed           like a 429: retry, attempt
+                                                                      NOT used (it never left)
     read timeout / connection lost after send    SendOutcomeUnknown   unknown (never resent)
     500, 502, 504, any other 5xx                 SendOutcomeUnknown   unknown (never resent)
     2xx without a message id                     SendOutcomeUnknown   unknown (never resent)
@@ -110,7 +112,7 @@ def decide(
     code, message = outcome.provider_code, readable(outcome, provider)
     if isinstance(outcome, SendOutcomeUnknown):
         return Decision(status.UNKNOWN, code, message)
-    if isinstance(outcome, SendRateLimited):
+    if isinstance(outcome, SendRateLimited) or outcome.held_back:
         return _after_rate_limit(outcome, rate_limited + 1, now, limits, message)
     used = attempts - rate_limited
     if not outcome.retryable or used >= limits.max_attempts:
@@ -122,7 +124,7 @@ def decide(
 
 
 def _after_rate_limit(
-    outcome: SendRateLimited, count: int, now: datetime, limits: Limits, message: str
+    outcome: SendError, count: int, now: datetime, limits: Limits, message: str
 ) -> Decision:
     if count >= limits.max_rate_limited:
         message = f"{message} (answered 429 {count} times; giving up)"

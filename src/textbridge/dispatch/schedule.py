@@ -26,16 +26,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import ColumnElement, Insert, Table, case, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, case, literal, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from textbridge.db.base import UTCDateTime, new_id, utcnow
+from textbridge.db.base import UTCDateTime, utcnow
 from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch import history
 from textbridge.dispatch.quiet_hours import (
     InvalidWindow,
     Window,
@@ -46,8 +45,7 @@ from textbridge.dispatch.quiet_hours import (
     zones_of_key,
 )
 from textbridge.messaging import status
-from textbridge.messaging.schemas import MessageOut
-from textbridge.models import Contact, Conversation, Message, MessageEvent
+from textbridge.models import Contact, Conversation, Message
 
 log = structlog.get_logger(__name__)
 
@@ -180,7 +178,7 @@ async def _hold_quiet(uow: UnitOfWork, claimed: Sequence[Message], now: datetime
         else:
             message.status, message.next_attempt_at = status.HELD, leaves_at
             held.append(message)
-    await _record_moves(uow, held, now)
+    await _record_moves(uow, held)
     return leaving
 
 
@@ -221,37 +219,16 @@ async def _release_due(uow: UnitOfWork, now: datetime) -> None:
     for message in due:
         # next_attempt_at stays: it has been due since then, and the claim goes by it.
         message.status = status.ACCEPTED
-    await _record_moves(uow, due, now)
+    await _record_moves(uow, due)
 
 
-async def _record_moves(uow: UnitOfWork, moved: Sequence[Message], now: datetime) -> None:
-    """Write the status changes of `moved`, one history event each and a live event: one
-    flush and one insert for them all. An event's key names the message's leaving time, since
-    a message may be held, released and held again at the same attempt count."""
-    if not moved:
-        return
-    await uow.session.flush()
-    events = [
-        {
-            "id": new_id(),
-            "message_id": message.id,
-            "dedup_key": f"textbridge:{message.id}:{message.status}:{message.attempts}:"
-            f"{message.next_attempt_at or now:%Y%m%dT%H%M%S%f}",
-            "source": "textbridge",
-            "status": message.status,
-            "applied": True,
-            "error_code": message.error_code,
-            "occurred_at": now,
-            "received_at": now,
-        }
-        for message in moved
-    ]
-    await uow.session.execute(_insert_events(uow.session.get_bind().dialect.name), events)
-    for message in moved:
-        uow.emit("message.status", MessageOut.of(message).event_data())
+async def _record_moves(uow: UnitOfWork, moved: Sequence[Message]) -> None:
+    """Write the status changes of `moved`: one history event each and a live event. An
+    event's key names the message's leaving time, since a message may be held, released and
+    held again at the same attempt count."""
+    await history.record(uow, moved, key=_move_key)
 
 
-def _insert_events(dialect: str) -> Insert:
-    table = cast(Table, MessageEvent.__table__)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
+def _move_key(message: Message) -> str:
+    leaving = f"{message.next_attempt_at:%Y%m%dT%H%M%S%f}" if message.next_attempt_at else ""
+    return f"{history.event_key(message)}:{leaving}"

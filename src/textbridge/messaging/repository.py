@@ -229,13 +229,11 @@ async def messages_of(
 
 
 async def messages_by_provider_ids(
-    session: AsyncSession, keys: Collection[ProviderId], *, lock: bool = False
+    session: AsyncSession, keys: Collection[ProviderId]
 ) -> dict[ProviderId, Message]:
     if not keys:
         return {}
-    # In id order: two appliers (or an applier and the dispatcher) lock rows in one order.
-    query = select(Message).where(_by_provider_ids(keys)).order_by(Message.id)
-    found = await session.scalars(query.with_for_update() if lock else query)
+    found = await session.scalars(select(Message).where(_by_provider_ids(keys)))
     return {(m.provider, m.provider_message_id or ""): m for m in found}
 
 
@@ -250,13 +248,21 @@ async def stored_provider_ids(
 
 
 async def messages_by_ids(
-    session: AsyncSession, ids: Collection[uuid.UUID], *, lock: bool = False
+    session: AsyncSession, ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, Message]:
     if not ids:
         return {}
-    query = select(Message).where(Message.id.in_(ids)).order_by(Message.id)
-    found = await session.scalars(query.with_for_update() if lock else query)
+    found = await session.scalars(select(Message).where(Message.id.in_(ids)))
     return {message.id: message for message in found}
+
+
+async def lock_messages(session: AsyncSession, ids: Collection[uuid.UUID]) -> None:
+    """Lock these messages in id order (the order every writer of several messages uses) and
+    refresh the loaded objects with what is committed now."""
+    if ids:
+        query = select(Message).where(Message.id.in_(ids)).order_by(Message.id)
+        locked = query.with_for_update().execution_options(populate_existing=True)
+        await session.scalars(locked)
 
 
 async def existing_event_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:

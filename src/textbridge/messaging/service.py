@@ -340,14 +340,18 @@ async def _load_outbound(uow: UnitOfWork, entries: list[list[BulkEvent]], batch:
         if isinstance(event, ProviderStatus)
     ]
     keys = {(u.provider, u.provider_message_id) for _, u in updates}
-    batch.outbound = await repository.messages_by_provider_ids(uow.session, keys, lock=True)
+    batch.outbound = await repository.messages_by_provider_ids(uow.session, keys)
     references = {
         reference
         for _, update in updates
         if (update.provider, update.provider_message_id) not in batch.outbound
         and (reference := _reference(update)) is not None
     }
-    batch.referenced = await repository.messages_by_ids(uow.session, references, lock=True)
+    batch.referenced = await repository.messages_by_ids(uow.session, references)
+    # Found first, then locked all at once in id order (and read again): locking the two sets
+    # one after the other could take two rows in the opposite order to the dispatcher's record.
+    found = {m.id for m in batch.outbound.values()} | set(batch.referenced)
+    await repository.lock_messages(uow.session, found)
     for index, update in updates:
         if batch.errors[index] is None and _outbound_of(update, batch, adopt=False) is None:
             batch.errors[index] = UnknownMessage(update.provider_message_id)
@@ -464,6 +468,9 @@ _NEW_MESSAGE_DEFAULTS: dict[str, Any] = {
     "error_message": None,
     "price": None,
     "attempts": 0,
+    "send_at": None,
+    "quiet_hours": None,
+    "next_attempt_at": None,
 }
 _NEW_ATTACHMENT_DEFAULTS: dict[str, Any] = {"download_state": None, "download_error": None}
 

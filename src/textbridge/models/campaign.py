@@ -38,6 +38,10 @@ class Campaign(Base):
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     unpriced: Mapped[int] = mapped_column(default=0)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # When its messages may leave at the earliest, and the recipients' local hours they may
+    # leave in ("08:00-21:00"; None: any hour). Copied onto each message at start.
+    send_at: Mapped[datetime | None] = mapped_column(default=None)
+    quiet_hours: Mapped[str | None] = mapped_column(String(11), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -63,3 +67,6 @@ class CampaignRecipient(Base):
     segments: Mapped[int] = mapped_column(default=1)
     country: Mapped[str | None] = mapped_column(String(2), default=None)
     price_micros: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The number's estimated zones (`quiet_hours.zone_key`), for deciding at start when its
+    # message may leave; a contact's own `time_zone` wins over it.
+    time_zones: Mapped[str | None] = mapped_column(Text, default=None)

@@ -26,6 +26,7 @@ class Message(Base):
             "ix_messages_unsettled_pair",
             "from_address",
             "to_address",
+            "priority",
             "created_at",
             postgresql_where=text("status IN ('accepted', 'sending')"),
             sqlite_where=text("status IN ('accepted', 'sending')"),

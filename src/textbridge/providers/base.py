@@ -212,6 +212,9 @@ def bounded_wait(seconds: float | None) -> float | None:
 
 class SendError(Exception):
     retryable: bool = False
+    held_back: bool = False
+    """True when we held the message back ourselves (it never left): like a 429, such a try
+    does not use up an attempt."""
 
     def __init__(
         self, message: str, *, provider_code: str | None = None, retry_after: float | None = None

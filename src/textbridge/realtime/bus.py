@@ -46,8 +46,10 @@ class EventBus:
         self._ids = count(1)
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
-        """An event of this process, numbered here (the bus is not `durable`)."""
-        self.deliver(Event(event_type, data, next(self._ids)))
+        """An event of this process, for its own subscribers. Numbered here, except on a
+        `durable` bus: ids there are the `live_events` table's, and an event that is not in
+        the table gets none (0), so that the ids a stream shows only ever grow."""
+        self.deliver(Event(event_type, data, 0 if self.durable else next(self._ids)))
 
     def deliver(self, event: Event) -> None:
         for subscription in list(self._subscriptions):

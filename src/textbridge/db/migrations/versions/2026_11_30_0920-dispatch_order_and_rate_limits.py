@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_messages_unsettled_pair",
         "messages",
-        ["from_address", "to_address", "created_at"],
+        ["from_address", "to_address", "priority", "created_at"],
         unique=False,
         postgresql_where=sa.text(UNSETTLED),
         sqlite_where=sa.text(UNSETTLED),
