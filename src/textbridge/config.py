@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: int = Field(
         120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
     )
+    shutdown_grace_seconds: float = Field(
+        30, ge=0, le=3600, validation_alias=_env("TEXTBRIDGE_SHUTDOWN_GRACE_SECONDS")
+    )
     # The rate governor (dispatch/governor.py; defaults and their sources in dispatch/rates.py).
     governor: bool | None = Field(None, validation_alias=_env("TEXTBRIDGE_GOVERNOR"))
     rate_long_code: float = Field(

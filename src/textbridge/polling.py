@@ -25,12 +25,18 @@ class PollingLoop:
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._errors = RepeatedErrors(log)
+        self._stopped = False
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """End `run` after the pass under way (a graceful stop)."""
+        self._stopped = True
+        self._wake.set()
+
     async def run(self, one_pass: Callable[[], Awaitable[int]]) -> None:
-        while True:
+        while not self._stopped:
             self._wake.clear()
             try:
                 done = await one_pass()
@@ -39,6 +45,9 @@ class PollingLoop:
                 done = 0
             else:
                 self._errors.recovered(worker=self._name)
-            if done < self._batch:
+            if done < self._batch and not self._stopped:
+                # Not `wait_for`: on Python 3.11 it swallows a cancellation that arrives as the
+                # wake-up does, and the task then outlives its shutdown.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+                    async with asyncio.timeout(self._idle_seconds):
+                        await self._wake.wait()

@@ -127,6 +127,8 @@ class Runtime:
         return self.listener is not None and self.listener.connected
 
     async def aclose(self) -> None:
+        if self.workers_role:  # a graceful stop: the sends in flight are finished and recorded
+            await self.dispatcher.drain(self.settings.shutdown_grace_seconds)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -52,6 +52,9 @@ def serve(
         port=current.port,
         log_level=current.log_level.lower(),
         proxy_headers=True,
+        # On SIGTERM: open requests (event streams) get this long, then the lifespan's
+        # shutdown drains the dispatcher (`Runtime.aclose`) for as long again at most.
+        timeout_graceful_shutdown=max(1, round(current.shutdown_grace_seconds)),
     )
 
 

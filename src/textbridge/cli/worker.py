@@ -3,8 +3,9 @@
 Runs the dispatcher, the journal applier, the media fetcher (when TEXTBRIDGE_MEDIA_DOWNLOAD is
 on) and the purgers; any number of workers and `serve --no-workers` processes share one
 PostgreSQL database, coordinated only through it (row leases with SKIP LOCKED, LISTEN/NOTIFY
-for wake-ups). SIGTERM or Ctrl-C stops it at once, as a kill would: what it was sending
-becomes `unknown` when its lease expires, never sent twice.
+for wake-ups). SIGTERM or Ctrl-C stops it gracefully: it claims nothing more, finishes and
+records the sends in flight (for at most TEXTBRIDGE_SHUTDOWN_GRACE_SECONDS), leaves the rest
+`accepted` for another process, and exits 0. A second signal stops it at once.
 """
 
 from __future__ import annotations
@@ -59,8 +60,15 @@ async def _run(current: Settings) -> None:
     runtime.http_role = False
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def first_signal() -> None:
+        stop.set()
+        for signum in signals:  # a second one acts as usual: stop at once
+            loop.remove_signal_handler(signum)
+
+    for signum in signals:
+        loop.add_signal_handler(signum, first_signal)
     try:
         runtime.start_background()
         console.print(READY_LINE, soft_wrap=True)

@@ -2,11 +2,17 @@
 
 A message row is its own job. `claim_due` moves a batch to `sending` with a lease in one
 transaction; the batch is sent concurrently, and outcomes are recorded as they come in, one
-transaction per group of completed sends (`_record_group`). A crash between the provider call
-and that record leaves the row in `sending` with an expired lease: it becomes `unknown`, never
-sent again blindly. Every pass recovers expired leases (not only start-up: a process restarted
-within a lease would never see them), and the provider call is bounded by half the lease, so a
-live dispatcher always records its own outcome before its lease can expire.
+transaction per group of completed sends (`_record_group`). A claim takes at most the free
+send slots (`concurrency` less the messages claimed and not yet recorded, those waiting for
+their governor slot included), so no more rows are `sending` than this process is sending, and
+the next claim starts as soon as a slot frees (`run`), not when the batch's slowest send ends.
+`drain` stops claiming and lets what is in flight finish and be recorded (a graceful stop).
+
+A crash between the provider call and that record leaves the row in `sending` with an
+expired lease: it becomes `unknown`, never sent again blindly. Every pass recovers expired
+leases (not only start-up: a process restarted within a lease would never see them), and the
+provider call is bounded by half the lease, so a live dispatcher always records its own
+outcome before its lease can expire.
 
 Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (from, to) pair
 can be claimed, so messages to one recipient from one sender leave in the order they were
@@ -25,8 +31,9 @@ that record fails does the lease take over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -98,9 +105,20 @@ class Dispatcher:
         self._bus = bus
         self._providers = providers
         self._status_callback_url = status_callback_url
-        self._slots = asyncio.Semaphore(concurrency)
+        self._capacity = concurrency
+        self._held = 0
+        """Send slots in use: messages claimed (or being claimed) whose outcome is not
+        recorded yet."""
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self._sends: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._calling: set[uuid.UUID] = set()
+        """Messages whose provider call has started (an interrupted one may have been sent)."""
+        self._finished: list[tuple[uuid.UUID, Outcome]] = []
+        self._recorder: asyncio.Task[None] | None = None
         self._batch = batch
-        self._loop = PollingLoop("dispatcher", batch, IDLE_POLL_SECONDS)
+        # A pass reports 1 when its claim was full: the loop then claims again at once.
+        self._loop = PollingLoop("dispatcher", 1, IDLE_POLL_SECONDS)
         self.wake = self._loop.wake
         self._on_submitted = on_submitted
         self._lease = lease
@@ -110,17 +128,77 @@ class Dispatcher:
         self._governor.wake_with(self.wake)
 
     async def run(self) -> None:
-        await self._loop.run(self.dispatch_due)
+        """Claim and send until `drain`: each pass waits for a free send slot, claims at most
+        the free slots and starts their sends without waiting for them."""
+        await self._loop.run(self._claim_pass)
+
+    async def _claim_pass(self) -> int:
+        found, limit = await self._start_due()
+        return int(found >= limit and not self._stopping)
 
     async def dispatch_due(self) -> int:
-        """Recover expired leases, claim what is due and send it; returns how many messages
-        the claim found (held ones included: the loop runs again at once after a full batch)."""
-        claimed, found = await self.claim_due()
-        if claimed:
-            await self._send_all(claimed)
+        """One pass, waited for (tests, one-off callers): recover expired leases, claim what
+        is due (at most the free send slots), send it and record the outcomes; returns how
+        many messages the claim found (held ones included)."""
+        found, _ = await self._start_due()
+        await self._settled()
         return found
 
-    async def claim_due(self) -> tuple[list[Claimed], int]:
+    async def _start_due(self) -> tuple[int, int]:
+        """Claim up to the free send slots (waiting for one when none is free) and start the
+        sends. Returns how many rows the claim found and how many it could take."""
+        limit = min(await self._free_slots(), self._batch)
+        if self._stopping or limit == 0:
+            return 0, limit
+        self._held += limit  # reserved before the claim: a concurrent pass cannot take them
+        claimed: list[Claimed] = []
+        try:
+            claimed, found = await self.claim_due(limit)
+        finally:
+            self._release(limit - len(claimed))
+        for one in claimed:
+            self._sends[one.id] = asyncio.create_task(self._send_and_note(one))
+        return found, limit
+
+    async def _free_slots(self) -> int:
+        while self._held >= self._capacity and not self._stopping:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        return self._capacity - self._held
+
+    def _release(self, slots: int) -> None:
+        self._held -= slots
+        self._slot_freed.set()
+
+    async def _settled(self) -> None:
+        """Until every claimed message's outcome is recorded."""
+        while self._held:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+
+    async def drain(self, grace: float) -> None:
+        """A graceful stop: claim nothing more, let the sends in flight finish and be recorded
+        (each is bounded by the call deadline), for at most `grace` seconds. Past it, what is
+        still in flight is cancelled and recorded at once: `unknown` if its provider call had
+        started, else a retry (it was not sent). Unclaimed messages stay `accepted`."""
+        log.info("dispatcher stopping: finishing the sends in flight", count=self._held)
+        self._stopping = True
+        self._loop.stop()
+        self._slot_freed.set()
+        try:
+            async with asyncio.timeout(grace):
+                await self._settled()
+            return
+        except TimeoutError:
+            log.warning("sends still in flight after the shutdown grace", count=len(self._sends))
+        for task in list(self._sends.values()):
+            task.cancel()
+        await asyncio.gather(*self._sends.values(), return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(grace, self._call_deadline) or 1.0):
+                await self._settled()
+
+    async def claim_due(self, limit: int | None = None) -> tuple[list[Claimed], int]:
         """The claim: one transaction that recovers expired leases, picks the next batch of
         due messages (the oldest unsettled one of each (from, to) pair, `FOR UPDATE SKIP
         LOCKED`) and moves it to `sending` with a lease. Hooks that decide which claimed
@@ -128,7 +206,8 @@ class Dispatcher:
         the claim found (some of which may have been held back)."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
             await _recover_expired(uow)
-            found = list(await uow.session.scalars(due_query(self._batch)))
+            batch = self._batch if limit is None else limit
+            found = list(await uow.session.scalars(due_query(batch)))
             messages = await schedule.release_due_and_hold_quiet(uow, found)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
             messages = await self._governor.admit(messages)
@@ -153,27 +232,51 @@ class Dispatcher:
             outbound = None
         return Claimed(message.id, message.provider, outbound)
 
-    async def _send_all(self, claimed: Sequence[Claimed]) -> None:
-        """Send concurrently; record each group of sends that completed while the previous
-        group was being recorded, in one transaction."""
-        pending = {asyncio.create_task(self._send(one)) for one in claimed}
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            await self._record_group([task.result() for task in done])
+    async def _send_and_note(self, claimed: Claimed) -> None:
+        try:
+            outcome = await self._send(claimed)
+        except asyncio.CancelledError:  # `drain` ran out of grace
+            self._note(claimed.id, self._interrupted(claimed.id))
+            raise
+        self._note(claimed.id, outcome)
 
-    async def _send(self, claimed: Claimed) -> tuple[uuid.UUID, Outcome]:
+    def _interrupted(self, message_id: uuid.UUID) -> Outcome:
+        if message_id in self._calling:
+            return SendOutcomeUnknown(f"{INTERRUPTED} (stopped during the provider call)")
+        return SendUnavailable("stopped before the provider call")
+
+    def _note(self, message_id: uuid.UUID, outcome: Outcome) -> None:
+        """Queue the outcome for recording; whatever completed while the previous group was
+        being recorded is recorded together, in one transaction."""
+        self._sends.pop(message_id, None)
+        self._calling.discard(message_id)
+        self._finished.append((message_id, outcome))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_finished())
+
+    async def _record_finished(self) -> None:
+        while self._finished:
+            group, self._finished = self._finished, []
+            try:
+                await self._record_group(group)
+            finally:
+                self._release(len(group))
+
+    async def _send(self, claimed: Claimed) -> Outcome:
         if claimed.outbound is None:
-            return claimed.id, SendUnavailable("internal error before the provider call")
-        async with self._slots:
-            return claimed.id, await self._call_provider(claimed.provider, claimed.outbound)
+            return SendUnavailable("internal error before the provider call")
+        return await self._call_provider(claimed.id, claimed.provider, claimed.outbound)
 
-    async def _call_provider(self, name: str, outbound: OutboundMessage) -> Outcome:
+    async def _call_provider(
+        self, message_id: uuid.UUID, name: str, outbound: OutboundMessage
+    ) -> Outcome:
         provider = self._providers.get(name)
         if provider is None:
             return SendError(f"provider {name} is not configured")
         try:
             # Its rate slot, before the call's deadline starts; SlotMissed (not sent) is a retry.
             await self._governor.wait_for_slot(outbound.message_id)
+            self._calling.add(message_id)
             async with asyncio.timeout(self._call_deadline):
                 return await provider.send(outbound)
         except SendError as error:
