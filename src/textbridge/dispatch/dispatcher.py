@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,6 +73,26 @@ INTERRUPTED = "the dispatch was interrupted; it may or may not have been sent"
 IDLE_POLL_SECONDS = 1.0
 UNSETTLED = (status.ACCEPTED, status.SENDING)
 """A message in one of these still holds back the younger messages of its (from, to) pair."""
+
+
+HOUSEKEEPING_SECONDS = 1.0
+"""How often the run loop's claims also recover expired leases and release due `scheduled`
+and `held` rows (each is a query; a claim of one or two free slots should not pay for them)."""
+
+
+class Every:
+    """True at most once per `seconds` (monotonic clock), and on the first call."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self._seconds
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +148,7 @@ class Dispatcher:
         self._limits = limits or Limits()
         self._governor = governor or unlimited()
         self._governor.wake_with(self.wake)
+        self._housekeeping = Every(HOUSEKEEPING_SECONDS)
 
     async def run(self) -> None:
         """Claim and send until `drain`: each pass waits for a free send slot, claims at most
@@ -133,7 +156,7 @@ class Dispatcher:
         await self._loop.run(self._claim_pass)
 
     async def _claim_pass(self) -> int:
-        found, limit = await self._start_due()
+        found, limit = await self._start_due(housekeeping=self._housekeeping.due())
         return int(found >= limit and not self._stopping)
 
     async def dispatch_due(self) -> int:
@@ -144,7 +167,7 @@ class Dispatcher:
         await self._settled()
         return found
 
-    async def _start_due(self) -> tuple[int, int]:
+    async def _start_due(self, housekeeping: bool = True) -> tuple[int, int]:
         """Claim up to the free send slots (waiting for one when none is free) and start the
         sends. Returns how many rows the claim found and how many it could take."""
         limit = min(await self._free_slots(), self._batch)
@@ -153,7 +176,7 @@ class Dispatcher:
         self._held += limit  # reserved before the claim: a concurrent pass cannot take them
         claimed: list[Claimed] = []
         try:
-            claimed, found = await self.claim_due(limit)
+            claimed, found = await self.claim_due(limit, housekeeping=housekeeping)
         finally:
             self._release(limit - len(claimed))
         for one in claimed:
@@ -198,17 +221,22 @@ class Dispatcher:
             async with asyncio.timeout(min(grace, self._call_deadline) or 1.0):
                 await self._settled()
 
-    async def claim_due(self, limit: int | None = None) -> tuple[list[Claimed], int]:
+    async def claim_due(
+        self, limit: int | None = None, *, housekeeping: bool = True
+    ) -> tuple[list[Claimed], int]:
         """The claim: one transaction that recovers expired leases, picks the next batch of
         due messages (the oldest unsettled one of each (from, to) pair, `FOR UPDATE SKIP
         LOCKED`) and moves it to `sending` with a lease. Hooks that decide which claimed
         messages may leave now belong here. Returns the claimed messages and how many rows
-        the claim found (some of which may have been held back)."""
+        the claim found (some of which may have been held back). `housekeeping` (lease
+        recovery, the release of due `scheduled`/`held` rows) can be left to a later claim:
+        the run loop does it once a second, not in each of its many small claims."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
-            await _recover_expired(uow)
+            if housekeeping:
+                await _recover_expired(uow)
             batch = self._batch if limit is None else limit
-            found = list(await uow.session.scalars(due_query(batch)))
-            messages = await schedule.release_due_and_hold_quiet(uow, found)
+            found = list(await uow.session.scalars(due_query(batch), {"now": utcnow()}))
+            messages = await schedule.release_due_and_hold_quiet(uow, found, release=housekeeping)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
             messages = await self._governor.admit(messages)
             lease_until = utcnow() + self._lease
@@ -383,7 +411,9 @@ async def _keep_stopped_campaigns_stopped(session: AsyncSession, changed: list[M
             history.change(message, status.CANCELLED, next_attempt_at=None)
 
 
+@functools.lru_cache(maxsize=128)
 def due_query(batch: int) -> Select[Message]:
+    """Built once per batch size (claims are frequent and small): `now` is bound at execution."""
     older = aliased(Message)
     held_back = exists().where(
         older.from_address == Message.from_address,
@@ -400,7 +430,7 @@ def due_query(batch: int) -> Select[Message]:
     )
     return (
         select(Message)
-        .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= utcnow())
+        .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= bindparam("now", None))
         .where(~held_back)
         .order_by(Message.priority, Message.next_attempt_at)
         .limit(batch)

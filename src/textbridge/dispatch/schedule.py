@@ -151,17 +151,19 @@ def _departure(
 
 
 async def release_due_and_hold_quiet(
-    uow: UnitOfWork, claimed: Sequence[Message], now: datetime | None = None
+    uow: UnitOfWork, claimed: Sequence[Message], now: datetime | None = None, release: bool = True
 ) -> list[Message]:
     """The dispatcher's one call for scheduling, made in its claim transaction right after it
     locked a batch of `accepted` rows. Returns the messages of `claimed` that may leave now;
     the others are inside their quiet hours and become `held`. Then moves due `scheduled` and
     `held` rows to `accepted`, for the next pass to claim like any other (so the dispatcher's
     ordering and rate rules apply to them too). Rows another process has locked are skipped:
-    that process is releasing them."""
+    that process is releasing them. `release=False` skips the release (a frequent caller
+    releases once in a while)."""
     now = now or utcnow()
     leaving = await _hold_quiet(uow, claimed, now)
-    await _release_due(uow, now)
+    if release:
+        await _release_due(uow, now)
     return leaving
 
 
