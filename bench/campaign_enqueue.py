@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import itertools
 import os
 import random
 import signal
@@ -239,7 +238,8 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
         ]
         started = time.perf_counter()
         lines, returncode, stderr = _run_timed(command, folder)
-        elapsed = time.perf_counter() - started
+        ended = time.perf_counter()
+        elapsed = ended - started
         if returncode != 0:
             output = "".join(line for _, line in lines)
             raise SystemExit(f"campaign send failed:\n{output}\n{stderr}")
@@ -251,7 +251,7 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             "serve_peak_mb": serve_peak,
             "cli_peak_mb": int(peak_file.read_text()) / 1024,
             "serve_cpu_s": serve_cpu,
-            "start_s": _start_seconds(lines, started),
+            "start_s": _start_seconds(lines, ended),
         }
     finally:
         serve.send_signal(signal.SIGINT)
@@ -276,13 +276,11 @@ def _run_timed(command: list[str], folder: Path) -> tuple[list[tuple[float, str]
         return lines, returncode, errors.read()
 
 
-def _start_seconds(lines: list[tuple[float, str]], started: float) -> float:
-    """From the preview (printed once the upload is done) to `... started`: the start's own
-    request (the INSERT ... SELECT into messages and the conversations' update)."""
-    for (before, _), (at, line) in itertools.pairwise(lines):
-        if line.rstrip().endswith(" started"):
-            return at - before
-    return float("nan")
+def _start_seconds(lines: list[tuple[float, str]], ended: float) -> float:
+    """From the last line of the preview (printed on stdout once the upload is done) until
+    the CLI exits: mostly the start's own request (the INSERT ... SELECT into messages and
+    the conversations' update); `--no-wait` leaves as soon as it is answered."""
+    return ended - lines[-1][0] if lines else float("nan")
 
 
 def _wait_ready(base: str, serve: subprocess.Popen[bytes]) -> None:
