@@ -1,17 +1,17 @@
 """Campaign enqueue: a 100 000-recipient CSV through `textbridge campaign send` into a
 `textbridge serve` on PostgreSQL, until every message is stored, due and visible through the API.
 
-    cd /work/wt/campaigns && uv run python bench/campaign_enqueue.py [--recipients 100000]
+    cd /work/wt/enqueue && uv run python bench/campaign_enqueue.py [--recipients 100000]
         [--rounds 3] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 The recipients file has `--recipients` distinct valid US numbers with a `name` column used by
 the text (`Hello {name}, ...`), plus 1% invalid rows and 1% duplicates, shuffled. Per round:
 
-1. ceiling: a fresh migrated database `textbridge_bench_campaigns_ceiling`; one asyncpg
+1. ceiling: a fresh migrated database `textbridge_bench_enqueue_ceiling`; one asyncpg
    connection reads the same CSV and COPYs the rows any enqueue must write for the inbox to
    show them (a contact, a conversation and a message per valid recipient, numbers taken as
    written: no validation, no rendering, no deduplication beyond a set) in one transaction.
-2. textbridge: a fresh migrated database `textbridge_bench_campaigns`, `textbridge serve`
+2. textbridge: a fresh migrated database `textbridge_bench_enqueue`, `textbridge serve`
    (sandbox), and `textbridge campaign send FILE --text ... --no-wait` as a separate process:
    it streams the file in chunks to the API (validation, deduplication, rendering, segments,
    price, contacts, conversations, staging by COPY), then starts the campaign (one
@@ -237,12 +237,12 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             API_KEY,
         ]
         started = time.perf_counter()
-        done = subprocess.run(
-            command, cwd=folder, env=environment(), capture_output=True, text=True
-        )
-        elapsed = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"campaign send failed:\n{done.stdout}\n{done.stderr}")
+        lines, returncode, stderr = _run_timed(command, folder)
+        ended = time.perf_counter()
+        elapsed = ended - started
+        if returncode != 0:
+            output = "".join(line for _, line in lines)
+            raise SystemExit(f"campaign send failed:\n{output}\n{stderr}")
         serve_cpu = cpu_seconds(serve.pid) - cpu_before
         serve_peak = vm_peak_mb(serve.pid)
         _check(base, expected)
@@ -251,6 +251,7 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             "serve_peak_mb": serve_peak,
             "cli_peak_mb": int(peak_file.read_text()) / 1024,
             "serve_cpu_s": serve_cpu,
+            "start_s": _start_seconds(lines, ended),
         }
     finally:
         serve.send_signal(signal.SIGINT)
@@ -259,6 +260,27 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
         except subprocess.TimeoutExpired:
             serve.kill()
         log.close()
+
+
+def _run_timed(command: list[str], folder: Path) -> tuple[list[tuple[float, str]], int, str]:
+    """Run the CLI, noting when each line of its output appears (unbuffered)."""
+    env = {**environment(), "PYTHONUNBUFFERED": "1"}
+    with tempfile.TemporaryFile("w+") as errors:
+        cli = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+        assert cli.stdout is not None
+        lines = [(time.perf_counter(), line) for line in cli.stdout]
+        returncode = cli.wait()
+        errors.seek(0)
+        return lines, returncode, errors.read()
+
+
+def _start_seconds(lines: list[tuple[float, str]], ended: float) -> float:
+    """From the last line of the preview (printed on stdout once the upload is done) until
+    the CLI exits: mostly the start's own request (the INSERT ... SELECT into messages and
+    the conversations' update); `--no-wait` leaves as soon as it is answered."""
+    return ended - lines[-1][0] if lines else float("nan")
 
 
 def _wait_ready(base: str, serve: subprocess.Popen[bytes]) -> None:
@@ -304,11 +326,9 @@ def main() -> None:
         )
         ratios = []
         for round_number in range(1, args.rounds + 1):
-            ceiling_url = asyncio.run(
-                recreate(args.admin_url, "textbridge_bench_campaigns_ceiling")
-            )
+            ceiling_url = asyncio.run(recreate(args.admin_url, "textbridge_bench_enqueue_ceiling"))
             floor = asyncio.run(ceiling(ceiling_url, path))
-            url = asyncio.run(recreate(args.admin_url, "textbridge_bench_campaigns"))
+            url = asyncio.run(recreate(args.admin_url, "textbridge_bench_enqueue"))
             measured = textbridge_round(url, path, args.recipients, folder)
             ratio = floor / measured["seconds"]
             ratios.append(ratio)
@@ -316,7 +336,8 @@ def main() -> None:
                 f"round {round_number}: ceiling {floor:.2f} s, "
                 f"textbridge {measured['seconds']:.2f} s "
                 f"(ratio {ratio:.3f}); peak RSS serve {measured['serve_peak_mb']:.0f} MB, "
-                f"CLI {measured['cli_peak_mb']:.0f} MB; serve CPU {measured['serve_cpu_s']:.1f} s",
+                f"CLI {measured['cli_peak_mb']:.0f} MB; serve CPU {measured['serve_cpu_s']:.1f} s; "
+                f"start request {measured['start_s']:.1f} s",
                 flush=True,
             )
         print(f"median ratio textbridge/ceiling: {statistics.median(ratios):.3f}")
