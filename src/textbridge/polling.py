@@ -46,8 +46,13 @@ class PollingLoop:
             else:
                 self._errors.recovered(worker=self._name)
             if done < self._batch and not self._stopped:
-                # Not `wait_for`: on Python 3.11 it swallows a cancellation that arrives as the
-                # wake-up does, and the task then outlives its shutdown.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._idle_seconds):
-                        await self._wake.wait()
+                await wait_awhile(self._wake, self._idle_seconds)
+
+
+async def wait_awhile(wake: asyncio.Event, seconds: float) -> None:
+    """Until `wake` is set or `seconds` pass. Not `asyncio.wait_for`: on Python 3.11 it swallows
+    a cancellation that arrives as the wake-up does, and the task then outlives its shutdown
+    (a `serve` that never exits after SIGTERM)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()

@@ -140,11 +140,13 @@ class PgListener:
     async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Future[None]) -> None:
         """Return when the connection is lost; a health query finds a silent peer."""
         while not lost.done():
+            # `asyncio.timeout`, not `wait_for` (see `polling.wait_awhile`).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(lost), HEALTH_CHECK_SECONDS)
+                async with asyncio.timeout(HEALTH_CHECK_SECONDS):
+                    await asyncio.shield(lost)
                 return
-            async with self._lock:
-                await asyncio.wait_for(connection.fetchval("SELECT 1"), HEALTH_CHECK_SECONDS)
+            async with self._lock, asyncio.timeout(HEALTH_CHECK_SECONDS):
+                await connection.fetchval("SELECT 1")
 
     def _on_notification(self, _connection: Any, pid: int, channel: str, _payload: str) -> None:
         if pid == self._own_pid:

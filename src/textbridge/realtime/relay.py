@@ -18,7 +18,6 @@ Rows are deleted an hour after they were written (`LiveEventPurger`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from textbridge.db.base import utcnow
 from textbridge.logging import RepeatedErrors
 from textbridge.models import LiveEvent
-from textbridge.polling import PollingLoop
+from textbridge.polling import PollingLoop, wait_awhile
 from textbridge.realtime.bus import Event, EventBus
 from textbridge.realtime.listener import EVENTS
 
@@ -99,8 +98,7 @@ class EventRelay:
             else:
                 self._errors.recovered()
             if not more:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds())
+                await wait_awhile(self._wake, self._poll_seconds())
 
     def _poll_seconds(self) -> float:
         if self._gap is not None:
