@@ -6,11 +6,12 @@ Both are built by running the Alembic migrations, never `create_all`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +19,8 @@ from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from textbridge.db import migrate
+
+from .ci import skip_or_fail
 
 POSTGRES_URL = os.environ.get(
     "TEXTBRIDGE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -127,3 +130,17 @@ def postgres_database() -> tuple[Database, str] | str:
 
 def drop_postgres_database(name: str) -> None:
     run_sync(_execute(POSTGRES_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@contextlib.contextmanager
+def own_postgres_database() -> Iterator[Database]:
+    """A fresh, migrated PostgreSQL database of its own, dropped afterwards (skipped where no
+    PostgreSQL answers, failed in CI)."""
+    outcome = postgres_database()
+    if isinstance(outcome, str):
+        skip_or_fail(outcome)
+    database, name = outcome
+    try:
+        yield database
+    finally:
+        drop_postgres_database(name)

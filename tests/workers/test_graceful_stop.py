@@ -13,8 +13,7 @@ import pytest
 
 from textbridge.messaging import status
 
-from ..support.ci import skip_or_fail
-from ..support.database import Database, drop_postgres_database, postgres_database
+from ..support.database import Database, own_postgres_database
 from ..support.live import scaled, wait_until
 from ..support.processes import Command
 from .deployment import Deployment, Serve, deployment
@@ -27,14 +26,8 @@ GRACE = 30  # TEXTBRIDGE_SHUTDOWN_GRACE_SECONDS's default
 
 @pytest.fixture
 def postgres() -> Iterator[Database]:
-    outcome = postgres_database()
-    if isinstance(outcome, str):
-        skip_or_fail(outcome)
-    found, name = outcome
-    try:
-        yield found
-    finally:
-        drop_postgres_database(name)
+    with own_postgres_database() as database:
+        yield database
 
 
 def _statuses(database: Database) -> dict[str, int]:

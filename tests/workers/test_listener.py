@@ -18,19 +18,14 @@ from textbridge.realtime.listener import (
 )
 from textbridge.realtime.wakeups import Wakeups
 
-from ..support.ci import skip_or_fail
-from ..support.database import Database, drop_postgres_database, postgres_database
+from ..support.database import Database, own_postgres_database
 from ..support.live import scaled
 
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Database]:
-    outcome = postgres_database()
-    if isinstance(outcome, str):
-        skip_or_fail(outcome)
-    database, name = outcome
-    yield database
-    drop_postgres_database(name)
+    with own_postgres_database() as database:
+        yield database
 
 
 @contextlib.asynccontextmanager

@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 from textbridge.cli import app
 from textbridge.realtime.listener import APPLICATION_NAME
 
-from ..support.ci import skip_or_fail
-from ..support.database import Database, drop_postgres_database, postgres_database
+from ..support.database import Database, own_postgres_database
 from ..support.live import wait_until
 from ..support.processes import Command
 from ..support.textbridge import CONTACT
@@ -48,20 +47,16 @@ class Processes:
 @pytest.fixture(scope="module")
 def processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
     # One set of processes for the module: each start-up costs seconds on a loaded machine.
-    outcome = postgres_database()
-    if isinstance(outcome, str):
-        skip_or_fail(outcome)
-    database, name = outcome
-    try:
-        with deployment(tmp_path_factory.mktemp("processes"), database.url) as running:
-            running.start_simulator(wait=False)
-            front = running.serve("--no-workers", wait=False)
-            other = running.serve("--no-workers", wait=False)
-            worker = running.worker("worker", front.url, wait=False)
-            running.wait_ready()
-            yield Processes(running, front, other, worker, database)
-    finally:
-        drop_postgres_database(name)
+    with (
+        own_postgres_database() as database,
+        deployment(tmp_path_factory.mktemp("processes"), database.url) as running,
+    ):
+        running.start_simulator(wait=False)
+        front = running.serve("--no-workers", wait=False)
+        other = running.serve("--no-workers", wait=False)
+        worker = running.worker("worker", front.url, wait=False)
+        running.wait_ready()
+        yield Processes(running, front, other, worker, database)
 
 
 def _wait_for(events: queue.Queue[StreamEvent], kind: str, **data: object) -> StreamEvent:

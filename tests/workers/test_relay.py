@@ -16,18 +16,13 @@ from textbridge.realtime import relay
 from textbridge.realtime.bus import Event, EventBus, Subscription
 from textbridge.realtime.relay import EventRelay, LiveEventPurger
 
-from ..support.ci import skip_or_fail
-from ..support.database import Database, drop_postgres_database, postgres_database
+from ..support.database import Database, own_postgres_database
 
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Database]:
-    outcome = postgres_database()
-    if isinstance(outcome, str):
-        skip_or_fail(outcome)
-    database, name = outcome
-    yield database
-    drop_postgres_database(name)
+    with own_postgres_database() as database:
+        yield database
 
 
 @pytest.fixture
