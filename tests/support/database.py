@@ -41,7 +41,11 @@ TABLES = (
     "api_keys",
     "governor_limits",
     "live_events",
+    "consent_records",
+    "audit_log",
 )
+"""Emptied between tests on PostgreSQL (TRUNCATE fires no row triggers, so the append-only
+audit log empties too). Never `instance_secrets`: it holds the key of the address hash."""
 T = TypeVar("T")
 
 

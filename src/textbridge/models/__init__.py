@@ -1,10 +1,13 @@
 """ORM models, one module per table."""
 
 from textbridge.models.api_key import ApiKey
+from textbridge.models.audit_entry import AuditEntry
 from textbridge.models.campaign import Campaign, CampaignRecipient
+from textbridge.models.consent_record import ConsentRecord
 from textbridge.models.contact import Contact
 from textbridge.models.conversation import Conversation
 from textbridge.models.governor_limit import GovernorLimit
+from textbridge.models.instance_secret import InstanceSecret
 from textbridge.models.live_event import LiveEvent
 from textbridge.models.message import Attachment, Message, MessageEvent
 from textbridge.models.sender import Sender
@@ -16,11 +19,14 @@ from textbridge.models.webhook_nonce import WebhookNonce
 __all__ = [
     "ApiKey",
     "Attachment",
+    "AuditEntry",
     "Campaign",
     "CampaignRecipient",
+    "ConsentRecord",
     "Contact",
     "Conversation",
     "GovernorLimit",
+    "InstanceSecret",
     "LiveEvent",
     "Message",
     "MessageEvent",

@@ -1,0 +1,1 @@
+"""Legal duties: opt-out keywords, the consent ledger, data export and erasure."""
