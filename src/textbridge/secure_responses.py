@@ -28,7 +28,8 @@ import base64
 import hashlib
 import re
 
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textbridge.api.errors import unexpected_error
@@ -61,7 +62,7 @@ COMMON_HEADERS = {
 HSTS = "max-age=31536000"
 
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
-_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S | re.I)
 
 
 def _inline_script_hashes(html: str) -> str:
@@ -69,13 +70,21 @@ def _inline_script_hashes(html: str) -> str:
     return " ".join(f"'sha256-{base64.b64encode(digest).decode()}'" for digest in digests)
 
 
-def docs_policy(openapi_url: str = "/openapi.json") -> str:
-    """The CSP of the docs pages: FastAPI's Swagger UI and ReDoc, from their CDN paths only."""
-    swagger = bytes(get_swagger_ui_html(openapi_url=openapi_url, title="").body).decode()
+def docs_policy(app: FastAPI) -> str:
+    """The CSP of `app`'s docs pages: FastAPI's Swagger UI and ReDoc from their CDN paths
+    only, and the inline scripts of the pages as FastAPI renders them for `app`."""
+    swagger = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "",
+        title="",  # in <title>, not in a script
+        oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+        init_oauth=app.swagger_ui_init_oauth,
+        swagger_ui_parameters=app.swagger_ui_parameters,
+    )
+    pages = bytes(swagger.body) + bytes(get_swagger_ui_oauth2_redirect_html().body)
     return (
         "default-src 'none'; "
         "script-src https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/ "
-        f"https://cdn.jsdelivr.net/npm/redoc@2/ {_inline_script_hashes(swagger)}; "
+        f"https://cdn.jsdelivr.net/npm/redoc@2/ {_inline_script_hashes(pages.decode())}; "
         "style-src https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/ https://fonts.googleapis.com "
         "'unsafe-inline'; font-src https://fonts.gstatic.com; "
         "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
@@ -91,10 +100,11 @@ def header_list(content_security_policy: str, https: bool) -> Headers:
 
 
 class SecureResponses:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, docs_csp: str = CONTENT_SECURITY_POLICY) -> None:
+        """`docs_csp`: `docs_policy(the FastAPI app)`, for an app that serves its docs."""
         self.app = app
         page = CONTENT_SECURITY_POLICY
-        docs = docs_policy()
+        docs = docs_csp
         # Indexed by [is a docs page][is https]: chosen with two look-ups per request.
         self._headers = (
             (header_list(page, https=False), header_list(page, https=True)),

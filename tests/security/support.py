@@ -71,6 +71,11 @@ class RowCounter:
         row = self._run(self._connection.execute(self._query)).one()
         return dict(zip(self.tables, row, strict=True))
 
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        """Any query, on the same connection."""
+        assert self._connection is not None
+        return list(self._run(self._connection.execute(text(sql), params)).all())
+
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
 
