@@ -99,6 +99,9 @@ def header_list(content_security_policy: str, https: bool) -> Headers:
     return [(name.lower().encode(), value.encode()) for name, value in values.items()]
 
 
+_OUR_NAMES = frozenset(name for name, _ in header_list("", https=True))
+
+
 class SecureResponses:
     def __init__(self, app: ASGIApp, docs_csp: str = CONTENT_SECURITY_POLICY) -> None:
         """`docs_csp`: `docs_policy(the FastAPI app)`, for an app that serves its docs."""
@@ -136,5 +139,8 @@ class SecureResponses:
 def with_defaults(headers: Headers, defaults: Headers) -> Headers:
     """`headers` and each of `defaults` whose name is not among them: a new list (a response
     sent many times, like the webhooks' shared 200, reuses its own)."""
-    present = {name for name, _ in headers}
-    return [*headers, *(header for header in defaults if header[0] not in present)]
+    for name, _ in headers:
+        if name in _OUR_NAMES:  # rare: a response that sets one of ours itself
+            present = {name for name, _ in headers}
+            return [*headers, *(header for header in defaults if header[0] not in present)]
+    return [*headers, *defaults]
