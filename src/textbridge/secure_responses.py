@@ -118,7 +118,7 @@ class SecureResponses:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self._headers[scope["path"] in DOCS_PATHS][scope["scheme"] == "https"]
+        extra = self._headers[scope["path"] in DOCS_PATHS][scope.get("scheme") == "https"]
         started = False
 
         async def send_with_headers(message: Message) -> None:
