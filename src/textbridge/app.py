@@ -29,6 +29,7 @@ from textbridge.bootstrap import bootstrap
 from textbridge.config import Settings
 from textbridge.runtime import Runtime, build_runtime, webhook_url
 from textbridge.sandbox import SANDBOX_WABA_ID
+from textbridge.secure_responses import SecureResponses, docs_policy
 from textbridge.webhooks.ingest import WebhookIngest
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,9 @@ def create_app(
     _add_inbox(app)
     if runtime.sandbox is not None:
         _mount_simulator(app, runtime)
+    # Keep it the last middleware added (the outermost): every response, including the other
+    # middlewares' own (413, 431), leaves with the security headers.
+    app.add_middleware(SecureResponses, docs_csp=docs_policy(app))
     return app
 
 

@@ -221,7 +221,7 @@ def test_a_422_says_which_input_it_refused(textbridge: Textbridge) -> None:
     assert problem == {
         "field": "channel",
         "message": "Input should be 'sms', 'mms' or 'whatsapp'",
-        "input": "fax",
+        "input": "'fax'",
     }
 
 
@@ -238,7 +238,7 @@ def test_a_lone_surrogate_in_a_field_name_is_escaped_in_the_422(textbridge: Text
         "/api/v1/messages", **_raw_json(f'{{"to": "{CONTACT}", "text": "hi", "\\ud800": 1}}')
     )
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["problems"][0]["input"] == "\\ud800"
+    assert response.json()["error"]["problems"][0]["input"] == "'\\ud800'"
 
 
 def test_a_body_over_the_api_limit_is_a_413(textbridge: Textbridge) -> None:

@@ -1,24 +1,39 @@
-"""One error shape for the whole API: {"error": {"code", "message", "field"}}."""
+"""One error shape for the whole API: {"error": {"code", "message", "field"}}.
+
+An exception no handler expected is `unexpected_error`: a 500 that says only
+`internal_error` and a request id, never the exception's text (SQL, a driver's message, a
+path, a value); the traceback is logged with the same id (`secure_responses` calls it).
+"""
 
 from __future__ import annotations
 
 import re
+import traceback
+import uuid
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from textbridge.body_limit import BodyTooLarge, too_large_response
 from textbridge.messaging.errors import IdempotencyConflict, MessagingError
-from textbridge.messaging.text import EXCERPT_LENGTH
+from textbridge.messaging.text import excerpt
 
+log = structlog.get_logger(__name__)
 _UNION_MEMBER = re.compile(r"(dict|list|tuple|set|frozenset)\[.*\]")
 # Inputs a 422 never quotes, whatever their value.
 SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "cookie")
 # A field path part can be a client's dict key: cut too, but longer than a quoted value.
 FIELD_PART_LIMIT = 64
+FIELD_LIMIT = 300
+# A body of a thousand bad items is one 422 of this many problems, and a count of the rest.
+MAX_PROBLEMS = 20
+# A proxy's request id (nginx `$request_id`, a load balancer's) is reused when it looks like one.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -50,13 +65,15 @@ async def _messaging_error(_: Request, exc: MessagingError) -> JSONResponse:
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [_problem(error) for error in exc.errors()]
+    errors = exc.errors()
+    problems = [_problem(error) for error in errors[:MAX_PROBLEMS]]
     first = problems[0] if problems else {"field": None, "message": "invalid request"}
     body = error_body(
         "validation_error",
         f"{first['field']}: {first['message']}",
         first["field"],
         problems=problems,
+        **({"more_problems": len(errors) - MAX_PROBLEMS} if len(errors) > MAX_PROBLEMS else {}),
     )
     return JSONResponse(body, status_code=422)
 
@@ -67,11 +84,12 @@ def _problem(error: Any) -> dict[str, Any]:
     if location and location[0] in ("body", "query", "path"):  # where, not which field
         del location[0]
     location = [part for part in location if not _is_union_member(part)]
-    field = ".".join(_printable(str(part), FIELD_PART_LIMIT) for part in location) or None
+    parts = (_printable(str(part), FIELD_PART_LIMIT) for part in location)
+    field = _printable(".".join(parts), FIELD_LIMIT) or None
     problem = {"field": field, "message": _printable(str(error.get("msg", "invalid")), 300)}
     value = error.get("input")
     if isinstance(value, str | int | float) and not _is_secret(field):
-        problem["input"] = _printable(str(value))
+        problem["input"] = excerpt(str(value))
     return problem
 
 
@@ -81,7 +99,7 @@ def _is_union_member(part: object) -> bool:
     return isinstance(part, str) and _UNION_MEMBER.fullmatch(part) is not None
 
 
-def _printable(text: str, limit: int = EXCERPT_LENGTH) -> str:
+def _printable(text: str, limit: int) -> str:
     # A lone surrogate (valid JSON, "\ud800") cannot be encoded in the response: escape it.
     cut = text if len(text) <= limit else f"{text[:limit]}..."
     return cut.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -99,3 +117,30 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
     )
+
+
+def unexpected_error(scope: Scope, exc: Exception) -> JSONResponse:
+    """The answer to an exception nothing else handled; the traceback goes to the log only."""
+    request_id = _request_id(scope)
+    # Rendered here, plain, under the key structlog's renderers print as a traceback: whatever
+    # renderer is configured never sees the frames' locals (rich's default shows them, and
+    # took seconds to render a SQLAlchemy stack, the event loop blocked meanwhile).
+    trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+    log.error(
+        "unexpected error",
+        request_id=request_id,
+        method=scope.get("method"),
+        path=_printable(scope.get("path", ""), 200),
+        error=f"{type(exc).__name__}: {_printable(str(exc), 500)}",
+        exception=trace,
+    )
+    message = f"an unexpected error occurred; quote request id {request_id} to the operator"
+    body = error_body("internal_error", message, request_id=request_id)
+    return JSONResponse(body, status_code=500, headers={"X-Request-ID": request_id})
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+            return bytes(value).decode()
+    return uuid.uuid4().hex

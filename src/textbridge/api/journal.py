@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from textbridge.api.deps import RuntimeDep, UowDep, require_admin
@@ -20,6 +20,9 @@ router = APIRouter(prefix="/journal", tags=["journal"], dependencies=[Depends(re
 
 State = Literal["pending", "applied", "refused", "invalid", "orphaned", "dead", "unverified"]
 ReplayableState = Literal["dead", "invalid", "orphaned", "unverified"]
+# The id column is a BIGINT: a larger number is refused here, not by the driver (a 500).
+MAX_ID = 2**63 - 1
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class JournalEntryOut(BaseModel):
@@ -54,7 +57,7 @@ async def list_entries(
     uow: UowDep,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[JournalEntryOut]:
     """The newest entries first; page on with `before_id` (the last id you saw)."""
     entries = await journal.list_entries(uow.session, state, limit, before_id)
@@ -62,7 +65,7 @@ async def list_entries(
 
 
 @router.get("/{entry_id}", response_model=JournalEntryDetail)
-async def get_entry(entry_id: int, uow: UowDep) -> JournalEntryDetail:
+async def get_entry(entry_id: EntryId, uow: UowDep) -> JournalEntryDetail:
     entry = await uow.session.get(WebhookJournalEntry, entry_id)
     if entry is None:
         raise ApiError(404, "not_found", f"no journal entry {entry_id}")
@@ -79,7 +82,7 @@ async def replay_state(state: ReplayableState, uow: UowDep, runtime: RuntimeDep)
 
 
 @router.post("/{entry_id}/replay", response_model=JournalEntryOut)
-async def replay_entry(entry_id: int, uow: UowDep, runtime: RuntimeDep) -> JournalEntryOut:
+async def replay_entry(entry_id: EntryId, uow: UowDep, runtime: RuntimeDep) -> JournalEntryOut:
     """Make one parked entry (dead, invalid, orphaned or unverified) pending again."""
     try:
         entry = await journal.replay_entry(uow.session, entry_id)

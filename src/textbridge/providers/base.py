@@ -20,6 +20,7 @@ failed) is decided in one place, `dispatch/policy.py`, whose table lists every c
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -196,6 +197,41 @@ class ReplayNonce:
 
 class WebhookPayloadError(ValueError):
     """A verified webhook whose content we cannot understand (answered 400, journaled)."""
+
+
+# A provider's webhook JSON nests four or five levels; anything far deeper is not one, and
+# recursive code downstream (flattening, signing, cleaning) must never meet it.
+MAX_WEBHOOK_JSON_DEPTH = 32
+
+
+def load_webhook_json(body: bytes) -> Any:
+    """`json.loads`, with every way it can fail (bad syntax, invalid UTF-8, nesting deep
+    enough to exhaust the interpreter's stack) and nesting past `MAX_WEBHOOK_JSON_DEPTH`
+    raised as `WebhookPayloadError`."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise WebhookPayloadError("body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise WebhookPayloadError(f"body is not valid JSON: {exc}") from None
+    if _deeper_than(value, MAX_WEBHOOK_JSON_DEPTH):
+        raise WebhookPayloadError(f"body nests deeper than {MAX_WEBHOOK_JSON_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Without recursion: the value may be as deep as the JSON parser allowed."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            item
+            for container in level
+            if isinstance(container, dict | list)
+            for item in (container.values() if isinstance(container, dict) else container)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
 
 
 MAX_RETRY_AFTER_SECONDS = 3600.0

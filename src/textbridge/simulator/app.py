@@ -24,6 +24,7 @@ from textbridge.simulator.control.whatsapp import build_whatsapp_control_router
 from textbridge.simulator.errors import (
     PlivoApiError,
     http_error_handler,
+    internal_error_handler,
     plivo_error_handler,
     validation_error_handler,
 )
@@ -63,6 +64,7 @@ def create_simulator_app(config: SimulatorConfig, key_check: KeyCheck = no_key_c
     app.add_exception_handler(VonageProblem, vonage_problem_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)
     app.state.simulator_state = state
     app.state.simulator_callbacks = callbacks
     return app

@@ -9,6 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+# A body of a thousand bad fields answers this many, and a count of the rest.
+MAX_PROBLEMS = 20
+
 
 class PlivoApiError(Exception):
     """A request the simulated API refuses with ``status`` and ``message``."""
@@ -38,7 +41,10 @@ async def plivo_error_handler(_request: Request, exc: Exception) -> JSONResponse
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Body validation of the control API: 400 naming each bad field."""
     assert isinstance(exc, RequestValidationError)
-    problems = [_describe(error) for error in exc.errors()]
+    errors = exc.errors()
+    problems = [_describe(error) for error in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:
+        problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
     return error_response(400, "; ".join(problems) or "invalid request")
 
 
@@ -48,8 +54,21 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail))
 
 
+async def internal_error_handler(_request: Request, _exc: Exception) -> JSONResponse:
+    """An unexpected exception: a generic 500, never its text (uvicorn logs the traceback,
+    since Starlette raises the exception on once this answer is sent)."""
+    return error_response(500, "internal error")
+
+
 def _describe(error: object) -> str:
+    """One problem, bounded: a location part can be a client's key, a message can quote."""
     if not isinstance(error, dict):
-        return str(error)
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{location or 'body'}: {error.get('msg', 'invalid')}"
+        return _bounded(str(error))
+    parts = (_bounded(str(part), 64) for part in error.get("loc", ()) if part != "body")
+    location = ".".join(parts)
+    return f"{location or 'body'}: {_bounded(str(error.get('msg', 'invalid')))}"
+
+
+def _bounded(text: str, limit: int = 200) -> str:
+    cut = text if len(text) <= limit else f"{text[:limit]}..."
+    return cut.encode("utf-8", "backslashreplace").decode("utf-8")

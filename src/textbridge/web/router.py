@@ -22,19 +22,8 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-# The pages load only their own script and stylesheet: no inline code, no third parties. The one
-# exception is images: message attachments are thumbnails straight from the provider's or the
-# contact's media host, so any https origin may serve an <img> (never a script or a style).
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+# The security headers (CSP and the rest) are added to every response by `secure_responses`.
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def static_files() -> StaticFiles:

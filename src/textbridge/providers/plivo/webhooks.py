@@ -26,6 +26,7 @@ from textbridge.providers.base import (
     WebhookKind,
     WebhookPayloadError,
     WebhookRequest,
+    load_webhook_json,
 )
 from textbridge.providers.plivo import vocabulary as v
 from textbridge.providers.plivo.signature import SignedParams
@@ -79,10 +80,7 @@ def _is_json_post(request: WebhookRequest) -> bool:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise WebhookPayloadError("body is not valid JSON") from exc
+    value = load_webhook_json(body or b"{}")
     if not isinstance(value, dict):
         raise WebhookPayloadError("JSON body is not an object")
     return value

@@ -6,7 +6,6 @@ summarised in providers.md section 5.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
@@ -19,6 +18,7 @@ from textbridge.providers.base import (
     WebhookEvent,
     WebhookKind,
     WebhookPayloadError,
+    load_webhook_json,
 )
 from textbridge.providers.shapes import note_unknown_shape
 from textbridge.providers.vonage.vocabulary import INBOUND_CHANNELS, INBOUND_MEDIA_KINDS
@@ -36,10 +36,7 @@ def parse(kind: WebhookKind, body: bytes) -> list[WebhookEvent]:
 
 
 def load(body: bytes) -> Payload:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookPayloadError(f"body is not valid JSON: {exc}") from None
+    payload = load_webhook_json(body)
     if not isinstance(payload, dict):
         raise WebhookPayloadError("body is not a JSON object")
     return payload
