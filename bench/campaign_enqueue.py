@@ -203,7 +203,41 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[str, float]:
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends connected to `database` (serve's pooled
+    connections live through the run; a connection closed meanwhile is not counted)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if command.startswith(b"postgres: ") and f" {database} ".encode() in command:
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total
+
+
+def py_spy(output: Path, *target: str) -> list[str]:
+    """py-spy recording `target` (a command, or `--pid N`) into a collapsed-stack file."""
+    return [
+        "uvx",
+        "py-spy",
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "50",
+        "-o",
+        str(output),
+        *target,
+    ]
+
+
+def textbridge_round(
+    url: str, path: Path, expected: int, folder: Path, profile: Path | None = None
+) -> dict[str, float]:
     port = free_port()
     log = (folder / "serve.log").open("w")
     serve = subprocess.Popen(
@@ -218,7 +252,16 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, serve)
+        database = url.rsplit("/", 1)[1]
         cpu_before = cpu_seconds(serve.pid)
+        postgres_before = postgres_cpu_seconds(database)
+        spy = None
+        if profile is not None:
+            spy = subprocess.Popen(
+                py_spy(profile / "serve.txt", "--idle", "--pid", str(serve.pid)),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         peak_file = folder / "cli-peak"
         command = [
             sys.executable,
@@ -236,6 +279,8 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             "--api-key",
             API_KEY,
         ]
+        if profile is not None:
+            command = py_spy(profile / "cli.txt", "--", *command)
         started = time.perf_counter()
         lines, returncode, stderr = _run_timed(command, folder)
         ended = time.perf_counter()
@@ -244,13 +289,18 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             output = "".join(line for _, line in lines)
             raise SystemExit(f"campaign send failed:\n{output}\n{stderr}")
         serve_cpu = cpu_seconds(serve.pid) - cpu_before
+        postgres_cpu = postgres_cpu_seconds(database) - postgres_before
         serve_peak = vm_peak_mb(serve.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         _check(base, expected)
         return {
             "seconds": elapsed,
             "serve_peak_mb": serve_peak,
             "cli_peak_mb": int(peak_file.read_text()) / 1024,
             "serve_cpu_s": serve_cpu,
+            "postgres_cpu_s": postgres_cpu,
             "start_s": _start_seconds(lines, ended),
         }
     finally:
@@ -298,16 +348,22 @@ def _wait_ready(base: str, serve: subprocess.Popen[bytes]) -> None:
 
 
 def _check(base: str, expected: int) -> None:
+    """Every message stored and counted by the API, none cancelled, and the file's invalid
+    rows and duplicates (1% each) reported as such."""
     headers = {"Authorization": f"Bearer {API_KEY}"}
     campaigns = httpx.get(f"{base}/api/v1/campaigns", headers=headers, timeout=60).json()
     current = httpx.get(
         f"{base}/api/v1/campaigns/{campaigns[0]['campaign']['id']}", headers=headers, timeout=60
     ).json()
-    total, state = current["progress"]["total"], current["campaign"]["state"]
-    if total != expected or state not in ("running", "completed"):
+    progress, campaign = current["progress"], current["campaign"]
+    total, state = progress["total"], campaign["state"]
+    if total != expected or progress["cancelled"] or state not in ("running", "completed"):
         raise SystemExit(
             f"expected {expected} messages of a running campaign, found {total} ({state})"
         )
+    skipped = (campaign["invalid"], campaign["duplicates"])
+    if skipped != (expected // 100, expected // 100):
+        raise SystemExit(f"expected {expected // 100} invalid and duplicate rows: {skipped}")
 
 
 def main() -> None:
@@ -315,7 +371,24 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--without-bytecode-cache",
+        action="store_true",
+        help="Keep PYTHONDONTWRITEBYTECODE if set (as the figures before 2026-11-30 13:00)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="A folder for py-spy profiles (collapsed stacks) of serve and the CLI; the "
+        "figures of a profiled round are not comparable",
+    )
     args = parser.parse_args()
+    if not args.without_bytecode_cache:
+        # An installed textbridge has its modules compiled; a process started with this set
+        # compiles every module it imports (the CLI: 3 s of CPU), which no user waits for.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="textbridge-campaign-bench-") as temp:
         folder = Path(temp)
         path = folder / "recipients.csv"
@@ -329,14 +402,15 @@ def main() -> None:
             ceiling_url = asyncio.run(recreate(args.admin_url, "textbridge_bench_enqueue_ceiling"))
             floor = asyncio.run(ceiling(ceiling_url, path))
             url = asyncio.run(recreate(args.admin_url, "textbridge_bench_enqueue"))
-            measured = textbridge_round(url, path, args.recipients, folder)
+            measured = textbridge_round(url, path, args.recipients, folder, args.profile)
             ratio = floor / measured["seconds"]
             ratios.append(ratio)
             print(
                 f"round {round_number}: ceiling {floor:.2f} s, "
                 f"textbridge {measured['seconds']:.2f} s "
                 f"(ratio {ratio:.3f}); peak RSS serve {measured['serve_peak_mb']:.0f} MB, "
-                f"CLI {measured['cli_peak_mb']:.0f} MB; serve CPU {measured['serve_cpu_s']:.1f} s; "
+                f"CLI {measured['cli_peak_mb']:.0f} MB; serve CPU {measured['serve_cpu_s']:.1f} s, "
+                f"its PostgreSQL connections' CPU {measured['postgres_cpu_s']:.1f} s; "
                 f"start request {measured['start_s']:.1f} s",
                 flush=True,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -57,3 +58,20 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[dict[str, Any]]: JSONType,
     }
+
+
+_VERSION_4_CLEARED = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_4_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_ids(count: int) -> list[uuid.UUID]:
+    """`count` ids as `new_id` makes them (random version 4 UUIDs), for bulk inserts at about
+    half `uuid4`'s cost: one `os.urandom` call for all of them, the version bits set on the
+    integer (the campaign enqueue makes 100 000 at a time)."""
+    raw = os.urandom(16 * count)
+    return [
+        uuid.UUID(
+            int=int.from_bytes(raw[start : start + 16]) & _VERSION_4_CLEARED | _VERSION_4_BITS
+        )
+        for start in range(0, 16 * count, 16)
+    ]
