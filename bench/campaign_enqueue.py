@@ -59,7 +59,9 @@ CLI_PEAK = (
     "try:\n"
     "    app(sys.argv[2:], prog_name='textbridge')\n"
     "finally:\n"
-    "    open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    cpu = usage.ru_utime + usage.ru_stime\n"
+    "    open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {cpu}')\n"
 )
 
 
@@ -298,7 +300,8 @@ def textbridge_round(
         return {
             "seconds": elapsed,
             "serve_peak_mb": serve_peak,
-            "cli_peak_mb": int(peak_file.read_text()) / 1024,
+            "cli_peak_mb": int(peak_file.read_text().split()[0]) / 1024,
+            "cli_cpu_s": float(peak_file.read_text().split()[1]),
             "serve_cpu_s": serve_cpu,
             "postgres_cpu_s": postgres_cpu,
             "start_s": _start_seconds(lines, ended),
@@ -409,8 +412,9 @@ def main() -> None:
                 f"round {round_number}: ceiling {floor:.2f} s, "
                 f"textbridge {measured['seconds']:.2f} s "
                 f"(ratio {ratio:.3f}); peak RSS serve {measured['serve_peak_mb']:.0f} MB, "
-                f"CLI {measured['cli_peak_mb']:.0f} MB; serve CPU {measured['serve_cpu_s']:.1f} s, "
-                f"its PostgreSQL connections' CPU {measured['postgres_cpu_s']:.1f} s; "
+                f"CLI {measured['cli_peak_mb']:.0f} MB; CPU serve {measured['serve_cpu_s']:.1f} s, "
+                f"CLI {measured['cli_cpu_s']:.1f} s, "
+                f"serve's PostgreSQL connections {measured['postgres_cpu_s']:.1f} s; "
                 f"start request {measured['start_s']:.1f} s",
                 flush=True,
             )

@@ -173,4 +173,5 @@ def test_new_ids_are_distinct_version_4_uuids() -> None:
     assert len(set(ids)) == 1000
     assert all(isinstance(i, uuid.UUID) for i in ids)
     assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
+    assert {uuid.UUID(str(i)) for i in ids} == set(ids)  # equal, and hashed, as uuid.UUID
     assert new_ids(0) == []
