@@ -3,6 +3,7 @@
 
     cd /work/wt/enqueue && uv run python bench/campaign_enqueue.py [--recipients 100000]
         [--rounds 3] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--profile DIR] [--without-bytecode-cache]
 
 The recipients file has `--recipients` distinct valid US numbers with a `name` column used by
 the text (`Hello {name}, ...`), plus 1% invalid rows and 1% duplicates, shuffled. Per round:
@@ -14,14 +15,22 @@ the text (`Hello {name}, ...`), plus 1% invalid rows and 1% duplicates, shuffled
 2. textbridge: a fresh migrated database `textbridge_bench_enqueue`, `textbridge serve`
    (sandbox), and `textbridge campaign send FILE --text ... --no-wait` as a separate process:
    it streams the file in chunks to the API (validation, deduplication, rendering, segments,
-   price, contacts, conversations, staging by COPY), then starts the campaign (one
-   INSERT ... SELECT into messages). The time is from launching the CLI until it exits, when
-   the campaign is `running` and `GET /api/v1/campaigns/{id}` counts every message; the bench
-   checks that count and that every message is `accepted` or further on (or `held`: quiet
-   hours are on by default, and each message's leave time is decided in the same statement).
+   price, contacts, staging by COPY), then starts the campaign (conversations created or
+   touched, then one INSERT ... SELECT into messages). The time is from launching the CLI
+   until it exits, when the campaign is `running` and `GET /api/v1/campaigns/{id}` counts
+   every message; the bench checks that count, that none is cancelled (each is `accepted` or
+   further on, or `held`: quiet hours are on by default, and each message's leave time is
+   decided in the same statement), and that the file's invalid rows and duplicates were
+   reported as such.
 
 Peak memory: the serve process's `VmHWM` (its peak resident set since it started, so it
 includes its start-up), and the CLI's own peak resident set (`ru_maxrss`, measured inside it).
+CPU: serve's during the run, the CLI's whole life (start-up included), and that of serve's
+PostgreSQL connections (its pool lives through the run). The processes cache their bytecode
+as an installed textbridge has it (`--without-bytecode-cache` keeps PYTHONDONTWRITEBYTECODE,
+under which the CLI compiled every module it imported: 3 s of CPU). `--profile DIR` records
+py-spy's collapsed stacks of serve (idle included) and of the CLI; such a round's figures are
+not comparable.
 The ratio is ceiling time / textbridge time from the same round; the result is the median over
 rounds. The sandbox dispatcher starts sending as soon as the campaign starts; that is left on,
 as in real use, and it only competes for the CPU after the measured moment.

@@ -155,7 +155,7 @@ async def create_contacts(session: AsyncSession, ready: Sequence[Ready], now: da
             "country": r.country,
             "created_at": now,
         }
-        for i, r in enumerate(sorted(ready, key=lambda r: r.to))
+        for i, r in enumerate(ready)
     ]
     await session.execute(_insert_ignoring(session, CONTACTS, ["address"]), rows)
 
@@ -176,15 +176,20 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg's Connection, in the session's transaction
     payload = STAGED_COLUMNS.index("payload")
-    # SQLAlchemy's JSONB codec on this connection takes the JSON text, not the object.
-    records = [
-        (
-            *row[:payload],
-            None if row[payload] is None else json.dumps(row[payload]),
-            *row[payload + 1 :],
-        )
-        for row in rows
-    ]
+    # SQLAlchemy's JSONB codec on this connection takes the JSON text, not the object. An SMS
+    # campaign has no payload: its rows go as they are.
+    records = (
+        [
+            (
+                *row[:payload],
+                None if row[payload] is None else json.dumps(row[payload]),
+                *row[payload + 1 :],
+            )
+            for row in rows
+        ]
+        if any(row[payload] is not None for row in rows)
+        else rows
+    )
     await driver.copy_records_to_table(
         CampaignRecipient.__tablename__, records=records, columns=STAGED_COLUMNS
     )
