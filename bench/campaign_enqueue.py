@@ -27,10 +27,11 @@ Peak memory: the serve process's `VmHWM` (its peak resident set since it started
 includes its start-up), and the CLI's own peak resident set (`ru_maxrss`, measured inside it).
 CPU: serve's during the run, the CLI's whole life (start-up included), and that of serve's
 PostgreSQL connections (its pool lives through the run). The processes cache their bytecode
-as an installed textbridge has it (`--without-bytecode-cache` keeps PYTHONDONTWRITEBYTECODE,
-under which the CLI compiled every module it imported: 3 s of CPU). `--profile DIR` records
-py-spy's collapsed stacks of serve (idle included) and of the CLI; such a round's figures are
-not comparable.
+as an installed textbridge has it (`--without-bytecode-cache` makes every process compile
+every module it imports, as the figures before 2026-11-30 13:00 did: the sandbox's
+PYTHONDONTWRITEBYTECODE was passed on and the checkout had no cache; the CLI: 3 s of CPU).
+`--profile DIR` records py-spy's collapsed stacks of serve (idle included) and of the CLI;
+such a round's figures are not comparable.
 The ratio is ceiling time / textbridge time from the same round; the result is the median over
 rounds. The sandbox dispatcher starts sending as soon as the campaign starts; that is left on,
 as in real use, and it only competes for the CPU after the measured moment.
@@ -378,6 +379,17 @@ def _check(base: str, expected: int) -> None:
         raise SystemExit(f"expected {expected // 100} invalid and duplicate rows: {skipped}")
 
 
+def bytecode(compile_each_time: bool, folder: Path) -> None:
+    """An installed textbridge has its modules compiled: let the processes cache bytecode
+    (the sandbox sets PYTHONDONTWRITEBYTECODE). Or, to compare with the earlier figures, make
+    them compile every module each time: no writing, and an empty cache folder to read."""
+    if compile_each_time:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        os.environ["PYTHONPYCACHEPREFIX"] = str(folder / "no-bytecode")
+    else:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=100_000)
@@ -386,7 +398,7 @@ def main() -> None:
     parser.add_argument(
         "--without-bytecode-cache",
         action="store_true",
-        help="Keep PYTHONDONTWRITEBYTECODE if set (as the figures before 2026-11-30 13:00)",
+        help="Compile every module in every process (as the figures before 2026-11-30 13:00)",
     )
     parser.add_argument(
         "--profile",
@@ -395,14 +407,11 @@ def main() -> None:
         "figures of a profiled round are not comparable",
     )
     args = parser.parse_args()
-    if not args.without_bytecode_cache:
-        # An installed textbridge has its modules compiled; a process started with this set
-        # compiles every module it imports (the CLI: 3 s of CPU), which no user waits for.
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    if args.profile is not None:
-        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="textbridge-campaign-bench-") as temp:
         folder = Path(temp)
+        bytecode(args.without_bytecode_cache, folder)
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
         path = folder / "recipients.csv"
         rows = write_recipients(path, args.recipients)
         print(
