@@ -74,8 +74,8 @@ _uuid_from_bytes: Callable[[bytes], uuid.UUID] = _AsyncpgUUID
 def new_ids(count: int) -> list[uuid.UUID]:
     """`count` ids as `new_id` makes them (random version 4 UUIDs), for bulk inserts at about
     a quarter of `uuid4`'s cost: one `os.urandom` call for all of them, the version bits set
-    in C, and asyncpg's UUID type (a `uuid.UUID`, built in C; the campaign enqueue makes
-    100 000 at a time, which `uuid4` took a second or more of a loaded CPU for)."""
+    in C, and asyncpg's UUID type (a `uuid.UUID`, built in C). The campaign enqueue makes
+    200 000 for 100 000 recipients."""
     raw = bytearray(os.urandom(16 * count))
     raw[6::16] = raw[6::16].translate(_VERSION_4)
     raw[8::16] = raw[8::16].translate(_VARIANT)
