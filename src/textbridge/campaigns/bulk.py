@@ -88,13 +88,13 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _dialect_insert(session: AsyncSession, table: Table) -> Any:
+def _dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT with the dialect's ON CONFLICT clauses (PostgreSQL and SQLite alike)."""
     return postgresql.insert(table) if _is_postgres(session) else sqlite.insert(table)
 
 
 def _insert_ignoring(session: AsyncSession, table: Table, keys: list[str]) -> Insert:
-    return _dialect_insert(session, table).on_conflict_do_nothing(index_elements=keys)  # type: ignore[no-any-return]
+    return _dialect_insert(session, table).on_conflict_do_nothing(index_elements=keys)
 
 
 async def lock(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign | None:
