@@ -3,6 +3,7 @@
 
     cd /work/wt/enqueue && uv run python bench/campaign_enqueue.py [--recipients 100000]
         [--rounds 3] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+        [--profile DIR] [--without-bytecode-cache]
 
 The recipients file has `--recipients` distinct valid US numbers with a `name` column used by
 the text (`Hello {name}, ...`), plus 1% invalid rows and 1% duplicates, shuffled. Per round:
@@ -14,14 +15,23 @@ the text (`Hello {name}, ...`), plus 1% invalid rows and 1% duplicates, shuffled
 2. textbridge: a fresh migrated database `textbridge_bench_enqueue`, `textbridge serve`
    (sandbox), and `textbridge campaign send FILE --text ... --no-wait` as a separate process:
    it streams the file in chunks to the API (validation, deduplication, rendering, segments,
-   price, contacts, conversations, staging by COPY), then starts the campaign (one
-   INSERT ... SELECT into messages). The time is from launching the CLI until it exits, when
-   the campaign is `running` and `GET /api/v1/campaigns/{id}` counts every message; the bench
-   checks that count and that every message is `accepted` or further on (or `held`: quiet
-   hours are on by default, and each message's leave time is decided in the same statement).
+   price, contacts, staging by COPY), then starts the campaign (conversations created or
+   touched, then one INSERT ... SELECT into messages). The time is from launching the CLI
+   until it exits, when the campaign is `running` and `GET /api/v1/campaigns/{id}` counts
+   every message; the bench checks that count, that none is cancelled (each is `accepted` or
+   further on, or `held`: quiet hours are on by default, and each message's leave time is
+   decided in the same statement), and that the file's invalid rows and duplicates were
+   reported as such.
 
 Peak memory: the serve process's `VmHWM` (its peak resident set since it started, so it
 includes its start-up), and the CLI's own peak resident set (`ru_maxrss`, measured inside it).
+CPU: serve's during the run, the CLI's whole life (start-up included), and that of serve's
+PostgreSQL connections (its pool lives through the run). The processes cache their bytecode
+as an installed textbridge has it (`--without-bytecode-cache` makes every process compile
+every module it imports, as the figures before 2026-11-30 13:00 did: the sandbox's
+PYTHONDONTWRITEBYTECODE was passed on and the checkout had no cache; the CLI: 3 s of CPU).
+`--profile DIR` records py-spy's collapsed stacks of serve (idle included) and of the CLI;
+such a round's figures are not comparable.
 The ratio is ceiling time / textbridge time from the same round; the result is the median over
 rounds. The sandbox dispatcher starts sending as soon as the campaign starts; that is left on,
 as in real use, and it only competes for the CPU after the measured moment.
@@ -59,7 +69,9 @@ CLI_PEAK = (
     "try:\n"
     "    app(sys.argv[2:], prog_name='textbridge')\n"
     "finally:\n"
-    "    open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    cpu = usage.ru_utime + usage.ru_stime\n"
+    "    open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {cpu}')\n"
 )
 
 
@@ -203,7 +215,41 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[str, float]:
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends connected to `database` (serve's pooled
+    connections live through the run; a connection closed meanwhile is not counted)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if command.startswith(b"postgres: ") and f" {database} ".encode() in command:
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total
+
+
+def py_spy(output: Path, *target: str) -> list[str]:
+    """py-spy recording `target` (a command, or `--pid N`) into a collapsed-stack file."""
+    return [
+        "uvx",
+        "py-spy",
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "50",
+        "-o",
+        str(output),
+        *target,
+    ]
+
+
+def textbridge_round(
+    url: str, path: Path, expected: int, folder: Path, profile: Path | None = None
+) -> dict[str, float]:
     port = free_port()
     log = (folder / "serve.log").open("w")
     serve = subprocess.Popen(
@@ -218,7 +264,16 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, serve)
+        database = url.rsplit("/", 1)[1]
         cpu_before = cpu_seconds(serve.pid)
+        postgres_before = postgres_cpu_seconds(database)
+        spy = None
+        if profile is not None:
+            spy = subprocess.Popen(
+                py_spy(profile / "serve.txt", "--idle", "--pid", str(serve.pid)),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         peak_file = folder / "cli-peak"
         command = [
             sys.executable,
@@ -236,6 +291,8 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             "--api-key",
             API_KEY,
         ]
+        if profile is not None:
+            command = py_spy(profile / "cli.txt", "--", *command)
         started = time.perf_counter()
         lines, returncode, stderr = _run_timed(command, folder)
         ended = time.perf_counter()
@@ -244,13 +301,19 @@ def textbridge_round(url: str, path: Path, expected: int, folder: Path) -> dict[
             output = "".join(line for _, line in lines)
             raise SystemExit(f"campaign send failed:\n{output}\n{stderr}")
         serve_cpu = cpu_seconds(serve.pid) - cpu_before
+        postgres_cpu = postgres_cpu_seconds(database) - postgres_before
         serve_peak = vm_peak_mb(serve.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         _check(base, expected)
         return {
             "seconds": elapsed,
             "serve_peak_mb": serve_peak,
-            "cli_peak_mb": int(peak_file.read_text()) / 1024,
+            "cli_peak_mb": int(peak_file.read_text().split()[0]) / 1024,
+            "cli_cpu_s": float(peak_file.read_text().split()[1]),
             "serve_cpu_s": serve_cpu,
+            "postgres_cpu_s": postgres_cpu,
             "start_s": _start_seconds(lines, ended),
         }
     finally:
@@ -298,16 +361,33 @@ def _wait_ready(base: str, serve: subprocess.Popen[bytes]) -> None:
 
 
 def _check(base: str, expected: int) -> None:
+    """Every message stored and counted by the API, none cancelled, and the file's invalid
+    rows and duplicates (1% each) reported as such."""
     headers = {"Authorization": f"Bearer {API_KEY}"}
     campaigns = httpx.get(f"{base}/api/v1/campaigns", headers=headers, timeout=60).json()
     current = httpx.get(
         f"{base}/api/v1/campaigns/{campaigns[0]['campaign']['id']}", headers=headers, timeout=60
     ).json()
-    total, state = current["progress"]["total"], current["campaign"]["state"]
-    if total != expected or state not in ("running", "completed"):
+    progress, campaign = current["progress"], current["campaign"]
+    total, state = progress["total"], campaign["state"]
+    if total != expected or progress["cancelled"] or state not in ("running", "completed"):
         raise SystemExit(
             f"expected {expected} messages of a running campaign, found {total} ({state})"
         )
+    skipped = (campaign["invalid"], campaign["duplicates"])
+    if skipped != (expected // 100, expected // 100):
+        raise SystemExit(f"expected {expected // 100} invalid and duplicate rows: {skipped}")
+
+
+def bytecode(compile_each_time: bool, folder: Path) -> None:
+    """An installed textbridge has its modules compiled: let the processes cache bytecode
+    (the sandbox sets PYTHONDONTWRITEBYTECODE). Or, to compare with the earlier figures, make
+    them compile every module each time: no writing, and an empty cache folder to read."""
+    if compile_each_time:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        os.environ["PYTHONPYCACHEPREFIX"] = str(folder / "no-bytecode")
+    else:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def main() -> None:
@@ -315,9 +395,23 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--without-bytecode-cache",
+        action="store_true",
+        help="Compile every module in every process (as the figures before 2026-11-30 13:00)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="A folder for py-spy profiles (collapsed stacks) of serve and the CLI; the "
+        "figures of a profiled round are not comparable",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="textbridge-campaign-bench-") as temp:
         folder = Path(temp)
+        bytecode(args.without_bytecode_cache, folder)
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
         path = folder / "recipients.csv"
         rows = write_recipients(path, args.recipients)
         print(
@@ -329,14 +423,16 @@ def main() -> None:
             ceiling_url = asyncio.run(recreate(args.admin_url, "textbridge_bench_enqueue_ceiling"))
             floor = asyncio.run(ceiling(ceiling_url, path))
             url = asyncio.run(recreate(args.admin_url, "textbridge_bench_enqueue"))
-            measured = textbridge_round(url, path, args.recipients, folder)
+            measured = textbridge_round(url, path, args.recipients, folder, args.profile)
             ratio = floor / measured["seconds"]
             ratios.append(ratio)
             print(
                 f"round {round_number}: ceiling {floor:.2f} s, "
                 f"textbridge {measured['seconds']:.2f} s "
                 f"(ratio {ratio:.3f}); peak RSS serve {measured['serve_peak_mb']:.0f} MB, "
-                f"CLI {measured['cli_peak_mb']:.0f} MB; serve CPU {measured['serve_cpu_s']:.1f} s; "
+                f"CLI {measured['cli_peak_mb']:.0f} MB; CPU serve {measured['serve_cpu_s']:.1f} s, "
+                f"CLI {measured['cli_cpu_s']:.1f} s, "
+                f"serve's PostgreSQL connections {measured['postgres_cpu_s']:.1f} s; "
                 f"start request {measured['start_s']:.1f} s",
                 flush=True,
             )

@@ -111,6 +111,39 @@ def test_chunks_collapse_duplicates_across_requests(textbridge: Textbridge) -> N
     assert more.json()["campaign"]["recipients"] == 5
 
 
+def test_conversations_are_made_at_start_and_existing_ones_kept(textbridge: Textbridge) -> None:
+    """A draft creates no conversation; its start creates each recipient's conversation with
+    the sender, or keeps the one that exists (from before the draft, or from an inbound
+    message that arrived while it was a draft), and each leads the inbox with its text."""
+    textbridge.send(to="+14155550201", text="earlier")
+    campaign = _create(textbridge, recipients=_people(3))["campaign"]  # +14155550200 to 202
+    assert list(_conversations(textbridge)) == ["+14155550201"]
+    textbridge.inbound("hello while it is a draft", sender="+14155550202")
+    before = wait_until(lambda: len(found := _conversations(textbridge)) == 2 and found)
+
+    _post(textbridge, campaign["id"], "start")
+    after = _conversations(textbridge)
+    assert sorted(after) == ["+14155550200", "+14155550201", "+14155550202"]
+    assert {address: after[address]["id"] for address in before} == {
+        address: conversation["id"] for address, conversation in before.items()
+    }
+    assert textbridge.database.scalar("SELECT count(*) FROM conversations") == 3
+    previews = {address: c["last_message_preview"] for address, c in after.items()}
+    assert previews == {
+        "+14155550200": "Hi P0, see you soon",
+        "+14155550201": "Hi P1, see you soon",
+        "+14155550202": "Hi P2, see you soon",
+    }
+    for address, conversation in after.items():
+        messages = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages")
+        assert messages.json()[-1]["to"] == address
+
+
+def _conversations(textbridge: Textbridge) -> dict[str, dict[str, Any]]:
+    listed = textbridge.api.get("/api/v1/conversations", params={"limit": 100}).json()
+    return {conversation["contact_address"]: conversation for conversation in listed}
+
+
 def test_started_at_once_with_live_counts(textbridge: Textbridge) -> None:
     with event_stream(textbridge) as events:
         created = _create(textbridge, recipients=_people(3), start=True)

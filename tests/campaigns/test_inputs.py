@@ -3,14 +3,18 @@ per-recipient checks: pure functions, no database."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import phonenumbers
 import pytest
 
 from textbridge.campaigns import prices, recipients
 from textbridge.campaigns.prepare import Invalid, Plan, Ready, prepare
 from textbridge.campaigns.recipients import RecipientRow
 from textbridge.campaigns.render import MissingVariable, placeholders, render
+from textbridge.db.base import new_ids
+from textbridge.messaging.phone import InvalidPhoneNumber, e164_and_country
 
 
 def test_csv_rows_stream_with_variables(tmp_path: Path) -> None:
@@ -108,3 +112,66 @@ def test_a_good_row_is_rendered_counted_and_priced() -> None:
     assert (prepared.to, prepared.country, prepared.encoding) == ("+447400123456", "GB", "UCS-2")
     assert prepared.segments == 3  # 170 UCS-2 characters: 67 per part
     assert prepared.price_micros == 3 * 40_000
+
+
+# Pairs that share a prefix but not their validity or region: +1 242 is the Bahamas by its
+# leading digits, yet 242-234 is no Bahamian number; 415-155 is no US exchange; +44 7797 is a
+# Jersey mobile, +44 7700 900 a reserved range; +1 204 is Canada and +1 205 the US.
+NUMBERS = {
+    "+12423456789": ("+12423456789", "BS"),
+    "+12422345678": None,
+    "+14152550100": ("+14152550100", "US"),
+    "+14151550100": None,
+    "+447797123456": ("+447797123456", "JE"),
+    "+447700900123": None,
+    "+12042345678": ("+12042345678", "CA"),
+    "+1 (205) 234-5678": ("+12052345678", "US"),
+    "+3225551234": ("+3225551234", "BE"),
+    "+4477009001": None,
+}
+
+
+@pytest.mark.parametrize("raw", list(NUMBERS))
+def test_numbers_checked_exactly_as_phonenumbers_does(raw: str) -> None:
+    number = phonenumbers.parse(raw, None)
+    oracle = (
+        (
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+            phonenumbers.region_code_for_number(number),
+        )
+        if phonenumbers.is_valid_number(number)
+        else None
+    )
+    assert oracle == NUMBERS[raw]
+    if oracle is None:
+        with pytest.raises(InvalidPhoneNumber, match="is not a valid phone number"):
+            e164_and_country(raw)
+    else:
+        assert e164_and_country(raw) == oracle
+
+
+def test_rows_sharing_a_text_keep_their_own_counts() -> None:
+    plan = Plan("sms", "plivo", "{greeting} and the rest", None, prices.load())
+    short, long_ = "Hi", "Hi " + "x" * 200  # 1 segment, 2 segments (GSM-7: 153 per part)
+    rows = [
+        prepare(plan, RecipientRow(n, f"+1415555{200 + n:04d}", {"greeting": greeting}))
+        for n, greeting in enumerate([short, long_, short, long_, "Łukasz"])
+    ]
+    assert all(isinstance(row, Ready) for row in rows)
+    counts = [(r.segments, r.encoding) for r in rows if isinstance(r, Ready)]
+    assert counts == [
+        (1, "GSM-7"),
+        (2, "GSM-7"),
+        (1, "GSM-7"),
+        (2, "GSM-7"),
+        (1, "UCS-2"),
+    ]
+
+
+def test_new_ids_are_distinct_version_4_uuids() -> None:
+    ids = new_ids(1000)
+    assert len(set(ids)) == 1000
+    assert all(isinstance(i, uuid.UUID) for i in ids)
+    assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
+    assert {uuid.UUID(str(i)) for i in ids} == set(ids)  # equal, and hashed, as uuid.UUID
+    assert new_ids(0) == []

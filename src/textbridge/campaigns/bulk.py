@@ -1,15 +1,19 @@
 """All SQL of campaigns, in sets: never one statement (let alone one transaction) per
 recipient.
 
-- Staging a chunk of recipients: contacts and conversations are created with one multi-row
-  `INSERT ... ON CONFLICT DO NOTHING` each and read back with one `IN` query; the staged rows go
-  in with PostgreSQL's `COPY` (asyncpg's `copy_records_to_table` on the session's own
-  connection, inside its transaction) or, on SQLite, one `executemany` (sqlite3 runs it in C).
-- Starting: every staged row becomes an `accepted` message with one `INSERT ... SELECT`, and
-  the conversations are touched with one `UPDATE ... FROM`. No `accepted` history event per
-  message: the campaign's `started_at` records that moment for all of them (one more row per
-  message was about a third of the start's time); their history starts when they are claimed. The
-  database copies the rows; Python never holds them.
+- Staging a chunk of recipients: the contacts that do not exist yet are created with one
+  `INSERT ... ON CONFLICT DO NOTHING` (ids made by the database on PostgreSQL, nothing read
+  back); the staged rows go in with PostgreSQL's `COPY` (asyncpg's `copy_records_to_table` on
+  the session's own connection, inside its transaction) or, on SQLite, one `executemany`
+  (sqlite3 runs it in C).
+- Starting: each recipient's conversation is created, or touched if it exists, with one
+  `INSERT ... SELECT ... ON CONFLICT DO UPDATE` (a draft's conversations do not exist, so a
+  draft never shows in the inbox, and a new conversation is written once, not created at
+  staging and updated at start); then every staged row becomes a message with one
+  `INSERT ... SELECT`. No `accepted` history event per message: the campaign's `started_at`
+  records that moment for all of them (one more row per message was about a third of the
+  start's time); their history starts when they are claimed. The database copies the rows;
+  Python never holds them.
 
 `enqueue` is the one place messages are created from staged rows: scheduling (`send_at`,
 quiet hours) extends it there.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -27,6 +31,7 @@ from sqlalchemy import (
     CursorResult,
     Insert,
     Table,
+    Uuid,
     and_,
     func,
     literal,
@@ -39,10 +44,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.campaigns.prepare import Ready
-from textbridge.db.base import UTCDateTime
+from textbridge.db.base import UTCDateTime, new_ids
 from textbridge.dispatch import priority, schedule
 from textbridge.dispatch.quiet_hours import window_of
 from textbridge.messaging import status
+from textbridge.messaging.content import SENDER_CHANNEL
 from textbridge.models import (
     Campaign,
     CampaignRecipient,
@@ -82,10 +88,13 @@ def _is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def _dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with the dialect's ON CONFLICT clauses (PostgreSQL and SQLite alike)."""
+    return postgresql.insert(table) if _is_postgres(session) else sqlite.insert(table)
+
+
 def _insert_ignoring(session: AsyncSession, table: Table, keys: list[str]) -> Insert:
-    if _is_postgres(session):
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return _dialect_insert(session, table).on_conflict_do_nothing(index_elements=keys)
 
 
 async def lock(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign | None:
@@ -115,100 +124,40 @@ _PG_STAGED = text(
     "SELECT to_address FROM campaign_recipients"
     " WHERE campaign_id = :campaign AND to_address = ANY(CAST(:addresses AS text[]))"
 )
+# In address order: two transactions creating some of the same contacts take their locks in
+# the same order, so one waits for the other instead of deadlocking.
 _PG_CONTACTS = text(
     "INSERT INTO contacts (id, address, address_kind, country, created_at)"
-    " SELECT id, address, 'e164', country, :now"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:addresses AS text[]), CAST(:countries AS text[]))"
-    " AS t(id, address, country)"
+    " SELECT gen_random_uuid(), address, 'e164', country, :now"
+    " FROM unnest(CAST(:addresses AS text[]), CAST(:countries AS text[])) AS t(address, country)"
+    " ORDER BY address"
     " ON CONFLICT (address) DO NOTHING"
 )
-_PG_CONTACT_IDS = text(
-    "SELECT address, id FROM contacts WHERE address = ANY(CAST(:addresses AS text[]))"
-)
-_PG_CONVERSATIONS = text(
-    "INSERT INTO conversations (id, contact_id, sender_id, channel, unread_count, created_at)"
-    " SELECT id, contact_id, :sender, :channel, 0, :now"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:contacts AS uuid[])) AS t(id, contact_id)"
-    " ON CONFLICT (contact_id, sender_id, channel) DO NOTHING"
-)
-_PG_CONVERSATION_IDS = text(
-    "SELECT contact_id, id FROM conversations WHERE sender_id = :sender AND channel = :channel"
-    " AND contact_id = ANY(CAST(:contacts AS uuid[]))"
-)
 
 
-async def contacts_for(
-    session: AsyncSession, ready: Sequence[Ready], now: datetime
-) -> dict[str, uuid.UUID]:
-    """The contact id of each address, creating the contacts that do not exist."""
-    addresses = [r.to for r in ready]
+async def create_contacts(session: AsyncSession, ready: Sequence[Ready], now: datetime) -> None:
+    """Create the contacts of these addresses that do not exist yet. Nothing is read back:
+    the start finds each recipient's contact by its address."""
     if _is_postgres(session):
         values = {
-            "ids": [uuid.uuid4() for _ in ready],
-            "addresses": addresses,
+            "addresses": [r.to for r in ready],
             "countries": [r.country for r in ready],
             "now": now,
         }
         await session.execute(_PG_CONTACTS, values)
-        found = await session.execute(_PG_CONTACT_IDS, {"addresses": addresses})
-    else:
-        rows = [
-            {
-                "id": uuid.uuid4(),
-                "address": r.to,
-                "address_kind": "e164",
-                "country": r.country,
-                "created_at": now,
-            }
-            for r in ready
-        ]
-        await session.execute(_insert_ignoring(session, CONTACTS, ["address"]), rows)
-        query = select(Contact.address, Contact.id).where(Contact.address.in_(addresses))
-        found = await session.execute(query)
-    return {address: _uuid(contact_id) for address, contact_id in found}
-
-
-async def conversations_for(
-    session: AsyncSession,
-    contact_ids: Iterable[uuid.UUID],
-    sender_id: uuid.UUID,
-    channel: str,
-    now: datetime,
-) -> dict[uuid.UUID, uuid.UUID]:
-    """The conversation of each contact with this sender on this channel, created where
-    missing. A new one stays out of the inbox until a message touches it (at start)."""
-    ids = list(contact_ids)
-    if _is_postgres(session):
-        common = {"sender": sender_id, "channel": channel}
-        values = {**common, "ids": [uuid.uuid4() for _ in ids], "contacts": ids, "now": now}
-        await session.execute(_PG_CONVERSATIONS, values)
-        found = await session.execute(_PG_CONVERSATION_IDS, {**common, "contacts": ids})
-    else:
-        rows = [
-            {
-                "id": uuid.uuid4(),
-                "contact_id": contact_id,
-                "sender_id": sender_id,
-                "channel": channel,
-                "unread_count": 0,
-                "created_at": now,
-            }
-            for contact_id in ids
-        ]
-        unique = ["contact_id", "sender_id", "channel"]
-        await session.execute(_insert_ignoring(session, CONVERSATIONS, unique), rows)
-        query = select(Conversation.contact_id, Conversation.id).where(
-            Conversation.sender_id == sender_id,
-            Conversation.channel == channel,
-            Conversation.contact_id.in_(ids),
-        )
-        found = await session.execute(query)
-    return {_uuid(contact_id): _uuid(conversation_id) for contact_id, conversation_id in found}
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    """asyncpg returns its own UUID type from raw SQL; the ORM's keys are `uuid.UUID`."""
-    return value if type(value) is uuid.UUID else uuid.UUID(str(value))
+        return
+    ids = new_ids(len(ready))
+    rows = [
+        {
+            "id": ids[i],
+            "address": r.to,
+            "address_kind": "e164",
+            "country": r.country,
+            "created_at": now,
+        }
+        for i, r in enumerate(ready)
+    ]
+    await session.execute(_insert_ignoring(session, CONTACTS, ["address"]), rows)
 
 
 async def stage(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
@@ -227,15 +176,20 @@ async def _copy(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection  # asyncpg's Connection, in the session's transaction
     payload = STAGED_COLUMNS.index("payload")
-    # SQLAlchemy's JSONB codec on this connection takes the JSON text, not the object.
-    records = [
-        (
-            *row[:payload],
-            None if row[payload] is None else json.dumps(row[payload]),
-            *row[payload + 1 :],
-        )
-        for row in rows
-    ]
+    # SQLAlchemy's JSONB codec on this connection takes the JSON text, not the object. An SMS
+    # campaign has no payload: its rows go as they are.
+    records = (
+        [
+            (
+                *row[:payload],
+                None if row[payload] is None else json.dumps(row[payload]),
+                *row[payload + 1 :],
+            )
+            for row in rows
+        ]
+        if any(row[payload] is not None for row in rows)
+        else rows
+    )
     await driver.copy_records_to_table(
         CampaignRecipient.__tablename__, records=records, columns=STAGED_COLUMNS
     )
@@ -247,25 +201,38 @@ async def enqueue(session: AsyncSession, campaign: Campaign, now: datetime) -> i
     `send_at`, or `held` until its recipient's quiet hours end (`schedule.departure_columns`,
     by zone key: the contact's own time zone, else the number's). Returns how many messages
     were created."""
-    if _is_postgres(session):
-        await _refresh_statistics(session)
+    large = campaign.recipients >= ANALYZED_FROM
+    await _refresh_statistics(session, STAGED, *([CONTACTS] if large else []))
     window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
     keys = await _zone_keys(session, campaign.id) if window is not None else []
     statuses, times = schedule.departure_columns(
         _ZONE_KEY, keys, now, send_at=campaign.send_at, window=window
     )
+    await session.execute(_conversations_from_staged(session, campaign, now))
+    if large:
+        await _refresh_statistics(session, CONVERSATIONS)
     insert = _messages_from_staged(campaign, now, statuses, times)
-    created = _rowcount(await session.execute(insert))
-    await session.execute(_touch_conversations(campaign, now))
-    return created
+    return _rowcount(await session.execute(insert))
 
 
-async def _refresh_statistics(session: AsyncSession) -> None:
+ANALYZED_FROM = 10_000
+"""From this many recipients, the start also analyzes contacts and conversations (PostgreSQL),
+whose rows it joins by the thousand: see `_refresh_statistics`."""
+
+
+async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
     """The staged rows were just copied in, before autovacuum has looked at them: the planner
     would count a handful for the campaign and join them to conversations and contacts by
     100 000 index probes, not hash joins. ANALYZE samples a bounded number of rows (a few
-    tenths of a second) and more than halves the start (bench/RESULTS.md)."""
-    await session.execute(text(f"ANALYZE {CampaignRecipient.__tablename__}"))
+    tenths of a second) and more than halves the start (bench/RESULTS.md). The same holds
+    of contacts made while staging and conversations made by the start itself, on a table
+    autovacuum has not seen yet (a new installation's first campaign: it planned nested
+    loops over 100 000 conversations it took for one); ANALYZE sees the transaction's own
+    rows. Only for a large campaign: a small one is joined well by index probes anyway."""
+    if not _is_postgres(session):
+        return
+    for table in tables:
+        await session.execute(text(f"ANALYZE {table.name}"))
 
 
 # A recipient's zone key: the contact's own time zone when set, else the one staged with it.
@@ -273,8 +240,18 @@ _ZONE_KEY = func.coalesce(CONTACTS.c.time_zone, STAGED.c.time_zones)
 
 
 def _staged_with_contacts() -> Any:
-    return STAGED.join(CONVERSATIONS, CONVERSATIONS.c.id == STAGED.c.conversation_id).join(
-        CONTACTS, CONTACTS.c.id == CONVERSATIONS.c.contact_id
+    return STAGED.join(CONTACTS, CONTACTS.c.address == STAGED.c.to_address)
+
+
+def _staged_with_conversations(campaign: Campaign) -> Any:
+    conversations = CONVERSATIONS.c
+    return _staged_with_contacts().join(
+        CONVERSATIONS,
+        and_(
+            conversations.contact_id == CONTACTS.c.id,
+            conversations.sender_id == campaign.sender_id,
+            conversations.channel == SENDER_CHANNEL[campaign.channel],
+        ),
     )
 
 
@@ -294,7 +271,7 @@ def _messages_from_staged(campaign: Campaign, now: datetime, statuses: Any, time
     segments = staged.segments if campaign.channel == "sms" else null()
     columns: dict[str, Any] = {
         "id": staged.message_id,
-        "conversation_id": staged.conversation_id,
+        "conversation_id": CONVERSATIONS.c.id,
         "direction": literal("outbound"),
         "channel": literal(campaign.channel),
         "provider": literal(campaign.provider),
@@ -315,21 +292,46 @@ def _messages_from_staged(campaign: Campaign, now: datetime, statuses: Any, time
         "send_at": literal(campaign.send_at, UTCDateTime()),
         "quiet_hours": literal(campaign.quiet_hours),
     }
-    rows = select(*columns.values()).where(staged.campaign_id == campaign.id)
-    if campaign.quiet_hours:
-        rows = rows.select_from(_staged_with_contacts())
+    rows = (
+        select(*columns.values())
+        .select_from(_staged_with_conversations(campaign))
+        .where(staged.campaign_id == campaign.id)
+    )
     return MESSAGES.insert().from_select(list(columns), rows)
 
 
-def _touch_conversations(campaign: Campaign, now: datetime) -> Any:
-    staged = CampaignRecipient
+def _conversations_from_staged(session: AsyncSession, campaign: Campaign, now: datetime) -> Any:
+    """Each recipient's conversation with the campaign's sender: created with the id staged
+    for it, or, when it exists (an earlier message, an inbound one since staging), touched.
+    Either way it now leads the inbox with the campaign's text. In contact order, so that two
+    starts sharing recipients lock their conversations in the same order."""
+    staged = STAGED.c
     shown = f"[template {campaign.template['name']}]" if campaign.template else ""
     preview = func.coalesce(func.substr(staged.body, 1, PREVIEW_LENGTH), literal(shown))
-    table = CONVERSATIONS
-    return (
-        update(table)
-        .where(table.c.id == staged.conversation_id, staged.campaign_id == campaign.id)
-        .values(last_message_at=now, last_message_preview=preview)
+    when = literal(now, UTCDateTime())
+    columns: dict[str, Any] = {
+        "id": staged.conversation_id,
+        "contact_id": CONTACTS.c.id,
+        "sender_id": literal(campaign.sender_id, Uuid()),
+        "channel": literal(SENDER_CHANNEL[campaign.channel]),
+        "unread_count": literal(0),
+        "created_at": when,
+        "last_message_at": when,
+        "last_message_preview": preview,
+    }
+    rows = (
+        select(*columns.values())
+        .select_from(_staged_with_contacts())
+        .where(staged.campaign_id == campaign.id)
+        .order_by(CONTACTS.c.id)
+    )
+    insert = _dialect_insert(session, CONVERSATIONS).from_select(list(columns), rows)
+    return insert.on_conflict_do_update(
+        index_elements=["contact_id", "sender_id", "channel"],
+        set_={
+            "last_message_at": insert.excluded.last_message_at,
+            "last_message_preview": insert.excluded.last_message_preview,
+        },
     )
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from textbridge.campaigns.prices import PriceTable
 from textbridge.campaigns.recipients import RecipientRow
 from textbridge.campaigns.render import MissingVariable, render
 from textbridge.messaging import address
-from textbridge.messaging.encoding import analyze
+from textbridge.messaging.encoding import EncodingInfo, analyze
 from textbridge.messaging.outbound import MAX_SMS_CHARACTERS
 from textbridge.messaging.phone import InvalidPhoneNumber, e164_and_country
 from textbridge.messaging.text import excerpt, problem
@@ -69,11 +70,12 @@ def prepare(plan: Plan, recipient: RecipientRow) -> Ready | Invalid:
         _check_storable(recipient.variables)
         if plan.template is not None:
             body, payload = None, _template_payload(plan.template, recipient.variables)
+            encoding = None
         else:
-            body, payload = _text(plan, recipient.variables), None
+            body, encoding = _text(plan, recipient.variables)
+            payload = None
     except _Refused as refused:
         return Invalid(recipient.row, excerpt(recipient.to), str(refused))
-    encoding = analyze(body) if plan.channel == "sms" and body is not None else None
     segments = encoding.segments if encoding else 1
     unit = plan.prices.micros(plan.provider, plan.channel, country)
     return Ready(
@@ -122,7 +124,8 @@ def _check_storable(variables: Mapping[str, str]) -> None:
             raise _Refused(f"variable {excerpt(name)} {reason}")
 
 
-def _text(plan: Plan, variables: Mapping[str, str]) -> str:
+def _text(plan: Plan, variables: Mapping[str, str]) -> tuple[str, EncodingInfo | None]:
+    """The recipient's text, and on SMS its encoding and segments."""
     assert plan.text is not None
     try:
         body = render(plan.text, variables)
@@ -130,12 +133,18 @@ def _text(plan: Plan, variables: Mapping[str, str]) -> str:
         raise _Refused(f"no value for {{{missing.name}}}") from None
     if not body.strip():
         raise _Refused("the text is empty for this recipient")
-    if plan.channel == "sms":
-        info = analyze(body)
-        limit = MAX_SMS_CHARACTERS[info.encoding]
-        if info.characters > limit:
-            raise _Refused(f"the text has {info.characters} characters; {limit} at most")
-    return body
+    if plan.channel != "sms":
+        return body, None
+    info = _analyze(body)
+    limit = MAX_SMS_CHARACTERS[info.encoding]
+    if info.characters > limit:
+        raise _Refused(f"the text has {info.characters} characters; {limit} at most")
+    return body, info
+
+
+# Once per distinct text: a campaign without per-recipient variables (or with few distinct
+# values) has one text for thousands of recipients.
+_analyze = lru_cache(maxsize=1024)(analyze)
 
 
 def _template_payload(plan: TemplatePlan, variables: Mapping[str, str]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from textbridge.campaigns.errors import CampaignError, CampaignStateError
 from textbridge.campaigns.prepare import Invalid, Plan, Ready, TemplatePlan, prepare
 from textbridge.campaigns.prices import PriceTable
 from textbridge.campaigns.recipients import RecipientRow
-from textbridge.db.base import utcnow
+from textbridge.db.base import new_ids, utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import quiet_hours, schedule
 from textbridge.messaging import repository
@@ -248,20 +248,19 @@ def _check_all(
 async def _stage(
     uow: UnitOfWork, campaign: Campaign, ready: list[Ready], zones: Mapping[str, str]
 ) -> None:
+    """The chunk's new contacts, and its staged rows with the ids their message and (if the
+    recipient has none with this sender yet) conversation get at start."""
     if not ready:
         return
-    now = utcnow()
-    contacts = await bulk.contacts_for(uow.session, ready, now)
-    conversations = await bulk.conversations_for(
-        uow.session, contacts.values(), campaign.sender_id, SENDER_CHANNEL[campaign.channel], now
-    )
+    await bulk.create_contacts(uow.session, ready, utcnow())
+    ids = new_ids(2 * len(ready))
     rows = [
         (
             campaign.id,
             r.to,
             r.row,
-            uuid.uuid4(),
-            conversations[contacts[r.to]],
+            ids[2 * i],
+            ids[2 * i + 1],
             r.body,
             r.payload,
             r.encoding,
@@ -270,7 +269,7 @@ async def _stage(
             r.price_micros,
             zones[r.to],
         )
-        for r in ready
+        for i, r in enumerate(ready)
     ]
     await bulk.stage(uow.session, rows)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from asyncpg.pgproto.pgproto import UUID as _AsyncpgUUID  # type: ignore[import-untyped]
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -57,3 +60,24 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[dict[str, Any]]: JSONType,
     }
+
+
+# Byte maps that set a random UUID's version (4) and variant (RFC 4122) bits, applied to
+# every 7th and 9th byte of a buffer of ids at once.
+_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+_VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+
+
+_uuid_from_bytes: Callable[[bytes], uuid.UUID] = _AsyncpgUUID
+
+
+def new_ids(count: int) -> list[uuid.UUID]:
+    """`count` ids as `new_id` makes them (random version 4 UUIDs), for bulk inserts at about
+    a quarter of `uuid4`'s cost: one `os.urandom` call for all of them, the version bits set
+    in C, and asyncpg's UUID type (a `uuid.UUID`, built in C). The campaign enqueue makes
+    200 000 for 100 000 recipients."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT)
+    ids = bytes(raw)
+    return [_uuid_from_bytes(ids[start : start + 16]) for start in range(0, 16 * count, 16)]

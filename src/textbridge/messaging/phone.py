@@ -28,10 +28,13 @@ def e164_and_country(raw: str) -> tuple[str, str | None]:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         raise InvalidPhoneNumber(f"{excerpt(raw)} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    # `is_valid_number` is exactly this pair; its region is the one we return, so it is
+    # looked up once (for the 25 regions of +1 that lookup matches the number's patterns).
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
         raise InvalidPhoneNumber(f"{excerpt(raw)} is not a valid phone number")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return e164, phonenumbers.region_code_for_number(number)
+    return e164, region
 
 
 def country_of(e164: str) -> str | None:

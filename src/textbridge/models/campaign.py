@@ -58,8 +58,9 @@ class CampaignRecipient(Base):
     to_address: Mapped[str] = mapped_column(String(140), primary_key=True)
     row: Mapped[int] = mapped_column()
     message_id: Mapped[uuid.UUID] = mapped_column()
-    # No foreign key: created in the same transaction as the conversation, and a key check
-    # would lock each conversation row once more while the chunk is copied in.
+    # The id the recipient's conversation gets if it has none with the campaign's sender when
+    # the campaign starts (conversations are created at start, so that a draft never shows in
+    # the inbox); an existing one is used instead. Hence no foreign key.
     conversation_id: Mapped[uuid.UUID] = mapped_column()
     body: Mapped[str | None] = mapped_column(Text, default=None)
     payload: Mapped[dict[str, Any] | None] = mapped_column(default=None)
