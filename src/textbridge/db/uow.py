@@ -36,6 +36,12 @@ class UnitOfWork:
         self._pending.clear()
         await self.session.close()
 
+    @property
+    def durable_events(self) -> bool:
+        """Whether live events are rows written in the transaction (PostgreSQL), so a statement
+        may write them itself instead of `emit` (see `messaging.repository.store_outbound`)."""
+        return self._bus.durable
+
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Queue a live event; it leaves only if the transaction commits."""
         self._pending.append((event_type, data))
