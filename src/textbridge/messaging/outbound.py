@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from textbridge.db.base import utcnow
@@ -92,7 +92,12 @@ async def send(
     providers: Mapping[str, Provider],
 ) -> Message:
     """Store an outbound message for the dispatcher (status `accepted`, or `scheduled` or
-    `held` until it may leave: see `dispatch.schedule`). Caller commits."""
+    `held` until it may leave: see `dispatch.schedule`). Caller commits.
+
+    On PostgreSQL a unit of work that has run nothing yet runs in autocommit while the
+    conversation exists: one read, then one statement that writes everything (see
+    `repository.store_outbound`); a contact's first message takes a transaction."""
+    await uow.autocommit()
     if idempotency_key is None:
         return await _accept(uow, request, None, providers)
     try:
@@ -271,9 +276,7 @@ async def _conversation(
     every message after a contact's first, whether a message is stored under the key or not."""
     channel = SENDER_CHANNEL[request.channel]
     sender_choice = _sender_choice(request, providers)
-    found = await repository.conversation_for_send(
-        uow.session, recipient.value, channel, sender_choice, idempotency_key
-    )
+    found = await _first_read(uow, recipient.value, channel, sender_choice, idempotency_key)
     if found is None or found[1] is not None:
         # No conversation yet, or a retry: the stored message (or a conflict) comes first.
         existing = await _replay(uow, request, idempotency_key) if idempotency_key else None
@@ -282,12 +285,37 @@ async def _conversation(
     if found is not None:
         _check_replyable(recipient, request.channel, found[0].sender.provider)
         return found[0]
+    await uow.transaction()  # the get-or-creates below need savepoints
     sender = await repository.find_sender(uow.session, channel, *sender_choice)
     if sender is None:
         raise MessagingError(_no_sender(request), field="from" if request.from_ else "channel")
     _check_replyable(recipient, request.channel, sender.provider)
     contact = await repository.get_or_create_contact(uow.session, recipient)
     return await repository.get_or_create_conversation(uow.session, contact, sender, sender.channel)
+
+
+async def _first_read(
+    uow: UnitOfWork,
+    contact_address: str,
+    channel: str,
+    sender_choice: tuple[str | None, str | None, tuple[str, ...]],
+    idempotency_key: str | None,
+) -> tuple[Conversation, uuid.UUID | None] | None:
+    try:
+        return await repository.conversation_for_send(
+            uow.session, contact_address, channel, sender_choice, idempotency_key
+        )
+    except DBAPIError as exc:
+        if not (exc.connection_invalidated and uow.autocommitting):
+            raise
+    # The pooled connection was dead (the pool has no pre-ping: see db/engine.py) and this
+    # was the unit of work's first statement, a read: nothing was written, so once more, on
+    # a fresh connection (SQLAlchemy has invalidated the pool's older ones).
+    await uow.rollback()
+    await uow.autocommit()
+    return await repository.conversation_for_send(
+        uow.session, contact_address, channel, sender_choice, idempotency_key
+    )
 
 
 def _sender_choice(
