@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,26 +26,10 @@ def create_engine(database_url: str) -> AsyncEngine:
         return engine
     # Thirty connections, kept: with overflow connections (opened for a burst, closed at
     # check-in) 32 concurrent API clients made PostgreSQL start a backend every few requests.
-    engine = create_async_engine(
-        database_url, pool_size=30, max_overflow=0, pool_pre_ping=False, hide_parameters=True
+    # Pre-ping stays (three round trips a checkout): see DESIGN-NOTES, "API send: ...".
+    return create_async_engine(
+        database_url, pool_size=30, max_overflow=0, pool_pre_ping=True, hide_parameters=True
     )
-    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
-    return engine
-
-
-def _refuse_closed_connection(
-    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, _proxy: Any
-) -> None:
-    # Instead of pool_pre_ping, which costs three round trips per checkout with asyncpg (BEGIN,
-    # an empty query, ROLLBACK): a connection the server closed (a restart, an idle timeout,
-    # pg_terminate_backend) was seen closing by the event loop, so asyncpg knows it without
-    # asking. DisconnectionError makes the pool drop it and check out another (SQLAlchemy's
-    # documented pessimistic checkout). A connection that died silently fails its first
-    # statement instead: SQLAlchemy then invalidates the whole pool, and `db.retry` runs the
-    # work again once where nothing was written yet (see DESIGN-NOTES, "API send: ...").
-    driver_connection: Any = getattr(dbapi_connection, "_connection", None)
-    if driver_connection is not None and driver_connection.is_closed():
-        raise DisconnectionError("the database closed this connection")
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

@@ -308,9 +308,9 @@ async def _first_read(
     except DBAPIError as exc:
         if not (exc.connection_invalidated and uow.autocommitting):
             raise
-    # The pooled connection was dead (the pool has no pre-ping: see db/engine.py) and this
-    # was the unit of work's first statement, a read: nothing was written, so once more, on
-    # a fresh connection (SQLAlchemy has invalidated the pool's older ones).
+    # The connection died between its pre-ping and this read (db/engine.py), the unit of
+    # work's first statement: nothing was written, so once more, on a fresh connection
+    # (SQLAlchemy has invalidated the pool's older ones).
     await uow.rollback()
     await uow.autocommit()
     return await repository.conversation_for_send(

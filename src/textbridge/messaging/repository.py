@@ -445,7 +445,8 @@ _STORE_OUTBOUND = text(
         ORDER BY e.n
         RETURNING id
     )
-    SELECT pg_notify(:channel, '') FROM (SELECT count(*) AS n FROM live) AS done WHERE n > 0
+    SELECT pg_notify(:notify_channel, '') FROM (SELECT count(*) AS n FROM live) AS done
+    WHERE n > 0
     """
 ).bindparams(
     bindparam("created_at", type_=Message.created_at.type),
@@ -511,7 +512,7 @@ def _outbound_params(
         "dedup_key": event["dedup_key"],
         "preview": preview,
         "events": json.dumps([{"type": kind, "data": data} for kind, data in live_events]),
-        "channel": EVENTS,
+        "notify_channel": EVENTS,
     }
 
 
