@@ -113,7 +113,8 @@ def test_an_inbox_session_and_odd_headers_take_the_full_handler(textbridge: Text
 
 
 def test_the_openapi_document_shows_the_send_route(textbridge: Textbridge) -> None:
-    document = textbridge.api.get("/openapi.json").json()
+    # Generous: building the document takes seconds on a loaded machine.
+    document = textbridge.api.get("/openapi.json", timeout=120).json()
     operation = document["paths"]["/api/v1/messages"]["post"]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/SendMessageIn")
