@@ -236,24 +236,21 @@ def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args, workdi
     return run
 
 
-# A stand-in for `serve --no-workers` (issue 7: HTTP only, the dispatcher, applier and media
-# fetcher in `textbridge worker` processes) where the CLI does not have it yet: the same `serve`
-# command, with the runtime's background tasks not started.
+# `serve --no-workers` (HTTP only: the API, webhooks, the event relay and its listener; the
+# dispatcher, applier and media fetcher belong to `textbridge worker` processes). The CLI refuses
+# it in sandbox mode and on SQLite (one process must do everything there, since the simulator's
+# credentials and SQLite's single writer cannot be shared): the bench runs the same command with
+# that refusal lifted, so that it measures the accept path alone, and nothing dispatches.
 HTTP_ONLY = (
-    "import sys; from textbridge.runtime import Runtime; "
-    "Runtime.start_background = lambda self: None; "
-    "from textbridge.cli import app; sys.argv = ['textbridge', 'serve']; app()"
+    "import sys; import textbridge.cli.serve as serve; "
+    "serve.refuse_single_process = lambda current, command: None; "
+    "from textbridge.cli import app; sys.argv = ['textbridge', 'serve', '--no-workers']; app()"
 )
 
 
 def serve_command(args) -> list[str]:
     if args.dispatch == "in-process":
         return [str(args.textbridge), "serve"]
-    help_text = subprocess.run(
-        [str(args.textbridge), "serve", "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    if "--no-workers" in help_text:
-        return [str(args.textbridge), "serve", "--no-workers"]
     return [sys.executable, "-c", HTTP_ONLY]
 
 

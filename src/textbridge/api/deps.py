@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,7 +18,8 @@ from textbridge.runtime import Runtime
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tb_...`")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -47,7 +49,7 @@ async def require_api_key(
     for its whole life (on SQLite that would block every writer)."""
     request.state.web_session = None
     if credentials is not None:
-        return await _bearer_key(runtime, credentials.credentials)
+        return await bearer_key(runtime, credentials.credentials)
     async with runtime.sessions() as db:
         claims = session_claims(request, runtime)
         found = await session.active_key(db, claims) if claims else None
@@ -57,18 +59,23 @@ async def require_api_key(
     return found
 
 
-async def _bearer_key(runtime: Runtime, key: str) -> ApiKey:
+async def bearer_key(runtime: Runtime, key: str) -> ApiKey:
     """The active key, without a round trip when this process verified it lately (see
-    `keys.VerifiedKeys`: a revocation holds within its TTL)."""
+    `keys.VerifiedKeys`: a revocation holds within its TTL). Concurrent requests with a key
+    that is not kept share one look-up."""
     found = runtime.api_keys.get(key)
     if found is not None:
         return found
-    async with runtime.sessions() as db:
-        found = await keys.find_active(db, key)
+    found = await runtime.api_keys.look_up(key, partial(_find_active, runtime))
     if found is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key")
     runtime.api_keys.put(key, found)
     return found
+
+
+async def _find_active(runtime: Runtime, key: str) -> ApiKey | None:
+    async with runtime.sessions() as db:
+        return await keys.find_active(db, key)
 
 
 async def has_admin_key(request: Request, runtime: Runtime) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +72,7 @@ class VerifiedKeys:
         self.ttl = ttl
         self._clock = clock
         self._found: dict[str, tuple[float, ApiKey]] = {}
+        self._looking_up: dict[str, asyncio.Future[ApiKey | None]] = {}
 
     def get(self, key: str) -> ApiKey | None:
         entry = self._found.get(hash_key(key))
@@ -85,6 +87,19 @@ class VerifiedKeys:
     def put(self, key: str, row: ApiKey) -> None:
         if self.ttl > 0:
             self._found[hash_key(key)] = (self._clock(), row)
+
+    async def look_up(
+        self, key: str, find: Callable[[str], Awaitable[ApiKey | None]]
+    ) -> ApiKey | None:
+        """`find(key)`, shared by the requests that ask for the same key while it runs: when
+        an entry expires under load, one look-up instead of one per request in flight."""
+        digest = hash_key(key)
+        running = self._looking_up.get(digest)
+        if running is None:
+            running = asyncio.ensure_future(find(key))
+            self._looking_up[digest] = running
+            running.add_done_callback(lambda _: self._looking_up.pop(digest, None))
+        return await asyncio.shield(running)
 
 
 async def count_active(session: AsyncSession) -> int:

@@ -24,8 +24,11 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
+    # Thirty connections, kept: with overflow connections (opened for a burst, closed at
+    # check-in) 32 concurrent API clients made PostgreSQL start a backend every few requests.
+    # Pre-ping stays (three round trips a checkout): see DESIGN-NOTES, "API send: ...".
     return create_async_engine(
-        database_url, pool_size=20, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        database_url, pool_size=30, max_overflow=0, pool_pre_ping=True, hide_parameters=True
     )
 
 

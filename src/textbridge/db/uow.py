@@ -21,6 +21,7 @@ class UnitOfWork:
         self._sessions = sessions
         self._bus = bus
         self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._autocommit = False
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -35,6 +36,34 @@ class UnitOfWork:
     ) -> None:
         self._pending.clear()
         await self.session.close()
+
+    async def autocommit(self) -> bool:
+        """On PostgreSQL, for a unit of work that has run nothing yet: each statement commits
+        on its own until `transaction()` (no BEGIN and COMMIT round trips), for work whose
+        only write is one atomic statement. False (and nothing changes) otherwise."""
+        fresh = not self.session.in_transaction() and not self._pending
+        if not fresh or self.session.get_bind().dialect.name != "postgresql":
+            return False
+        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        self._autocommit = True
+        return True
+
+    @property
+    def autocommitting(self) -> bool:
+        """Whether statements commit on their own (`autocommit`): none can be undone."""
+        return self._autocommit
+
+    async def transaction(self) -> None:
+        """Leave `autocommit`: the statements after this one share a transaction."""
+        if self._autocommit:
+            await self.session.rollback()  # releases the autocommit connection
+            self._autocommit = False
+
+    @property
+    def durable_events(self) -> bool:
+        """Whether live events are rows written in the transaction (PostgreSQL), so a statement
+        may write them itself instead of `emit` (see `messaging.repository.store_outbound`)."""
+        return self._bus.durable
 
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Queue a live event; it leaves only if the transaction commits."""
@@ -65,4 +94,5 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._pending.clear()
+        self._autocommit = False
         await self.session.rollback()

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
@@ -25,7 +26,7 @@ from textbridge.messaging import address, repository
 from textbridge.messaging.content import (
     SENDER_CHANNEL,
     Content,
-    attachments_of,
+    attachment_columns,
     media_kind,
     to_payload,
 )
@@ -38,8 +39,8 @@ from textbridge.messaging.errors import (
 )
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
 from textbridge.messaging.schemas import ConversationOut, MessageOut
-from textbridge.messaging.service import touch
-from textbridge.models import Conversation, Message, MessageEvent, Sender
+from textbridge.messaging.service import touch_committed
+from textbridge.models import Attachment, Conversation, Message, Sender
 from textbridge.providers.base import Location, Media, OutboundMessage, Provider
 from textbridge.whatsapp import registry, window
 from textbridge.whatsapp.templates import TemplateError, normalize_values
@@ -91,7 +92,12 @@ async def send(
     providers: Mapping[str, Provider],
 ) -> Message:
     """Store an outbound message for the dispatcher (status `accepted`, or `scheduled` or
-    `held` until it may leave: see `dispatch.schedule`). Caller commits."""
+    `held` until it may leave: see `dispatch.schedule`). Caller commits.
+
+    On PostgreSQL a unit of work that has run nothing yet runs in autocommit while the
+    conversation exists: one read, then one statement that writes everything (see
+    `repository.store_outbound`); a contact's first message takes a transaction."""
+    await uow.autocommit()
     if idempotency_key is None:
         return await _accept(uow, request, None, providers)
     try:
@@ -132,16 +138,40 @@ async def _accept(
     _check_window(request, content, conversation)
     _check_provider(providers[sender.provider], request, content, sender, to)
     leaving = _departure(request, to, conversation.contact.time_zone)
-    message = _message(request, content, conversation, sender, to, idempotency_key, leaving)
-    uow.session.add(message)
-    # The message is new, so its first event cannot exist yet: added in the same flush,
-    # without `record_internal`'s look-up and savepoint (three round trips fewer).
-    uow.session.add(_first_event(message))
-    touch(conversation, message, inbound=False)
-    await uow.session.flush()
-    uow.emit("message.created", MessageOut.of(message).event_data())
-    uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
+    columns = _message_columns(request, content, conversation, sender, to, idempotency_key, leaving)
+    message = Message(**columns)
+    await _store(uow, message, content, conversation)
     return message
+
+
+async def _store(
+    uow: UnitOfWork, message: Message, content: Content, conversation: Conversation
+) -> None:
+    """Write the new message with its first event and the conversation's last message, in
+    Core statements (one on PostgreSQL: see `repository.store_outbound`), then keep the
+    objects in the session as if they had been loaded, so a caller can go on changing them."""
+    attachments = _attachment_rows(message, content)
+    message.attachments = [Attachment(**row) for row in attachments]
+    touch_committed(conversation, message)
+    events = [
+        ("message.created", MessageOut.of(message).event_data()),
+        ("conversation.updated", ConversationOut.of(conversation).event_data()),
+    ]
+    durable = uow.durable_events
+    await repository.store_outbound(
+        uow.session,
+        _columns_of(message),
+        attachments,
+        _first_event(message),
+        conversation.last_message_preview or "",
+        events if durable else (),
+    )
+    if not durable:
+        for event_type, data in events:
+            uow.emit(event_type, data)
+    for row in (message, *message.attachments):
+        make_transient_to_detached(row)
+    uow.session.add(message)
 
 
 async def _replay(uow: UnitOfWork, request: SendRequest, key: str) -> Message | None:
@@ -246,9 +276,7 @@ async def _conversation(
     every message after a contact's first, whether a message is stored under the key or not."""
     channel = SENDER_CHANNEL[request.channel]
     sender_choice = _sender_choice(request, providers)
-    found = await repository.conversation_for_send(
-        uow.session, recipient.value, channel, sender_choice, idempotency_key
-    )
+    found = await _first_read(uow, recipient.value, channel, sender_choice, idempotency_key)
     if found is None or found[1] is not None:
         # No conversation yet, or a retry: the stored message (or a conflict) comes first.
         existing = await _replay(uow, request, idempotency_key) if idempotency_key else None
@@ -257,12 +285,37 @@ async def _conversation(
     if found is not None:
         _check_replyable(recipient, request.channel, found[0].sender.provider)
         return found[0]
+    await uow.transaction()  # the get-or-creates below need savepoints
     sender = await repository.find_sender(uow.session, channel, *sender_choice)
     if sender is None:
         raise MessagingError(_no_sender(request), field="from" if request.from_ else "channel")
     _check_replyable(recipient, request.channel, sender.provider)
     contact = await repository.get_or_create_contact(uow.session, recipient)
     return await repository.get_or_create_conversation(uow.session, contact, sender, sender.channel)
+
+
+async def _first_read(
+    uow: UnitOfWork,
+    contact_address: str,
+    channel: str,
+    sender_choice: tuple[str | None, str | None, tuple[str, ...]],
+    idempotency_key: str | None,
+) -> tuple[Conversation, uuid.UUID | None] | None:
+    try:
+        return await repository.conversation_for_send(
+            uow.session, contact_address, channel, sender_choice, idempotency_key
+        )
+    except DBAPIError as exc:
+        if not (exc.connection_invalidated and uow.autocommitting):
+            raise
+    # The connection died between its pre-ping and this read (db/engine.py), the unit of
+    # work's first statement: nothing was written, so once more, on a fresh connection
+    # (SQLAlchemy has invalidated the pool's older ones).
+    await uow.rollback()
+    await uow.autocommit()
+    return await repository.conversation_for_send(
+        uow.session, contact_address, channel, sender_choice, idempotency_key
+    )
 
 
 def _sender_choice(
@@ -358,22 +411,50 @@ def _outbound(request: SendRequest, content: Content, sender: Sender, to: str) -
     )
 
 
-def _first_event(message: Message) -> MessageEvent:
+def _first_event(message: Message) -> dict[str, Any]:
     """The event `record_internal` would store for a new message (same dedup key): `accepted`,
-    or `scheduled` or `held`."""
-    return MessageEvent(
-        id=uuid.uuid4(),
-        message_id=message.id,
-        dedup_key=f"textbridge:{message.id}:{message.status}:0",
-        source="textbridge",
-        status=message.status,
-        error_code=None,
-        occurred_at=message.created_at,
-        received_at=message.created_at,
-    )
+    or `scheduled` or `held`. The message is new, so the event cannot exist yet: it needs
+    neither `record_internal`'s look-up nor its savepoint."""
+    return {
+        "id": uuid.uuid4(),
+        "message_id": message.id,
+        "dedup_key": f"textbridge:{message.id}:{message.status}:0",
+        "source": "textbridge",
+        "provider_status": None,
+        "status": message.status,
+        "applied": True,
+        "error_code": None,
+        "raw": None,
+        "occurred_at": message.created_at,
+        "received_at": message.created_at,
+    }
 
 
-def _message(
+def _attachment_rows(message: Message, content: Content) -> list[dict[str, Any]]:
+    return [
+        {
+            **attachment_columns(item, position),
+            "id": uuid.uuid4(),
+            "message_id": message.id,
+            "local_path": None,
+            "download_state": None,
+            "download_error": None,
+            "download_attempts": 0,
+            "download_next_at": None,
+            "created_at": message.created_at,
+        }
+        for position, item in enumerate(content.media)
+    ]
+
+
+_MESSAGE_COLUMNS = tuple(column.key for column in Message.__table__.columns)
+
+
+def _columns_of(message: Message) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+
+
+def _message_columns(
     request: SendRequest,
     content: Content,
     conversation: Conversation,
@@ -381,32 +462,40 @@ def _message(
     to: str,
     idempotency_key: str | None,
     leaving: schedule.Departure,
-) -> Message:
+) -> dict[str, Any]:
+    """Every column of the new message (none left to a default: the row is written by Core
+    and the object then stands for a loaded one)."""
     outbound = _outbound(request, content, sender, to)
     encoding = analyze(content.text) if request.channel == "sms" and content.text else None
     now = utcnow()
-    return Message(
-        id=uuid.uuid4(),
-        conversation_id=conversation.id,
-        direction="outbound",
-        channel=request.channel,
-        provider=sender.provider,
-        from_address=sender.address,
-        to_address=to,
-        body=content.text,
-        content_type=outbound.content_type,
-        payload=to_payload(content),
-        attachments=attachments_of(content.media),
-        status=leaving.status,
-        encoding=encoding.encoding if encoding else None,
-        segments=encoding.segments if encoding else None,
-        attempts=0,
-        priority=priority.CONVERSATION,
-        next_attempt_at=leaving.leaves_at,
-        send_at=request.send_at,
-        quiet_hours=str(window_of(request.quiet_hours)) if request.quiet_hours else None,
-        idempotency_key=idempotency_key,
-        request_hash=request.fingerprint(),
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "id": uuid.uuid4(),
+        "conversation_id": conversation.id,
+        "direction": "outbound",
+        "channel": request.channel,
+        "provider": sender.provider,
+        "provider_message_id": None,
+        "from_address": sender.address,
+        "to_address": to,
+        "body": content.text,
+        "content_type": outbound.content_type,
+        "payload": to_payload(content),
+        "status": leaving.status,
+        "error_code": None,
+        "error_message": None,
+        "encoding": encoding.encoding if encoding else None,
+        "segments": encoding.segments if encoding else None,
+        "price": None,
+        "attempts": 0,
+        "rate_limited": 0,
+        "priority": priority.CONVERSATION,
+        "next_attempt_at": leaving.leaves_at,
+        "lease_expires_at": None,
+        "send_at": request.send_at,
+        "quiet_hours": str(window_of(request.quiet_hours)) if request.quiet_hours else None,
+        "idempotency_key": idempotency_key,
+        "request_hash": request.fingerprint(),
+        "campaign_id": None,
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,6 +31,7 @@ from sqlalchemy.sql.dml import Insert
 
 from textbridge.messaging.address import Address
 from textbridge.models import Attachment, Contact, Conversation, Message, MessageEvent, Sender
+from textbridge.realtime.listener import EVENTS
 
 _Row = TypeVar("_Row", Contact, Sender, Conversation)
 
@@ -383,3 +386,142 @@ def _insert_ignoring(session: AsyncSession, model: type[Any], unique: list[str])
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=unique)
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=unique)
+
+
+# ---------------------------------------------------------------------------- the send path
+# A new outbound message is written with Core statements, not the unit-of-work flush: on
+# PostgreSQL one data-modifying CTE stores the message, its attachments, its first event, the
+# conversation's last message and the live events (one round trip instead of five); on SQLite
+# the same writes are separate statements of the same transaction.
+
+_STORE_OUTBOUND = text(
+    """
+    WITH message AS (
+        INSERT INTO messages (
+            id, conversation_id, direction, channel, provider, from_address, to_address, body,
+            content_type, payload, status, encoding, segments, attempts, rate_limited, priority,
+            next_attempt_at, send_at, quiet_hours, idempotency_key, request_hash, created_at,
+            updated_at
+        ) VALUES (
+            :id, :conversation_id, :direction, :channel, :provider, :from_address, :to_address,
+            :body, :content_type, CAST(:payload AS jsonb), :status, :encoding, :segments,
+            :attempts, :rate_limited, :priority, :next_attempt_at, :send_at, :quiet_hours,
+            :idempotency_key, :request_hash, :created_at, :updated_at
+        )
+        RETURNING id
+    ), attachment AS (
+        INSERT INTO attachments (
+            id, message_id, position, url, kind, mime_type, size, caption, filename,
+            download_attempts, created_at
+        )
+        SELECT a.id, message.id, a.position, a.url, a.kind, a.mime_type, a.size, a.caption,
+               a.filename, 0, a.created_at
+        FROM message, jsonb_to_recordset(CAST(:attachments AS jsonb)) AS a(
+            id uuid, position integer, url text, kind text, mime_type text, size integer,
+            caption text, filename text, created_at timestamptz
+        )
+    ), event AS (
+        INSERT INTO message_events (
+            id, message_id, dedup_key, source, status, applied, occurred_at, received_at
+        )
+        SELECT CAST(:event_id AS uuid), message.id, CAST(:dedup_key AS varchar), 'textbridge',
+               CAST(:status AS varchar), true, CAST(:created_at AS timestamptz),
+               CAST(:created_at AS timestamptz)
+        FROM message
+    ), conversation AS (
+        UPDATE conversations
+        SET last_message_at = CAST(:created_at AS timestamptz),
+            last_message_preview = CAST(:preview AS varchar)
+        FROM message
+        WHERE conversations.id = CAST(:conversation_id AS uuid)
+        RETURNING conversations.id
+    ), live AS (
+        -- After the conversation's row lock (the rows come from the UPDATE): live event ids
+        -- follow commit order for one conversation, as `realtime/relay.py` requires.
+        INSERT INTO live_events (type, data, created_at)
+        SELECT e.event ->> 'type', e.event -> 'data', now()
+        FROM conversation,
+             jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(event, n)
+        ORDER BY e.n
+        RETURNING id
+    )
+    SELECT pg_notify(:notify_channel, '') FROM (SELECT count(*) AS n FROM live) AS done
+    WHERE n > 0
+    """
+).bindparams(
+    bindparam("created_at", type_=Message.created_at.type),
+    bindparam("updated_at", type_=Message.updated_at.type),
+    bindparam("next_attempt_at", type_=Message.next_attempt_at.type),
+    bindparam("send_at", type_=Message.send_at.type),
+)
+
+
+async def store_outbound(
+    session: AsyncSession,
+    message: Mapping[str, Any],
+    attachments: Sequence[Mapping[str, Any]],
+    event: Mapping[str, Any],
+    preview: str,
+    live_events: Sequence[tuple[str, dict[str, Any]]],
+) -> None:
+    """Write a new outbound message (column values), its attachments, its first event, and
+    the conversation's last message. On PostgreSQL `live_events` are written in the same
+    statement (`realtime/relay.py`); the caller emits them on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            _STORE_OUTBOUND, _outbound_params(message, attachments, event, preview, live_events)
+        )
+        return
+    await session.execute(insert(Message.__table__), dict(message))  # type: ignore[arg-type]
+    if attachments:
+        await session.execute(insert(Attachment.__table__), list(attachments))  # type: ignore[arg-type]
+    await session.execute(insert(MessageEvent.__table__), dict(event))  # type: ignore[arg-type]
+    await session.execute(
+        _TOUCH_CONVERSATION,
+        {
+            "conversation_id": message["conversation_id"],
+            "last_message_at": message["created_at"],
+            "last_message_preview": preview,
+        },
+    )
+
+
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_TOUCH_CONVERSATION = (
+    _CONVERSATIONS.update()
+    .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+    .values(
+        last_message_at=bindparam("last_message_at"),
+        last_message_preview=bindparam("last_message_preview"),
+    )
+)
+
+
+def _outbound_params(
+    message: Mapping[str, Any],
+    attachments: Sequence[Mapping[str, Any]],
+    event: Mapping[str, Any],
+    preview: str,
+    live_events: Sequence[tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
+    return {
+        **message,
+        "payload": None if message["payload"] is None else json.dumps(message["payload"]),
+        "attachments": json.dumps([_json_row(row) for row in attachments]),
+        "event_id": event["id"],
+        "dedup_key": event["dedup_key"],
+        "preview": preview,
+        "events": json.dumps([{"type": kind, "data": data} for kind, data in live_events]),
+        "notify_channel": EVENTS,
+    }
+
+
+def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: value.isoformat()
+        if isinstance(value, datetime)
+        else str(value)
+        if isinstance(value, uuid.UUID)
+        else value
+        for name, value in row.items()
+    }

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import structlog
+from sqlalchemy.orm.attributes import set_committed_value
 
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
@@ -36,6 +37,13 @@ def _preview(message: Message) -> str:
         return f"[template {template['name']}]"
     kinds = [attachment.kind for attachment in message.attachments]
     return f"[{', '.join(kinds)}]" if kinds else f"[{message.content_type}]"
+
+
+def touch_committed(conversation: Conversation, message: Message) -> None:
+    """`touch` for an outbound message whose conversation row is updated by a Core statement
+    (`repository.store_outbound`): the object shows the new values without being dirty."""
+    set_committed_value(conversation, "last_message_at", message.created_at)
+    set_committed_value(conversation, "last_message_preview", _preview(message)[:PREVIEW_LENGTH])
 
 
 def touch(conversation: Conversation, message: Message, *, inbound: bool) -> None:

@@ -1,0 +1,123 @@
+"""What one accepted send writes, the same on SQLite (separate statements in a transaction) and
+PostgreSQL (one data-modifying CTE in autocommit), and idempotency under concurrent requests."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from ..support.textbridge import CONTACT, Textbridge
+
+SEND = "/api/v1/messages"
+
+
+def _post_at_once(textbridge: Textbridge, bodies: list[dict[str, Any]], key: str) -> list[Any]:
+    headers = {"Idempotency-Key": key}
+
+    def post(body: dict[str, Any]) -> httpx.Response:
+        with httpx.Client(base_url=textbridge.url, headers=textbridge.api.headers) as client:
+            return client.post(SEND, json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def test_a_send_writes_message_event_conversation_and_live_events(
+    textbridge: Textbridge,
+) -> None:
+    textbridge.send(text="first")  # the contact's first message creates the conversation
+    sent = textbridge.send(text="second")  # this one takes the path of every later message
+    database = textbridge.database
+    rows = database.rows(
+        "SELECT status, request_hash IS NOT NULL, rate_limited, priority, attempts "
+        "FROM messages WHERE body = 'second'"
+    )
+    assert [tuple(row) for row in rows] == [("accepted", True, 0, 0, 0)]
+    events = database.rows("SELECT source, applied FROM message_events WHERE status = 'accepted'")
+    assert [tuple(row) for row in events] == [("textbridge", True)] * 2
+    preview = database.scalar(
+        "SELECT last_message_preview FROM conversations c JOIN contacts k "
+        "ON k.id = c.contact_id WHERE k.address = :address",
+        address=CONTACT,
+    )
+    assert preview == "second"
+    shown = textbridge.message(sent["id"])
+    assert [event["status"] for event in shown["history"]] == ["accepted"]
+    if database.backend == "postgresql":
+        types = database.rows(
+            "SELECT type FROM live_events WHERE type IN ('message.created', "
+            "'conversation.updated') ORDER BY id"
+        )
+        assert [row[0] for row in types] == ["message.created", "conversation.updated"] * 2
+
+
+def test_an_mms_stores_its_attachments(textbridge: Textbridge) -> None:
+    textbridge.send(text="first")
+    media = [{"url": "https://example.com/a.png"}, {"url": "https://example.com/b.jpg"}]
+    sent = textbridge.send(text=None, channel="mms", media=media)
+    assert [item["url"] for item in sent["media"]] == [m["url"] for m in media]
+    shown = textbridge.message(sent["id"])
+    assert [(item["url"], item["kind"]) for item in shown["media"]] == [
+        ("https://example.com/a.png", "image"),
+        ("https://example.com/b.jpg", "image"),
+    ]
+    assert textbridge.database.scalar("SELECT count(*) FROM attachments") == 2
+
+
+def test_concurrent_requests_with_one_key_and_body_store_one_message(
+    textbridge: Textbridge,
+) -> None:
+    textbridge.send(text="first")  # later sends find the conversation
+    body = {"to": CONTACT, "text": "exactly once"}
+    answers = _post_at_once(textbridge, [body] * 8, "race-1")
+    assert [answer.status_code for answer in answers] == [202] * 8, [a.text for a in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    count = "SELECT count(*) FROM messages WHERE body = 'exactly once'"
+    assert textbridge.database.scalar(count) == 1
+    accepted = "SELECT count(*) FROM message_events WHERE status = 'accepted'"
+    assert textbridge.database.scalar(accepted) == 2
+
+
+def test_concurrent_requests_with_one_key_and_other_bodies_store_one(
+    textbridge: Textbridge,
+) -> None:
+    textbridge.send(text="first")
+    bodies = [{"to": CONTACT, "text": f"body {index}"} for index in range(6)]
+    answers = _post_at_once(textbridge, bodies, "race-2")
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] + [409] * 5, [a.text for a in answers]
+    assert textbridge.database.scalar("SELECT count(*) FROM messages") == 2
+
+
+def test_an_inbox_session_and_odd_headers_take_the_full_handler(textbridge: Textbridge) -> None:
+    """Lower-case scheme, a charset: still accepted; an over-long key: FastAPI's own 422."""
+    headers = {
+        "Authorization": textbridge.api.headers["authorization"].replace("Bearer", "bearer"),
+        "Content-Type": "application/json; charset=utf-8",
+    }
+    with httpx.Client(base_url=textbridge.url) as client:
+        ok = client.post(
+            SEND, content=b'{"to": "%s", "text": "hi"}' % CONTACT.encode(), headers=headers
+        )
+        assert ok.status_code == 202, ok.text
+        assert ok.headers["location"] == f"/api/v1/messages/{ok.json()['id']}"
+        too_long = client.post(
+            SEND,
+            json={"to": CONTACT, "text": "hi"},
+            headers={**headers, "Idempotency-Key": "k" * 256},
+        )
+    assert too_long.status_code == 422
+    assert too_long.json()["error"]["field"] == "header.idempotency-key"
+
+
+def test_the_openapi_document_shows_the_send_route(textbridge: Textbridge) -> None:
+    # Generous: building the document takes seconds on a loaded machine.
+    document = textbridge.api.get("/openapi.json", timeout=120).json()
+    operation = document["paths"]["/api/v1/messages"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("/SendMessageIn")
+    answer = operation["responses"]["202"]["content"]["application/json"]["schema"]
+    assert answer["$ref"].endswith("/MessageOut")
+    assert any(parameter["name"] == "idempotency-key" for parameter in operation["parameters"])
