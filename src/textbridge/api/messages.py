@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
+from textbridge.api import consent
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import PreviewIn, PreviewOut, SendMessageIn
@@ -31,6 +32,7 @@ async def send_message(
     scoped_key = f"{api_key.id}:{idempotency_key}" if idempotency_key else None
     request = _send_request(body, runtime.settings.quiet_hours)
     message = await outbound.send(uow, request, scoped_key, runtime.providers)
+    await consent.refuse_opted_out(uow, message)  # 409 recipient_opted_out
     await uow.commit()
     runtime.dispatcher.wake()
     response.headers["Location"] = f"/api/v1/messages/{message.id}"

@@ -19,17 +19,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from textbridge.audit import log
 from textbridge.compliance import keywords
 from textbridge.compliance.identity import address_hasher
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.messaging import status
-from textbridge.models import ConsentRecord, Message
+from textbridge.messaging import address, status
+from textbridge.messaging.text import excerpt
+from textbridge.models import Campaign, ConsentRecord, Message
 from textbridge.models.consent_record import ALL_SENDERS
 
 OPT_IN: Final = "opt_in"
@@ -78,6 +80,8 @@ class Change:
     expires_at: datetime | None = None
     evidence: dict[str, Any] | None = None
     actor: str | None = None
+    recorded_at: datetime | None = None
+    """When it was given, if not now (an import from another system keeps its dates)."""
 
     def problems(self) -> list[tuple[str, str]]:
         found = []
@@ -91,6 +95,8 @@ class Change:
             found.append(("kind", "an opt-out is always express"))
         if not self.scope or len(self.scope) > 140:
             found.append(("scope", "a sender address or *"))
+        if self.recorded_at is not None and self.recorded_at > utcnow():
+            found.append(("recorded_at", "must not be in the future"))
         return found
 
 
@@ -128,7 +134,7 @@ async def record(db: AsyncSession, change: Change) -> ConsentRecord:
         field, message = problems[0]
         raise ConsentError(f"{field}: {message}", field)
     hasher = await address_hasher(db)
-    now = utcnow()
+    now = change.recorded_at or utcnow()
     expires_at = change.expires_at
     if change.kind == "implied" and expires_at is None:
         expires_at = now + timedelta(days=keywords.active().implied_days)
@@ -193,6 +199,18 @@ async def opted_out(db: AsyncSession, pairs: Iterable[tuple[str, str]]) -> set[t
         for to, sender in pairs
         if decide(entries.get(hashed[to], []), sender, now) == "opted_out"
     }
+
+
+def contact_address(raw: str) -> str:
+    """A person's address as the ledger keys it: E.164 (`+` optional) or a WhatsApp
+    business-scoped user id. `ConsentError` for anything that cannot receive a message."""
+    try:
+        found = address.of_sender(raw, "whatsapp")
+    except address.InvalidAddress as exc:
+        raise ConsentError(str(exc), "address") from None
+    if found.kind not in (address.E164, address.WHATSAPP_BSUID):
+        raise ConsentError(f"{excerpt(raw)} is not a phone number or a WhatsApp user id", "address")
+    return found.value
 
 
 # ------------------------------------------------------------------------ enforcement hooks
@@ -286,10 +304,51 @@ def _provider_opt_out(message: Message) -> Change:
     )
 
 
-async def drop_opted_out(db: AsyncSession, sender: str, addresses: Iterable[str]) -> set[str]:
-    """Of these recipient addresses, the ones that opted out of `sender` (or of all): a
-    campaign leaves them out when it stages its recipients."""
-    return {to for to, _ in await opted_out(db, {(to, sender) for to in addresses})}
+class _Recipient(Protocol):
+    @property
+    def to(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Recipient)
+
+
+async def without_opted_out(db: AsyncSession, campaign: Campaign, ready: list[R]) -> list[R]:
+    """A campaign's recipients being staged, less those who opted out of its sender (or of
+    all), counted in `campaign.opted_out`. One query per chunk."""
+    blocked = await opted_out(db, {(r.to, campaign.from_address) for r in ready})
+    if not blocked:
+        return ready
+    campaign.opted_out += len(blocked)
+    return [r for r in ready if (r.to, campaign.from_address) not in blocked]
+
+
+async def campaign_opted_out(db: AsyncSession, campaign: Campaign) -> tuple[int, int]:
+    """How many of a campaign's recipients an opt-out left out: when staged, and at dispatch
+    (messages `cancelled` with `recipient_opted_out`); the second is also in its cancelled."""
+    query = select(func.count()).where(
+        Message.campaign_id == campaign.id, Message.error_code == ERROR_CODE
+    )
+    at_dispatch = int(await db.scalar(query) or 0)
+    return campaign.opted_out, at_dispatch
+
+
+async def audit(db: AsyncSession, change: Change, actor: str, origin: str | None) -> None:
+    """The audit entry of a consent change made by a person (API, inbox, import), in the
+    change's transaction: the address as its keyed hash, never the number."""
+    hasher = await address_hasher(db)
+    await log.record(
+        db,
+        actor=actor,
+        action="consent.changed",
+        target=f"address:{hasher(change.address)}",
+        origin=origin,
+        detail={
+            "action": change.action,
+            "scope": change.scope,
+            "source": change.source,
+            "kind": change.kind,
+        },
+    )
 
 
 # ------------------------------------------------------------------------ reading the ledger
