@@ -136,7 +136,9 @@ def make_due(textbridge: Textbridge, message_id: str) -> None:
 
 
 @pytest.mark.parametrize(("provider", "channel"), ROUTES, ids=ROUTE_IDS)
-def test_stop_is_honoured_on_every_path(textbridge: Textbridge, provider: str, channel: str) -> None:
+def test_stop_is_honoured_on_every_path(
+    textbridge: Textbridge, provider: str, channel: str
+) -> None:
     prepare(textbridge, provider, channel)
     sender = SENDER[provider, channel]
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
