@@ -201,7 +201,8 @@ def test_import_and_export(database: Database, tmp_path: Path) -> None:
     imported = _cli("consent", "import", str(source), cwd=tmp_path, url=url)
     assert imported.returncode == 1, imported.stderr  # bad rows are reported, not fatal
     assert "recorded 2 of 4" in imported.stderr
-    assert "row 3:" in imported.stderr and "row 4: action" in imported.stderr
+    assert "row 3:" in imported.stderr
+    assert "row 4: action" in imported.stderr
 
     exported = _cli("consent", "export", "--format", "json", cwd=tmp_path, url=url)
     assert exported.returncode == 0, exported.stderr

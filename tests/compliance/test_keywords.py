@@ -63,7 +63,8 @@ def test_stopall_covers_every_sender_and_stop_only_its_own() -> None:
     assert policy.match(message("stop")) == Match("stop", "STOP", "en", all_senders=False)
     everywhere = KeywordPolicy(stop_scope="all")
     found = everywhere.match(message("cancel"))
-    assert found is not None and found.all_senders
+    assert found is not None
+    assert found.all_senders
 
 
 def test_yes_is_an_opt_in_only_after_an_opt_out() -> None:
@@ -71,7 +72,8 @@ def test_yes_is_an_opt_in_only_after_an_opt_out() -> None:
     assert found is not None
     assert (found.family, found.after_opt_out_only) == ("start", True)
     start = KeywordPolicy().match(message("start"))
-    assert start is not None and not start.after_opt_out_only
+    assert start is not None
+    assert not start.after_opt_out_only
 
 
 def test_plivo_message_intent_decides_when_our_words_do_not() -> None:
@@ -81,7 +83,8 @@ def test_plivo_message_intent_decides_when_our_words_do_not() -> None:
     assert family(policy, "?", intent="help") == "help"
     assert family(policy, "hello", intent="") is None
     found = policy.match(message("Stop please", intent="optout"))
-    assert found is not None and found.by == "plivo_intent"
+    assert found is not None
+    assert found.by == "plivo_intent"
 
 
 def test_vonage_keyword_counts_only_when_first_words_opt_out() -> None:
@@ -96,7 +99,8 @@ def test_vonage_keyword_counts_only_when_first_words_opt_out() -> None:
 def test_the_reply_follows_the_language_matched() -> None:
     french = FRENCH.match(message("arrêt"))
     english = FRENCH.match(message("stop"))
-    assert french is not None and english is not None
+    assert french is not None
+    assert english is not None
     assert FRENCH.reply(french) == "Vous êtes désabonné."
     assert FRENCH.reply(english).startswith("You are unsubscribed")
 
