@@ -101,6 +101,22 @@ def test_a_provider_block_code_records_an_opt_out(textbridge: Textbridge) -> Non
         assert again.status_code == 409, again.text
 
 
+def test_a_refused_confirmation_is_not_a_block(textbridge: Textbridge) -> None:
+    # Plivo takes one message to an opted-out number within 5 minutes of its STOP; a later
+    # or second confirmation fails with 200, which must not widen the opt-out to every sender.
+    fate = {"outcome": "failed", "error_code": "200", "provider": "plivo"}
+    assert textbridge.simulator.put(f"/control/numbers/{CONTACT}", json=fate).status_code == 200
+    inbound(textbridge, "plivo", "sms", "STOP")
+
+    def failed() -> dict[str, Any] | None:
+        replies = [m for m in thread(textbridge, "plivo", "sms") if m["direction"] == "outbound"]
+        return replies[0] if replies and replies[0]["status"] == "failed" else None
+
+    assert wait_until(failed, timeout=20)["error_code"] == "200"
+    assert consent_of(textbridge)["states"] == {"*": "none", PLIVO_SMS: "opted_out"}
+    assert send(textbridge, "vonage", "sms").status_code == 202
+
+
 def test_a_senders_own_replies(textbridge: Textbridge) -> None:
     senders = textbridge.api.get("/api/v1/senders").json()
     plivo = next(s for s in senders if s["address"] == PLIVO_SMS and s["channel"] == "sms")
@@ -138,7 +154,8 @@ def test_the_consent_api_records_and_audits(textbridge: Textbridge) -> None:
 
     # CASL: an implied consent that lapsed is no consent, and the opt-out before it holds.
     lapsed = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    body = {"action": "opt_in", "kind": "implied", "scope": PLIVO_SMS, "expires_at": lapsed}
+    # The scope is written as the sender's address is stored, whatever the `+`.
+    body = {"action": "opt_in", "kind": "implied", "scope": "14155550100", "expires_at": lapsed}
     assert textbridge.api.post(url, json=body).json()["states"][PLIVO_SMS] == "opted_out"
     implied = textbridge.api.post(
         url, json={"action": "opt_in", "kind": "implied", "scope": PLIVO_SMS}

@@ -142,7 +142,7 @@ async def record(db: AsyncSession, change: Change) -> ConsentRecord:
         address=change.address,
         address_hash=hasher(change.address),
         action=change.action,
-        scope=change.scope,
+        scope=_scope(change.scope),
         channel=change.channel,
         source=change.source,
         kind=change.kind,
@@ -154,6 +154,16 @@ async def record(db: AsyncSession, change: Change) -> ConsentRecord:
     db.add(row)
     await db.flush()
     return row
+
+
+def _scope(scope: str) -> str:
+    """`*`, or a sender address written as `senders.address` holds it (`+` on a number)."""
+    if scope == ALL_SENDERS:
+        return scope
+    try:
+        return address.of_sender(scope, "sms").value
+    except address.InvalidAddress as exc:
+        raise ConsentError(f"scope: {exc}", "scope") from None
 
 
 async def entries_by_hash(db: AsyncSession, hashes: Iterable[str]) -> dict[str, list[Entry]]:
@@ -276,6 +286,9 @@ async def note_provider_opt_outs(db: AsyncSession, messages: Iterable[Message]) 
         for m in messages
         if m.status in status.FAILURES
         and (m.provider, m.error_code or "") in PROVIDER_OPT_OUT_CODES
+        # A keyword's confirmation refused by Plivo (sent more than 5 minutes after the STOP,
+        # or a second one) says only what the ledger already holds for that sender.
+        and not is_consent_reply(m)
     }
     if not hits:
         return

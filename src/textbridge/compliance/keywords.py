@@ -77,7 +77,7 @@ class Match:
 
     family: Family
     word: str
-    """The configured word that matched (upper case), or the provider's hint."""
+    """The configured word that matched (upper case), or Plivo's `MessageIntent` value."""
     language: str
     all_senders: bool
     """STOPALL (or every STOP word, with `stop_scope="all"`): the opt-out covers every sender."""
