@@ -3,10 +3,16 @@ accents ignored; languages added by configuration; the providers' hints."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl
+
 import pytest
 
 from textbridge.compliance.keywords import KeywordPolicy, Match, normalized
 from textbridge.providers.base import InboundMessage
+from textbridge.providers.plivo import webhooks as plivo_webhooks
+from textbridge.providers.vonage import webhooks as vonage_webhooks
 
 FRENCH = KeywordPolicy(
     extra_words={"fr": {"stop": ("ARRÊT",), "start": ("COMMENCER",), "help": ("AIDE",)}},
@@ -108,3 +114,20 @@ def test_the_reply_follows_the_language_matched() -> None:
 def test_normalized() -> None:
     assert normalized("  ¡Stop   ALL! ") == "stop all"
     assert normalized("...") == ""
+
+
+FIXTURES = Path(__file__).parents[2] / "src" / "textbridge" / "providers"
+
+
+def test_the_providers_hints_reach_the_normalized_message() -> None:
+    form = (FIXTURES / "plivo" / "fixtures" / "inbound_stop_keyword.form").read_text().strip()
+    (plivo,) = plivo_webhooks.parse("inbound", parse_qsl(form, keep_blank_values=True))
+    assert isinstance(plivo, InboundMessage)
+    assert (plivo.intent, plivo.keyword) == ("optout", None)
+    body = (FIXTURES / "vonage" / "fixtures" / "inbound_stop_keyword.json").read_text()
+    vonage = vonage_webhooks.inbound(json.loads(body))
+    assert (vonage.intent, vonage.keyword) == (None, "STOP")
+    plain = (FIXTURES / "plivo" / "fixtures" / "inbound_sms.form").read_text().strip()
+    (blank,) = plivo_webhooks.parse("inbound", parse_qsl(plain, keep_blank_values=True))
+    assert isinstance(blank, InboundMessage)
+    assert blank.intent is None
