@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from textbridge.compliance.keywords import KeywordPolicy, Match, normalized
+from textbridge.config import SettingsError, load_settings
 from textbridge.providers.base import InboundMessage
 from textbridge.providers.plivo import webhooks as plivo_webhooks
 from textbridge.providers.vonage import webhooks as vonage_webhooks
@@ -131,3 +132,26 @@ def test_the_providers_hints_reach_the_normalized_message() -> None:
     (blank,) = plivo_webhooks.parse("inbound", parse_qsl(plain, keep_blank_values=True))
     assert isinstance(blank, InboundMessage)
     assert blank.intent is None
+
+
+def test_the_settings_make_the_policy() -> None:
+    settings = load_settings(
+        env="test",
+        consent_keywords={"es": {"stop": ["ALTO"], "help": ["AYUDA"]}},
+        consent_replies={"es": {"stop": "Baja confirmada."}},
+        consent_reply_help="",
+        consent_stop_scope="all",
+    )
+    policy = settings.keyword_policy()
+    alto = policy.match(message("¡Alto!"))
+    assert alto is not None
+    assert (alto.family, alto.language, alto.all_senders) == ("stop", "es", True)
+    assert policy.reply(alto) == "Baja confirmada."
+    help_match = policy.match(message("help"))
+    assert help_match is not None
+    assert policy.reply(help_match) == ""  # no reply
+
+
+def test_a_bad_family_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="TEXTBRIDGE_CONSENT_KEYWORDS"):
+        load_settings(env="test", consent_keywords={"fr": {"halt": ["ARRET"]}})
