@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from textbridge.api.deps import ApiKeyDep, UowDep
 from textbridge.api.errors import ApiError
+from textbridge.api.schemas import StorableJson, StorableStr
 from textbridge.audit import log
 from textbridge.compliance import consent
 from textbridge.db.base import utcnow
@@ -62,13 +63,13 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["opt_in", "opt_out"]
-    scope: str = Field(ALL_SENDERS, min_length=1, max_length=140)
+    scope: StorableStr = Field(ALL_SENDERS, min_length=1, max_length=140)
     kind: Literal["express", "implied"] = "express"
     expires_at: datetime | None = Field(
         None, description="implied consent: when it lapses (default: CASL's two years)"
     )
     channel: Literal["sms", "whatsapp"] | None = None
-    evidence: dict[str, Any] | None = Field(
+    evidence: StorableJson | None = Field(
         None, description="what proves it: a form, a document, a request id"
     )
 

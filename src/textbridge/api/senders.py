@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
+from textbridge.api.schemas import StorableStr
 from textbridge.compliance import keywords
 from textbridge.models import Sender
 
@@ -58,9 +59,9 @@ class SenderPatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reply_stop: str | None = Reply
-    reply_start: str | None = Reply
-    reply_help: str | None = Reply
+    reply_stop: StorableStr | None = Reply
+    reply_start: StorableStr | None = Reply
+    reply_help: StorableStr | None = Reply
 
 
 @router.get("", response_model=list[SenderOut])

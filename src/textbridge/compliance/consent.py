@@ -16,6 +16,7 @@ transactional message needs no marketing consent; requiring an opt-in is a later
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from textbridge.models.consent_record import ALL_SENDERS
 OPT_IN: Final = "opt_in"
 OPT_OUT: Final = "opt_out"
 ACTIONS: Final = (OPT_IN, OPT_OUT)
+CHANNELS: Final = ("sms", "mms", "whatsapp")
 SOURCES: Final = ("keyword", "api", "import", "inbox", "provider")
 KINDS: Final = ("express", "implied")
 ERROR_CODE: Final = "recipient_opted_out"
@@ -56,6 +58,8 @@ PROVIDER_OPT_OUT_CODES: Final[dict[tuple[str, str], str]] = {
 """A send failing with one of these records an opt-out of every sender (scope `*`): the
 provider or the carrier blocks the number, and no sender of ours should try again."""
 
+_SENDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._&-]{0,10}")
+"""An alphanumeric sender ID: at most 11 characters (the GSM limit of an originator)."""
 _CHUNK = 500  # addresses per IN list (SQLite binds at most 32 766 values)
 
 
@@ -95,6 +99,8 @@ class Change:
             found.append(("kind", "an opt-out is always express"))
         if not self.scope or len(self.scope) > 140:
             found.append(("scope", "a sender address or *"))
+        if self.channel not in (None, *CHANNELS):
+            found.append(("channel", f"must be one of {', '.join(CHANNELS)}"))
         if self.recorded_at is not None and self.recorded_at > utcnow():
             found.append(("recorded_at", "must not be in the future"))
         return found
@@ -161,9 +167,12 @@ def _scope(scope: str) -> str:
     if scope == ALL_SENDERS:
         return scope
     try:
-        return address.of_sender(scope, "sms").value
+        found = address.of_sender(scope, "sms")
     except address.InvalidAddress as exc:
         raise ConsentError(f"scope: {exc}", "scope") from None
+    if found.kind == address.ALPHANUMERIC and not _SENDER_ID.fullmatch(found.value):
+        raise ConsentError("scope: a sender address (a number or a sender ID) or *", "scope")
+    return found.value
 
 
 async def entries_by_hash(db: AsyncSession, hashes: Iterable[str]) -> dict[str, list[Entry]]:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.compliance import consent
+from textbridge.messaging.text import clean_json
 from textbridge.models import ConsentRecord
 from textbridge.models.consent_record import ALL_SENDERS
 
@@ -113,6 +114,12 @@ def _moment(row: Mapping[str, Any], name: str) -> datetime | None:
 
 
 def _evidence(value: Any) -> dict[str, Any] | None:
+    """The row's evidence, made storable (no NUL, no lone surrogate: `text.clean_json`)."""
+    found = _evidence_of(value)
+    return None if found is None else dict(clean_json(found))
+
+
+def _evidence_of(value: Any) -> dict[str, Any] | None:
     if value is None or value == "":
         return None
     if isinstance(value, dict):
