@@ -176,6 +176,7 @@ def test_the_consent_api_records_and_audits(textbridge: Textbridge) -> None:
         {"action": "opt_out", "scope": ""},
         {"action": "opt_out", "scope": "not a number"},
         {"action": "opt_out", "evidence": {"form": "a\u0000b"}},
+        {"action": "opt_in", "kind": "implied", "expires_at": "2027-01-01T00:00:00"},  # whose?
     ):
         refused = textbridge.api.post(url, json=bad)
         assert refused.status_code == 422, refused.text

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from textbridge.api.deps import ApiKeyDep, UowDep
 from textbridge.api.errors import ApiError
@@ -65,7 +65,7 @@ class ConsentIn(BaseModel):
     action: Literal["opt_in", "opt_out"]
     scope: StorableStr = Field(ALL_SENDERS, min_length=1, max_length=140)
     kind: Literal["express", "implied"] = "express"
-    expires_at: datetime | None = Field(
+    expires_at: AwareDatetime | None = Field(
         None, description="implied consent: when it lapses (default: CASL's two years)"
     )
     channel: Literal["sms", "whatsapp"] | None = None

@@ -101,7 +101,10 @@ class Change:
             found.append(("scope", "a sender address or *"))
         if self.channel not in (None, *CHANNELS):
             found.append(("channel", f"must be one of {', '.join(CHANNELS)}"))
-        if self.recorded_at is not None and self.recorded_at > utcnow():
+        for name, moment in (("expires_at", self.expires_at), ("recorded_at", self.recorded_at)):
+            if moment is not None and moment.tzinfo is None:
+                found.append((name, "needs a UTC offset"))
+        if self.recorded_at and self.recorded_at.tzinfo and self.recorded_at > utcnow():
             found.append(("recorded_at", "must not be in the future"))
         return found
 
