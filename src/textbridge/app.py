@@ -12,6 +12,7 @@ from starlette.routing import Route
 from textbridge import __version__
 from textbridge.api import (
     campaigns,
+    consent,
     contacts,
     conversations,
     errors,
@@ -69,6 +70,7 @@ def create_app(
         review,
         contacts,
         campaigns,
+        consent,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

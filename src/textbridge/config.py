@@ -21,10 +21,16 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from textbridge.campaigns import prices
+from textbridge.compliance.keywords import DEFAULT_REPLIES, Family, KeywordPolicy
 from textbridge.dispatch.quiet_hours import Window
 from textbridge.dispatch.rates import DEFAULT_ACCOUNT_RATES, DEFAULT_PAIR_SECONDS, DEFAULT_RATES
 
 Environment = Literal["development", "production", "test"]
+
+
+ConsentWord = Annotated[str, Field(min_length=1, max_length=40)]
+ConsentReply = Annotated[str, Field(max_length=1600)]
+"""A keyword reply: one SMS holds up to 1600 characters (an empty one sends nothing)."""
 
 
 class SettingsError(Exception):
@@ -146,6 +152,32 @@ class Settings(BaseSettings):
     price_table: Path | None = Field(None, validation_alias=_env("TEXTBRIDGE_PRICE_TABLE"))
     api_key_cache_seconds: float = Field(
         3.0, ge=0, le=60, validation_alias=_env("TEXTBRIDGE_API_KEY_CACHE_SECONDS")
+    )
+    # Keywords and consent (compliance/keywords.py): words added per language and family,
+    # the replies, the scope of a plain STOP, CASL's expiry of an implied consent.
+    consent_keywords: dict[str, dict[Family, list[ConsentWord]]] = Field(
+        default_factory=dict, validation_alias=_env("TEXTBRIDGE_CONSENT_KEYWORDS")
+    )
+    consent_reply_stop: ConsentReply = Field(
+        DEFAULT_REPLIES["stop"], validation_alias=_env("TEXTBRIDGE_CONSENT_REPLY_STOP")
+    )
+    consent_reply_start: ConsentReply = Field(
+        DEFAULT_REPLIES["start"], validation_alias=_env("TEXTBRIDGE_CONSENT_REPLY_START")
+    )
+    consent_reply_help: ConsentReply = Field(
+        DEFAULT_REPLIES["help"], validation_alias=_env("TEXTBRIDGE_CONSENT_REPLY_HELP")
+    )
+    consent_replies: dict[str, dict[Family, ConsentReply]] = Field(
+        default_factory=dict, validation_alias=_env("TEXTBRIDGE_CONSENT_REPLIES")
+    )
+    consent_stop_scope: Literal["sender", "all"] = Field(
+        "sender", validation_alias=_env("TEXTBRIDGE_CONSENT_STOP_SCOPE")
+    )
+    consent_first_word_opt_out: bool = Field(
+        False, validation_alias=_env("TEXTBRIDGE_CONSENT_FIRST_WORD_OPT_OUT")
+    )
+    consent_implied_days: int = Field(
+        730, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_CONSENT_IMPLIED_DAYS")
     )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
@@ -306,6 +338,26 @@ class Settings(BaseSettings):
         """TEXTBRIDGE_GOVERNOR, or when unset: on with real providers, off in sandbox mode (the
         simulator has no limits, and a long code's 1/s would slow every local try)."""
         return self.governor if self.governor is not None else not self.sandbox
+
+    def keyword_policy(self) -> KeywordPolicy:
+        """The keywords, replies and consent rules these settings ask for."""
+        extra = {
+            language: {family: tuple(words) for family, words in families.items()}
+            for language, families in self.consent_keywords.items()
+        }
+        replies: dict[Family, str] = {
+            "stop": self.consent_reply_stop,
+            "start": self.consent_reply_start,
+            "help": self.consent_reply_help,
+        }
+        return KeywordPolicy(
+            extra_words=extra,
+            default_replies=replies,
+            replies={language: dict(own) for language, own in self.consent_replies.items()},
+            stop_scope=self.consent_stop_scope,
+            first_word_opt_out=self.consent_first_word_opt_out,
+            implied_days=self.consent_implied_days,
+        )
 
     @property
     def is_sqlite(self) -> bool:

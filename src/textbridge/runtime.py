@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from textbridge.auth.keys import VerifiedKeys
 from textbridge.campaigns.report import ProgressPublisher
+from textbridge.compliance import keywords
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -149,6 +150,7 @@ def build_runtime(
     """`transport` replaces the network under the providers' HTTP client (tests guard it);
     `downloader` replaces the media downloader (used when TEXTBRIDGE_MEDIA_DOWNLOAD is on)."""
     _register_secrets(settings)
+    keywords.configure(settings.keyword_policy())
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     bus = EventBus(durable=not settings.is_sqlite)

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from textbridge.body_limit import BodyTooLarge, too_large_response
-from textbridge.messaging.errors import IdempotencyConflict, MessagingError
+from textbridge.messaging.errors import MessagingError
 from textbridge.messaging.text import excerpt
 
 log = structlog.get_logger(__name__)
@@ -58,9 +58,8 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
 
 
 async def _messaging_error(_: Request, exc: MessagingError) -> JSONResponse:
-    status = 409 if isinstance(exc, IdempotencyConflict) else 422
     return JSONResponse(
-        error_body(exc.code, str(exc), exc.field, **exc.details), status_code=status
+        error_body(exc.code, str(exc), exc.field, **exc.details), status_code=exc.status
     )
 
 

@@ -1,17 +1,23 @@
-"""Our numbers: which provider and channel each one carries (the inbox's sender picker)."""
+"""Our numbers: which provider and channel each one carries (the inbox's sender picker), and
+each one's own replies to the STOP, START and HELP keywords (compliance/keywords.py)."""
 
 from __future__ import annotations
 
 import uuid
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.errors import ApiError
+from textbridge.api.schemas import StorableStr
+from textbridge.compliance import keywords
 from textbridge.models import Sender
 
 router = APIRouter(prefix="/senders", tags=["senders"])
+
+Reply = Field(None, max_length=1600)
 
 
 class SenderOut(BaseModel):
@@ -21,6 +27,41 @@ class SenderOut(BaseModel):
     provider: str
     channel: str
     address: str
+    reply_stop: str | None
+    reply_start: str | None
+    reply_help: str | None
+    """The sender's own keyword replies: null for the configured default, "" for none."""
+    replies: dict[str, str]
+    """The reply each keyword family gets from this sender, as it stands (English)."""
+
+    @classmethod
+    def of(cls, sender: Sender) -> SenderOut:
+        policy = keywords.active()
+        own = {family: getattr(sender, f"reply_{family}") for family in keywords.FAMILIES}
+        return cls(
+            id=sender.id,
+            provider=sender.provider,
+            channel=sender.channel,
+            address=sender.address,
+            reply_stop=own["stop"],
+            reply_start=own["start"],
+            reply_help=own["help"],
+            replies={
+                family: text if text is not None else policy.default_replies[family]
+                for family, text in own.items()
+            },
+        )
+
+
+class SenderPatchIn(BaseModel):
+    """Only the fields sent change; null restores the configured default, "" sends no reply
+    (e.g. where the provider or carrier confirms STOP itself)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reply_stop: StorableStr | None = Reply
+    reply_start: StorableStr | None = Reply
+    reply_help: StorableStr | None = Reply
 
 
 @router.get("", response_model=list[SenderOut])
@@ -31,4 +72,28 @@ async def list_senders(uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep) -> list[S
         .where(Sender.provider.in_(tuple(runtime.providers)))
         .order_by(Sender.created_at, Sender.provider, Sender.address)
     )
-    return [SenderOut.model_validate(sender) for sender in await uow.session.scalars(query)]
+    return [SenderOut.of(sender) for sender in await uow.session.scalars(query)]
+
+
+@router.get("/{sender_id}", response_model=SenderOut)
+async def get_sender(sender_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> SenderOut:
+    return SenderOut.of(await _sender(uow, sender_id))
+
+
+@router.patch("/{sender_id}", response_model=SenderOut)
+async def update_sender(
+    sender_id: uuid.UUID, body: SenderPatchIn, uow: UowDep, _: ApiKeyDep
+) -> SenderOut:
+    """Set the sender's own keyword replies."""
+    sender = await _sender(uow, sender_id)
+    for name, value in body.model_dump(exclude_unset=True).items():
+        setattr(sender, name, value)
+    await uow.commit()
+    return SenderOut.of(sender)
+
+
+async def _sender(uow: UowDep, sender_id: uuid.UUID) -> Sender:
+    sender = await uow.session.get(Sender, sender_id)
+    if sender is None:
+        raise ApiError(404, "not_found", f"no sender {sender_id}", "sender_id")
+    return sender

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from textbridge.campaigns import bulk
 from textbridge.campaigns.prices import money
 from textbridge.campaigns.service import CANCELLED, COMPLETED, DRAFT, PAUSED, RUNNING
+from textbridge.compliance import consent
 from textbridge.db.base import utcnow
 from textbridge.dispatch import schedule
 from textbridge.dispatch.quiet_hours import window_of
@@ -132,6 +133,7 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
     # A draft cancelled before it started has no messages: its staged recipients were skipped.
     never_started = campaign.state == CANCELLED and campaign.started_at is None
     cancelled = campaign.recipients if never_started else now.cancelled
+    staged_out, dispatch_out = await consent.campaign_opted_out(session, campaign)
     return Report(
         campaign=summary(campaign),
         progress=now.as_json(),
@@ -141,8 +143,8 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
         skipped={
             "invalid": campaign.invalid,
             "duplicate": campaign.duplicates,
-            "cancelled": cancelled,
-            "opted_out": 0,  # no opt-out list yet: comes with consent handling
+            "cancelled": cancelled - dispatch_out,
+            "opted_out": staged_out + dispatch_out,
         },
         cost={
             "currency": campaign.currency,

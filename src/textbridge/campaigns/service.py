@@ -28,6 +28,7 @@ from textbridge.campaigns.errors import CampaignError, CampaignStateError
 from textbridge.campaigns.prepare import Invalid, Plan, Ready, TemplatePlan, prepare
 from textbridge.campaigns.prices import PriceTable
 from textbridge.campaigns.recipients import RecipientRow
+from textbridge.compliance import consent
 from textbridge.db.base import new_ids, utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import quiet_hours, schedule
@@ -207,6 +208,7 @@ async def add_recipients(
     seen = await bulk.already_staged(uow.session, campaign.id, list(fresh))
     result.duplicates += len(seen)
     ready = [prepared for address, prepared in fresh.items() if address not in seen]
+    ready = await consent.without_opted_out(uow.session, campaign, ready)  # counted on it
     await _stage(uow, campaign, ready, zones)
     result.accepted = len(ready)
     _count(campaign, ready, result)

@@ -46,6 +46,7 @@ from sqlalchemy.orm import aliased
 
 from textbridge.campaigns.service import CANCELLED as CAMPAIGN_CANCELLED
 from textbridge.campaigns.service import PAUSED as CAMPAIGN_PAUSED
+from textbridge.compliance import consent
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history, schedule
@@ -237,6 +238,7 @@ class Dispatcher:
             batch = self._batch if limit is None else limit
             found = list(await uow.session.scalars(due_query(batch), {"now": utcnow()}))
             messages = await schedule.release_due_and_hold_quiet(uow, found, release=housekeeping)
+            messages = await consent.skip_opted_out(uow, messages)  # accepted before an opt-out
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
             messages = await self._governor.admit(messages)
             lease_until = utcnow() + self._lease
@@ -347,6 +349,7 @@ class Dispatcher:
                 self._apply(message, outcome)
                 changed.append(message)
             await _keep_stopped_campaigns_stopped(uow.session, changed)
+            await consent.note_provider_opt_outs(uow.session, changed)  # e.g. Plivo 200
             await history.record(uow, changed)
             await uow.commit()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 class MessagingError(Exception):
     code = "invalid_request"
+    status = 422
 
     def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
         super().__init__(message)
@@ -23,6 +24,7 @@ class MessagingError(Exception):
 
 class IdempotencyConflict(MessagingError):
     code = "idempotency_key_reused"
+    status = 409
 
 
 class OutsideWhatsAppWindow(MessagingError):
@@ -31,3 +33,8 @@ class OutsideWhatsAppWindow(MessagingError):
 
 class NotReplyable(MessagingError):
     code = "recipient_not_replyable"
+
+
+class RecipientOptedOut(MessagingError):
+    code = "recipient_opted_out"
+    status = 409

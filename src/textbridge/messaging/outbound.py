@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
+from textbridge.compliance import consent
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import priority, schedule
@@ -140,6 +141,7 @@ async def _accept(
     leaving = _departure(request, to, conversation.contact.time_zone)
     columns = _message_columns(request, content, conversation, sender, to, idempotency_key, leaving)
     message = Message(**columns)
+    await consent.refuse_if_opted_out(uow.session, message)
     await _store(uow, message, content, conversation)
     return message
 

@@ -15,6 +15,8 @@ from typing import Any, cast
 import structlog
 from sqlalchemy.orm.attributes import set_committed_value
 
+from textbridge.compliance import consent
+from textbridge.compliance import inbound as keyword_inbound
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import address, repository, status, storable
@@ -102,6 +104,9 @@ async def apply_inbound(uow: UnitOfWork, inbound: InboundMessage) -> Message:
     touch(conversation, message, inbound=True)
     conversation.last_inbound_at = _latest(previous, _sent_at(inbound, message))
     await session.flush()
+    await keyword_inbound.on_inbound(
+        uow, [keyword_inbound.Arrival(inbound, message.id, conversation)]
+    )
     uow.emit("message.created", MessageOut.of(message).event_data())
     uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
     return message
@@ -179,6 +184,7 @@ async def apply_status(uow: UnitOfWork, update: StatusUpdate, our_status: str | 
         return False
     if applies and our_status is not None:
         _apply(message, update, our_status)
+        await consent.note_provider_opt_outs(uow.session, [message])
         uow.emit("message.status", MessageOut.of(message).event_data())
     return applies
 
@@ -282,6 +288,7 @@ class _Batch:
     # One `conversation.updated` per conversation and batch, with its state after the batch:
     # the events leave together at commit, so the ones before would be stale at once.
     touched: dict[uuid.UUID, Conversation] = field(default_factory=dict)
+    arrivals: list[keyword_inbound.Arrival] = field(default_factory=list)  # for keywords
 
 
 async def apply_in_bulk(
@@ -308,6 +315,8 @@ async def apply_in_bulk(
     await uow.session.flush()
     await repository.add_messages(uow.session, batch.new_messages, batch.new_attachments)
     await repository.add_events(uow.session, batch.events)
+    await keyword_inbound.on_inbound(uow, batch.arrivals)
+    await consent.note_provider_opt_outs(uow.session, batch.outbound.values())
     for event_type, data in batch.emits:
         uow.emit(event_type, data)
     for conversation in batch.touched.values():
@@ -460,6 +469,7 @@ def _add_inbound(uow: UnitOfWork, inbound: InboundMessage, batch: _Batch) -> Non
     ]
     batch.new_messages.append(columns)
     batch.new_attachments.extend(media)
+    batch.arrivals.append(keyword_inbound.Arrival(inbound, columns["id"], conversation))
     # A stand-in with the attributes `touch` and `MessageOut` read: building ORM instances
     # (and flushing them one by one) took a third of the applier's time.
     message = cast(Message, _Row(**_NEW_MESSAGE_DEFAULTS, **columns, attachments=_rows(media)))

@@ -31,6 +31,8 @@ class Campaign(Base):
     recipients: Mapped[int] = mapped_column(default=0)
     invalid: Mapped[int] = mapped_column(default=0)
     duplicates: Mapped[int] = mapped_column(default=0)
+    # Recipients left out when staged: they had opted out (compliance/consent.py).
+    opted_out: Mapped[int] = mapped_column(default=0, server_default="0")
     # The first rows refused, as {"row", "value", "reason"}; `invalid` counts them all.
     invalid_rows: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     segments: Mapped[int] = mapped_column(default=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from textbridge.db.base import Base, new_id, utcnow
@@ -20,4 +20,9 @@ class Sender(Base):
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(32))
     messages_per_second: Mapped[float | None] = mapped_column(default=None)
+    # Its own reply to a STOP, START or HELP keyword (compliance/): None for the configured
+    # default, "" for no reply at all.
+    reply_stop: Mapped[str | None] = mapped_column(Text, default=None)
+    reply_start: Mapped[str | None] = mapped_column(Text, default=None)
+    reply_help: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -137,6 +137,11 @@ class InboundMessage:
     sent_at: datetime | None = None
     """When the contact sent it, if the provider says (a webhook can arrive late: Vonage
     retries for up to 24 h). The WhatsApp window counts from here."""
+    intent: str | None = None
+    """The provider's own reading of a standard keyword (Plivo's `MessageIntent`: `optout`,
+    `optin`, `help`), when it gives one; `compliance.keywords` decides what it means."""
+    keyword: str | None = None
+    """The provider's keyword field (Vonage's `sms.keyword`: the first word, upper-cased)."""
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

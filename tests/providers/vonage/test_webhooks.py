@@ -42,6 +42,7 @@ def parse_one(name: str) -> InboundMessage | StatusUpdate:
 
 EXPECTED_FIXTURES = {
     "inbound_sms",
+    "inbound_stop_keyword",
     "inbound_whatsapp_text",
     "inbound_whatsapp_image",
     "inbound_whatsapp_button",
@@ -66,6 +67,7 @@ def test_fixture_files() -> None:
 
 
 INBOUND: dict[str, dict[str, Any]] = {
+    "inbound_stop_keyword": {"channel": "sms", "text": "STOP", "keyword": "STOP", "intent": None},
     "inbound_sms": {
         "channel": "sms",
         "text": "Is my order ready?",

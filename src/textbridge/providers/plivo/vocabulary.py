@@ -183,3 +183,8 @@ LIST_ID: Final = ("List", "Id")
 LIST_TITLE: Final = ("List", "Title")
 CONTEXT_MESSAGE_UUID: Final = ("Context", "MessageUUID")
 PROFILE_NAME: Final = ("Profile", "Name")
+
+# Inbound SMS (long codes and toll-free): `optout`, `optin` or `help` when the text matched one
+# of Plivo's standard keywords, blank otherwise
+# (https://www.plivo.com/docs/sms/api/message/handling-incoming/, "MessageIntent").
+MESSAGE_INTENT: Final = "MessageIntent"

@@ -138,6 +138,7 @@ def _inbound(fields: dict[str, str]) -> InboundMessage:
         reply_id=_nested(fields, v.BUTTON_PAYLOAD) or _nested(fields, v.LIST_ID),
         profile_name=_nested(fields, v.PROFILE_NAME),
         location=_location(fields),
+        intent=fields.get(v.MESSAGE_INTENT, "").strip() or None,
         raw=fields,
     )
 

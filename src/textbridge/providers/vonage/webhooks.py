@@ -114,6 +114,7 @@ def inbound(payload: Payload) -> InboundMessage:
         segments=_int_or_none(_optional_object(payload, "sms").get("num_messages")),
         profile_name=_text(_optional_object(payload, "profile").get("name")),
         sent_at=_time(payload.get("timestamp")),
+        keyword=_text(_optional_object(payload, "sms").get("keyword")),
         raw=payload,
         **content,
     )
