@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import PreviewIn, PreviewOut, SendMessageIn
 from textbridge.messaging import outbound, repository
@@ -23,7 +23,7 @@ async def send_message(
     response: Response,
     uow: UowDep,
     runtime: RuntimeDep,
-    api_key: ApiKeyDep,
+    api_key: SendDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> MessageOut:
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
@@ -61,7 +61,7 @@ def _send_request(body: SendMessageIn, default_quiet_hours: str) -> outbound.Sen
 
 
 @router.post("/preview", response_model=PreviewOut)
-async def preview(body: PreviewIn, _: ApiKeyDep) -> PreviewOut:
+async def preview(body: PreviewIn, _: ReadDep) -> PreviewOut:
     """Encoding, segments and the characters that forced UCS-2, before sending."""
     info = analyze(body.text)
     return PreviewOut(
@@ -74,7 +74,7 @@ async def preview(body: PreviewIn, _: ApiKeyDep) -> PreviewOut:
 
 
 @router.get("/{message_id}", response_model=MessageDetailOut)
-async def get_message(message_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> MessageDetailOut:
+async def get_message(message_id: uuid.UUID, uow: UowDep, _: ReadDep) -> MessageDetailOut:
     message = await uow.session.get(Message, message_id)
     if message is None:
         raise ApiError(404, "not_found", f"no message {message_id}", "message_id")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.deps import ReadDep, RuntimeDep, UowDep
 from textbridge.models import Sender
 
 router = APIRouter(prefix="/senders", tags=["senders"])
@@ -24,7 +24,7 @@ class SenderOut(BaseModel):
 
 
 @router.get("", response_model=list[SenderOut])
-async def list_senders(uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep) -> list[SenderOut]:
+async def list_senders(uow: UowDep, runtime: RuntimeDep, _: ReadDep) -> list[SenderOut]:
     """Senders of the configured providers, in the order the API picks a default."""
     query = (
         select(Sender)
