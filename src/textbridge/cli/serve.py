@@ -92,9 +92,10 @@ def _print_dev_key(key: str) -> None:
 def _print_sign_in_link(link: str) -> None:
     console.print(
         Panel(
-            f"Open the inbox, signed in as its admin (this link works once):\n\n  {link}\n\n"
-            "A new link is printed at every start. For named users and passwords: "
+            "Open the inbox signed in as its admin with the link below (it works once; a new "
+            "one is printed at every start). For named users with passwords: "
             "`textbridge users create NAME --role admin|agent`.",
             style="green",
         )
     )
+    console.print(link, soft_wrap=True, highlight=False)  # unwrapped, to copy whole
