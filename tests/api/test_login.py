@@ -74,7 +74,9 @@ def test_failures_recorded_by_another_process_count(textbridge: Textbridge) -> N
     password = textbridge.add_user("ada", "agent")
     failure = {"actor": "user:ada", "action": "login.failed", "target": "user:ada"}
     for _ in range(9):
-        textbridge.database.run(insert(AuditEntry).values(at=utcnow(), origin="10.1.2.3", **failure))
+        textbridge.database.run(
+            insert(AuditEntry).values(at=utcnow(), origin="10.1.2.3", **failure)
+        )
     with _browser(textbridge) as browser:
         assert _attempt(browser, "ada", password).status_code == 429
 

@@ -23,7 +23,9 @@ def pretty(number: str) -> str:
     return "+1 {} {} {}".format(*match.groups())
 
 
-def sign_in(page: Page, textbridge: Textbridge, username: str = "admin", role: str = "admin") -> None:
+def sign_in(
+    page: Page, textbridge: Textbridge, username: str = "admin", role: str = "admin"
+) -> None:
     password = textbridge.add_user(username, role)
     page.goto(textbridge.url + "/login")
     page.get_by_label("Username").fill(username)
