@@ -91,7 +91,8 @@ class Runtime:
         """Sandbox only: a new one-time link that signs the inbox in as its admin."""
         assert self.sandbox is not None, "sign-in links are for the sandbox"
         token = secrets.token_urlsafe(32)
-        register_secret(token)  # it would show in an access log line once used
+        register_secret(token)  # our own log lines never show it (uvicorn's access log
+        # line shows it once used, when it opens nothing any more)
         self.sign_in_tokens.add(token)
         return f"{self.settings.public_url}/login/once?token={token}"
 
