@@ -40,9 +40,11 @@ def test_users_create_reads_the_password_from_stdin(database: Database, tmp_path
     assert created.returncode == 0, created.stderr
     assert PASSWORD not in created.stdout + created.stderr
     stored = database.scalar("SELECT password_hash FROM users WHERE username = 'ada'")
-    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
     short = _cli("users", "create", "bob", url=url, cwd=tmp_path, stdin="short")
-    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    assert short.returncode == 2
+    assert "at least 10 characters" in short.stderr
     audited = database.rows("SELECT actor, action, target, origin, detail FROM audit_log")
     actor = f"cli:{getpass.getuser()}"
     assert [tuple(row)[:4] for row in audited] == [(actor, "user.created", "user:ada", "cli")]

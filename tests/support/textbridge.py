@@ -21,8 +21,8 @@ from sqlalchemy import insert, update
 from textbridge.app import create_app
 from textbridge.auth.passwords import hash_password
 from textbridge.config import Settings, load_settings
-from textbridge.media.downloader import MediaDownloader
 from textbridge.db.base import utcnow
+from textbridge.media.downloader import MediaDownloader
 from textbridge.models import Conversation, User
 from textbridge.runtime import Runtime, build_runtime
 
