@@ -147,7 +147,7 @@ class RequireScope:
 
     async def __call__(self, caller: PrincipalDep) -> Principal:
         if not caller.has_scope(self.scope):
-            raise ApiError(403, "forbidden", f"the {self.scope} scope is required")
+            raise ApiError(403, "forbidden", f"{self.scope} scope required")
         return caller
 
 
