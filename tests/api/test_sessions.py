@@ -4,6 +4,7 @@ stream ends with its key or its session. Over HTTP, on both databases."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,3 +131,20 @@ def test_the_inbox_stream_ends_with_its_session(textbridge: Textbridge, how: str
             else:
                 textbridge.database.rows("UPDATE users SET disabled_at = CURRENT_TIMESTAMP")
             assert ended.wait(STREAM_END_TIMEOUT), f"the stream outlived the {how}"
+
+
+def test_an_admin_ends_a_session_from_the_sessions_page(textbridge: Textbridge) -> None:
+    with textbridge.sign_in("ada", "agent") as ada, textbridge.sign_in("root", "admin") as root:
+        assert ada.get("/sessions").status_code == 403
+        page = root.get("/sessions")
+        assert page.status_code == 200
+        found = re.search(r'action="/sessions/([0-9a-f-]{36})/revoke"', page.text)
+        assert found, page.text  # only the other session has a button
+        revoke = f"/sessions/{found.group(1)}/revoke"
+        assert root.post(revoke).status_code == 403  # no CSRF token
+        assert ada.get("/api/v1/conversations").status_code == 200
+        token = {"csrf_token": root.headers["x-csrf-token"]}
+        assert ada.post(revoke, data={"csrf_token": ada.headers["x-csrf-token"]}).status_code == 403
+        assert root.post(revoke, data=token).status_code == 303
+        assert ada.get("/api/v1/conversations").status_code == 401
+        assert root.get("/api/v1/conversations").status_code == 200

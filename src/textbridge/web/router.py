@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -166,9 +167,8 @@ async def login(
 
 def _login_csrf_passes(request: Request, runtime: Runtime, token: str) -> bool:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    from_elsewhere = "origin" in request.headers and not same_origin(request, runtime)
     matches = bool(token) and hmac.compare_digest(token.encode(), cookie.encode())
-    return matches and not from_elsewhere
+    return matches and same_origin_form(request, runtime)
 
 
 def _refused(request: Request, runtime: Runtime) -> Response:
@@ -286,3 +286,47 @@ async def audit_page(
     more = rows[-1].id if len(rows) == wanted.limit else None
     context = _user_context(runtime, found, rows=rows, action=action, actor=actor, more=more)
     return _page(request, "audit.html", context)
+
+
+def _not_admin(request: Request, runtime: Runtime, found: session.ActiveSession | None) -> Response:
+    if found is None:
+        return RedirectResponse("/login", status_code=303)
+    message = "This page is for admins. Ask an admin if you need something from it."
+    return _page(
+        request, "refused.html", _context(runtime, title="Admins only", message=message), 403
+    )
+
+
+@router.get("/sessions", response_class=HTMLResponse)
+async def sessions_page(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
+    """Open inbox sessions, each with a button that ends it: admins only."""
+    found = await _signed_in(request, runtime, uow.session)
+    if found is None or found.user.role != "admin":
+        return _not_admin(request, runtime, found)
+    rows = await session.list_open(uow.session)
+    context = _user_context(runtime, found, rows=rows, own=found.session.id)
+    return _page(request, "sessions.html", context)
+
+
+@router.post("/sessions/{session_id}/revoke")
+async def revoke_session(
+    request: Request,
+    runtime: RuntimeDep,
+    uow: UowDep,
+    session_id: uuid.UUID,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    found = await _signed_in(request, runtime, uow.session)
+    if found is None or found.user.role != "admin":
+        return _not_admin(request, runtime, found)
+    if not found.csrf_matches(csrf_token) or not same_origin_form(request, runtime):
+        return _refused(request, runtime)
+    actor = user_actor(found.user.username)
+    await session.revoke(uow.session, session_id, actor=actor, origin=client_address(request))
+    await uow.commit()
+    return RedirectResponse("/sessions", status_code=303)
+
+
+def same_origin_form(request: Request, runtime: Runtime) -> bool:
+    """A form post from a browser names its origin; one from elsewhere is refused."""
+    return "origin" not in request.headers or same_origin(request, runtime)
