@@ -44,10 +44,10 @@ def test_a_login_and_a_failed_one_are_audited_with_the_address(textbridge: Textb
         assert signed_in.status_code == 303
         assert browser.get("/").status_code == 200
     entries = _audit(textbridge, action="login.")
-    assert [(e["action"], e["target"], e["origin"]) for e in entries] == [
-        ("login.succeeded", "user:ada", "127.0.0.1"),
-        ("login.failed", "user:nobody", "127.0.0.1"),
-        ("login.failed", "user:ada", "127.0.0.1"),
+    assert [(e["actor"], e["action"], e["target"], e["origin"]) for e in entries] == [
+        ("user:ada", "login.succeeded", "user:ada", "127.0.0.1"),
+        ("anonymous", "login.failed", "user:nobody", "127.0.0.1"),
+        ("anonymous", "login.failed", "user:ada", "127.0.0.1"),
     ]
     assert password not in str(entries)
     assert "wrong password" not in str(entries)
@@ -73,7 +73,7 @@ def test_the_tenth_failed_login_in_a_minute_gets_429(textbridge: Textbridge) -> 
 def test_failures_recorded_by_another_process_count(textbridge: Textbridge) -> None:
     """The count is the audit log's: failures another `serve` recorded weigh the same."""
     password = textbridge.add_user("ada", "agent")
-    failure = {"actor": "user:ada", "action": "login.failed", "target": "user:ada"}
+    failure = {"actor": "anonymous", "action": "login.failed", "target": "user:ada"}
     for _ in range(9):
         textbridge.database.run(
             insert(AuditEntry).values(at=utcnow(), origin="10.1.2.3", **failure)

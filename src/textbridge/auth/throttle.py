@@ -1,11 +1,12 @@
 """Login throttling, counted from the audit log: shared by every process on the database,
 with no table or state of its own.
 
-A failed login is recorded as `login.failed` (target `user:<name>`, origin the client
-address). Before a password is even checked, the failures of the last `WINDOW` are counted
-for that name and for that address: at `MAX_FAILURES` of either, the attempt is refused
-(429) until the oldest of them leaves the window. So the tenth failed attempt in a minute is
-never checked, and guessing goes at nine a minute per name and per address at most."""
+A failed login is recorded as `login.failed` (actor `anonymous`, target `user:<name>`,
+origin the client address). Before a password is even checked, the failures of the last
+`WINDOW` are counted for that name and for that address: at `MAX_FAILURES` of either, the
+attempt is refused (429) until the oldest of them leaves the window. So the tenth failed
+attempt in a minute is never checked, and guessing goes at nine a minute per name and per
+address at most."""
 
 from __future__ import annotations
 

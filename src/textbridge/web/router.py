@@ -144,7 +144,7 @@ async def login(
     request: Request,
     runtime: RuntimeDep,
     uow: UowDep,
-    username: Annotated[str, Form(max_length=200)],
+    username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
@@ -184,8 +184,10 @@ def _refused(request: Request, runtime: Runtime) -> Response:
 
 
 async def _audit_login(uow: UnitOfWork, name: str, origin: str | None, action: str) -> None:
-    target = user_actor(name[:100])
-    await log.record(uow.session, actor=target, action=action, target=target, origin=origin)
+    """A refused sign-in: nobody is signed in, so the actor is `anonymous`; the target is
+    the name tried (what `auth.throttle` counts, with the address)."""
+    target = user_actor(name)
+    await log.record(uow.session, actor="anonymous", action=action, target=target, origin=origin)
     await uow.commit()
 
 
