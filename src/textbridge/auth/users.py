@@ -52,7 +52,7 @@ async def create(
         raise UserError(why)
     if await find(db, name) is not None:
         raise UserError(f"a user {name} exists already")
-    user = User(username=name, password_hash=passwords.hash_password(password), role=role)
+    user = User(username=name, password_hash=await passwords.hash_soon(password), role=role)
     db.add(user)
     await db.flush()
     await log.record(
@@ -115,7 +115,7 @@ async def set_role(
 async def authenticate(db: AsyncSession, username: str, password: str) -> User | None:
     """The active user with this name and password. Every refusal costs one argon2 check."""
     user = await find(db, username)
-    matches = passwords.verify(user.password_hash if user else None, password)
+    matches = await passwords.verify_soon(user.password_hash if user else None, password)
     if user is None or not matches or user.disabled_at is not None:
         return None
     return user
