@@ -211,6 +211,7 @@ def textbridge_env(args, port: int, workdir: Path) -> tuple[dict[str, str], str]
         TEXTBRIDGE_PORT=str(port),
         TEXTBRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         TEXTBRIDGE_API_KEY=API_KEY,
+        TEXTBRIDGE_API_RATE_PER_SECOND="0",  # the bench measures the engine, not the limit
         TEXTBRIDGE_SECRET_KEY="bench-session-secret-0123456789abcdef0123456789",
     )
     if args.log_level:

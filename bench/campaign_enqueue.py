@@ -258,7 +258,10 @@ def textbridge_round(
         stdout=log,
         stderr=subprocess.STDOUT,
         env=environment(
-            TEXTBRIDGE_DATABASE_URL=url, TEXTBRIDGE_API_KEY=API_KEY, TEXTBRIDGE_LOG_LEVEL="warning"
+            TEXTBRIDGE_DATABASE_URL=url,
+            TEXTBRIDGE_API_KEY=API_KEY,
+            TEXTBRIDGE_LOG_LEVEL="warning",
+            TEXTBRIDGE_API_RATE_PER_SECOND="0",
         ),
     )
     base = f"http://127.0.0.1:{port}"

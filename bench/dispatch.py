@@ -166,6 +166,7 @@ def provider_env(
         "TEXTBRIDGE_PUBLIC_URL": callbacks_to or f"http://127.0.0.1:{port}",
         "TEXTBRIDGE_PORT": str(port),
         "TEXTBRIDGE_API_KEY": API_KEY,
+        "TEXTBRIDGE_API_RATE_PER_SECOND": "0",  # the per-key API limit is not measured here
         "TEXTBRIDGE_LOG_LEVEL": "warning",
         "PLIVO_AUTH_ID": AUTH_ID,
         "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
@@ -372,6 +373,7 @@ def run_sandbox(args: argparse.Namespace, logs: Path, workdir: Path) -> dict:
         "TEXTBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "TEXTBRIDGE_PORT": str(port),
         "TEXTBRIDGE_API_KEY": API_KEY,
+        "TEXTBRIDGE_API_RATE_PER_SECOND": "0",  # the per-key API limit is not measured here
         "TEXTBRIDGE_LOG_LEVEL": "warning",
     }
     for name in ("PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "VONAGE_APPLICATION_ID"):

@@ -538,6 +538,7 @@ def textbridge_env(url: str, port: int, log_level: str | None) -> dict[str, str]
         "TEXTBRIDGE_PORT": str(port),
         "TEXTBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "TEXTBRIDGE_API_KEY": API_KEY,
+        "TEXTBRIDGE_API_RATE_PER_SECOND": "0",  # the per-key API limit is not measured here
         "TEXTBRIDGE_SECRET_KEY": "bench-session-secret-0123456789abcdef0123456789",
         "PLIVO_AUTH_ID": AUTH_ID,
         "PLIVO_AUTH_TOKEN": AUTH_TOKEN,

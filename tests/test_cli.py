@@ -81,6 +81,7 @@ def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) 
     assert "SANDBOX" in output
     assert "simulator plays Plivo and Vonage" in output
     assert (tmp_path / "textbridge.db").exists()
+    _sign_in_with_the_printed_link(serve)
 
     sent = _cli(
         "send",
@@ -120,6 +121,17 @@ def test_serve_runs_the_sandbox_and_cli_drives_it(serve: Serve, tmp_path: Path) 
     conversation = wait_until(lambda: api.get("/api/v1/conversations").json(), timeout=10)
     assert conversation[0]["last_message_preview"] == "hello back"
     assert serve.log.read_text().count(serve.key) == 1, "the key is printed once, at creation"
+
+
+def _sign_in_with_the_printed_link(serve: Serve) -> None:
+    """`serve` in sandbox mode prints a one-time link that signs the inbox in as its admin."""
+    found = re.search(r"(http://\S+/login/once\?token=[\w-]+)", serve.log.read_text())
+    assert found, serve.log.read_text()
+    link = found.group(1)
+    with httpx.Client(timeout=10) as browser:
+        assert browser.get(link).status_code == 303
+        assert "Sign out" in browser.get(f"{serve.url}/").text
+    assert httpx.get(link, timeout=10).status_code == 401, "the link works once"
 
 
 def test_send_with_a_bad_number_fails_clearly(serve: Serve, tmp_path: Path) -> None:

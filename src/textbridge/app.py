@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from textbridge import __version__
 from textbridge.api import (
+    access,
+    audit,
     campaigns,
     consent,
     contacts,
@@ -19,6 +21,7 @@ from textbridge.api import (
     events,
     health,
     journal,
+    keys,
     media,
     messages,
     review,
@@ -40,8 +43,10 @@ def create_app(
     settings: Settings,
     runtime: Runtime | None = None,
     on_dev_key: Callable[[str], None] | None = None,
+    on_sign_in_link: Callable[[str], None] | None = None,
 ) -> FastAPI:
-    """The whole service. `on_dev_key` is told a development API key created at start-up."""
+    """The whole service. `on_dev_key` is told a development API key created at start-up;
+    `on_sign_in_link`, in sandbox mode, a one-time link that signs the inbox in."""
     runtime = runtime or build_runtime(settings)
     app = FastAPI(
         title="textbridge",
@@ -51,6 +56,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.on_dev_key = on_dev_key
+    app.state.on_sign_in_link = on_sign_in_link
     errors.install(app)
     app.add_middleware(
         BodyLimit,
@@ -71,6 +77,9 @@ def create_app(
         contacts,
         campaigns,
         consent,
+        keys,
+        audit,
+        access,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
@@ -137,6 +146,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         result = await bootstrap(runtime)
         if result.created_dev_key and app.state.on_dev_key:
             app.state.on_dev_key(result.created_dev_key)
+        if runtime.sandbox is not None and app.state.on_sign_in_link:
+            app.state.on_sign_in_link(runtime.sign_in_link())
         _warn_if_unverified(runtime)
         runtime.start_background()
         try:

@@ -179,6 +179,13 @@ class Settings(BaseSettings):
     consent_implied_days: int = Field(
         730, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_CONSENT_IMPLIED_DAYS")
     )
+    # Requests per second per API key (or signed-in user), in each process; 0 turns it off.
+    api_rate_per_second: float = Field(
+        100.0, ge=0, le=100_000, validation_alias=_env("TEXTBRIDGE_API_RATE_PER_SECOND")
+    )
+    api_rate_burst: int = Field(
+        200, ge=1, le=1_000_000, validation_alias=_env("TEXTBRIDGE_API_RATE_BURST")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from textbridge.auth.keys import VerifiedKeys
+from textbridge.auth.ratelimit import ApiRateLimit
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.compliance import keywords
 from textbridge.config import Settings
@@ -79,10 +80,22 @@ class Runtime:
     relay: EventRelay | None = None
     campaigns: ProgressPublisher = field(init=False)
     api_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl=0))
+    api_rate: ApiRateLimit = field(default_factory=lambda: ApiRateLimit(0, 1))
+    sign_in_tokens: set[str] = field(default_factory=set)
+    """Sandbox only: the one-time inbox sign-in links `serve` printed (`web.router`)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.campaigns = ProgressPublisher(self.sessions, self.bus)
+
+    def sign_in_link(self) -> str:
+        """Sandbox only: a new one-time link that signs the inbox in as its admin."""
+        assert self.sandbox is not None, "sign-in links are for the sandbox"
+        token = secrets.token_urlsafe(32)
+        register_secret(token)  # our own log lines never show it (uvicorn's access log
+        # line shows it once used, when it opens nothing any more)
+        self.sign_in_tokens.add(token)
+        return f"{self.settings.public_url}/login/once?token={token}"
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.bus)
@@ -111,6 +124,7 @@ class Runtime:
     def _start_listening(self) -> None:
         handlers = dict(self.wakeups.local) if self.workers_role else {}
         if self.http_role:
+            handlers[channels.KEYS] = self.api_keys.forget_all  # a key was revoked somewhere
             self.relay = EventRelay(self.sessions, self.bus, lambda: self.listener_up)
             handlers[channels.EVENTS] = self.relay.wake
             self._start("event-relay", self.relay.run())
@@ -192,6 +206,7 @@ def build_runtime(
         media=media,
         wakeups=wakeups,
         api_keys=VerifiedKeys(settings.api_key_cache_seconds),
+        api_rate=ApiRateLimit(settings.api_rate_per_second, settings.api_rate_burst),
     )
 
 

@@ -17,7 +17,7 @@ from textbridge.models import ApiKey, WebhookJournalEntry
 from textbridge.webhooks import journal
 
 from ..support.live import wait_until
-from ..support.textbridge import API_KEY, Textbridge
+from ..support.textbridge import Textbridge
 from ..support.webhooks import plivo_sms, post_plivo
 
 SEND_ONLY_KEY = "tb_send_only_0123456789abcdefghijklmn"
@@ -73,11 +73,11 @@ def test_only_an_admin_key_may_use_the_journal(
     assert httpx.get(f"{textbridge.url}/api/v1/journal").status_code == 401
 
 
-def test_the_inbox_session_of_an_admin_key_works(textbridge: Textbridge) -> None:
-    with httpx.Client(base_url=textbridge.url, timeout=10) as browser:
-        signed_in = browser.post("/login", data={"api_key": API_KEY})
-        assert signed_in.status_code == 303, signed_in.text
+def test_the_inbox_session_of_an_admin_works(textbridge: Textbridge) -> None:
+    with textbridge.sign_in("root", "admin") as browser:
         assert browser.get("/api/v1/journal").status_code == 200
+    with textbridge.sign_in("ada", "agent") as agent:
+        assert agent.get("/api/v1/journal").status_code == 403
 
 
 def test_list_page_read_and_replay(textbridge: Textbridge) -> None:

@@ -67,15 +67,16 @@ def test_inside_serve_a_remote_client_needs_an_api_key(textbridge: Textbridge) -
 
 
 def test_inside_serve_the_inbox_session_drives_the_sandbox_form(textbridge: Textbridge) -> None:
-    with httpx.Client(base_url=textbridge.url, headers=REMOTE) as browser:
-        signed_in = browser.post("/login", data={"api_key": API_KEY})
-        assert signed_in.status_code == 303
-        same_origin = {"X-Requested-With": "textbridge"}
-
-        simulated = browser.post(
-            "/simulator/control/plivo/inbound", json=INBOUND, headers=same_origin
-        )
+    with textbridge.sign_in("root", "admin") as browser:
+        browser.headers.update(REMOTE)
+        simulated = browser.post("/simulator/control/plivo/inbound", json=INBOUND)
+        token = browser.headers.pop("x-csrf-token")
         forged = browser.post("/simulator/control/plivo/inbound", json=INBOUND)
+        browser.headers["x-csrf-token"] = token
+        with textbridge.sign_in("ada", "agent") as agent:
+            agent.headers.update(REMOTE)
+            not_admin = agent.post("/simulator/control/plivo/inbound", json=INBOUND)
 
     assert simulated.status_code == 200, simulated.text
-    assert forged.status_code == 403  # a cookie alone never authorises a cross-site write
+    assert forged.status_code == 403  # a cookie alone never authorises a write (CSRF)
+    assert not_admin.status_code == 403  # the control routes are an admin's

@@ -38,6 +38,7 @@ TABLES = (
     "webhook_journal",
     "webhook_nonces",
     "web_sessions",
+    "users",
     "api_keys",
     "governor_limits",
     "live_events",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import socket
 import threading
 import uuid
@@ -15,18 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from textbridge.app import create_app
+from textbridge.auth.passwords import hash_password
 from textbridge.config import Settings, load_settings
+from textbridge.db.base import utcnow
 from textbridge.media.downloader import MediaDownloader
-from textbridge.models import Conversation
+from textbridge.models import Conversation, User
 from textbridge.runtime import Runtime, build_runtime
 
 from .database import Database
 from .live import LiveServer, OnlyTo, wait_until
 
 API_KEY = "tb_test_key_0123456789abcdefghijklmnop"
+PASSWORD = "a test password 0123"
 SANDBOX_NUMBER = "+14155550100"
 CONTACT = "+14155550199"
 
@@ -75,6 +79,35 @@ class Textbridge:
             .values(last_inbound_at=moment)
         )
 
+    def add_user(self, username: str, role: str, password: str = PASSWORD) -> str:
+        """A user, straight into the database (as `textbridge users create` would make it);
+        one that exists already is left as it is."""
+        if self.database.scalar("SELECT count(*) FROM users WHERE username = :u", u=username):
+            return password
+        self.database.run(
+            insert(User).values(
+                id=uuid.uuid4(),
+                username=username,
+                password_hash=hash_password(password),
+                role=role,
+                created_at=utcnow(),
+            )
+        )
+        return password
+
+    @contextmanager
+    def sign_in(self, username: str = "admin", role: str = "admin") -> Iterator[httpx.Client]:
+        """A client signed in to the inbox as a user with `role` (made if missing), as a
+        browser would be: its session cookie, our origin, the session's CSRF token."""
+        password = self.add_user(username, role)
+        with httpx.Client(base_url=self.url, headers={"origin": self.url}, timeout=10) as client:
+            page = client.get("/login")
+            form = {"username": username, "password": password, "csrf_token": csrf_of(page.text)}
+            signed_in = client.post("/login", data=form)
+            assert signed_in.status_code == 303, signed_in.text
+            client.headers["x-csrf-token"] = csrf_of(client.get("/").text)
+            yield client
+
     def inbound(self, text: str, sender: str = CONTACT, to: str = SANDBOX_NUMBER) -> str:
         response = self.simulator.post(
             "/control/plivo/inbound", json={"from": sender, "to": to, "text": text}
@@ -82,6 +115,13 @@ class Textbridge:
         assert response.status_code == 200, response.text
         assert response.json()["status_code"] == 200, response.text
         return str(response.json()["message_uuid"])
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a page carries (a form's hidden field, or the inbox's `data-csrf`)."""
+    found = re.search(r'(?:name="csrf_token" value|data-csrf)="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
 
 
 def settings_for(database_url: str, public_url: str, **overrides: Any) -> Settings:

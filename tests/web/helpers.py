@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import Locator, Page, expect
 
 from ..support.live import scaled, wait_until
-from ..support.textbridge import API_KEY, Textbridge
+from ..support.textbridge import Textbridge
 
 CHROMIUM = Path("/usr/bin/chromium")
 LIVE_TIMEOUT_MS = int(scaled(10_000))
@@ -23,9 +23,13 @@ def pretty(number: str) -> str:
     return "+1 {} {} {}".format(*match.groups())
 
 
-def sign_in(page: Page, textbridge: Textbridge) -> None:
+def sign_in(
+    page: Page, textbridge: Textbridge, username: str = "admin", role: str = "admin"
+) -> None:
+    password = textbridge.add_user(username, role)
     page.goto(textbridge.url + "/login")
-    page.get_by_label("API key").fill(API_KEY)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(textbridge.url + "/")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")

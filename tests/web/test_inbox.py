@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from ..support.textbridge import API_KEY, CONTACT, SANDBOX_NUMBER, Textbridge
+from ..support.textbridge import CONTACT, SANDBOX_NUMBER, Textbridge
 from .helpers import conversation_of, pretty
 
 SCREENSHOT = Path("/tmp/inbox.png")
@@ -20,11 +20,13 @@ def sign_in(page: Page, textbridge: Textbridge) -> None:
     expect(page).to_have_url(textbridge.url + "/login")
     expect(page.get_by_test_id("login-sandbox-note")).to_contain_text("textbridge serve")
 
-    page.get_by_label("API key").fill("tb_not_a_real_key")
+    password = textbridge.add_user("ada", "agent")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("not her password")
     page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("login-error")).to_contain_text("not valid")
+    expect(page.get_by_test_id("login-error")).to_contain_text("do not match")
 
-    page.get_by_label("API key").fill(API_KEY)
+    page.get_by_label("Password").fill(password)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(textbridge.url + "/")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import ProviderName, StorableStr, TemplateIn, _Strict
 from textbridge.campaigns import prices, service
@@ -116,7 +116,7 @@ class ReportOut(BaseModel):
 
 @router.post("", status_code=201, response_model=CampaignOut)
 async def create_campaign(
-    body: CampaignIn, uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep
+    body: CampaignIn, uow: UowDep, runtime: RuntimeDep, _: SendDep
 ) -> CampaignOut:
     """A draft campaign with the recipients given here (more can follow in chunks through
     `POST /campaigns/{id}/recipients`); with `start`, started at once."""
@@ -135,14 +135,14 @@ async def create_campaign(
 
 @router.get("", response_model=list[CampaignOut])
 async def list_campaigns(
-    uow: UowDep, _: ApiKeyDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    uow: UowDep, _: ReadDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[CampaignOut]:
     query = select(Campaign).order_by(Campaign.created_at.desc()).limit(limit)
     return [CampaignOut(campaign=summary(row)) for row in await uow.session.scalars(query)]
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
-async def get_campaign(campaign_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> CampaignOut:
+async def get_campaign(campaign_id: uuid.UUID, uow: UowDep, _: ReadDep) -> CampaignOut:
     campaign = await _find(uow, campaign_id)
     now = await progress(uow.session, campaign.id)
     return CampaignOut(
@@ -154,7 +154,7 @@ async def get_campaign(campaign_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> Cam
 
 @router.post("/{campaign_id}/recipients", response_model=CampaignOut)
 async def add_recipients(
-    campaign_id: uuid.UUID, body: RecipientsIn, uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep
+    campaign_id: uuid.UUID, body: RecipientsIn, uow: UowDep, runtime: RuntimeDep, _: SendDep
 ) -> CampaignOut:
     """Add a chunk of recipients to a draft; duplicates of earlier chunks are collapsed."""
     try:
@@ -172,7 +172,7 @@ async def add_recipients(
 
 @router.get("/{campaign_id}/report", response_model=ReportOut)
 async def campaign_report(
-    campaign_id: uuid.UUID, uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep
+    campaign_id: uuid.UUID, uow: UowDep, runtime: RuntimeDep, _: ReadDep
 ) -> ReportOut:
     """Sent, delivered, failed by reason, skipped by reason, and the cost."""
     campaign = await _find(uow, campaign_id)
@@ -181,7 +181,7 @@ async def campaign_report(
 
 def _action(change: Callable[[UnitOfWork, uuid.UUID], Awaitable[Campaign]], wakes: bool) -> Any:
     async def endpoint(
-        campaign_id: uuid.UUID, uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep
+        campaign_id: uuid.UUID, uow: UowDep, runtime: RuntimeDep, _: SendDep
     ) -> CampaignOut:
         campaign = await _state_change(change, uow, campaign_id)
         out = CampaignOut(campaign=summary(campaign))

@@ -11,10 +11,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from textbridge.api.deps import ApiKeyDep, UowDep
+from textbridge.api.deps import ReadDep, SendDep, UowDep, client_address
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import StorableJson, StorableStr
-from textbridge.audit import log
 from textbridge.compliance import consent
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
@@ -75,19 +74,19 @@ class ConsentIn(BaseModel):
 
 
 @router.get("/{address}/consent", response_model=ConsentOut)
-async def get_consent(address: str, uow: UowDep, _: ApiKeyDep) -> ConsentOut:
+async def get_consent(address: str, uow: UowDep, _: ReadDep) -> ConsentOut:
     contact = _address(address)
     return await _view(uow, contact)
 
 
 @router.post("/{address}/consent", response_model=ConsentOut, status_code=201)
 async def record_consent(
-    address: str, body: ConsentIn, request: Request, uow: UowDep, api_key: ApiKeyDep
+    address: str, body: ConsentIn, request: Request, uow: UowDep, caller: SendDep
 ) -> ConsentOut:
     """Record an opt-in or opt-out; answers the new state and history."""
     contact = _address(address)
     source = "inbox" if getattr(request.state, "web_session", None) else "api"
-    actor = log.key_actor(api_key)
+    actor = caller.actor
     change = consent.Change(
         address=contact,
         action=body.action,
@@ -103,8 +102,7 @@ async def record_consent(
         await consent.record(uow.session, change)
     except consent.ConsentError as exc:
         raise ApiError(422, "invalid_consent", str(exc), exc.field) from None
-    origin = request.client.host if request.client else None
-    await consent.audit(uow.session, change, actor, origin)
+    await consent.audit(uow.session, change, actor, client_address(request))
     view = await _view(uow, contact)
     await uow.commit()
     return view

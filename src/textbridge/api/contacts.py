@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from textbridge.api.deps import ApiKeyDep, UowDep
+from textbridge.api.deps import ReadDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.dispatch.quiet_hours import InvalidTimeZone, estimated_zones, time_zone
 from textbridge.models import Contact
@@ -50,14 +50,12 @@ class ContactPatchIn(BaseModel):
 
 
 @router.get("/{address}", response_model=ContactOut)
-async def get_contact(address: str, uow: UowDep, _: ApiKeyDep) -> ContactOut:
+async def get_contact(address: str, uow: UowDep, _: ReadDep) -> ContactOut:
     return ContactOut.of(await _contact(uow, address))
 
 
 @router.patch("/{address}", response_model=ContactOut)
-async def update_contact(
-    address: str, body: ContactPatchIn, uow: UowDep, _: ApiKeyDep
-) -> ContactOut:
+async def update_contact(address: str, body: ContactPatchIn, uow: UowDep, _: SendDep) -> ContactOut:
     """Set or clear the contact's time zone."""
     contact = await _contact(uow, address)
     if body.time_zone is not None:

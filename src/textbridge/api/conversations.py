@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, AwareDatetime
 
-from textbridge.api.deps import ApiKeyDep, UowDep
+from textbridge.api.deps import ReadDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.messaging import repository
 from textbridge.messaging.schemas import ConversationOut, MessageOut
@@ -35,7 +35,7 @@ Before = Annotated[
 
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(
-    uow: UowDep, _: ApiKeyDep, limit: Limit = 50, before: Before = None
+    uow: UowDep, _: ReadDep, limit: Limit = 50, before: Before = None
 ) -> list[ConversationOut]:
     """Most recently active first; page with `before` = the last item's `last_message_at`."""
     conversations = await repository.list_conversations(uow.session, limit, before)
@@ -43,9 +43,7 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
-async def get_conversation(
-    conversation_id: uuid.UUID, uow: UowDep, _: ApiKeyDep
-) -> ConversationOut:
+async def get_conversation(conversation_id: uuid.UUID, uow: UowDep, _: ReadDep) -> ConversationOut:
     return ConversationOut.of(await _conversation(uow, conversation_id))
 
 
@@ -53,7 +51,7 @@ async def get_conversation(
 async def conversation_messages(
     conversation_id: uuid.UUID,
     uow: UowDep,
-    _: ApiKeyDep,
+    _: ReadDep,
     limit: Limit = 100,
     before: Before = None,
 ) -> list[MessageOut]:
@@ -64,7 +62,7 @@ async def conversation_messages(
 
 
 @router.post("/{conversation_id}/read", response_model=ConversationOut)
-async def mark_read(conversation_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> ConversationOut:
+async def mark_read(conversation_id: uuid.UUID, uow: UowDep, _: SendDep) -> ConversationOut:
     conversation = await _conversation(uow, conversation_id)
     conversation.unread_count = 0
     out = ConversationOut.of(conversation)

@@ -41,9 +41,17 @@ def error_body(code: str, message: str, field: str | None = None, **extra: Any) 
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.field = status, code, field
+        self.retry_after = retry_after  # seconds, sent as `Retry-After` (429)
 
 
 def install(app: FastAPI) -> None:
@@ -54,7 +62,10 @@ def install(app: FastAPI) -> None:
 
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, str(exc), exc.field), status_code=exc.status)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return JSONResponse(
+        error_body(exc.code, str(exc), exc.field), status_code=exc.status, headers=headers
+    )
 
 
 async def _messaging_error(_: Request, exc: MessagingError) -> JSONResponse:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep
+from textbridge.api.deps import ReadDep, RuntimeDep
 from textbridge.auth import session
 from textbridge.models import ApiKey
 from textbridge.realtime.bus import Event, Subscription
@@ -30,7 +30,7 @@ ACCESS_CHECK_SECONDS = 3.0
 
 
 @router.get("/events", response_class=EventSourceResponse)
-async def events(request: Request, runtime: RuntimeDep, key: ApiKeyDep) -> EventSourceResponse:
+async def events(request: Request, runtime: RuntimeDep, key: ReadDep) -> EventSourceResponse:
     """`message.created`, `message.status` and `conversation.updated`, each with the same
     JSON as the matching GET. After a reconnect, refetch: events are not replayed. The
     stream ends when its API key is revoked or its inbox session signed out."""
@@ -55,7 +55,7 @@ class _Access:
         self._next_check = time.monotonic() + ACCESS_CHECK_SECONDS
         async with self._runtime.sessions() as db:
             if self._claims is not None:
-                return await session.active_key(db, self._claims) is not None
+                return await session.active(db, self._claims) is not None
             key = await db.get(ApiKey, self._key_id)
             return key is not None and key.revoked_at is None
 

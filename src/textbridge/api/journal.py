@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from textbridge.api.deps import RuntimeDep, UowDep, require_admin
+from textbridge.api.deps import AdminDep, RuntimeDep, UowDep, client_address, require_admin
 from textbridge.api.errors import ApiError
+from textbridge.audit import log
+from textbridge.db.uow import UnitOfWork
 from textbridge.models import WebhookJournalEntry
 from textbridge.webhooks import journal
 
@@ -73,16 +75,21 @@ async def get_entry(entry_id: EntryId, uow: UowDep) -> JournalEntryDetail:
 
 
 @router.post("/replay", response_model=ReplayedOut)
-async def replay_state(state: ReplayableState, uow: UowDep, runtime: RuntimeDep) -> ReplayedOut:
+async def replay_state(
+    state: ReplayableState, uow: UowDep, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> ReplayedOut:
     """Make every entry in `state` pending again, attempts reset; the applier re-applies them."""
     count = await journal.replay_state(uow.session, state)
+    await _audit(uow, caller.actor, request, f"journal:state={state}", count)
     await uow.commit()
     runtime.applier.wake()
     return ReplayedOut(replayed=count)
 
 
 @router.post("/{entry_id}/replay", response_model=JournalEntryOut)
-async def replay_entry(entry_id: EntryId, uow: UowDep, runtime: RuntimeDep) -> JournalEntryOut:
+async def replay_entry(
+    entry_id: EntryId, uow: UowDep, runtime: RuntimeDep, request: Request, caller: AdminDep
+) -> JournalEntryOut:
     """Make one parked entry (dead, invalid, orphaned or unverified) pending again."""
     try:
         entry = await journal.replay_entry(uow.session, entry_id)
@@ -90,6 +97,19 @@ async def replay_entry(entry_id: EntryId, uow: UowDep, runtime: RuntimeDep) -> J
         raise ApiError(409, "not_replayable", str(exc)) from None
     if entry is None:
         raise ApiError(404, "not_found", f"no journal entry {entry_id}")
+    await _audit(uow, caller.actor, request, f"journal:{entry_id}", 1)
     await uow.commit()
     runtime.applier.wake()
     return JournalEntryOut.model_validate(entry)
+
+
+async def _audit(uow: UnitOfWork, actor: str, request: Request, target: str, count: int) -> None:
+    origin = client_address(request)
+    await log.record(
+        uow.session,
+        actor=actor,
+        action="journal.replayed",
+        target=target,
+        origin=origin,
+        detail={"replayed": count},
+    )

@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from textbridge.api.deps import ApiKeyDep, UowDep
+from textbridge.api.deps import ReadDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.models import Attachment
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/media", tags=["media"])
 
 
 @router.get("/{attachment_id}", response_class=FileResponse)
-async def get_media(attachment_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> FileResponse:
+async def get_media(attachment_id: uuid.UUID, uow: UowDep, _: ReadDep) -> FileResponse:
     attachment = await uow.session.get(Attachment, attachment_id)
     if attachment is None or attachment.local_path is None:
         raise ApiError(404, "not_found", "no stored copy of this media", "attachment_id")

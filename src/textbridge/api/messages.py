@@ -9,13 +9,14 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep, bearer_key
+from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep, bearer_caller
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import PreviewIn, PreviewOut, SendMessageIn
+from textbridge.auth.principal import Principal
 from textbridge.messaging import outbound, repository
 from textbridge.messaging.encoding import analyze
 from textbridge.messaging.schemas import MessageDetailOut, MessageOut
-from textbridge.models import ApiKey, Message
+from textbridge.models import Message
 from textbridge.providers.base import Location
 from textbridge.runtime import Runtime
 
@@ -49,12 +50,12 @@ async def send_message(
     body: SendMessageIn,
     response: Response,
     runtime: RuntimeDep,
-    api_key: ApiKeyDep,
+    caller: SendDep,
     idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)] = None,
 ) -> MessageOut:
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
     `Idempotency-Key` and body return the same message."""
-    message = await _accept(runtime, api_key, body, idempotency_key)
+    message = await _accept(runtime, caller, body, idempotency_key)
     response.headers["Location"] = _location(message)
     return MessageOut.of(message)
 
@@ -88,8 +89,8 @@ async def _fast_send(request: Request) -> Response | None:
         return None
     runtime: Runtime = request.app.state.runtime
     request.state.web_session = None
-    api_key = await bearer_key(runtime, token)
-    message = await _accept(runtime, api_key, body, idempotency_key)
+    caller = await bearer_caller(runtime, token, "send")
+    message = await _accept(runtime, caller, body, idempotency_key)
     return Response(
         MessageOut.of(message).model_dump_json(by_alias=True),
         status_code=202,
@@ -106,9 +107,9 @@ def _bearer_token(authorization: str | None) -> str | None:
 
 
 async def _accept(
-    runtime: Runtime, api_key: ApiKey, body: SendMessageIn, idempotency_key: str | None
+    runtime: Runtime, caller: Principal, body: SendMessageIn, idempotency_key: str | None
 ) -> Message:
-    scoped_key = f"{api_key.id}:{idempotency_key}" if idempotency_key else None
+    scoped_key = f"{caller.id}:{idempotency_key}" if idempotency_key else None
     request = _send_request(body, runtime.settings.quiet_hours)
     async with runtime.unit_of_work() as uow:
         message = await outbound.send(uow, request, scoped_key, runtime.providers)
@@ -145,7 +146,7 @@ def _send_request(body: SendMessageIn, default_quiet_hours: str) -> outbound.Sen
 
 
 @router.post("/preview", response_model=PreviewOut)
-async def preview(body: PreviewIn, _: ApiKeyDep) -> PreviewOut:
+async def preview(body: PreviewIn, _: ReadDep) -> PreviewOut:
     """Encoding, segments and the characters that forced UCS-2, before sending."""
     info = analyze(body.text)
     return PreviewOut(
@@ -158,7 +159,7 @@ async def preview(body: PreviewIn, _: ApiKeyDep) -> PreviewOut:
 
 
 @router.get("/{message_id}", response_model=MessageDetailOut)
-async def get_message(message_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> MessageDetailOut:
+async def get_message(message_id: uuid.UUID, uow: UowDep, _: ReadDep) -> MessageDetailOut:
     message = await uow.session.get(Message, message_id)
     if message is None:
         raise ApiError(404, "not_found", f"no message {message_id}", "message_id")

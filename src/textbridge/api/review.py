@@ -1,6 +1,6 @@
 """The review of `unknown` messages (see `dispatch/review.py`): list them, resend or close one.
 
-Listing needs any key; resending and closing need the `admin` scope: both are an operator's
+Listing needs the `read` scope; resending and closing need the `admin` scope: both are an operator's
 decision, taken after checking the provider's own records (a resend may deliver a duplicate).
 """
 
@@ -11,17 +11,17 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep, require_admin
+from textbridge.api.deps import AdminDep, ReadDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
+from textbridge.auth.principal import Principal
 from textbridge.dispatch import review
 from textbridge.messaging.schemas import MessageOut
-from textbridge.models import ApiKey, Message
+from textbridge.models import Message
 
 router = APIRouter(prefix="/messages", tags=["review"])
-AdminDep = Annotated[ApiKey, Depends(require_admin)]
 
 
 class CloseIn(BaseModel):
@@ -37,7 +37,7 @@ class CloseIn(BaseModel):
 @router.get("", response_model=list[MessageOut])
 async def list_messages_to_review(
     uow: UowDep,
-    _: ApiKeyDep,
+    _: ReadDep,
     status: Annotated[Literal["unknown"], Query(description="Only `unknown` for now.")],
     limit: Annotated[int, Query(ge=1, le=review.REVIEW_LIMIT)] = 100,
     after: Annotated[datetime | None, Query(description="`updated_at` of the last seen")] = None,
@@ -70,8 +70,8 @@ async def close_message(
     return MessageOut.of(message)
 
 
-def reviewer(key: ApiKey) -> str:
-    return f"api key {key.name} ({key.prefix})"
+def reviewer(caller: Principal) -> str:
+    return caller.label
 
 
 async def _reviewed(action: Awaitable[Message]) -> Message:

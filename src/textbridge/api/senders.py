@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.deps import AdminDep, ReadDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import StorableStr
 from textbridge.compliance import keywords
@@ -65,7 +65,7 @@ class SenderPatchIn(BaseModel):
 
 
 @router.get("", response_model=list[SenderOut])
-async def list_senders(uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep) -> list[SenderOut]:
+async def list_senders(uow: UowDep, runtime: RuntimeDep, _: ReadDep) -> list[SenderOut]:
     """Senders of the configured providers, in the order the API picks a default."""
     query = (
         select(Sender)
@@ -76,13 +76,13 @@ async def list_senders(uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep) -> list[S
 
 
 @router.get("/{sender_id}", response_model=SenderOut)
-async def get_sender(sender_id: uuid.UUID, uow: UowDep, _: ApiKeyDep) -> SenderOut:
+async def get_sender(sender_id: uuid.UUID, uow: UowDep, _: ReadDep) -> SenderOut:
     return SenderOut.of(await _sender(uow, sender_id))
 
 
 @router.patch("/{sender_id}", response_model=SenderOut)
 async def update_sender(
-    sender_id: uuid.UUID, body: SenderPatchIn, uow: UowDep, _: ApiKeyDep
+    sender_id: uuid.UUID, body: SenderPatchIn, uow: UowDep, _: AdminDep
 ) -> SenderOut:
     """Set the sender's own keyword replies."""
     sender = await _sender(uow, sender_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from textbridge.api.deps import ApiKeyDep, RuntimeDep, UowDep
+from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import StorableJson, storable
 from textbridge.messaging.text import excerpt
@@ -68,12 +68,12 @@ class SyncOut(BaseModel):
 
 
 @router.get("", response_model=list[TemplateOut])
-async def list_templates(uow: UowDep, _: ApiKeyDep) -> list[TemplateOut]:
+async def list_templates(uow: UowDep, _: ReadDep) -> list[TemplateOut]:
     return [TemplateOut.of(row) for row in await registry.list_templates(uow.session)]
 
 
 @router.get("/{name}/{language}", response_model=TemplateOut)
-async def get_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep) -> TemplateOut:
+async def get_template(name: Name, language: Language, uow: UowDep, _: ReadDep) -> TemplateOut:
     row = await registry.find(uow.session, name, language)
     if row is None:
         raise _not_found(name, language)
@@ -82,7 +82,7 @@ async def get_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep
 
 @router.put("/{name}/{language}", response_model=TemplateOut)
 async def put_template(
-    name: Name, language: Language, body: TemplateIn, uow: UowDep, _: ApiKeyDep
+    name: Name, language: Language, body: TemplateIn, uow: UowDep, _: SendDep
 ) -> TemplateOut:
     """Create or replace a template definition."""
     try:
@@ -102,7 +102,7 @@ async def put_template(
 
 
 @router.delete("/{name}/{language}", status_code=204)
-async def delete_template(name: Name, language: Language, uow: UowDep, _: ApiKeyDep) -> Response:
+async def delete_template(name: Name, language: Language, uow: UowDep, _: SendDep) -> Response:
     if not await registry.delete(uow.session, name, language):
         raise _not_found(name, language)
     await uow.commit()
@@ -114,7 +114,7 @@ def _not_found(name: str, language: str) -> ApiError:
 
 
 @router.post("/sync", response_model=SyncOut)
-async def sync(uow: UowDep, runtime: RuntimeDep, _: ApiKeyDep) -> SyncOut:
+async def sync(uow: UowDep, runtime: RuntimeDep, _: SendDep) -> SyncOut:
     """Fetch the templates of the WhatsApp Business Account from Plivo into the registry."""
     try:
         count = await sync_templates(uow.session, runtime.template_source())

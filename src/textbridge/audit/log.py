@@ -14,13 +14,18 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from textbridge.auth.principal import Principal
 from textbridge.db.base import utcnow
 from textbridge.models import ApiKey, AuditEntry
 
 CLI_ORIGIN = "cli"
 
 
-def key_actor(key: ApiKey) -> str:
+def key_actor(key: ApiKey | Principal) -> str:
+    """`key:<prefix>` for an API key; for the API's caller (`api.deps`), a key or a signed-in
+    user (`user:<name>`), its own actor."""
+    if isinstance(key, Principal):
+        return key.actor
     return f"key:{key.prefix}"
 
 

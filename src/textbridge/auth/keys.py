@@ -6,14 +6,17 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from textbridge.audit import log
 from textbridge.db.base import utcnow
 from textbridge.models import ApiKey
 from textbridge.models.api_key import ALL_SCOPES, SCOPES
+from textbridge.realtime.listener import KEYS as KEYS_CHANNEL
 
 KEY_PREFIX = "tb_"
 
@@ -64,9 +67,11 @@ class VerifiedKeys:
     a key without a database round trip.
 
     Only keys found active are kept (an unknown key is looked up every time, so a key created
-    by `keys create` in another process works at once). Revocation is honest within `ttl`: a
-    key revoked elsewhere (the CLI, another process) is refused at most `ttl` seconds later,
-    because every entry is looked up again once it is that old. `ttl=0` turns it off."""
+    by `keys create` in another process works at once). A revocation empties it: in the
+    process that revoked at once, and in every other on PostgreSQL through the `KEYS`
+    notification sent in the revoking transaction (`announce_revocation`). What is left is
+    the `ttl`: while a process's listening connection is down it misses the notification,
+    and an entry is looked up again once it is `ttl` old (`ttl=0` turns the cache off)."""
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
@@ -101,6 +106,9 @@ class VerifiedKeys:
             running.add_done_callback(lambda _: self._looking_up.pop(digest, None))
         return await asyncio.shield(running)
 
+    def forget_all(self) -> None:
+        self._found.clear()
+
 
 async def count_active(session: AsyncSession) -> int:
     count = await session.scalar(
@@ -113,15 +121,65 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
     return list(await session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 
 
-async def revoke(session: AsyncSession, prefix: str) -> int:
+async def create(
+    db: AsyncSession, name: str, scopes: str, *, actor: str, origin: str | None
+) -> tuple[str, ApiKey]:
+    """A new key (returned in plain only here) and its row; audited as `key.created`."""
+    key = new_key()
+    row = await add_key(db, key, name, scopes)
+    await log.record(
+        db,
+        actor=actor,
+        action="key.created",
+        target=f"key:{row.prefix}",
+        origin=origin,
+        detail={"name": name, "scopes": scopes, "id": str(row.id)},
+    )
+    return key, row
+
+
+async def revoke(db: AsyncSession, prefix: str, *, actor: str, origin: str | None) -> int:
     """Revoke the active keys starting with `prefix` (at least 8 characters, as listed)."""
     if len(prefix) < 8:
         raise ValueError("give at least the 8-character prefix shown by `keys list`")
-    found = await session.scalars(
+    found = await db.scalars(
         select(ApiKey).where(ApiKey.prefix == prefix[:8], ApiKey.revoked_at.is_(None))
     )
+    return await _revoke_all(db, list(found), actor=actor, origin=origin)
+
+
+async def revoke_id(
+    db: AsyncSession, key_id: uuid.UUID, *, actor: str, origin: str | None
+) -> ApiKey | None:
+    """Revoke one key by id (a key revoked already stays as it was); None if there is none."""
+    row = await db.get(ApiKey, key_id)
+    if row is not None and row.revoked_at is None:
+        await _revoke_all(db, [row], actor=actor, origin=origin)
+    return row
+
+
+async def _revoke_all(
+    db: AsyncSession, rows: Iterable[ApiKey], *, actor: str, origin: str | None
+) -> int:
     count = 0
-    for key in found:
-        key.revoked_at = utcnow()
+    for row in rows:
+        row.revoked_at = utcnow()
         count += 1
+        await log.record(
+            db,
+            actor=actor,
+            action="key.revoked",
+            target=f"key:{row.prefix}",
+            origin=origin,
+            detail={"name": row.name, "id": str(row.id)},
+        )
+    if count:
+        await announce_revocation(db)
     return count
+
+
+async def announce_revocation(db: AsyncSession) -> None:
+    """On PostgreSQL, NOTIFY every process to forget the keys it verified. Sent inside the
+    revoking transaction, so it is delivered exactly when (and if) that commits."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text(f"NOTIFY {KEYS_CHANNEL}"))  # a constant of ours, never input

@@ -13,6 +13,7 @@ from textbridge.cli import (
     serve,
     simulator,
     templates,
+    users,
     worker,
 )
 from textbridge.cli.errors import OneLineErrors
@@ -25,6 +26,7 @@ app.command()(worker.worker)
 app.command()(send.send)
 app.command()(simulator.simulator)
 app.add_typer(keys.app, name="keys")
+app.add_typer(users.app, name="users")
 app.add_typer(journal.app, name="journal")
 app.add_typer(db.app, name="db")
 app.add_typer(simulator.app, name="sim")

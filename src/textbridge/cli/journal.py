@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from textbridge.audit.log import CLI_ORIGIN, cli_actor, record
 from textbridge.cli.common import Option, console, fail, with_session
 from textbridge.webhooks import journal
 
@@ -66,6 +67,18 @@ def journal_replay(
 
 async def _replay(session: AsyncSession, entry_id: int | None, state: str | None) -> int:
     if state is not None:
-        return await journal.replay_state(session, state)
-    assert entry_id is not None
-    return 0 if await journal.replay_entry(session, entry_id) is None else 1
+        count, target = await journal.replay_state(session, state), f"journal:state={state}"
+    else:
+        assert entry_id is not None
+        count = 0 if await journal.replay_entry(session, entry_id) is None else 1
+        target = f"journal:{entry_id}"
+    if count:
+        await record(
+            session,
+            actor=cli_actor(),
+            action="journal.replayed",
+            target=target,
+            origin=CLI_ORIGIN,
+            detail={"replayed": count},
+        )
+    return count

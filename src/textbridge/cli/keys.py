@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from textbridge.audit.log import CLI_ORIGIN, cli_actor
 from textbridge.auth import keys
 from textbridge.cli.common import Option, console, fail, with_session
 
@@ -27,8 +28,11 @@ def keys_create(
         scopes = keys.scopes_text(scope)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    key = keys.new_key()
-    asyncio.run(with_session(lambda session: keys.add_key(session, key, name, scopes)))
+    key, _ = asyncio.run(
+        with_session(
+            lambda session: keys.create(session, name, scopes, actor=cli_actor(), origin=CLI_ORIGIN)
+        )
+    )
     console.print(f"API key [bold]{name}[/bold] with scopes {scopes} (shown only now):")
     print(key)
 
@@ -47,9 +51,14 @@ def keys_list() -> None:
 
 @app.command("revoke")
 def keys_revoke(prefix: str) -> None:
-    """Revoke the key with this prefix (as shown by `keys list`)."""
+    """Revoke the key with this prefix (as shown by `keys list`). On PostgreSQL every running
+    process forgets it at once; on SQLite `serve` does within TEXTBRIDGE_API_KEY_CACHE_SECONDS."""
     try:
-        count = asyncio.run(with_session(lambda session: keys.revoke(session, prefix)))
+        count = asyncio.run(
+            with_session(
+                lambda session: keys.revoke(session, prefix, actor=cli_actor(), origin=CLI_ORIGIN)
+            )
+        )
     except ValueError as exc:
         raise fail(str(exc)) from None
     if count == 0:

@@ -40,7 +40,9 @@ def serve(
 
     runtime = build_runtime(current)
     runtime.workers_role = not no_workers
-    application = create_app(current, runtime, on_dev_key=_print_dev_key)
+    application = create_app(
+        current, runtime, on_dev_key=_print_dev_key, on_sign_in_link=_print_sign_in_link
+    )
     _announce(current, application.state.runtime)
     # Everything loaded so far lives as long as the process: move it out of the collector's
     # sight, so that full collections stay short (they made most of the webhook p99 tail).
@@ -81,7 +83,19 @@ def _print_dev_key(key: str) -> None:
     console.print(
         Panel(
             f"A development API key was created (shown only this once):\n\n  {key}\n\n"
-            "Sign in to the inbox with it, or send `Authorization: Bearer <key>`.",
+            "Send it as `Authorization: Bearer <key>` to the API.",
             style="green",
         )
     )
+
+
+def _print_sign_in_link(link: str) -> None:
+    console.print(
+        Panel(
+            "Open the inbox signed in as its admin with the link below (it works once; a new "
+            "one is printed at every start). For named users with passwords: "
+            "`textbridge users create NAME --role admin|agent`.",
+            style="green",
+        )
+    )
+    console.print(link, soft_wrap=True, highlight=False)  # unwrapped, to copy whole

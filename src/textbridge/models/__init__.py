@@ -12,6 +12,7 @@ from textbridge.models.live_event import LiveEvent
 from textbridge.models.message import Attachment, Message, MessageEvent
 from textbridge.models.sender import Sender
 from textbridge.models.template import MessageTemplate
+from textbridge.models.user import User
 from textbridge.models.web_session import WebSession
 from textbridge.models.webhook_journal import WebhookJournalEntry
 from textbridge.models.webhook_nonce import WebhookNonce
@@ -32,6 +33,7 @@ __all__ = [
     "MessageEvent",
     "MessageTemplate",
     "Sender",
+    "User",
     "WebSession",
     "WebhookJournalEntry",
     "WebhookNonce",

@@ -33,6 +33,7 @@ EVENTS = "textbridge_events"
 DISPATCH = "textbridge_dispatch"
 APPLY = "textbridge_apply"
 MEDIA = "textbridge_media"
+KEYS = "textbridge_keys"  # an API key was revoked: forget the verified ones
 
 APPLICATION_NAME = "textbridge-listener"  # how an operator (or a test) finds it
 CONNECT_TIMEOUT_SECONDS = 10.0

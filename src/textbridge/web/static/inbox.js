@@ -15,7 +15,12 @@
 
   const SANDBOX = document.body.dataset.sandbox === "true";
   const SANDBOX_NUMBER = document.body.dataset.sandboxNumber || "";
-  const HEADERS = { Accept: "application/json", "X-Requested-With": "textbridge" };
+  const HEADERS = {
+    Accept: "application/json",
+    "X-Requested-With": "textbridge",
+    // The session's CSRF token: every write the cookie authorises must carry it.
+    "X-CSRF-Token": document.body.dataset.csrf || "",
+  };
   const LIST_PAGE = 100;
   const THREAD_PAGE = 100;
   const PREVIEW_DELAY_MS = 180;
