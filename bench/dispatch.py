@@ -49,7 +49,7 @@ import httpx
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-DATABASE = "textbridge_bench_engine"
+DATABASE = "textbridge_bench_engine"  # --database: one of your own beside others' runs
 AUTH_ID = "MABENCHENGINEXXXXXXX"
 AUTH_TOKEN = "bench-engine-token-0123456789"  # a throwaway bench credential
 API_KEY = "tb_bench_engine_key_0123456789abcdefghij"
@@ -146,14 +146,14 @@ async def ceiling(simulator: str, count: int) -> float:
 # ---------------------------------------------------------------------------- dispatch
 
 
-async def fresh_database(admin_url: str) -> str:
+async def fresh_database(admin_url: str, database: str) -> str:
     connection = await asyncpg.connect(admin_url)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {DATABASE}")
+        await connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {database}")
     finally:
         await connection.close()
-    return admin_url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    return admin_url.rsplit("/", 1)[0] + f"/{database}"
 
 
 def provider_env(
@@ -318,7 +318,7 @@ def sink() -> Iterator[str]:
 def run_dispatch(
     args: argparse.Namespace, simulator: str, workers: int, logs: Path, callbacks_to: str | None
 ) -> dict:
-    url = asyncio.run(fresh_database(args.admin_url))
+    url = asyncio.run(fresh_database(args.admin_url, args.database))
     url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     binary = textbridge_binary()
     ports = [free_port() for _ in range(workers)]
@@ -456,6 +456,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--sandbox-messages", type=int, default=600)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default=DATABASE, help="PostgreSQL database to (re)create")
     parser.add_argument("--skip-sandbox", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy each dispatcher process")
     args = parser.parse_args()
@@ -498,13 +499,13 @@ def main() -> None:
             f"1/{bare / sandbox['rate']:.0f} of the ceiling (target >= 1/20); serve CPU "
             f"{sandbox['cpu_ms_per_message']:.1f} ms/message"
         )
-    asyncio.run(drop(args.admin_url))
+    asyncio.run(drop(args.admin_url, args.database))
 
 
-async def drop(admin_url: str) -> None:
+async def drop(admin_url: str, database: str) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     finally:
         await connection.close()
 

@@ -80,6 +80,12 @@ HOUSEKEEPING_SECONDS = 1.0
 and `held` rows (each is a query; a claim of one or two free slots should not pay for them)."""
 
 
+SUBMITTED_HINT_SECONDS = 0.2
+"""`on_submitted` (a wake-up of the journal applier, over NOTIFY to every process, for a status
+that came before its send was recorded) is called at most this often: once per recorded
+group made every process's applier run a pass per group (7 % of a dispatcher's CPU)."""
+
+
 class Every:
     """True at most once per `seconds` (monotonic clock), and on the first call."""
 
@@ -143,6 +149,8 @@ class Dispatcher:
         self._loop = PollingLoop("dispatcher", 1, IDLE_POLL_SECONDS)
         self.wake = self._loop.wake
         self._on_submitted = on_submitted
+        self._hint_at = 0.0
+        self._hint_pending: asyncio.TimerHandle | None = None
         self._lease = lease
         self._call_deadline = lease.total_seconds() / 2
         self._limits = limits or Limits()
@@ -208,6 +216,14 @@ class Dispatcher:
         self._stopping = True
         self._loop.stop()
         self._slot_freed.set()
+        try:
+            await self._finish_in_flight(grace)
+        finally:
+            if self._hint_pending is not None:  # a hint for a process that is stopping
+                self._hint_pending.cancel()
+                self._hint_pending = None
+
+    async def _finish_in_flight(self, grace: float) -> None:
         try:
             async with asyncio.timeout(grace):
                 await self._settled()
@@ -328,7 +344,23 @@ class Dispatcher:
                     log.exception("recording a send outcome failed", message_id=str(one[0]))
                     await self._record_after_crash(*one)
         if any(isinstance(outcome, SendResult) for _, outcome in outcomes):
-            self._on_submitted()
+            self._hint_submitted()
+
+    def _hint_submitted(self) -> None:
+        """`on_submitted` now, or at the end of the current hint interval (never dropped)."""
+        if self._hint_pending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._hint_at - loop.time()
+        if delay > 0:
+            self._hint_pending = loop.call_later(delay, self._send_hint)
+            return
+        self._send_hint()
+
+    def _send_hint(self) -> None:
+        self._hint_pending = None
+        self._hint_at = asyncio.get_running_loop().time() + SUBMITTED_HINT_SECONDS
+        self._on_submitted()
 
     async def _record(self, outcomes: list[tuple[uuid.UUID, Outcome]]) -> None:
         by_id = dict(outcomes)
