@@ -36,6 +36,12 @@ class UnitOfWork:
         self._pending.clear()
         await self.session.close()
 
+    @property
+    def durable_events(self) -> bool:
+        """Live events go to `live_events` in the transaction (PostgreSQL): a writer may
+        insert them itself, in one statement with its change (`dispatch/rows.py`)."""
+        return self._bus.durable
+
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Queue a live event; it leaves only if the transaction commits."""
         self._pending.append((event_type, data))

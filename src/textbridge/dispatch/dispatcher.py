@@ -38,17 +38,17 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from textbridge.campaigns.service import CANCELLED as CAMPAIGN_CANCELLED
 from textbridge.campaigns.service import PAUSED as CAMPAIGN_PAUSED
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
-from textbridge.dispatch import history, schedule
+from textbridge.dispatch import history, rows, schedule
 from textbridge.dispatch.governor import Governor, unlimited
 from textbridge.dispatch.policy import Limits, decide
 from textbridge.messaging import status
@@ -251,20 +251,25 @@ class Dispatcher:
             if housekeeping:
                 await _recover_expired(uow)
             batch = self._batch if limit is None else limit
-            found = list(await uow.session.scalars(due_query(batch), {"now": utcnow()}))
-            messages = await schedule.release_due_and_hold_quiet(uow, found, release=housekeeping)
+            now = utcnow()
+            found = await rows.load(uow.session, due_query(batch), {"now": now})
+            leaving, held = await schedule.quiet_holds(uow, found, now)
+            if housekeeping:
+                await schedule.release_due(uow, now)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
-            messages = await self._governor.admit(messages)
+            admitted = await self._governor.admit(leaving)
             lease_until = utcnow() + self._lease
-            for message in messages:
+            for message in admitted:
                 history.change(
                     message,
                     status.SENDING,
                     attempts=message.attempts + 1,
                     lease_expires_at=lease_until,
                 )
-            await history.record(uow, messages)
-            claimed = [self._claimed(message) for message in messages]
+            events = [(m, schedule.move_key(m)) for m in held]
+            events += [(m, history.event_key(m)) for m in admitted]
+            await rows.write(uow, [*held, *leaving], events)
+            claimed = [self._claimed(message) for message in admitted]
             await uow.commit()
             return claimed, len(found)
 
@@ -366,10 +371,7 @@ class Dispatcher:
         by_id = dict(outcomes)
         async with UnitOfWork(self._sessions, self._bus) as uow:
             # Locked: a status callback may be applying to one of them at the same moment.
-            # In id order, so that two transactions locking overlapping rows cannot deadlock.
-            messages = await uow.session.scalars(
-                select(Message).where(Message.id.in_(by_id)).order_by(Message.id).with_for_update()
-            )
+            messages = await rows.load(uow.session, _RECORD_QUERY, {"ids": list(by_id)})
             changed = []
             for message in messages:
                 outcome = by_id[message.id]
@@ -379,7 +381,7 @@ class Dispatcher:
                 self._apply(message, outcome)
                 changed.append(message)
             await _keep_stopped_campaigns_stopped(uow.session, changed)
-            await history.record(uow, changed)
+            await rows.write(uow, messages, [(m, history.event_key(m)) for m in changed])
             await uow.commit()
 
     def _apply(self, message: Message, outcome: Outcome) -> None:
@@ -444,30 +446,40 @@ async def _keep_stopped_campaigns_stopped(session: AsyncSession, changed: list[M
 
 
 @functools.lru_cache(maxsize=128)
-def due_query(batch: int) -> Select[Message]:
-    """Built once per batch size (claims are frequent and small): `now` is bound at execution."""
-    older = aliased(Message)
+def due_query(batch: int) -> Select[Any]:
+    """Built once per batch size (claims are frequent and small): `now` is bound at execution.
+    Core rows (`rows.load`), not ORM objects."""
+    m, older = rows.MESSAGES.c, rows.MESSAGES.alias("older").c
     held_back = exists().where(
-        older.from_address == Message.from_address,
-        older.to_address == Message.to_address,
+        older.from_address == m.from_address,
+        older.to_address == m.to_address,
         # Written into the SQL as literals: only then can SQLite (and a generic PostgreSQL plan)
         # match the partial index `ix_messages_unsettled_pair`, whose condition is this list.
         older.status.in_(bindparam("unsettled", UNSETTLED, expanding=True, literal_execute=True)),
         # A reply is not held back by campaign traffic (a paused campaign's included).
-        older.priority <= Message.priority,
+        older.priority <= m.priority,
         or_(
-            older.created_at < Message.created_at,
-            and_(older.created_at == Message.created_at, older.id < Message.id),
+            older.created_at < m.created_at,
+            and_(older.created_at == m.created_at, older.id < m.id),
         ),
     )
     return (
-        select(Message)
-        .where(Message.status == status.ACCEPTED, Message.next_attempt_at <= bindparam("now", None))
+        rows.messages_query()
+        .where(m.status == status.ACCEPTED, m.next_attempt_at <= bindparam("now", None))
         .where(~held_back)
-        .order_by(Message.priority, Message.next_attempt_at)
+        .order_by(m.priority, m.next_attempt_at)
         .limit(batch)
-        .with_for_update(skip_locked=True, of=Message)
+        .with_for_update(skip_locked=True, of=rows.MESSAGES)
     )
+
+
+_RECORD_QUERY = (
+    rows.messages_query()
+    .where(rows.MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+    # In id order, so that two transactions locking overlapping rows cannot deadlock.
+    .order_by(rows.MESSAGES.c.id)
+    .with_for_update(of=rows.MESSAGES)
+)
 
 
 async def _recover_expired(uow: UnitOfWork) -> None:
