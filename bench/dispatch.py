@@ -15,8 +15,10 @@
    callbacks to a sink in this process (the dispatchers alone are measured), "with
    callbacks" sends them to textbridge (`public_url`), which then also ingests and applies
    them, and the rate until all are `delivered` is printed too. The dispatchers are
-   `textbridge serve` processes until `textbridge worker` exists: `WORKER_COMMAND` is the
-   one line to switch. The governor does not exist on this branch: nothing to turn off.
+   `textbridge serve` processes (the HTTP role's event relay included); `--worker` runs the
+   dispatch-only rows with `textbridge worker` instead (no HTTP role: the deployment the
+   issue names). "With callbacks" needs `serve` (the callbacks come to the same process).
+   The governor is off (`TEXTBRIDGE_GOVERNOR=false`).
 4. Sandbox end to end (one `serve` on SQLite, sandbox mode, its simulator in-process): 32 API
    clients post M messages; the time runs from the first request until the event stream
    (`/api/v1/events`, opened before) has shown every one `delivered`. Compared with the
@@ -49,14 +51,15 @@ import httpx
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-DATABASE = "textbridge_bench_engine"
+DATABASE = "textbridge_bench_engine"  # --database: one of your own beside others' runs
 AUTH_ID = "MABENCHENGINEXXXXXXX"
 AUTH_TOKEN = "bench-engine-token-0123456789"  # a throwaway bench credential
 API_KEY = "tb_bench_engine_key_0123456789abcdefghij"
 FROM_NUMBER = "+14155550100"
 CLIENTS = 32
-WORKER_COMMAND = ["serve"]  # becomes ["worker"] once `textbridge worker` lands
+WORKER_READY_LINE = "textbridge worker: running"  # textbridge.cli.worker.READY_LINE
 TARGET_ONE = 0.5
+DISPATCH_CONCURRENCY = 16  # the default of TEXTBRIDGE_DISPATCH_CONCURRENCY
 TARGET_SANDBOX = 1 / 20
 
 
@@ -84,16 +87,28 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"nothing listens on {port} after {timeout}s")
 
 
+def wait_for_line(log: Path, line: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while line not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"no {line!r} in {log}")
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def running(
-    command: list[str], env: dict[str, str], port: int, log: Path
+    command: list[str], env: dict[str, str], port: int | None, log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """`port` None: a `textbridge worker`, ready when its log says so."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            wait_for_port(port, process)
+            if port is None:
+                wait_for_line(log, WORKER_READY_LINE, process)
+            else:
+                wait_for_port(port, process)
             yield process
         finally:
             if process.poll() is None:
@@ -123,12 +138,12 @@ def recipient(index: int) -> str:
 # ---------------------------------------------------------------------------- ceiling
 
 
-async def ceiling(simulator: str, count: int) -> float:
+async def ceiling(simulator: str, count: int, clients: int = CLIENTS) -> float:
     """Plivo sends posted by a plain httpx client: the simulator's bare accept rate."""
     url = f"{simulator}/v1/Account/{AUTH_ID}/Message/"
     auth = httpx.BasicAuth(AUTH_ID, AUTH_TOKEN)
     queue = iter(range(count))
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async with httpx.AsyncClient(auth=auth, limits=limits, timeout=30) as client:
 
@@ -139,21 +154,21 @@ async def ceiling(simulator: str, count: int) -> float:
                 assert response.status_code == 202, response.text
 
         started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
+        await asyncio.gather(*(one_client() for _ in range(clients)))
         return count / (time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------------------- dispatch
 
 
-async def fresh_database(admin_url: str) -> str:
+async def fresh_database(admin_url: str, database: str) -> str:
     connection = await asyncpg.connect(admin_url)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {DATABASE}")
+        await connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {database}")
     finally:
         await connection.close()
-    return admin_url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    return admin_url.rsplit("/", 1)[0] + f"/{database}"
 
 
 def provider_env(
@@ -319,10 +334,11 @@ def sink() -> Iterator[str]:
 def run_dispatch(
     args: argparse.Namespace, simulator: str, workers: int, logs: Path, callbacks_to: str | None
 ) -> dict:
-    url = asyncio.run(fresh_database(args.admin_url))
+    url = asyncio.run(fresh_database(args.admin_url, args.database))
     url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
     binary = textbridge_binary()
     ports = [free_port() for _ in range(workers)]
+    as_worker = args.worker and callbacks_to is not None  # callbacks need serve's HTTP
     env0 = provider_env(url, simulator, ports[0], callbacks_to)
     subprocess.run([binary, "db", "upgrade"], env=env0, check=True, capture_output=True)
     asyncio.run(enqueue(env0, args.messages))
@@ -330,9 +346,9 @@ def run_dispatch(
         processes = [
             stack.enter_context(
                 running(
-                    [binary, *WORKER_COMMAND],
+                    [binary, "worker" if as_worker else "serve"],
                     provider_env(url, simulator, port, callbacks_to),
-                    port,
+                    None if as_worker else port,
                     logs / f"worker{workers}-{n}-{'sink' if callbacks_to else 'tb'}.log",
                 )
             )
@@ -458,7 +474,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--sandbox-messages", type=int, default=600)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default=DATABASE, help="PostgreSQL database to (re)create")
     parser.add_argument("--skip-sandbox", action="store_true")
+    parser.add_argument("--skip-callbacks", action="store_true", help="dispatch only")
+    parser.add_argument(
+        "--worker", action="store_true", help="dispatch only: `textbridge worker`, not `serve`"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy each dispatcher process")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
@@ -476,9 +497,15 @@ def main() -> None:
         print(f"ceiling: simulator bare accept rate {bare:.0f}/s "
               f"(simulator CPU {1000 * (cpu_seconds(sim.pid) - sim_cpu) / args.messages:.2f} "
               "ms/message)", flush=True)  # fmt: skip
+        # The dispatcher sends `TEXTBRIDGE_DISPATCH_CONCURRENCY` at a time: is 32 a fair ceiling?
+        concurrency = int(os.environ.get("TEXTBRIDGE_DISPATCH_CONCURRENCY", DISPATCH_CONCURRENCY))
+        at_concurrency = asyncio.run(ceiling(simulator, args.messages, concurrency))
+        print(f"(for reference, not the ceiling: {concurrency} concurrent requests "
+              f"{at_concurrency:.0f}/s)", flush=True)  # fmt: skip
         results = {}
         with sink() as sink_url:
-            for mode, callbacks_to in (("dispatch only", sink_url), ("with callbacks", None)):
+            modes = (("dispatch only", sink_url), ("with callbacks", None))
+            for mode, callbacks_to in modes[: 1 if args.skip_callbacks else 2]:
                 for workers in (1, 2):
                     httpx.post(f"{simulator}/control/reset")
                     sim_cpu = cpu_seconds(sim.pid)
@@ -486,7 +513,7 @@ def main() -> None:
                     result["simulator_cpu_seconds"] = cpu_seconds(sim.pid) - sim_cpu
                     results[mode, workers] = result
                     report(mode, result, bare)
-    for mode in ("dispatch only", "with callbacks"):
+    for mode in ("dispatch only", "with callbacks")[: 1 if args.skip_callbacks else 2]:
         one, two = results[mode, 1], results[mode, 2]
         print(
             f"RESULT {mode}: one process {one['submitted_rate'] / bare:.2f} of the ceiling "
@@ -500,13 +527,13 @@ def main() -> None:
             f"1/{bare / sandbox['rate']:.0f} of the ceiling (target >= 1/20); serve CPU "
             f"{sandbox['cpu_ms_per_message']:.1f} ms/message"
         )
-    asyncio.run(drop(args.admin_url))
+    asyncio.run(drop(args.admin_url, args.database))
 
 
-async def drop(admin_url: str) -> None:
+async def drop(admin_url: str, database: str) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     finally:
         await connection.close()
 

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         1_000_000, ge=1, validation_alias=_env("TEXTBRIDGE_API_MAX_BODY_BYTES")
     )
     dispatch_concurrency: int = Field(
-        8, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
+        16, ge=1, le=1000, validation_alias=_env("TEXTBRIDGE_DISPATCH_CONCURRENCY")
     )
     journal_retention_days: int = Field(
         30, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_JOURNAL_RETENTION_DAYS")

@@ -19,7 +19,7 @@ from ..support.processes import Command
 from .deployment import Deployment, Serve, deployment
 
 MESSAGES = 20
-CONCURRENCY = 8  # TEXTBRIDGE_DISPATCH_CONCURRENCY's default
+CONCURRENCY = 16  # TEXTBRIDGE_DISPATCH_CONCURRENCY's default
 SEND_DELAY = 6  # the simulator holds each answer this long (the call deadline is 30 s)
 GRACE = 30  # TEXTBRIDGE_SHUTDOWN_GRACE_SECONDS's default
 

@@ -29,7 +29,6 @@ from textbridge.audit import log
 from textbridge.compliance import keywords
 from textbridge.compliance.identity import address_hasher
 from textbridge.db.base import utcnow
-from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import address, status
 from textbridge.messaging.errors import RecipientOptedOut
 from textbridge.messaging.text import excerpt
@@ -260,29 +259,26 @@ async def refuse_if_opted_out(db: AsyncSession, message: Message) -> None:
         )
 
 
-async def skip_opted_out(uow: UnitOfWork, messages: Sequence[Message]) -> list[Message]:
-    """The dispatcher's claim: the messages whose recipient opted out (after they were
-    accepted: a campaign, a scheduled message) end `cancelled` with `recipient_opted_out`, in
-    one query for the batch; the others are returned to be sent."""
-    from textbridge.dispatch import history  # the dispatcher imports us
-
+async def split_opted_out(
+    db: AsyncSession, messages: Sequence[Message]
+) -> tuple[list[Message], list[Message]]:
+    """The dispatcher's claim, in one query for the batch: (the messages that may go on, the
+    ones whose recipient opted out after they were accepted: a campaign, a scheduled message).
+    The latter are changed to `cancelled` with `recipient_opted_out`; the caller writes them
+    with their history, as it writes the rest of its claim."""
     candidates = [m for m in messages if not is_consent_reply(m)]
-    blocked = await opted_out(uow.session, {(m.to_address, m.from_address) for m in candidates})
+    blocked = await opted_out(db, {(m.to_address, m.from_address) for m in candidates})
     if not blocked:
-        return list(messages)
+        return list(messages), []
     skipped = [m for m in candidates if (m.to_address, m.from_address) in blocked]
     for message in skipped:
-        history.change(
-            message,
-            status.CANCELLED,
-            error_code=ERROR_CODE,
-            error_message="not sent: the recipient opted out of this sender",
-            next_attempt_at=None,
-            lease_expires_at=None,
-        )
-    await history.record(uow, skipped)
+        message.status = status.CANCELLED
+        message.error_code = ERROR_CODE
+        message.error_message = "not sent: the recipient opted out of this sender"
+        message.next_attempt_at = None
+        message.lease_expires_at = None
     gone = {m.id for m in skipped}
-    return [m for m in messages if m.id not in gone]
+    return [m for m in messages if m.id not in gone], skipped
 
 
 async def note_provider_opt_outs(db: AsyncSession, messages: Iterable[Message]) -> None:

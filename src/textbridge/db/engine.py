@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -26,10 +28,35 @@ def create_engine(database_url: str) -> AsyncEngine:
         return engine
     # Thirty connections, kept: with overflow connections (opened for a burst, closed at
     # check-in) 32 concurrent API clients made PostgreSQL start a backend every few requests.
-    # Pre-ping stays (three round trips a checkout): see DESIGN-NOTES, "API send: ...".
-    return create_async_engine(
-        database_url, pool_size=30, max_overflow=0, pool_pre_ping=True, hide_parameters=True
-    )
+    engine = create_async_engine(database_url, pool_size=30, max_overflow=0, hide_parameters=True)
+    event.listen(engine.sync_engine, "checkin", _note_checkin)
+    event.listen(engine.sync_engine, "checkout", _check_alive)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled connection idle for longer is pinged (one round trip) before use."""
+
+
+def _note_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _check_alive(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
+    """Instead of `pool_pre_ping`: SQLAlchemy's ping on asyncpg is three round trips (BEGIN, a
+    query, ROLLBACK) on every checkout, a third of a small claim's. A connection the server
+    closed (a restart) is closed on our side as soon as the loop has read the end of its
+    socket: that check is free. One idle for a while is pinged with a single query. Raising
+    `DisconnectionError` makes the pool replace the connection (PoolEvents.checkout)."""
+    driver = dbapi_connection.driver_connection
+    if driver.is_closed():
+        raise exc.DisconnectionError("the connection was closed")
+    if time.monotonic() - record.info.get("checked_in_at", 0.0) < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        await_(driver.fetchrow(";"))
+    except Exception as error:
+        raise exc.DisconnectionError("the connection failed its ping") from error
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

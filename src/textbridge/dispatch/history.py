@@ -8,6 +8,7 @@ NOTHING` for all its events, with the same dedup keys, so the history reads the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -55,21 +56,27 @@ async def record(
         return
     await uow.session.flush()
     now = utcnow()
-    rows = [
-        {
-            "id": new_id(),
-            "message_id": message.id,
-            "dedup_key": key(message),
-            "source": source,
-            "status": message.status,
-            "applied": True,
-            "error_code": message.error_code,
-            "occurred_at": now,
-            "received_at": now,
-        }
-        for message in messages
-    ]
-    dialect = uow.session.get_bind().dialect.name
-    await uow.session.execute(_INSERTS[dialect], rows)
+    rows = [event_row(message, key(message), source, now) for message in messages]
+    await uow.session.execute(insert_for(uow), rows)
     for message in messages:
         uow.emit("message.status", MessageOut.of(message).event_data())
+
+
+def event_row(message: Message, key: str, source: str, now: datetime) -> dict[str, Any]:
+    """The history row of `message`'s current status."""
+    return {
+        "id": new_id(),
+        "message_id": message.id,
+        "dedup_key": key,
+        "source": source,
+        "status": message.status,
+        "applied": True,
+        "error_code": message.error_code,
+        "occurred_at": now,
+        "received_at": now,
+    }
+
+
+def insert_for(uow: UnitOfWork) -> Insert:
+    """The events insert (`ON CONFLICT DO NOTHING` on the dedup key) for the session's database."""
+    return _INSERTS[uow.session.get_bind().dialect.name]

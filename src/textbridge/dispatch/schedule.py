@@ -161,16 +161,22 @@ async def release_due_and_hold_quiet(
     that process is releasing them. `release=False` skips the release (a frequent caller
     releases once in a while)."""
     now = now or utcnow()
-    leaving = await _hold_quiet(uow, claimed, now)
+    leaving, held = await quiet_holds(uow, claimed, now)
+    await _record_moves(uow, held)
     if release:
-        await _release_due(uow, now)
+        await release_due(uow, now)
     return leaving
 
 
-async def _hold_quiet(uow: UnitOfWork, claimed: Sequence[Message], now: datetime) -> list[Message]:
+async def quiet_holds(
+    uow: UnitOfWork, claimed: Sequence[Message], now: datetime
+) -> tuple[list[Message], list[Message]]:
+    """Which of `claimed` may leave now, and which are inside their quiet hours: those are
+    changed to `held` in memory, for the caller to write (with `move_key` as their event's
+    key)."""
     windowed = [message for message in claimed if message.quiet_hours]
     if not windowed:
-        return list(claimed)
+        return list(claimed), []
     overrides = await _time_zone_overrides(uow, {m.conversation_id for m in windowed})
     leaving, held = [], []
     for message in claimed:
@@ -180,8 +186,7 @@ async def _hold_quiet(uow: UnitOfWork, claimed: Sequence[Message], now: datetime
         else:
             message.status, message.next_attempt_at = status.HELD, leaves_at
             held.append(message)
-    await _record_moves(uow, held)
-    return leaving
+    return leaving, held
 
 
 def _quiet_until(message: Message, time_zone: str | None, now: datetime) -> datetime | None:
@@ -208,7 +213,8 @@ async def _time_zone_overrides(
     return {conversation_id: zone for conversation_id, zone in rows if zone}
 
 
-async def _release_due(uow: UnitOfWork, now: datetime) -> None:
+async def release_due(uow: UnitOfWork, now: datetime) -> None:
+    """Move due `scheduled` and `held` rows to `accepted` (at most `RELEASE_BATCH`)."""
     due = list(
         await uow.session.scalars(
             select(Message)
@@ -228,9 +234,9 @@ async def _record_moves(uow: UnitOfWork, moved: Sequence[Message]) -> None:
     """Write the status changes of `moved`: one history event each and a live event. An
     event's key names the message's leaving time, since a message may be held, released and
     held again at the same attempt count."""
-    await history.record(uow, moved, key=_move_key)
+    await history.record(uow, moved, key=move_key)
 
 
-def _move_key(message: Message) -> str:
+def move_key(message: Message) -> str:
     leaving = f"{message.next_attempt_at:%Y%m%dT%H%M%S%f}" if message.next_attempt_at else ""
     return f"{history.event_key(message)}:{leaving}"

@@ -109,6 +109,9 @@ class EventRelay:
         """Publish the committed events after the last one published; True when a full batch
         was read (more may be waiting)."""
         async with self._sessions() as session:
+            # One statement, so no transaction: BEGIN and ROLLBACK around it were two of its
+            # three round trips, paid in every process for every transaction that emits.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             if self._published is None:
                 # Streams start now: what was written before is history. The sequence, not
                 # max(id): after a purge or truncate the table may be empty while the ids go on

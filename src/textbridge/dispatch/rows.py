@@ -1,0 +1,193 @@
+"""The dispatcher's reads and writes of message rows, with SQLAlchemy Core (issue 7).
+
+A claim and a record run for every message, one or two messages at a time (a claim takes the
+free send slots, which free one at a time). Through the ORM each cost about ten round trips
+(the rows, a selectin query for their attachments, a flush, the history insert, the live
+events insert) and as much CPU in loading and flushing as the provider call itself. Here:
+
+- `load` reads Core rows into transient `Message` objects (never added to a session, so the
+  hooks, `outbound_of` and `MessageOut` read them like any message), with a flag saying
+  whether a row has attachments: only those rows' attachments are read (text needs no query).
+- `write` writes the dispatch fields of changed messages and their history and live events.
+  On PostgreSQL it is one statement (an `UPDATE ... FROM unnest(...)` with the events'
+  inserts as CTEs, and the NOTIFY of `realtime/relay.append`); elsewhere an executemany
+  UPDATE, one events insert, and the live events through the unit of work.
+
+The rows must be locked by the caller (the claim's `FOR UPDATE SKIP LOCKED`, the record's
+`FOR UPDATE`): `write` writes back every dispatch field as the object holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, Table, bindparam, exists, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from textbridge.db.base import new_id, utcnow
+from textbridge.db.uow import UnitOfWork
+from textbridge.dispatch import history
+from textbridge.messaging.schemas import MessageOut
+from textbridge.models import Attachment, Message
+from textbridge.realtime.listener import EVENTS
+
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+ATTACHMENTS: Table = Attachment.__table__  # type: ignore[assignment]
+_COLUMNS = tuple(column.key for column in MESSAGES.columns)
+_ATTACHMENT_COLUMNS = tuple(column.key for column in ATTACHMENTS.columns)
+HAS_MEDIA = exists().where(ATTACHMENTS.c.message_id == MESSAGES.c.id).label("has_media")
+
+WRITTEN = (
+    "status",
+    "attempts",
+    "rate_limited",
+    "next_attempt_at",
+    "lease_expires_at",
+    "error_code",
+    "error_message",
+    "provider_message_id",
+    "updated_at",
+)
+"""The fields the dispatcher changes; `write` writes all of them for each changed row."""
+
+Event = tuple[Message, str]
+"""A status change to keep in the history, with its dedup key."""
+
+
+def messages_query() -> Select[Any]:
+    """Every column of `messages`, and whether the row has attachments."""
+    return select(MESSAGES, HAS_MEDIA)
+
+
+async def load(
+    session: AsyncSession, query: Select[Any], params: Mapping[str, Any]
+) -> list[Message]:
+    """The rows of `query` (built on `messages_query`) as transient messages, in order."""
+    rows = (await session.execute(query, params)).mappings().all()
+    messages = [Message(**{key: row[key] for key in _COLUMNS}) for row in rows]
+    with_media = [
+        message.id for message, row in zip(messages, rows, strict=True) if row["has_media"]
+    ]
+    if with_media:
+        media = await _attachments(session, with_media)
+        for message in messages:
+            message.attachments = media.get(message.id, [])
+    return messages
+
+
+async def _attachments(
+    session: AsyncSession, message_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Attachment]]:
+    rows = await session.execute(
+        select(ATTACHMENTS)
+        .where(ATTACHMENTS.c.message_id.in_(message_ids))
+        .order_by(ATTACHMENTS.c.message_id, ATTACHMENTS.c.position)
+    )
+    found: dict[uuid.UUID, list[Attachment]] = defaultdict(list)
+    for row in rows.mappings():
+        found[row["message_id"]].append(
+            Attachment(**{key: row[key] for key in _ATTACHMENT_COLUMNS})
+        )
+    return found
+
+
+async def write(
+    uow: UnitOfWork, changed: Sequence[Message], events: Sequence[Event], source: str = "textbridge"
+) -> None:
+    """Write the `WRITTEN` fields of `changed` (`updated_at` set now) and, for each of
+    `events`, a history event (deduplicated by its key, as `history.record` does) and a
+    live `message.status` event."""
+    if not changed:
+        return
+    now = utcnow()
+    for message in changed:
+        message.updated_at = now
+    live = [("message.status", MessageOut.of(message).event_data()) for message, _ in events]
+    if uow.session.get_bind().dialect.name == "postgresql" and uow.durable_events:
+        await uow.session.execute(_WRITE_PG, _pg_params(changed, events, live, source, now))
+        return
+    values: dict[str, Any] = {name: bindparam(f"w_{name}") for name in WRITTEN}
+    connection = await uow.session.connection()
+    await connection.execute(
+        update(MESSAGES).where(MESSAGES.c.id == bindparam("w_id")).values(values),
+        [{"w_id": m.id, **{f"w_{name}": getattr(m, name) for name in WRITTEN}} for m in changed],
+    )
+    if events:
+        rows = [history.event_row(message, key, source, now) for message, key in events]
+        await uow.session.execute(history.insert_for(uow), rows)
+    for event_type, data in live:
+        uow.emit(event_type, data)
+
+
+def _pg_params(
+    changed: Sequence[Message],
+    events: Sequence[Event],
+    live: list[tuple[str, dict[str, Any]]],
+    source: str,
+    now: datetime,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"ids": [m.id for m in changed]}
+    for name in WRITTEN:
+        params[name] = [getattr(m, name) for m in changed]
+    params.update(
+        event_ids=[new_id() for _ in events],
+        event_messages=[message.id for message, _ in events],
+        event_keys=[key for _, key in events],
+        event_statuses=[message.status for message, _ in events],
+        event_errors=[message.error_code for message, _ in events],
+        source=source,
+        now=now,
+        live=json.dumps([{"type": kind, "data": data} for kind, data in live]),
+        channel=EVENTS,
+    )
+    return params
+
+
+# Data-modifying CTEs run once and to completion whether or not the main query reads them.
+# The live events are the last thing written before commit, after every row lock is held
+# (see `realtime/relay.py`: events of one row are numbered in commit order).
+_WRITE_PG = text(
+    """
+    WITH changed AS (
+        UPDATE messages AS m SET
+            status = c.status, attempts = c.attempts, rate_limited = c.rate_limited,
+            next_attempt_at = c.next_attempt_at, lease_expires_at = c.lease_expires_at,
+            error_code = c.error_code, error_message = c.error_message,
+            provider_message_id = c.provider_message_id, updated_at = c.updated_at
+        FROM unnest(
+            CAST(:ids AS uuid[]), CAST(:status AS varchar[]), CAST(:attempts AS integer[]),
+            CAST(:rate_limited AS integer[]), CAST(:next_attempt_at AS timestamptz[]),
+            CAST(:lease_expires_at AS timestamptz[]), CAST(:error_code AS varchar[]),
+            CAST(:error_message AS varchar[]), CAST(:provider_message_id AS varchar[]),
+            CAST(:updated_at AS timestamptz[])
+        ) AS c(id, status, attempts, rate_limited, next_attempt_at, lease_expires_at,
+               error_code, error_message, provider_message_id, updated_at)
+        WHERE m.id = c.id
+    ), history AS (
+        INSERT INTO message_events
+            (id, message_id, dedup_key, source, status, applied, error_code, occurred_at,
+             received_at)
+        SELECT e.id, e.message_id, e.dedup_key, CAST(:source AS varchar), e.status, true,
+               e.error_code, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+        FROM unnest(
+            CAST(:event_ids AS uuid[]), CAST(:event_messages AS uuid[]),
+            CAST(:event_keys AS varchar[]), CAST(:event_statuses AS varchar[]),
+            CAST(:event_errors AS varchar[])
+        ) AS e(id, message_id, dedup_key, status, error_code)
+        ON CONFLICT (dedup_key) DO NOTHING
+    ), live AS (
+        INSERT INTO live_events (type, data, created_at)
+        SELECT event ->> 'type', event -> 'data', now()
+        FROM jsonb_array_elements(CAST(:live AS jsonb)) WITH ORDINALITY AS e(event, n)
+        ORDER BY n
+        RETURNING id
+    )
+    SELECT pg_notify(:channel, '') FROM (SELECT count(*) AS n FROM live) AS done
+    WHERE done.n > 0
+    """
+)
