@@ -21,6 +21,7 @@ from textbridge.api import (
     media,
     messages,
     review,
+    rights,
     senders,
     templates,
 )
@@ -67,6 +68,7 @@ def create_app(
         journal,
         review,
         contacts,
+        rights,
         campaigns,
     )
     for module in routers:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from textbridge.auth.keys import VerifiedKeys
 from textbridge.campaigns.report import ProgressPublisher
+from textbridge.compliance.retention import ContentPurger
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -99,6 +100,8 @@ class Runtime:
             self._start("dispatcher", self.dispatcher.run())
             self._start("journal-applier", self.applier.run())
             self._start("journal-purge", self.purger.run())
+            content = ContentPurger(self.sessions, self.settings.message_retention_days)
+            self._start("content-purge", content.run())
             if self.media is not None:
                 self._start("media-fetcher", self.media.run())
             if self.bus.durable:

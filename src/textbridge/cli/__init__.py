@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textbridge.cli import (
     campaign,
+    contacts,
     db,
     journal,
     keys,
@@ -30,3 +31,4 @@ app.add_typer(simulator.app, name="sim")
 app.add_typer(templates.app, name="templates")
 app.add_typer(messages.app, name="messages")
 app.add_typer(campaign.app, name="campaign")
+app.add_typer(contacts.app, name="contacts")
