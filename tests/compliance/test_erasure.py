@@ -70,6 +70,9 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_their_opt_out(
     assert report["opt_out_recorded"] is False  # she had opted out already
     assert found_in_database(textbridge.database, ZELDA) == []
     assert found_in_files(tmp_path / "media", ZELDA) == []
+    if textbridge.database.backend == "sqlite":  # the database file and its write-ahead log
+        assert list(tmp_path.glob("*.db-wal"))
+        assert found_in_files(tmp_path, ZELDA) == []
     assert not any(path.exists() for path in zelda_files)
     # Boris is untouched, in the database and on disk.
     assert _export(textbridge, BORIS) == boris_before

@@ -67,6 +67,8 @@ ERASED = "erased"
 ERASURE_SOURCE = "erasure"
 WAITING = (status.ACCEPTED, *status.DEFERRED)
 _REDACTED = "[erased]"
+CHECKPOINT_TRIES = 20
+CHECKPOINT_PAUSE_SECONDS = 0.1
 
 
 @dataclass
@@ -118,8 +120,29 @@ async def erase(
         )
         await db.commit()
     await delete_files(sessions, files, report)
+    await _checkpoint_sqlite(sessions)
     log.info("contact erased", address_hash=who.address_hash, **report.counts())
     return report
+
+
+async def _checkpoint_sqlite(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """On SQLite, the pages before the erasure stay in the write-ahead log until a checkpoint
+    copies it back and truncates it (secure_delete, set at connect, zeroes what the erasure
+    overwrote within the pages). A reader still on an older snapshot makes a checkpoint stop
+    short: tried a few times, then left to SQLite's own checkpoints (logged)."""
+    engine = sessions.kw["bind"]
+    if engine is None or engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        for _ in range(CHECKPOINT_TRIES):
+            cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, *_ = await cursor.fetchone()
+            if not busy:
+                return
+            await anyio.sleep(CHECKPOINT_PAUSE_SECONDS)
+    log.warning("the write-ahead log could not be truncated after an erasure; SQLite will")
 
 
 async def erase_in(db: AsyncSession, who: Person, report: ErasureReport) -> list[uuid.UUID]:
