@@ -124,6 +124,12 @@ def test_erasure_is_idempotent_and_records_an_opt_out_when_there_was_none(
     assert again.json()["opt_out_recorded"] is False
     assert again.json()["contacts"] == 1  # found again by its pseudonym
     assert found_in_database(textbridge.database, BORIS) == []
+    [conversation] = textbridge.api.get("/api/v1/conversations").json()
+    assert conversation["contact_address"] == f"erased:{again.json()['address_hash']}"
+    assert (conversation["contact_name"], conversation["last_message_preview"]) == (None, None)
+    assert conversation["replyable"] is False
+    [message] = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()
+    assert (message["direction"], message["text"]) == ("inbound", None)
     hashed = address_hash(textbridge.database, BORIS.address)
     assert textbridge.database.rows(
         "SELECT action, source, address FROM consent_records WHERE address_hash = :h", h=hashed

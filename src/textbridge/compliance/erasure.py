@@ -109,7 +109,7 @@ async def erase(
     async with sessions() as db:
         who = await person(db, raw_address)
         report = ErasureReport(who.address_hash)
-        files = await erase_in(db, who, report)
+        files = await erase_in(db, who, report, actor=actor)
         await audit.record(
             db,
             actor=actor,
@@ -145,7 +145,9 @@ async def _checkpoint_sqlite(sessions: async_sessionmaker[AsyncSession]) -> None
     log.warning("the write-ahead log could not be truncated after an erasure; SQLite will")
 
 
-async def erase_in(db: AsyncSession, who: Person, report: ErasureReport) -> list[uuid.UUID]:
+async def erase_in(
+    db: AsyncSession, who: Person, report: ErasureReport, *, actor: str
+) -> list[uuid.UUID]:
     """Every database change of an erasure, in the caller's transaction; returns the
     attachments whose files are to be deleted once it commits."""
     known_as = (*who.forms, who.pseudonym)  # the pseudonym: a repeated erasure
@@ -170,7 +172,7 @@ async def erase_in(db: AsyncSession, who: Person, report: ErasureReport) -> list
     )
     await _erase_campaign_rows(db, who, report)
     await _erase_copies(db, who, conversations, report)
-    await _tombstone_consent(db, who, report)
+    await _tombstone_consent(db, who, report, actor)
     return files
 
 
@@ -303,7 +305,9 @@ async def _delete_ids(db: AsyncSession, column: Any, ids: list[Any]) -> int:
     return await _rowcount(db, delete(column.table).where(column.in_(ids)))
 
 
-async def _tombstone_consent(db: AsyncSession, who: Person, report: ErasureReport) -> None:
+async def _tombstone_consent(
+    db: AsyncSession, who: Person, report: ErasureReport, actor: str
+) -> None:
     mine = ConsentRecord.address_hash == who.address_hash
     report.consent_records = await _rowcount(
         db,
@@ -326,7 +330,7 @@ async def _tombstone_consent(db: AsyncSession, who: Person, report: ErasureRepor
                 scope=ALL_SENDERS,
                 source=ERASURE_SOURCE,
                 kind="express",
-                actor=ERASURE_SOURCE,
+                actor=actor[:200],
             )
         )
         await db.flush()

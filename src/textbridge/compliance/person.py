@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.compliance.identity import address_hasher
+from textbridge.messaging import address
 
-ERASED_KIND = "erased"
+ERASED_KIND = address.ERASED
 """`contacts.address_kind` of an erased contact; its address is `pseudonym`."""
 PSEUDONYM_PREFIX = "erased:"
 _PHONE_LIKE = re.compile(r"[+0-9][0-9 ()./-]*")
