@@ -25,12 +25,16 @@ _PHONE_LIKE = re.compile(r"[+0-9][0-9 ()./-]*")
 
 
 def normalized(raw: str) -> str:
-    """The address as our columns hold it: a number written any common way becomes E.164
-    (`+1 415-555-0199` -> `+14155550199`); any other address is kept as given."""
+    """The address as our columns hold it, read as a provider's `from` is read
+    (`address.of_sender`): a number written any common way becomes E.164 (`+1 415-555-0199`,
+    `14155550199` -> `+14155550199`), a short code stays digits, any other address as given."""
     text = raw.strip()
     if _PHONE_LIKE.fullmatch(text):
-        return "+" + re.sub(r"[^0-9]", "", text)
-    return text
+        text = re.sub(r"[^0-9+]", "", text)
+    try:
+        return address.of_sender(text, "whatsapp").value
+    except address.InvalidAddress:
+        return text
 
 
 @dataclass(frozen=True, slots=True)
