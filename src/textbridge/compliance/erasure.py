@@ -39,7 +39,7 @@ from typing import Any
 
 import anyio
 import structlog
-from sqlalchemy import Text, cast, delete, desc, func, null, or_, select, update
+from sqlalchemy import Text, case, cast, delete, desc, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.audit import log as audit
@@ -224,15 +224,14 @@ async def _erase_messages(
         .where(theirs, Message.direction == "outbound", Message.status.in_(WAITING))
         .values(status=status.CANCELLED, error_code=ERASED, next_attempt_at=None),
     )
-    for column in (Message.from_address, Message.to_address):
-        await db.execute(
-            update(Message).where(theirs, column.in_(who.forms)).values({column.key: who.pseudonym})
-        )
+    # One pass over their messages: a 100 000-message history is one UPDATE, not three.
     report.messages = await _rowcount(
         db,
         update(Message)
         .where(theirs)
         .values(
+            from_address=_pseudonymised(Message.from_address, who),
+            to_address=_pseudonymised(Message.to_address, who),
             body=None,
             payload=null(),  # None would store JSON 'null'
             error_message=None,
@@ -240,6 +239,10 @@ async def _erase_messages(
             request_hash=None,
         ),
     )
+
+
+def _pseudonymised(column: Any, who: Person) -> Any:
+    return case((column.in_(who.forms), who.pseudonym), else_=column)
 
 
 async def _erase_campaign_rows(db: AsyncSession, who: Person, report: ErasureReport) -> None:
