@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
+
+from textbridge.auth.keys import hash_key
+from textbridge.models import ApiKey
 
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge
@@ -22,6 +26,8 @@ from .people import (
     record_opt_out,
     run_campaigns,
 )
+
+SEND_READ_KEY = "tb_send_read_0123456789abcdefghijklmn"
 
 
 def _export(textbridge: Textbridge, who: Someone) -> dict[str, Any]:
@@ -138,11 +144,25 @@ def test_erasure_is_idempotent_and_records_an_opt_out_when_there_was_none(
     assert [row[0] for row in actions] == ["contact.erased", "contact.erased"]
 
 
-def test_erasure_needs_the_admin_scope(textbridge: Textbridge) -> None:
-    response = textbridge.api.delete(
-        f"/api/v1/contacts/{ZELDA.address}", headers={"Authorization": "Bearer tb_wrong"}
+def test_export_and_erasure_need_the_admin_scope(textbridge: Textbridge) -> None:
+    textbridge.inbound(f"{ZELDA.tag} hi", sender=ZELDA.address)
+    wait_until(lambda: textbridge.api.get("/api/v1/conversations").json(), timeout=10)
+    textbridge.database.run(
+        insert(ApiKey).values(
+            name="agent",
+            prefix=SEND_READ_KEY[:8],
+            key_hash=hash_key(SEND_READ_KEY),
+            scopes="send read",
+        )
     )
-    assert response.status_code == 401
+    for key, status in (("tb_wrong", 401), (SEND_READ_KEY, 403)):
+        headers = {"Authorization": f"Bearer {key}"}
+        export = textbridge.api.get(f"/api/v1/contacts/{ZELDA.address}/export", headers=headers)
+        erase = textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}", headers=headers)
+        assert (export.status_code, erase.status_code) == (status, status)
+    assert textbridge.database.scalar("SELECT name FROM contacts") is None  # nothing erased
+    assert textbridge.database.scalar("SELECT count(*) FROM messages WHERE body IS NOT NULL") == 1
+    assert textbridge.database.scalar("SELECT count(*) FROM audit_log") == 0
 
 
 @pytest.mark.skip(
