@@ -144,6 +144,25 @@ def test_erasure_is_idempotent_and_records_an_opt_out_when_there_was_none(
     assert [row[0] for row in actions] == ["contact.erased", "contact.erased"]
 
 
+def test_a_person_who_writes_again_after_erasure_can_be_erased_again(
+    textbridge: Textbridge,
+) -> None:
+    for round_ in (1, 2):
+        textbridge.inbound(f"{BORIS.tag} hello {round_}", sender=BORIS.address)
+        wait_until(
+            lambda: textbridge.database.scalar(
+                "SELECT count(*) FROM contacts WHERE address = :a", a=BORIS.address
+            ),
+            timeout=10,
+        )
+        erased = textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}")
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["messages"] == round_  # both conversations' messages, the 2nd time
+    assert found_in_database(textbridge.database, BORIS) == []
+    kinds = textbridge.database.rows("SELECT address_kind, count(*) FROM contacts GROUP BY 1")
+    assert [tuple(row) for row in kinds] == [("erased", 2)]
+
+
 def test_export_and_erasure_need_the_admin_scope(textbridge: Textbridge) -> None:
     textbridge.inbound(f"{ZELDA.tag} hi", sender=ZELDA.address)
     wait_until(lambda: textbridge.api.get("/api/v1/conversations").json(), timeout=10)

@@ -150,8 +150,14 @@ async def erase_in(
 ) -> list[uuid.UUID]:
     """Every database change of an erasure, in the caller's transaction; returns the
     attachments whose files are to be deleted once it commits."""
-    known_as = (*who.forms, who.pseudonym)  # the pseudonym: a repeated erasure
-    contacts = list(await db.scalars(select(Contact.id).where(Contact.address.in_(known_as))))
+    # By the pseudonym too: a repeated erasure finishes what an earlier one left.
+    found = await db.execute(
+        select(Contact.id, Contact.address).where(
+            or_(Contact.address.in_(who.forms), Contact.address.startswith(who.pseudonym))
+        )
+    )
+    named = {contact: address for contact, address in found}
+    contacts = list(named)
     conversations = list(
         await db.scalars(select(Conversation.id).where(Conversation.contact_id.in_(contacts)))
     )
@@ -164,16 +170,30 @@ async def erase_in(
         .where(Conversation.id.in_(conversations))
         .values(last_message_preview=None)
     )
-    report.contacts = await _rowcount(
-        db,
-        update(Contact)
-        .where(Contact.id.in_(contacts))
-        .values(address=who.pseudonym, address_kind=ERASED_KIND, name=None, time_zone=None),
-    )
+    await _erase_contacts(db, who, named)
+    report.contacts = len(named)
     await _erase_campaign_rows(db, who, report)
     await _erase_copies(db, who, conversations, report)
     await _tombstone_consent(db, who, report, actor)
     return files
+
+
+async def _erase_contacts(db: AsyncSession, who: Person, named: dict[uuid.UUID, str]) -> None:
+    """`contacts.address` is unique: a person who wrote again after being erased has a second
+    contact, which gets the pseudonym with its id appended."""
+    taken = who.pseudonym in named.values()
+    for contact, address in named.items():
+        if address.startswith(who.pseudonym):
+            pseudonym = address
+        elif not taken:
+            pseudonym, taken = who.pseudonym, True
+        else:
+            pseudonym = f"{who.pseudonym}:{contact.hex[:12]}"
+        await db.execute(
+            update(Contact)
+            .where(Contact.id == contact)
+            .values(address=pseudonym, address_kind=ERASED_KIND, name=None, time_zone=None)
+        )
 
 
 async def _rowcount(db: AsyncSession, statement: Any) -> int:
