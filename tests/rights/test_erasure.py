@@ -185,7 +185,7 @@ def test_export_and_erasure_need_the_admin_scope(textbridge: Textbridge) -> None
 
 
 @pytest.mark.skip(
-    reason="enable at merge with the consent lane's enforcement (409 recipient_opted_out)"
+    reason="enable at merge: needs compliance.consent.refuse_if_opted_out (i8-consent, on main)"
 )
 def test_an_erased_persons_opt_out_still_refuses_a_send(textbridge: Textbridge) -> None:
     record_opt_out(textbridge.database, ZELDA)

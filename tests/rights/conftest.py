@@ -1,4 +1,4 @@
-"""The compliance tests' textbridge: inbound media downloaded to the test's own folder, from
+"""The data-rights tests' textbridge: inbound media downloaded to the test's own folder, from
 a media server whose bytes name each file's owner."""
 
 from __future__ import annotations
