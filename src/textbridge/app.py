@@ -25,6 +25,7 @@ from textbridge.api import (
     media,
     messages,
     review,
+    rights,
     senders,
     templates,
 )
@@ -75,6 +76,7 @@ def create_app(
         journal,
         review,
         contacts,
+        rights,
         campaigns,
         consent,
         keys,

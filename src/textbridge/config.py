@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     journal_retention_days: int = Field(
         30, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_JOURNAL_RETENTION_DAYS")
     )
+    # Message content (texts, media, raw payloads, journal bodies) older than this is purged;
+    # None: kept for ever (compliance/retention.py).
+    message_retention_days: int | None = Field(
+        None, ge=1, le=36_500, validation_alias=_env("TEXTBRIDGE_MESSAGE_RETENTION_DAYS")
+    )
     dispatch_lease_seconds: int = Field(
         120, ge=2, le=86_400, validation_alias=_env("TEXTBRIDGE_DISPATCH_LEASE_SECONDS")
     )

@@ -24,6 +24,7 @@ from textbridge.auth.keys import VerifiedKeys
 from textbridge.auth.ratelimit import ApiRateLimit
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.compliance import keywords
+from textbridge.compliance.retention import ContentPurger
 from textbridge.config import Settings
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -113,6 +114,8 @@ class Runtime:
             self._start("dispatcher", self.dispatcher.run())
             self._start("journal-applier", self.applier.run())
             self._start("journal-purge", self.purger.run())
+            content = ContentPurger(self.sessions, self.settings.message_retention_days)
+            self._start("content-purge", content.run())
             if self.media is not None:
                 self._start("media-fetcher", self.media.run())
             if self.bus.durable:

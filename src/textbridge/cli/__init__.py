@@ -5,6 +5,7 @@ from __future__ import annotations
 from textbridge.cli import (
     campaign,
     consent,
+    contacts,
     db,
     journal,
     keys,
@@ -34,3 +35,4 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(messages.app, name="messages")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(consent.app, name="consent")
+app.add_typer(contacts.app, name="contacts")

@@ -67,6 +67,9 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted or overwritten content is zeroed, not left in the page's free space: an erased
+    # person's texts must not survive in the file (compliance/erasure.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
     # We issue BEGIN ourselves (below); the driver's own implicit BEGIN would break SAVEPOINT.
     dbapi_connection.isolation_level = None

@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import anyio
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from textbridge.compliance.erasure import ERASED
 from textbridge.db.base import utcnow
 from textbridge.media.downloader import DownloadFailed, MediaDownloader, StoredMedia
 from textbridge.models import Attachment, Message
@@ -138,7 +140,7 @@ class MediaFetcher:
         retry_at = self._retry_at(item.attempts) if transient else None
         async with self._sessions() as session:
             attachment = await session.get(Attachment, item.id)
-            if attachment is None:
+            if attachment is None or attachment.download_state == ERASED:
                 return
             attachment.download_error = reason[:500]
             attachment.download_next_at = retry_at
@@ -156,7 +158,9 @@ class MediaFetcher:
     async def _record_stored(self, attachment_id: uuid.UUID, stored: StoredMedia) -> None:
         async with self._sessions() as session:
             attachment = await session.get(Attachment, attachment_id)
-            if attachment is None:
+            if attachment is None or attachment.download_state == ERASED:
+                # Erased (or purged) while it downloaded: the copy must not outlive it.
+                await anyio.Path(stored.path).unlink(missing_ok=True)
                 return
             attachment.download_state = "stored"
             attachment.download_error = None

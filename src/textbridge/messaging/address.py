@@ -29,11 +29,13 @@ import phonenumbers
 from textbridge.messaging.phone import country_of, to_e164
 from textbridge.messaging.text import excerpt
 
-AddressKind = Literal["e164", "short_code", "alphanumeric", "whatsapp_bsuid"]
+AddressKind = Literal["e164", "short_code", "alphanumeric", "whatsapp_bsuid", "erased"]
 E164: AddressKind = "e164"
 SHORT_CODE: AddressKind = "short_code"
 ALPHANUMERIC: AddressKind = "alphanumeric"
 WHATSAPP_BSUID: AddressKind = "whatsapp_bsuid"
+ERASED: AddressKind = "erased"
+"""A contact whose data was erased: its address is a pseudonym (`compliance.erasure`)."""
 
 MAX_LENGTH = 140
 """The longest address we store: a parent BSUID is 2 + 1 + 4 + 128 characters."""
@@ -115,6 +117,8 @@ def of_recipient(raw: str, channel: str) -> Address:
 def refusal(address: Address, channel: str, provider: str | None) -> str | None:
     """Why a message to `address` cannot be sent on `channel` through `provider`, or None
     (`provider` None: only the reasons that hold whatever the provider)."""
+    if address.kind == ERASED:
+        return "this contact was erased at their request: their address is no longer known"
     if address.kind == ALPHANUMERIC:
         return (
             f"{excerpt(address.value)} is an alphanumeric sender ID: it can send messages but "

@@ -9,6 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from textbridge.db.base import Base, new_id, utcnow
 
+_HAS_CONTENT = "body IS NOT NULL OR payload IS NOT NULL"
+_HAS_URL = "url <> ''"
+_FILE_TO_DELETE = "download_state = 'erased' AND local_path IS NOT NULL"
+_HAS_RAW = "raw IS NOT NULL"
+
 
 class Message(Base):
     """One message, in or out. An outbound row is also its own dispatch job (see dispatch/)."""
@@ -32,6 +37,13 @@ class Message(Base):
             sqlite_where=text("status IN ('accepted', 'sending')"),
         ),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
+        # What message retention still has to purge (compliance/retention.py)
+        Index(
+            "ix_messages_content_created",
+            "created_at",
+            postgresql_where=text(_HAS_CONTENT),
+            sqlite_where=text(_HAS_CONTENT),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -79,6 +91,21 @@ class Attachment(Base):
     """A media item of a message, in or out; `local_path` once downloaded (optional)."""
 
     __tablename__ = "attachments"
+    __table_args__ = (
+        # Retention's and erasure's queues (compliance/): content to purge, files to delete
+        Index(
+            "ix_attachments_content_created",
+            "created_at",
+            postgresql_where=text(_HAS_URL),
+            sqlite_where=text(_HAS_URL),
+        ),
+        Index(
+            "ix_attachments_erased_files",
+            "id",
+            postgresql_where=text(_FILE_TO_DELETE),
+            sqlite_where=text(_FILE_TO_DELETE),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), index=True)
@@ -104,6 +131,14 @@ class MessageEvent(Base):
     """One status event as received (or as our dispatcher recorded it), kept forever."""
 
     __tablename__ = "message_events"
+    __table_args__ = (
+        Index(
+            "ix_message_events_raw_received",
+            "received_at",
+            postgresql_where=text(_HAS_RAW),
+            sqlite_where=text(_HAS_RAW),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), index=True)

@@ -234,7 +234,12 @@
   }
 
   /** What the contact is called by address: a number, a short code, a sender ID or a WhatsApp id. */
-  const ADDRESS_KINDS = { short_code: "short code", alphanumeric: "sender ID", whatsapp_bsuid: "WhatsApp user ID" };
+  const ADDRESS_KINDS = {
+    short_code: "short code",
+    alphanumeric: "sender ID",
+    whatsapp_bsuid: "WhatsApp user ID",
+    erased: "erased contact",
+  };
 
   function contactAddress(conversation) {
     return formatPhone(conversation.contact_address);

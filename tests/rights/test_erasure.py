@@ -1,0 +1,195 @@
+"""Erasure on both databases, through the real app: afterwards the person's address (in every
+form it is stored in), name and texts are in no column of any table and in no stored file;
+the other person's data is as it was; their opt-out still stands, as a keyed-hash tombstone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from textbridge.auth.keys import hash_key
+from textbridge.models import ApiKey
+
+from ..support.live import wait_until
+from ..support.textbridge import Textbridge
+from .people import (
+    BORIS,
+    ZELDA,
+    Someone,
+    address_hash,
+    fill,
+    found_in_database,
+    found_in_files,
+    record_opt_out,
+    run_campaigns,
+)
+
+SEND_READ_KEY = "tb_send_read_0123456789abcdefghijklmn"
+
+
+def _export(textbridge: Textbridge, who: Someone) -> dict[str, Any]:
+    response = textbridge.api.get(f"/api/v1/contacts/{who.address}/export")
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    document.pop("exported_at")
+    return document
+
+
+def _stored_files(textbridge: Textbridge, who: Someone) -> list[Path]:
+    rows = textbridge.database.rows(
+        "SELECT a.local_path FROM attachments a JOIN messages m ON m.id = a.message_id"
+        " WHERE m.from_address = :address AND a.local_path IS NOT NULL",
+        address=who.address,
+    )
+    return [Path(row[0]) for row in rows]
+
+
+def test_erasure_leaves_nothing_of_the_person_and_keeps_their_opt_out(
+    textbridge: Textbridge, tmp_path: Path
+) -> None:
+    for who in (ZELDA, BORIS):
+        fill(textbridge, who)
+    run_campaigns(textbridge, ZELDA, BORIS)
+    record_opt_out(textbridge.database, ZELDA)
+    zelda_files = _stored_files(textbridge, ZELDA)
+    assert len(zelda_files) == 2
+    assert all(path.is_file() for path in zelda_files)
+    # The scan can fail: before erasure it finds her everywhere, the journal included.
+    before = "\n".join(found_in_database(textbridge.database, ZELDA))
+    for where in ("contacts.name", "messages.body", "webhook_journal.body", "attachments.caption"):
+        assert where in before
+    assert "consent_records.evidence" in before
+    assert "campaign_recipients.body" in before
+    assert found_in_files(tmp_path / "media", ZELDA)
+    boris_before = _export(textbridge, BORIS)
+
+    response = textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}")
+
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["messages"] >= 8
+    assert report["files_deleted"] == 2
+    assert report["files_failed"] == 0
+    assert report["opt_out_recorded"] is False  # she had opted out already
+    assert found_in_database(textbridge.database, ZELDA) == []
+    assert found_in_files(tmp_path / "media", ZELDA) == []
+    if textbridge.database.backend == "sqlite":  # the database file and its write-ahead log
+        assert list(tmp_path.glob("*.db-wal"))
+        assert found_in_files(tmp_path, ZELDA) == []
+    assert not any(path.exists() for path in zelda_files)
+    # Boris is untouched, in the database and on disk.
+    assert _export(textbridge, BORIS) == boris_before
+    assert found_in_files(tmp_path / "media", BORIS)
+    assert all(path.is_file() for path in _stored_files(textbridge, BORIS))
+    _her_opt_out_stands(textbridge)
+    _counts_are_kept(textbridge, report["address_hash"])
+
+
+def _her_opt_out_stands(textbridge: Textbridge) -> None:
+    hashed = address_hash(textbridge.database, ZELDA.address)
+    rows = textbridge.database.rows(
+        "SELECT action, scope, address, evidence FROM consent_records WHERE address_hash = :h",
+        h=hashed,
+    )
+    assert [tuple(row) for row in rows] == [("opt_out", "*", None, None)]
+    audit = textbridge.database.rows("SELECT actor, action, target, detail FROM audit_log")
+    erased = [(row[1], row[2]) for row in audit if row[1] == "contact.erased"]
+    assert erased == [("contact.erased", f"address:{hashed}")]
+    assert ZELDA.digits not in str(audit)
+
+
+def _counts_are_kept(textbridge: Textbridge, hashed: str) -> None:
+    pseudonym = f"erased:{hashed}"
+    kept = textbridge.database.rows(
+        "SELECT direction, status FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+        " JOIN contacts p ON p.id = c.contact_id WHERE p.address = :pseudonym",
+        pseudonym=pseudonym,
+    )
+    directions = sorted(row[0] for row in kept)
+    assert directions.count("inbound") == 4
+    assert directions.count("outbound") == 4
+    assert {row[1] for row in kept} <= {"received", "delivered", "read"}
+
+
+def test_erasure_is_idempotent_and_records_an_opt_out_when_there_was_none(
+    textbridge: Textbridge,
+) -> None:
+    textbridge.inbound(f"{BORIS.tag} hello", sender=BORIS.address)
+    wait_until(lambda: textbridge.api.get("/api/v1/conversations").json(), timeout=10)
+    first = textbridge.api.delete(f"/api/v1/contacts/{BORIS.digits}")  # any written form
+    assert first.status_code == 200, first.text
+    assert first.json()["opt_out_recorded"] is True
+    assert first.json()["messages"] == 1
+
+    again = textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}")
+
+    assert again.status_code == 200, again.text
+    assert again.json()["opt_out_recorded"] is False
+    assert again.json()["contacts"] == 1  # found again by its pseudonym
+    assert found_in_database(textbridge.database, BORIS) == []
+    [conversation] = textbridge.api.get("/api/v1/conversations").json()
+    assert conversation["contact_address"] == f"erased:{again.json()['address_hash']}"
+    assert (conversation["contact_name"], conversation["last_message_preview"]) == (None, None)
+    assert conversation["replyable"] is False
+    [message] = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()
+    assert (message["direction"], message["text"]) == ("inbound", None)
+    hashed = address_hash(textbridge.database, BORIS.address)
+    assert textbridge.database.rows(
+        "SELECT action, source, address FROM consent_records WHERE address_hash = :h", h=hashed
+    ) == [("opt_out", "erasure", None)]
+    actions = textbridge.database.rows("SELECT action FROM audit_log ORDER BY id")
+    assert [row[0] for row in actions] == ["contact.erased", "contact.erased"]
+
+
+def test_a_person_who_writes_again_after_erasure_can_be_erased_again(
+    textbridge: Textbridge,
+) -> None:
+    for round_ in (1, 2):
+        textbridge.inbound(f"{BORIS.tag} hello {round_}", sender=BORIS.address)
+        wait_until(
+            lambda: textbridge.database.scalar(
+                "SELECT count(*) FROM contacts WHERE address = :a", a=BORIS.address
+            ),
+            timeout=10,
+        )
+        erased = textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}")
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["messages"] == round_  # both conversations' messages, the 2nd time
+    assert found_in_database(textbridge.database, BORIS) == []
+    kinds = textbridge.database.rows("SELECT address_kind, count(*) FROM contacts GROUP BY 1")
+    assert [tuple(row) for row in kinds] == [("erased", 2)]
+
+
+def test_export_and_erasure_need_the_admin_scope(textbridge: Textbridge) -> None:
+    textbridge.inbound(f"{ZELDA.tag} hi", sender=ZELDA.address)
+    wait_until(lambda: textbridge.api.get("/api/v1/conversations").json(), timeout=10)
+    textbridge.database.run(
+        insert(ApiKey).values(
+            name="agent",
+            prefix=SEND_READ_KEY[:8],
+            key_hash=hash_key(SEND_READ_KEY),
+            scopes="send read",
+        )
+    )
+    for key, status in (("tb_wrong", 401), (SEND_READ_KEY, 403)):
+        headers = {"Authorization": f"Bearer {key}"}
+        export = textbridge.api.get(f"/api/v1/contacts/{ZELDA.address}/export", headers=headers)
+        erase = textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}", headers=headers)
+        assert (export.status_code, erase.status_code) == (status, status)
+    assert textbridge.database.scalar("SELECT name FROM contacts") is None  # nothing erased
+    assert textbridge.database.scalar("SELECT count(*) FROM messages WHERE body IS NOT NULL") == 1
+    assert textbridge.database.scalar("SELECT count(*) FROM audit_log") == 0
+
+
+def test_an_erased_persons_opt_out_still_refuses_a_send(textbridge: Textbridge) -> None:
+    record_opt_out(textbridge.database, ZELDA)
+    assert textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}").status_code == 200
+
+    response = textbridge.api.post(
+        "/api/v1/messages", json={"to": ZELDA.address, "text": "are you still there?"}
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "recipient_opted_out"
