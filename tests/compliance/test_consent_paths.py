@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -20,7 +19,7 @@ from textbridge.models import AuditEntry, ConsentRecord
 from ..support.database import Database
 from ..support.live import wait_until
 from ..support.processes import TEXTBRIDGE, environment
-from ..support.textbridge import API_KEY, CONTACT, Textbridge
+from ..support.textbridge import CONTACT, Textbridge
 from ..support.webhooks import plivo_sms, post_plivo
 from .test_keywords_e2e import (
     SENDER,
@@ -254,16 +253,14 @@ def test_import_and_export(database: Database, tmp_path: Path) -> None:
 
 
 def test_the_inbox_cannot_send_to_an_opted_out_address(textbridge: Textbridge) -> None:
-    """The inbox's session (its cookie, as its script sends it) takes the same path."""
-    with httpx.Client(base_url=textbridge.url, timeout=10) as inbox:
-        signed_in = inbox.post("/login", data={"api_key": API_KEY})
-        assert signed_in.status_code == 303, signed_in.text
-        headers = {"X-Requested-With": "textbridge"}
+    """The inbox's session (its cookie and CSRF token, as its script sends them), as an agent,
+    takes the same path."""
+    with textbridge.sign_in("agent", role="agent") as inbox:
         url = f"/api/v1/contacts/{CONTACT}/consent"
-        recorded = inbox.post(url, json={"action": "opt_out", "scope": PLIVO_SMS}, headers=headers)
+        recorded = inbox.post(url, json={"action": "opt_out", "scope": PLIVO_SMS})
         assert recorded.status_code == 201, recorded.text
         assert recorded.json()["history"][0]["source"] == "inbox"
         body = {"to": CONTACT, "text": "Hello?", "provider": "plivo"}
-        refused = inbox.post("/api/v1/messages", json=body, headers=headers)
+        refused = inbox.post("/api/v1/messages", json=body)
         assert refused.status_code == 409, refused.text
         assert refused.json()["error"]["code"] == "recipient_opted_out"
