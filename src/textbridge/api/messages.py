@@ -85,8 +85,8 @@ async def _fast_send(request: Request) -> Response | None:
         return None
     try:
         body = SendMessageIn.model_validate(json.loads(await request.body()))
-    except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
-        return None
+    except (ValueError, ValidationError, RecursionError):  # JSONDecodeError is a ValueError
+        return None  # FastAPI's handler answers it (a nesting too deep: its 4xx)
     runtime: Runtime = request.app.state.runtime
     request.state.web_session = None
     caller = await bearer_caller(runtime, token, "send")
