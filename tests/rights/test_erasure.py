@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import insert
 
 from textbridge.auth.keys import hash_key
-from textbridge.models import ApiKey
+from textbridge.models import ApiKey, ConsentRecord
 
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge
 from .people import (
     BORIS,
+    PLIVO_SMS,
     ZELDA,
     Someone,
     address_hash,
@@ -189,6 +190,33 @@ def test_an_erased_persons_opt_out_still_refuses_a_send(textbridge: Textbridge) 
 
     response = textbridge.api.post(
         "/api/v1/messages", json={"to": ZELDA.address, "text": "are you still there?"}
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "recipient_opted_out"
+
+
+def test_erasure_opts_out_a_person_who_had_opted_back_in_to_one_sender(
+    textbridge: Textbridge,
+) -> None:
+    """STOPALL then START to one sender: the latest all-senders record is an opt-out, yet the
+    person may be sent to from that sender. Erasure means "do not contact": from none."""
+    record_opt_out(textbridge.database, ZELDA)
+    textbridge.database.run(
+        insert(ConsentRecord).values(
+            address=ZELDA.address,
+            address_hash=address_hash(textbridge.database, ZELDA.address),
+            action="opt_in",
+            scope=PLIVO_SMS,
+            channel="sms",
+            source="keyword",
+            kind="express",
+        )
+    )
+    assert textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}").status_code == 200
+
+    response = textbridge.api.post(
+        "/api/v1/messages", json={"to": ZELDA.address, "from": PLIVO_SMS, "text": "still there?"}
     )
 
     assert response.status_code == 409, response.text
