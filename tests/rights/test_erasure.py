@@ -221,3 +221,28 @@ def test_erasure_opts_out_a_person_who_had_opted_back_in_to_one_sender(
 
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "recipient_opted_out"
+
+
+def test_a_status_callback_after_the_erasure_keeps_no_copy_of_the_address(
+    textbridge: Textbridge,
+) -> None:
+    """A delivery report often comes minutes after the send: erased by then, the person's
+    number in its payload must not go into the message's history."""
+    delayed = textbridge.simulator.put("/control/faults", json={"callback_delay_seconds": 2})
+    assert delayed.status_code == 200, delayed.text
+    sent = textbridge.api.post(
+        "/api/v1/messages", json={"to": BORIS.address, "from": PLIVO_SMS, "text": "hello"}
+    )
+    assert sent.status_code == 202, sent.text
+    textbridge.wait_for_status(sent.json()["id"], "submitted")  # the callbacks come later
+    assert textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}").status_code == 200
+
+    def reported() -> int:
+        return textbridge.database.scalar(
+            "SELECT count(*) FROM message_events WHERE source = 'plivo' AND status = 'sent'"
+        )
+
+    wait_until(reported, timeout=20)
+    assert [
+        hit for hit in found_in_database(textbridge.database, BORIS) if "message_events" in hit
+    ] == []
