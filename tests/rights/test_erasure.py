@@ -4,13 +4,14 @@ the other person's data is as it was; their opt-out still stands, as a keyed-has
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from textbridge.auth.keys import hash_key
-from textbridge.models import ApiKey, ConsentRecord
+from textbridge.models import ApiKey, ConsentRecord, Message
 
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge
@@ -246,3 +247,24 @@ def test_a_status_callback_after_the_erasure_keeps_no_copy_of_the_address(
     assert [
         hit for hit in found_in_database(textbridge.database, BORIS) if "message_events" in hit
     ] == []
+
+
+def test_an_erased_persons_message_is_never_sent_again(textbridge: Textbridge) -> None:
+    """A message whose outcome was unknown at the erasure (or in flight, then retried) names
+    the pseudonym now: a resend must not go out to it."""
+    sent = textbridge.api.post(
+        "/api/v1/messages", json={"to": BORIS.address, "from": PLIVO_SMS, "text": "hello"}
+    )
+    assert sent.status_code == 202, sent.text
+    message_id = sent.json()["id"]
+    textbridge.wait_for_status(message_id, "delivered")  # the simulator's last report
+    textbridge.database.run(
+        update(Message).where(Message.id == uuid.UUID(message_id)).values(status="unknown")
+    )
+    assert textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}").status_code == 200
+
+    resent = textbridge.api.post(f"/api/v1/messages/{message_id}/resend")
+
+    assert resent.status_code == 200, resent.text
+    skipped = textbridge.wait_for_status(message_id, "cancelled")
+    assert skipped["error_code"] == "recipient_opted_out"
