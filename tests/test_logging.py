@@ -108,3 +108,26 @@ def test_repeats_are_summarised_when_the_window_passes() -> None:
         "pass failed",
         "pass failed: repeated 9 times",
     ]
+
+
+def test_the_access_log_names_no_person(configured: None) -> None:
+    """uvicorn's access lines carry the path: a contact's address in it (export, erasure,
+    consent) or a provider's GET webhook query (number and text) must not reach the log."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        for path in (
+            "/api/v1/contacts/%2B14155550177/export",
+            "/api/v1/contacts/+14155550177/consent",
+            "/webhooks/vonage/inbound?msisdn=14155550177&text=meet+me",
+        ):
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    finally:
+        access.removeHandler(handler)
+    written = stream.getvalue()
+    assert "/api/v1/contacts/[address]/export" in written
+    assert "14155550177" not in written
+    assert "meet" not in written

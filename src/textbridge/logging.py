@@ -64,6 +64,29 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+_CONTACT_IN_PATH = re.compile(r"(/contacts/)[^/?]+")
+
+
+class AccessPathFilter(logging.Filter):
+    """uvicorn's access lines name the request path: a contact's address in it (`/contacts/
+    {address}`: export, erasure, consent) becomes `[address]`, and a webhook's query string (a
+    provider's GET callback: the number and the text) is left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], access_path(args[2]), *args[3:])
+        return True
+
+
+def access_path(path: str) -> str:
+    path, mark, query = path.partition("?")
+    path = _CONTACT_IN_PATH.sub(r"\1[address]", path)
+    if mark and path.startswith("/webhooks/"):
+        query = "[redacted]"
+    return f"{path}{mark}{query}"
+
+
 def configure(level: str = "info", json: bool = False) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -84,6 +107,9 @@ def configure(level: str = "info", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessPathFilter) for f in access.filters):
+        access.addFilter(AccessPathFilter())  # uvicorn's own config keeps a logger's filters
     root = logging.getLogger()
     root.setLevel(level.upper())
     for handler in root.handlers or [logging.StreamHandler()]:

@@ -4,18 +4,20 @@ the other person's data is as it was; their opt-out still stands, as a keyed-has
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from textbridge.auth.keys import hash_key
-from textbridge.models import ApiKey
+from textbridge.models import ApiKey, ConsentRecord, Message
 
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge
 from .people import (
     BORIS,
+    PLIVO_SMS,
     ZELDA,
     Someone,
     address_hash,
@@ -193,3 +195,76 @@ def test_an_erased_persons_opt_out_still_refuses_a_send(textbridge: Textbridge) 
 
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "recipient_opted_out"
+
+
+def test_erasure_opts_out_a_person_who_had_opted_back_in_to_one_sender(
+    textbridge: Textbridge,
+) -> None:
+    """STOPALL then START to one sender: the latest all-senders record is an opt-out, yet the
+    person may be sent to from that sender. Erasure means "do not contact": from none."""
+    record_opt_out(textbridge.database, ZELDA)
+    textbridge.database.run(
+        insert(ConsentRecord).values(
+            address=ZELDA.address,
+            address_hash=address_hash(textbridge.database, ZELDA.address),
+            action="opt_in",
+            scope=PLIVO_SMS,
+            channel="sms",
+            source="keyword",
+            kind="express",
+        )
+    )
+    assert textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}").status_code == 200
+
+    response = textbridge.api.post(
+        "/api/v1/messages", json={"to": ZELDA.address, "from": PLIVO_SMS, "text": "still there?"}
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "recipient_opted_out"
+
+
+def test_a_status_callback_after_the_erasure_keeps_no_copy_of_the_address(
+    textbridge: Textbridge,
+) -> None:
+    """A delivery report often comes minutes after the send: erased by then, the person's
+    number in its payload must not go into the message's history."""
+    delayed = textbridge.simulator.put("/control/faults", json={"callback_delay_seconds": 2})
+    assert delayed.status_code == 200, delayed.text
+    sent = textbridge.api.post(
+        "/api/v1/messages", json={"to": BORIS.address, "from": PLIVO_SMS, "text": "hello"}
+    )
+    assert sent.status_code == 202, sent.text
+    textbridge.wait_for_status(sent.json()["id"], "submitted")  # the callbacks come later
+    assert textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}").status_code == 200
+
+    def reported() -> int:
+        return textbridge.database.scalar(
+            "SELECT count(*) FROM message_events WHERE source = 'plivo' AND status = 'sent'"
+        )
+
+    wait_until(reported, timeout=20)
+    assert [
+        hit for hit in found_in_database(textbridge.database, BORIS) if "message_events" in hit
+    ] == []
+
+
+def test_an_erased_persons_message_is_never_sent_again(textbridge: Textbridge) -> None:
+    """A message whose outcome was unknown at the erasure (or in flight, then retried) names
+    the pseudonym now: a resend must not go out to it."""
+    sent = textbridge.api.post(
+        "/api/v1/messages", json={"to": BORIS.address, "from": PLIVO_SMS, "text": "hello"}
+    )
+    assert sent.status_code == 202, sent.text
+    message_id = sent.json()["id"]
+    textbridge.wait_for_status(message_id, "delivered")  # the simulator's last report
+    textbridge.database.run(
+        update(Message).where(Message.id == uuid.UUID(message_id)).values(status="unknown")
+    )
+    assert textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}").status_code == 200
+
+    resent = textbridge.api.post(f"/api/v1/messages/{message_id}/resend")
+
+    assert resent.status_code == 200, resent.text
+    skipped = textbridge.wait_for_status(message_id, "cancelled")
+    assert skipped["error_code"] == "recipient_opted_out"

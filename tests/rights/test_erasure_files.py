@@ -59,6 +59,27 @@ def test_a_file_that_cannot_be_deleted_is_recorded_and_retried(textbridge: Textb
     assert _attachment(textbridge) == (None, "erased")
 
 
+def test_an_erased_file_that_is_still_on_disk_is_never_served(textbridge: Textbridge) -> None:
+    inject(
+        textbridge,
+        "plivo",
+        **{"from": ZELDA.address, "to": PLIVO_SMS, "type": "mms", "text": f"{ZELDA.tag} pic"},
+        media=[{"mime_type": "image/png"}],
+    )
+    stored = wait_until(lambda: (a := _attachment(textbridge))[1] == "stored" and a, timeout=10)
+    [attachment_id] = textbridge.database.rows("SELECT id FROM attachments")[0]
+    path = Path(str(stored[0]))
+    path.unlink()
+    path.mkdir()  # the deletion fails (EISDIR) ...
+    assert textbridge.api.delete(f"/api/v1/contacts/{ZELDA.address}").status_code == 200
+    path.rmdir()
+    path.write_bytes(b"her picture")  # ... and the file is there until the purger's retry
+
+    response = textbridge.api.get(f"/api/v1/media/{attachment_id}")
+
+    assert response.status_code == 404, response.text
+
+
 class _SlowDownloads(MediaDownloader):
     """Holds every download until `release`; records each file it stored."""
 

@@ -54,6 +54,7 @@ def test_an_unexpected_error_is_a_generic_500_and_its_detail_is_logged(
     assert error["request_id"] in logged
     assert "Traceback" in logged  # the detail is in the log
     assert "contacts" in logged
+    assert CONTACT.removeprefix("+") not in logged  # the path's address is not logged
 
 
 def test_a_request_id_that_does_not_look_like_one_is_replaced(textbridge: Textbridge) -> None:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from textbridge.body_limit import BodyTooLarge, too_large_response
+from textbridge.logging import access_path
 from textbridge.messaging.errors import MessagingError
 from textbridge.messaging.text import excerpt
 
@@ -140,7 +141,7 @@ def unexpected_error(scope: Scope, exc: Exception) -> JSONResponse:
         "unexpected error",
         request_id=request_id,
         method=scope.get("method"),
-        path=_printable(scope.get("path", ""), 200),
+        path=_printable(access_path(scope.get("path", "")), 200),
         error=f"{type(exc).__name__}: {_printable(str(exc), 500)}",
         exception=trace,
     )

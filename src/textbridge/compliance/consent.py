@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from textbridge.audit import log
 from textbridge.compliance import keywords
 from textbridge.compliance.identity import address_hasher
+from textbridge.compliance.person import PSEUDONYM_PREFIX
 from textbridge.db.base import utcnow
 from textbridge.messaging import address, status
 from textbridge.messaging.errors import RecipientOptedOut
@@ -266,11 +267,14 @@ async def split_opted_out(
     ones whose recipient opted out after they were accepted: a campaign, a scheduled message).
     The latter are changed to `cancelled` with `recipient_opted_out`; the caller writes them
     with their history, as it writes the rest of its claim."""
-    candidates = [m for m in messages if not is_consent_reply(m)]
+    # An erased person's message (a retry of one in flight, a resend of an unknown one) names
+    # their pseudonym, which no ledger record hashes to: never sent either.
+    erased = [m for m in messages if m.to_address.startswith(PSEUDONYM_PREFIX)]
+    candidates = [m for m in messages if not is_consent_reply(m) and m not in erased]
     blocked = await opted_out(db, {(m.to_address, m.from_address) for m in candidates})
-    if not blocked:
+    if not blocked and not erased:
         return list(messages), []
-    skipped = [m for m in candidates if (m.to_address, m.from_address) in blocked]
+    skipped = erased + [m for m in candidates if (m.to_address, m.from_address) in blocked]
     for message in skipped:
         message.status = status.CANCELLED
         message.error_code = ERROR_CODE

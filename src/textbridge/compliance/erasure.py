@@ -338,13 +338,16 @@ async def _tombstone_consent(
         .where(mine, or_(ConsentRecord.address.is_not(None), ConsentRecord.evidence.is_not(None)))
         .values(address=None, evidence=null()),
     )
-    latest = await db.scalar(
-        select(ConsentRecord.action)
-        .where(mine, ConsentRecord.scope == ALL_SENDERS)
+    # The latest record of any scope: an opt-in to one sender after an all-senders opt-out
+    # (STOPALL, then START) lets that sender through, so only an all-senders opt-out that is
+    # the latest record of all means "do not contact" already.
+    latest = await db.execute(
+        select(ConsentRecord.action, ConsentRecord.scope)
+        .where(mine)
         .order_by(desc(ConsentRecord.recorded_at), desc(ConsentRecord.id))
         .limit(1)
     )
-    if latest != "opt_out":
+    if latest.first() != ("opt_out", ALL_SENDERS):
         db.add(
             ConsentRecord(
                 address=None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from textbridge.compliance import consent
 from textbridge.compliance import inbound as keyword_inbound
+from textbridge.compliance.person import PSEUDONYM_PREFIX
 from textbridge.db.base import utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import address, repository, status, storable
@@ -239,9 +240,17 @@ def _provider_event_row(
         "status": our_status,
         "applied": applies,
         "error_code": update.error_code,
-        "raw": dict(update.raw),
+        # A report that comes after its person was erased: their number is in the payload.
+        "raw": None if _erased(message) else dict(update.raw),
         "occurred_at": update.occurred_at,
     }
+
+
+def _erased(message: Message) -> bool:
+    return any(
+        (value or "").startswith(PSEUDONYM_PREFIX)
+        for value in (message.to_address, message.from_address)
+    )
 
 
 def _apply(message: Message, update: StatusUpdate, our_status: str) -> None:
