@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.database import Database
-from tests.support.live import wait_until
-from tests.support.textbridge import API_KEY, CONTACT, Textbridge, running_textbridge
+from ..support.database import Database
+from ..support.live import wait_until
+from ..support.textbridge import API_KEY, CONTACT, Textbridge, running_textbridge
 
 FAILING = "+14155550123"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -76,7 +76,9 @@ def _inbound() -> dict[str, str]:
 def test_provider_errors_are_counted_by_code(textbridge: Textbridge) -> None:
     errors = "textbridge_provider_errors_total"
     before = value(scrape(textbridge), errors, provider="plivo", code="503")
-    textbridge.simulator.put("/control/faults", json={"fail_next_sends": {"status": 503, "count": 1}})
+    textbridge.simulator.put(
+        "/control/faults", json={"fail_next_sends": {"status": 503, "count": 1}}
+    )
     sent = textbridge.send(text="retried once")
     textbridge.wait_for_status(sent["id"], "delivered", timeout=30)
     after = scrape(textbridge)
