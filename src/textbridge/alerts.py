@@ -24,6 +24,9 @@ from textbridge.webhooks import journal
 WAITING = (status.ACCEPTED, status.SCHEDULED, status.HELD, status.SENDING)
 # Handed to the provider, no final report yet.
 AWAITING_RECEIPT = (status.SUBMITTED, status.SENT)
+# Some carriers never confirm delivery: a message still `sent` a day later is not news, and
+# counting it for ever would keep the alert firing for ever.
+RECEIPT_LOOKBACK = timedelta(hours=24)
 
 NO_RECEIPT = "messages_without_receipt"
 REFUSED_SIGNATURES = "refused_webhook_signatures"
@@ -132,7 +135,11 @@ async def _without_receipt(
     query = (
         select(func.count())
         .select_from(Message.__table__)
-        .where(m.status.in_(AWAITING_RECEIPT), m.updated_at < before)
+        .where(
+            m.status.in_(AWAITING_RECEIPT),
+            m.updated_at < before,
+            m.updated_at >= before - RECEIPT_LOOKBACK,
+        )
     )
     return int(await connection.scalar(query) or 0)
 
