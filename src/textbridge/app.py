@@ -120,17 +120,24 @@ def timed(ingest: WebhookIngest) -> Callable[[Request], Awaitable[Response]]:
     we do not serve is labelled `other`: the path must not create label values at will."""
     providers = ingest.provider_names
 
-    async def handle(request: Request) -> Response:
-        started = perf_counter()
-        response = await ingest.handle(request)
+    def observe(request: Request, status: int, started: float) -> None:
         provider = request.path_params["provider"]
         kind = request.path_params["kind"]
         metrics.observe_webhook(
             provider if provider in providers else "other",
             kind if kind in KINDS else "other",
-            response.status_code,
+            status,
             started,
         )
+
+    async def handle(request: Request) -> Response:
+        started = perf_counter()
+        try:
+            response = await ingest.handle(request)
+        except Exception:  # answered 500 by `SecureResponses`
+            observe(request, 500, started)
+            raise
+        observe(request, response.status_code, started)
         return response
 
     return handle
