@@ -51,24 +51,29 @@ def test_nothing_fires_on_a_quiet_service(alerting: Textbridge) -> None:
 
 
 def test_a_message_with_no_receipt_fires_until_its_receipt_comes(alerting: Textbridge) -> None:
-    alerting.simulator.put("/control/faults", json={"callback_delay_seconds": 3})
+    alerting.simulator.put("/control/faults", json={"callback_delay_seconds": 5})
     sent = alerting.send(text="slow receipt")
     alerting.wait_for_status(sent["id"], "submitted", "sent", "delivered")
-    handed_over = utcnow() - timedelta(minutes=2)  # as if the provider took it 2 min ago
-    alerting.database.run(
-        update(Message)
-        .where(Message.id == uuid.UUID(sent["id"]), Message.status.in_(("submitted", "sent")))
-        .values(updated_at=handed_over)
-    )
+    age(alerting, sent["id"], timedelta(minutes=2))  # as if the provider took it 2 min ago
     if alerting.message(sent["id"])["status"] == "delivered":
         pytest.fail("the delayed receipt came before the test could age the message")
     assert firing(alerting) == {"messages_without_receipt": 1}
     assert value(scrape(alerting), "textbridge_messages_without_receipt") == 1
     assert metric_firing(alerting, "messages_without_receipt") == 1
+    age(alerting, sent["id"], timedelta(days=2))  # past the lookback: a carrier that never tells
+    assert firing(alerting) == {}
 
     alerting.wait_for_status(sent["id"], "delivered", timeout=15)
     assert firing(alerting) == {}
     assert metric_firing(alerting, "messages_without_receipt") == 0
+
+
+def age(textbridge: Textbridge, message_id: str, by: timedelta) -> None:
+    textbridge.database.run(
+        update(Message)
+        .where(Message.id == uuid.UUID(message_id), Message.status.in_(("submitted", "sent")))
+        .values(updated_at=utcnow() - by)
+    )
 
 
 def test_refused_signatures_fire_and_age_out(alerting: Textbridge) -> None:
