@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from time import perf_counter
 
 import structlog
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-from textbridge import __version__
+from textbridge import __version__, metrics
 from textbridge.api import (
     access,
     audit,
@@ -24,6 +27,7 @@ from textbridge.api import (
     keys,
     media,
     messages,
+    observability,
     review,
     rights,
     senders,
@@ -32,10 +36,11 @@ from textbridge.api import (
 from textbridge.body_limit import BodyLimit
 from textbridge.bootstrap import bootstrap
 from textbridge.config import Settings
+from textbridge.request_ids import RequestIds
 from textbridge.runtime import Runtime, build_runtime, webhook_url
 from textbridge.sandbox import SANDBOX_WABA_ID
 from textbridge.secure_responses import SecureResponses, docs_policy
-from textbridge.webhooks.ingest import WebhookIngest
+from textbridge.webhooks.ingest import KINDS, WebhookIngest
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +71,8 @@ def create_app(
     )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
+    app.include_router(observability.router)
+    app.include_router(observability.alerts_router, prefix="/api/v1")
     routers = (
         messages,
         conversations,
@@ -88,6 +95,8 @@ def create_app(
     _add_inbox(app)
     if runtime.sandbox is not None:
         _mount_simulator(app, runtime)
+    if settings.log_format == "json":
+        app.add_middleware(RequestIds)
     # Keep it the last middleware added (the outermost): every response, including the other
     # middlewares' own (413, 431), leaves with the security headers.
     app.add_middleware(SecureResponses, docs_csp=docs_policy(app))
@@ -102,8 +111,36 @@ def _add_webhooks(app: FastAPI, runtime: Runtime) -> None:
         verify_signatures=not runtime.settings.skip_webhook_verification,
         on_stored=runtime.applier.wake,
     )
-    route = Route("/webhooks/{provider}/{kind}", ingest.handle, methods=["GET", "POST"])
+    route = Route("/webhooks/{provider}/{kind}", timed(ingest), methods=["GET", "POST"])
     app.router.routes.append(route)
+
+
+def timed(ingest: WebhookIngest) -> Callable[[Request], Awaitable[Response]]:
+    """`ingest.handle`, its time observed (`textbridge_webhook_seconds`). A provider or kind
+    we do not serve is labelled `other`: the path must not create label values at will."""
+    providers = ingest.provider_names
+
+    def observe(request: Request, status: int, started: float) -> None:
+        provider = request.path_params["provider"]
+        kind = request.path_params["kind"]
+        metrics.observe_webhook(
+            provider if provider in providers else "other",
+            kind if kind in KINDS else "other",
+            status,
+            started,
+        )
+
+    async def handle(request: Request) -> Response:
+        started = perf_counter()
+        try:
+            response = await ingest.handle(request)
+        except Exception:  # answered 500 by `SecureResponses`
+            observe(request, 500, started)
+            raise
+        observe(request, response.status_code, started)
+        return response
+
+    return handle
 
 
 def _add_inbox(app: FastAPI) -> None:

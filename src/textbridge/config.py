@@ -59,6 +59,23 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("TEXTBRIDGE_HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=_env("TEXTBRIDGE_PORT"))
     log_level: str = Field("info", validation_alias=_env("TEXTBRIDGE_LOG_LEVEL"))
+    log_format: Literal["console", "json"] = Field(
+        "console", validation_alias=_env("TEXTBRIDGE_LOG_FORMAT")
+    )
+    # Observability (metrics.py, alerts.py): `/metrics` needs an admin key unless this is on.
+    metrics_public: bool = Field(False, validation_alias=_env("TEXTBRIDGE_METRICS_PUBLIC"))
+    alert_no_receipt_minutes: int = Field(
+        60, ge=1, le=100_000, validation_alias=_env("TEXTBRIDGE_ALERT_NO_RECEIPT_MINUTES")
+    )
+    alert_refused_window_minutes: int = Field(
+        15, ge=1, le=10_000, validation_alias=_env("TEXTBRIDGE_ALERT_REFUSED_WINDOW_MINUTES")
+    )
+    alert_refused_signatures: int = Field(
+        10, ge=1, validation_alias=_env("TEXTBRIDGE_ALERT_REFUSED_SIGNATURES")
+    )
+    alert_journal_backlog: int = Field(
+        100, ge=1, validation_alias=_env("TEXTBRIDGE_ALERT_JOURNAL_BACKLOG")
+    )
     media_download: bool = Field(False, validation_alias=_env("TEXTBRIDGE_MEDIA_DOWNLOAD"))
     media_dir: Path = Field(Path("media"), validation_alias=_env("TEXTBRIDGE_MEDIA_DIR"))
     media_max_bytes: int = Field(

@@ -151,6 +151,12 @@ def unexpected_error(scope: Scope, exc: Exception) -> JSONResponse:
 
 
 def _request_id(scope: Scope) -> str:
+    known = scope.get("state", {}).get("request_id")  # `request_ids.RequestIds` chose it
+    return str(known) if known else request_id_of(scope)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's `X-Request-ID` when it looks like one, else a new id."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
             return bytes(value).decode()

@@ -33,7 +33,7 @@ def serve(
     current = _with_address(settings(), host, port)
     if no_workers:
         refuse_single_process(current, "serve --no-workers")
-    tb_logging.configure(current.log_level)
+    tb_logging.configure(current.log_level, json=current.log_format == "json")
     if current.is_sqlite:
         migrate.upgrade(current.database_url)
     from textbridge.app import create_app

@@ -51,7 +51,7 @@ def worker() -> None:
     (PostgreSQL: as many as you like, beside `serve --no-workers`)."""
     current = settings()
     refuse_single_process(current, "worker")
-    tb_logging.configure(current.log_level)
+    tb_logging.configure(current.log_level, json=current.log_format == "json")
     asyncio.run(_run(current))
 
 

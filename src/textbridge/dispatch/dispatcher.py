@@ -38,12 +38,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from time import perf_counter
 from typing import Any
 
 import structlog
 from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from textbridge import metrics
 from textbridge.campaigns.service import CANCELLED as CAMPAIGN_CANCELLED
 from textbridge.campaigns.service import PAUSED as CAMPAIGN_PAUSED
 from textbridge.compliance import consent
@@ -325,16 +327,23 @@ class Dispatcher:
         provider = self._providers.get(name)
         if provider is None:
             return SendError(f"provider {name} is not configured")
+        started = perf_counter()
         try:
             # Its rate slot, before the call's deadline starts; SlotMissed (not sent) is a retry.
             await self._governor.wait_for_slot(outbound.message_id)
+            metrics.observe_governor_wait(name, started)
             self._calling.add(message_id)
+            started = perf_counter()
             async with asyncio.timeout(self._call_deadline):
-                return await provider.send(outbound)
+                sent = await provider.send(outbound)
+            metrics.observe_provider_call(name, None, started)
+            return sent
         except SendError as error:
+            metrics.observe_provider_call(name, error, started)
             await self._governor.observe(outbound.message_id, error)  # a 429 slows its keys
             return error
-        except TimeoutError:
+        except TimeoutError as error:
+            metrics.observe_provider_call(name, error, started)
             return SendOutcomeUnknown(f"no answer within {self._call_deadline:g} s")
         except Exception:  # a bug in an adapter must not lose track of the message
             log.exception("provider send crashed", message_id=outbound.message_id)

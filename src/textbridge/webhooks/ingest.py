@@ -60,6 +60,10 @@ class WebhookIngest:
         self._on_stored = on_stored
         self._writer = journal.JournalWriter(engine)
 
+    @property
+    def provider_names(self) -> frozenset[str]:
+        return frozenset(self._providers)
+
     async def handle(self, request: Request) -> Response:
         provider = self._providers.get(request.path_params["provider"])
         kind = request.path_params["kind"]
