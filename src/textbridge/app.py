@@ -28,6 +28,7 @@ from textbridge.api import (
     rights,
     senders,
     templates,
+    webhook_subscriptions,
 )
 from textbridge.body_limit import BodyLimit
 from textbridge.bootstrap import bootstrap
@@ -82,6 +83,7 @@ def create_app(
         keys,
         audit,
         access,
+        webhook_subscriptions,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
