@@ -51,7 +51,7 @@ def receiver(answer: Callable[[Received], Reply] = lambda _: Reply()) -> Iterato
             self.send_header("content-length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
