@@ -16,9 +16,10 @@ import pytest
 
 from ..support.database import Database
 from ..support.live import wait_until
-from ..support.textbridge import Textbridge, running_textbridge
+from ..support.textbridge import CONTACT, Textbridge, running_textbridge
 from .receiver import Received, Receiver, Reply, receiver
 
+OTHER = "+14155550177"
 ALL_TYPES = ["message.created", "message.status", "conversation.updated"]
 README = Path(__file__).parents[2] / "README.md"
 
@@ -248,3 +249,19 @@ def test_urls_are_checked(database: Database, tmp_path: Path, url: str, problem:
         )
         assert response.status_code == 422, response.text
         assert problem in response.text
+
+
+def test_erasure_deletes_the_deliveries_about_the_person(
+    database: Database, tmp_path: Path
+) -> None:
+    with receiver() as hooks, serving(database, tmp_path) as textbridge:
+        subscription = subscribe(textbridge, hooks.url, ["message.created"])
+        textbridge.inbound("please forget me", sender=CONTACT)
+        textbridge.inbound("keep me", sender=OTHER)
+        wait_until(lambda: len(deliveries(textbridge, subscription["id"], status="delivered")) == 2)
+
+        erased = textbridge.api.delete(f"/api/v1/contacts/{CONTACT}")
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["webhook_deliveries"] == 1
+        [left] = deliveries(textbridge, subscription["id"])
+        assert left["payload"]["data"]["text"] == "keep me"
