@@ -4,15 +4,20 @@ verification snippet run against what arrived."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from textbridge.db.engine import create_engine, create_session_factory
+from textbridge.runtime import webhook_deliverer
 
 from ..support.database import Database
 from ..support.live import wait_until
@@ -265,3 +270,45 @@ def test_erasure_deletes_the_deliveries_about_the_person(
         assert erased.json()["webhook_deliveries"] == 1
         [left] = deliveries(textbridge, subscription["id"])
         assert left["payload"]["data"]["text"] == "keep me"
+
+
+def test_two_deliverers_share_the_queue_without_sending_twice(
+    database: Database, tmp_path: Path
+) -> None:
+    """PostgreSQL: a second deliverer (as in another `worker` process) competes with the one
+    `serve` runs; SKIP LOCKED gives each delivery to one of them."""
+    if database.backend != "postgresql":
+        pytest.skip("one deliverer on SQLite (a single worker process)")
+    with receiver() as hooks, serving(database, tmp_path) as textbridge:
+        subscription = subscribe(textbridge, hooks.url, ["message.created"])
+        stop = threading.Event()
+        claimed: list[int] = []
+        competing = _compete(textbridge, stop, claimed)
+        thread = threading.Thread(target=asyncio.run, args=(competing,))
+        thread.start()
+        try:
+            for n in range(20):
+                textbridge.send(text=f"shared {n}")
+            wait_until(
+                lambda: len(deliveries(textbridge, subscription["id"], status="delivered")) == 20,
+                timeout=20,
+            )
+        finally:
+            stop.set()
+            thread.join(10)
+        ids = [request.headers["webhook-id"] for request in hooks.received]
+        assert len(ids) == len(set(ids)) == 20
+        assert 0 < sum(claimed) < 20  # both deliverers took part
+
+
+async def _compete(textbridge: Textbridge, stop: threading.Event, claimed: list[int]) -> None:
+    engine = create_engine(textbridge.settings.database_url)
+    deliverer = webhook_deliverer(textbridge.settings, create_session_factory(engine))
+    try:
+        while not stop.is_set():
+            claimed.append(await deliverer.deliver_due())
+            if not claimed[-1]:
+                await asyncio.sleep(0.01)
+    finally:
+        await deliverer.aclose()
+        await engine.dispose()
