@@ -32,6 +32,7 @@ from textbridge.api import (
     rights,
     senders,
     templates,
+    webhook_subscriptions,
 )
 from textbridge.body_limit import BodyLimit
 from textbridge.bootstrap import bootstrap
@@ -89,6 +90,7 @@ def create_app(
         keys,
         audit,
         access,
+        webhook_subscriptions,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")

@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     media_concurrency: int = Field(
         4, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_MEDIA_CONCURRENCY")
     )
+    # Outbound webhooks (`webhooks_out`): attempts before a delivery is parked dead, the first
+    # retry's delay (doubling, jittered), and each POST's deadline.
+    hooks_max_attempts: int = Field(
+        8, ge=1, le=50, validation_alias=_env("TEXTBRIDGE_HOOKS_MAX_ATTEMPTS")
+    )
+    hooks_retry_base_seconds: float = Field(
+        5.0, gt=0, le=3600, validation_alias=_env("TEXTBRIDGE_HOOKS_RETRY_BASE_SECONDS")
+    )
+    hooks_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, validation_alias=_env("TEXTBRIDGE_HOOKS_TIMEOUT_SECONDS")
+    )
     webhook_max_body_bytes: int = Field(
         1_000_000, ge=1, validation_alias=_env("TEXTBRIDGE_WEBHOOK_MAX_BODY_BYTES")
     )

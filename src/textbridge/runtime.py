@@ -46,6 +46,8 @@ from textbridge.realtime.wakeups import Wakeups
 from textbridge.sandbox import SandboxCredentials
 from textbridge.webhooks.applier import JournalApplier
 from textbridge.webhooks.retention import JournalPurger
+from textbridge.webhooks_out.deliverer import WebhookDeliverer
+from textbridge.webhooks_out.urls import hook_address_policy
 from textbridge.whatsapp.sync import TemplateSource
 
 log = structlog.get_logger(__name__)
@@ -74,6 +76,7 @@ class Runtime:
     sandbox: SandboxCredentials | None
     http: httpx.AsyncClient
     media: MediaFetcher | None = None
+    hooks: WebhookDeliverer | None = None
     wakeups: Wakeups = field(default_factory=Wakeups)
     http_role: bool = True
     workers_role: bool = True
@@ -118,6 +121,10 @@ class Runtime:
             self._start("content-purge", content.run())
             if self.media is not None:
                 self._start("media-fetcher", self.media.run())
+            if self.hooks is not None:
+                self._start("webhook-deliverer", self.hooks.run())
+                if not self.bus.durable:
+                    self._start("webhook-wakeups", self.hooks.follow(self.bus))
             if self.bus.durable:
                 self._start("live-event-purge", LiveEventPurger(self.sessions).run())
 
@@ -156,6 +163,8 @@ class Runtime:
         await self.http.aclose()
         if self.media is not None:
             await self.media.aclose()
+        if self.hooks is not None:
+            await self.hooks.aclose()
         await self.engine.dispose()
 
 
@@ -193,6 +202,8 @@ def build_runtime(
         limits=Limits(settings.dispatch_max_attempts, settings.dispatch_max_rate_limited),
     )
     dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)
+    hooks = webhook_deliverer(settings, sessions)
+    hooks.wake = wakeups.broadcasting(channels.HOOKS, hooks.wake)
     session_secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     return Runtime(
         settings,
@@ -207,6 +218,7 @@ def build_runtime(
         sandbox=sandbox,
         http=http_client(transport),
         media=media,
+        hooks=hooks,
         wakeups=wakeups,
         api_keys=VerifiedKeys(settings.api_key_cache_seconds),
         api_rate=ApiRateLimit(settings.api_rate_per_second, settings.api_rate_burst),
@@ -229,6 +241,21 @@ def _media_fetcher(
             deadline=settings.media_timeout,
         )
     return MediaFetcher(sessions, downloader, providers, concurrency=settings.media_concurrency)
+
+
+def webhook_deliverer(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> WebhookDeliverer:
+    """Subscribers' URLs are fetched through the SSRF guard; in sandbox mode loopback is
+    allowed too (a receiver on this machine, for trying it out and for tests)."""
+    allowed = hook_address_policy(sandbox=settings.sandbox)
+    return WebhookDeliverer(
+        sessions,
+        guarded_client(allowed=allowed),
+        max_attempts=settings.hooks_max_attempts,
+        retry_base_seconds=settings.hooks_retry_base_seconds,
+        timeout_seconds=settings.hooks_timeout_seconds,
+    )
 
 
 def _register_secrets(settings: Settings) -> None:

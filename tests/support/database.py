@@ -37,6 +37,8 @@ TABLES = (
     "senders",
     "webhook_journal",
     "webhook_nonces",
+    "webhook_subscriptions",
+    "webhook_deliveries",
     "web_sessions",
     "users",
     "api_keys",

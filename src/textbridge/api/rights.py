@@ -30,6 +30,7 @@ class ErasedOut(BaseModel):
     events: int
     journal_entries: int
     live_events: int
+    webhook_deliveries: int
     campaign_recipients: int
     consent_records: int
     opt_out_recorded: bool

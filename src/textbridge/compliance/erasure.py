@@ -17,6 +17,7 @@ campaign_recipients    deleted (a draft will not send to them; a started campaig
                        keep the counts); a refused row naming the number is redacted
 webhook_journal        deleted: every entry that holds the address, whatever its state
 live_events            deleted: every event about their conversations or holding the address
+webhook_deliveries     deleted, likewise (outbound webhooks: each holds its event's data)
 governor_limits        deleted: a WhatsApp pair key holds the address
 consent_records        kept: address and evidence cleared, `address_hash` keeps the opt-out;
                        a person with no opt-out gets one (erasure means "do not contact")
@@ -56,6 +57,7 @@ from textbridge.models import (
     LiveEvent,
     Message,
     MessageEvent,
+    WebhookDelivery,
     WebhookJournalEntry,
 )
 from textbridge.models.consent_record import ALL_SENDERS
@@ -83,6 +85,7 @@ class ErasureReport:
     events: int = 0
     journal_entries: int = 0
     live_events: int = 0
+    webhook_deliveries: int = 0
     campaign_recipients: int = 0
     consent_records: int = 0
     opt_out_recorded: bool = False
@@ -307,10 +310,21 @@ async def _erase_copies(
     )
     event_ids = [row[0] for row in events if _about(row[1], who, needles[1:])]
     report.live_events = await _delete_ids(db, LiveEvent.id, event_ids)
+    report.webhook_deliveries = await _erase_deliveries(db, who, needles)
     keys = await db.scalars(
         select(GovernorLimit.key).where(_contains(GovernorLimit.key, who.needle))
     )
     await _delete_ids(db, GovernorLimit.key, [key for key in keys if who.mentions(key)])
+
+
+async def _erase_deliveries(db: AsyncSession, who: Person, needles: list[str]) -> int:
+    """Outbound webhook deliveries hold the event's data, as live events do."""
+    payload = cast(WebhookDelivery.payload, Text)
+    rows = await db.execute(
+        select(WebhookDelivery.id, payload).where(or_(*(_contains(payload, n) for n in needles)))
+    )
+    ids = [row[0] for row in rows if _about(row[1], who, needles[1:])]
+    return await _delete_ids(db, WebhookDelivery.id, ids)
 
 
 def _contains(column: Any, needle: str) -> Any:

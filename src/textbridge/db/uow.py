@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.realtime import relay
 from textbridge.realtime.bus import EventBus
+from textbridge.webhooks_out import fanout
 
 
 class UnitOfWork:
@@ -87,6 +88,8 @@ class UnitOfWork:
             await self.session.commit()
             self._pending = []
             return
+        if self._pending:  # PostgreSQL's `live_events` trigger does this on a durable bus
+            await fanout.fan_out(self.session, self._pending)
         await self.session.commit()
         pending, self._pending = self._pending, []
         for event_type, data in pending:

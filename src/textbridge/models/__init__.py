@@ -16,6 +16,7 @@ from textbridge.models.user import User
 from textbridge.models.web_session import WebSession
 from textbridge.models.webhook_journal import WebhookJournalEntry
 from textbridge.models.webhook_nonce import WebhookNonce
+from textbridge.models.webhook_subscription import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
@@ -35,6 +36,8 @@ __all__ = [
     "Sender",
     "User",
     "WebSession",
+    "WebhookDelivery",
     "WebhookJournalEntry",
     "WebhookNonce",
+    "WebhookSubscription",
 ]

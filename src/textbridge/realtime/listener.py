@@ -33,6 +33,7 @@ EVENTS = "textbridge_events"
 DISPATCH = "textbridge_dispatch"
 APPLY = "textbridge_apply"
 MEDIA = "textbridge_media"
+HOOKS = "textbridge_hooks"  # webhook deliveries are due (the fan-out trigger NOTIFYs it)
 KEYS = "textbridge_keys"  # an API key was revoked: forget the verified ones
 
 APPLICATION_NAME = "textbridge-listener"  # how an operator (or a test) finds it
