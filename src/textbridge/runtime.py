@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from textbridge.auth.keys import VerifiedKeys
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.config import Settings
+from textbridge.db.driver import DriverPool
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
@@ -78,6 +79,8 @@ class Runtime:
     relay: EventRelay | None = None
     campaigns: ProgressPublisher = field(init=False)
     api_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl=0))
+    driver: DriverPool | None = None
+    """PostgreSQL: the API send path's own asyncpg pool (`db/driver.py`)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -138,6 +141,8 @@ class Runtime:
         await self.http.aclose()
         if self.media is not None:
             await self.media.aclose()
+        if self.driver is not None:
+            await self.driver.aclose()
         await self.engine.dispose()
 
 
@@ -190,6 +195,9 @@ def build_runtime(
         media=media,
         wakeups=wakeups,
         api_keys=VerifiedKeys(settings.api_key_cache_seconds),
+        driver=None
+        if settings.is_sqlite
+        else DriverPool(settings.database_url, settings.api_send_connections),
     )
 
 

@@ -1,0 +1,61 @@
+"""A small asyncpg pool of its own for the API send path on PostgreSQL (the driver lane).
+
+Why not the engine's pool: measured on the send path (DESIGN-NOTES, "API send on the driver"),
+a checkout with pre-ping is three round trips, and a statement through the session and the
+adapter costs about twice its CPU on the bare asyncpg connection. Here a checkout costs no
+round trip and statements use asyncpg's prepared-statement cache. A connection PostgreSQL
+closed is seen closed by asyncpg and replaced at acquire; one that dies between acquire and
+the first statement fails that statement, which the send path retries once (nothing was
+written yet). asyncpg's pool resets a released connection and closes one whose operation was
+cancelled, so no connection comes back with an operation in progress."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg  # type: ignore[import-untyped]
+
+from textbridge.realtime.listener import asyncpg_dsn
+
+# The connections a statement can meet that PostgreSQL (or the network) closed under it.
+DISCONNECTS: tuple[type[BaseException], ...] = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+)
+
+
+class DriverPool:
+    """Opened at the first use (most processes and tests never send through the API)."""
+
+    def __init__(self, database_url: str, max_size: int) -> None:
+        self._dsn = asyncpg_dsn(database_url)
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._closed = False
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self._pool or await self._open()
+        async with pool.acquire() as connection:
+            yield connection
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._closed:
+                raise RuntimeError("the driver pool is closed")
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=0, max_size=self._max_size
+                )
+            return self._pool
+
+    async def aclose(self) -> None:
+        async with self._opening:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
