@@ -27,6 +27,13 @@ DISCONNECTS: tuple[type[BaseException], ...] = (
 )
 
 
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """At release, instead of asyncpg's reset query (a round trip per send, 6% of the send's
+    CPU in the profile): this path's statements run in autocommit and change no session
+    state (no SET, LISTEN, advisory lock or cursor). asyncpg still ends an open transaction
+    before calling this."""
+
+
 class DriverPool:
     """Opened at the first use (most processes and tests never send through the API)."""
 
@@ -49,7 +56,7 @@ class DriverPool:
                 raise RuntimeError("the driver pool is closed")
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=self._max_size
+                    self._dsn, min_size=0, max_size=self._max_size, reset=_keep_session
                 )
             return self._pool
 
