@@ -4,9 +4,9 @@ Why not the engine's pool: measured on the send path (DESIGN-NOTES, "API send on
 a checkout with pre-ping is three round trips, and a statement through the session and the
 adapter costs about twice its CPU on the bare asyncpg connection. Here a checkout costs no
 round trip and statements use asyncpg's prepared-statement cache. A connection PostgreSQL
-closed is seen closed by asyncpg and replaced at acquire; one that dies between acquire and
-the first statement fails that statement, which the send path retries once (nothing was
-written yet). asyncpg's pool resets a released connection and closes one whose operation was
+closed is seen closed by asyncpg and replaced at acquire; one that died unnoticed fails the first
+statement (`DISCONNECTS`), and the send path drops it and retries once (nothing was written
+yet). asyncpg's pool resets a released connection and closes one whose operation was
 cancelled, so no connection comes back with an operation in progress."""
 
 from __future__ import annotations
@@ -19,10 +19,16 @@ import asyncpg  # type: ignore[import-untyped]
 
 from textbridge.realtime.listener import asyncpg_dsn
 
-# The connections a statement can meet that PostgreSQL (or the network) closed under it.
+APPLICATION_NAME = "textbridge-api-send"
+# What a statement meets on a connection PostgreSQL closed under it. InternalClientError
+# ("cannot switch to state 12; another operation (2) is in progress"): the backend's FATAL
+# "terminating connection" arrived while the connection was idle, asyncpg's protocol waits
+# for a ReadyForQuery that never comes, and until the socket's end is read the connection
+# does not look closed (tests/api/test_send_path.py kills the connections to show it).
 DISCONNECTS: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     ConnectionError,
 )
 
@@ -50,13 +56,23 @@ class DriverPool:
         async with pool.acquire() as connection:
             yield connection
 
+    async def expire(self) -> None:
+        """Replace every connection at its next acquire (after a disconnect, the others may
+        be dead too: PostgreSQL restarted or closed them all)."""
+        if self._pool is not None:
+            await self._pool.expire_connections()
+
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
             if self._closed:
                 raise RuntimeError("the driver pool is closed")
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=self._max_size, reset=_keep_session
+                    self._dsn,
+                    min_size=0,
+                    max_size=self._max_size,
+                    reset=_keep_session,
+                    server_settings={"application_name": APPLICATION_NAME},
                 )
             return self._pool
 

@@ -153,7 +153,9 @@ async def send_direct(
                 row = await connection.fetchrow(repository.CONVERSATION_FOR_SEND_SQL, *read)
             except DISCONNECTS:
                 # The connection died before this read, its first statement: nothing was
-                # written, so once more on another (the pool replaces a closed connection).
+                # written, so once more on another (the pool replaces the dropped one).
+                connection.terminate()
+                await pool.expire()
                 if attempt:
                     raise
                 continue
