@@ -141,14 +141,27 @@ def replay(
 
 
 def measure(
-    target: str, round_: int, wrk: str, port: int, pid: int, files: dict[str, Path], args
+    target: str,
+    round_: int,
+    wrk: str,
+    port: int,
+    pid: int,
+    files: dict[str, Path],
+    args,
+    profile: Path | None = None,
 ) -> Run:
     status = 202 if target == "textbridge" else 200
     if args.warmup:
         replay(wrk, port, files["warmup"], args.warmup, status, args)
+    # The profile covers the measured requests only (the warm-up makes every conversation).
+    profiler = start_profiler(pid, profile, native=args.profile == "native") if profile else None
     before = cpu_seconds(pid)
     figures = replay(wrk, port, files["measured"], args.requests, status, args)
     cpu = cpu_seconds(pid) - before
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=120)
+        print(f"  profile: {profile}")
     run = Run(
         target=target,
         round=round_,
@@ -225,14 +238,8 @@ def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args, workdi
     command = serve_command(args)
     log = workdir / f"textbridge-{round_}.log"
     with running(command, env, port, log, workdir) as server:
-        if args.profile:
-            out = workdir / f"profile-{round_}.txt"
-            profiler = start_profiler(server.pid, out, native=args.profile == "native")
-        run = measure("textbridge", round_, wrk, port, server.pid, files, args)
-        if args.profile:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=120)
-            print(f"  profile: {workdir / f'profile-{round_}.txt'}")
+        profile = workdir / f"profile-{round_}.txt" if args.profile else None
+        run = measure("textbridge", round_, wrk, port, server.pid, files, args, profile)
         run.dispatched = check_visible(port, url, args)
     return run
 

@@ -219,6 +219,10 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         200, ge=1, le=1_000_000, validation_alias=_env("TEXTBRIDGE_API_RATE_BURST")
     )
+    # PostgreSQL: the API send path's own connections, besides the engine's pool of 30.
+    api_send_connections: int = Field(
+        16, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_API_SEND_CONNECTIONS")
+    )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))
     plivo_auth_token: SecretStr | None = Field(None, validation_alias=_env("PLIVO_AUTH_TOKEN"))

@@ -26,6 +26,7 @@ from textbridge.campaigns.report import ProgressPublisher
 from textbridge.compliance import keywords
 from textbridge.compliance.retention import ContentPurger
 from textbridge.config import Settings
+from textbridge.db.driver import DriverPool
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
@@ -87,6 +88,8 @@ class Runtime:
     api_rate: ApiRateLimit = field(default_factory=lambda: ApiRateLimit(0, 1))
     sign_in_tokens: set[str] = field(default_factory=set)
     """Sandbox only: the one-time inbox sign-in links `serve` printed (`web.router`)."""
+    driver: DriverPool | None = None
+    """PostgreSQL: the API send path's own asyncpg pool (`db/driver.py`)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -165,6 +168,8 @@ class Runtime:
             await self.media.aclose()
         if self.hooks is not None:
             await self.hooks.aclose()
+        if self.driver is not None:
+            await self.driver.aclose()
         await self.engine.dispose()
 
 
@@ -222,6 +227,9 @@ def build_runtime(
         wakeups=wakeups,
         api_keys=VerifiedKeys(settings.api_key_cache_seconds),
         api_rate=ApiRateLimit(settings.api_rate_per_second, settings.api_rate_burst),
+        driver=None
+        if settings.is_sqlite
+        else DriverPool(settings.database_url, settings.api_send_connections),
     )
 
 

@@ -7,6 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
+
+from textbridge.db.driver import APPLICATION_NAME
 
 from ..support.textbridge import CONTACT, Textbridge
 
@@ -121,3 +124,24 @@ def test_the_openapi_document_shows_the_send_route(textbridge: Textbridge) -> No
     answer = operation["responses"]["202"]["content"]["application/json"]["schema"]
     assert answer["$ref"].endswith("/MessageOut")
     assert any(parameter["name"] == "idempotency-key" for parameter in operation["parameters"])
+
+
+def test_sends_go_on_after_postgresql_closed_the_send_path_connections(
+    textbridge: Textbridge,
+) -> None:
+    """The driver lane (`db/driver.py`) has no pre-ping: a connection PostgreSQL closed is
+    replaced, and the first read retried once, without a hang or a 500."""
+    database = textbridge.database
+    if database.backend != "postgresql":
+        pytest.skip("the driver lane is PostgreSQL's")
+    textbridge.send(text="first")
+    _post_at_once(textbridge, [{"to": CONTACT, "text": "second"}] * 4, "k")  # some connections
+    killed = database.scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        f" WHERE application_name = '{APPLICATION_NAME}' AND datname = current_database()"
+    )
+    assert killed >= 1
+    for text in ("third", "fourth", "fifth"):
+        textbridge.send(text=text)
+    bodies = database.rows("SELECT body FROM messages ORDER BY created_at")
+    assert [row[0] for row in bodies] == ["first", "second", "third", "fourth", "fifth"]

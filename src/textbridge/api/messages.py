@@ -111,10 +111,19 @@ async def _accept(
 ) -> Message:
     scoped_key = f"{caller.id}:{idempotency_key}" if idempotency_key else None
     request = _send_request(body, runtime.settings.quiet_hours)
-    async with runtime.unit_of_work() as uow:
-        message = await outbound.send(uow, request, scoped_key, runtime.providers)
-        await uow.commit()
+    message = await _store(runtime, request, scoped_key)
     runtime.dispatcher.wake()
+    return message
+
+
+async def _store(runtime: Runtime, request: outbound.SendRequest, key: str | None) -> Message:
+    if runtime.driver is not None:  # PostgreSQL: the common case on the driver, if it is one
+        message = await outbound.send_direct(runtime.driver, request, key, runtime.providers)
+        if message is not None:
+            return message
+    async with runtime.unit_of_work() as uow:
+        message = await outbound.send(uow, request, key, runtime.providers)
+        await uow.commit()
     return message
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from textbridge.models import InstanceSecret
 
 KEY_NAME = "address_hash_key"
+KEY_SQL = f"SELECT value FROM instance_secrets WHERE name = '{KEY_NAME}'"  # noqa: S608
+"""The key, for a caller on the driver (`db/driver.py`)."""
 
 
 class AddressHasher:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    TextClause,
     and_,
     bindparam,
     false,
@@ -24,9 +25,11 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert
 
 from textbridge.messaging.address import Address
@@ -525,3 +528,68 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
         else value
         for name, value in row.items()
     }
+
+
+# ---------------------------------------------------------------------------- on the driver
+# The same read and write as `conversation_for_send` and `store_outbound` on PostgreSQL, as
+# SQL for a bare asyncpg connection (`db/driver.py`): the API send path's hot statements,
+# prepared once per connection by asyncpg's statement cache.
+
+_CONVERSATION_COLUMNS = tuple(c.name for c in _CONVERSATIONS.columns)
+_CONTACT_COLUMNS = tuple(c.name for c in Contact.__table__.columns)
+_SENDER_COLUMNS = tuple(c.name for c in Sender.__table__.columns)
+
+# `sender_query`'s choice with its options as parameters (one statement for every choice):
+# the sender for channel $3 among providers $4, of number $5 and provider $6 when given.
+# Only our own tables' column names are formatted in; every value is a parameter.
+CONVERSATION_FOR_SEND_SQL = f"""
+    SELECT {", ".join(f"c.{name}" for name in _CONVERSATION_COLUMNS)},
+           {", ".join(f"k.{name}" for name in _CONTACT_COLUMNS)},
+           {", ".join(f"s.{name}" for name in _SENDER_COLUMNS)},
+           EXISTS (SELECT 1 FROM consent_records WHERE address_hash = $7::varchar),
+           (SELECT m.id FROM messages AS m WHERE m.idempotency_key = $2::varchar)
+    FROM conversations AS c
+    JOIN contacts AS k ON k.id = c.contact_id
+    JOIN senders AS s ON s.id = c.sender_id
+    WHERE k.address = $1::varchar AND c.channel = $3::varchar AND c.sender_id = (
+        SELECT id FROM senders
+        WHERE channel = $3::varchar AND provider = ANY($4::varchar[])
+          AND ($5::varchar IS NULL OR address = $5::varchar)
+          AND ($6::varchar IS NULL OR provider = $6::varchar)
+        ORDER BY created_at, provider, address
+        LIMIT 1
+    )
+"""  # noqa: S608
+
+
+def conversation_from_row(row: Sequence[Any]) -> tuple[Conversation, uuid.UUID | None]:
+    """A row of `CONVERSATION_FOR_SEND_SQL` as the objects `conversation_for_send` returns
+    (not in a session), and the id of the message stored under the key, if any. (Its
+    next-to-last column says whether the recipient has any consent record.)"""
+    values = iter(row)
+    conversation = Conversation(**{name: next(values) for name in _CONVERSATION_COLUMNS})
+    contact = Contact(**{name: next(values) for name in _CONTACT_COLUMNS})
+    sender = Sender(**{name: next(values) for name in _SENDER_COLUMNS})
+    set_committed_value(conversation, "contact", contact)
+    set_committed_value(conversation, "sender", sender)
+    return conversation, row[-1]
+
+
+def _driver_sql(statement: TextClause) -> tuple[str, tuple[str, ...]]:
+    compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+STORE_OUTBOUND_SQL, _STORE_OUTBOUND_NAMES = _driver_sql(_STORE_OUTBOUND)
+
+
+def store_outbound_args(
+    message: Mapping[str, Any],
+    attachments: Sequence[Mapping[str, Any]],
+    event: Mapping[str, Any],
+    preview: str,
+    live_events: Sequence[tuple[str, dict[str, Any]]],
+) -> list[Any]:
+    """`STORE_OUTBOUND_SQL`'s arguments, in order."""
+    params = _outbound_params(message, attachments, event, preview, live_events)
+    return [params[name] for name in _STORE_OUTBOUND_NAMES]
