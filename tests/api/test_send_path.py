@@ -145,3 +145,23 @@ def test_sends_go_on_after_postgresql_closed_the_send_path_connections(
         textbridge.send(text=text)
     bodies = database.rows("SELECT body FROM messages ORDER BY created_at")
     assert [row[0] for row in bodies] == ["first", "second", "third", "fourth", "fifth"]
+
+
+def test_an_opt_out_is_refused_on_every_lane(textbridge: Textbridge) -> None:
+    """A recipient with an existing conversation (the driver lane's case on PostgreSQL) who
+    opted out is refused (409), with and without an Idempotency-Key; another opt-in sends."""
+    first = textbridge.send(text="first")
+    opt_out = {"action": "opt_out", "scope": first["from"]}
+    recorded = textbridge.api.post(f"/api/v1/contacts/{CONTACT}/consent", json=opt_out)
+    assert recorded.status_code == 201, recorded.text
+    for headers in ({}, {"Idempotency-Key": "after-the-stop"}):
+        refused = textbridge.api.post(
+            "/api/v1/messages", json={"to": CONTACT, "text": "second"}, headers=headers
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "recipient_opted_out"
+    opt_in = {"action": "opt_in", "scope": first["from"]}
+    assert textbridge.api.post(f"/api/v1/contacts/{CONTACT}/consent", json=opt_in).is_success
+    textbridge.send(text="third")
+    bodies = textbridge.database.rows("SELECT body FROM messages ORDER BY created_at")
+    assert [row[0] for row in bodies] == ["first", "third"]
