@@ -170,3 +170,21 @@ def test_a_deeply_nested_api_body_is_refused_without_a_5xx(textbridge: Textbridg
     )
     assert 400 <= response.status_code < 500, response.text[:500]
     assert len(response.content) < 2000
+
+
+def test_a_nul_in_the_new_admin_inputs_is_a_4xx_not_a_500(textbridge: Textbridge) -> None:
+    """PostgreSQL refuses a NUL in any text, in a WHERE clause too: found by the fuzzer once the
+    keys, audit and subscription routes were merged."""
+    api = textbridge.api
+    key = api.post("/api/v1/keys", json={"name": "a\x00b", "scopes": ["read"]})
+    assert key.status_code == 422, key.text
+    audit = api.get("/api/v1/audit", params={"actor": "a\x00", "action": "b\x00"})
+    assert audit.status_code == 422, audit.text
+    hook = {"url": "https://example.com/\x00", "event_types": ["message.created"]}
+    subscription = api.post("/api/v1/webhook-subscriptions", json=hook)
+    assert subscription.status_code == 422, subscription.text
+    with httpx.Client(base_url=textbridge.url, headers={"origin": textbridge.url}) as browser:
+        page = browser.get("/login")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        form = {"username": "ad\x00min", "password": "wrong", "csrf_token": token}
+        assert browser.post("/login", data=form).status_code == 401

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 from textbridge.api.conversations import _in_utc_range
 from textbridge.api.deps import AdminDep, UowDep
+from textbridge.api.schemas import storable
 from textbridge.audit.query import MAX_PAGE, AuditFilter, entries
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -38,10 +39,14 @@ async def list_audit(
     uow: UowDep,
     _: AdminDep,
     action: Annotated[
-        str | None, Query(max_length=64, description="`key.revoked`, or a family: `login.`")
+        str | None,
+        Query(max_length=64, description="`key.revoked`, or a family: `login.`"),
+        AfterValidator(storable),
     ] = None,
     actor: Annotated[
-        str | None, Query(max_length=200, description="`key:<prefix>`, `user:<name>`, `cli:<user>`")
+        str | None,
+        Query(max_length=200, description="`key:<prefix>`, `user:<name>`, `cli:<user>`"),
+        AfterValidator(storable),
     ] = None,
     since: Moment = None,
     until: Moment = None,

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from textbridge.api.deps import AdminDep, RuntimeDep, UowDep, client_address
 from textbridge.api.errors import ApiError
+from textbridge.api.schemas import storable
 from textbridge.auth import keys
 from textbridge.models import ApiKey
 from textbridge.models.api_key import SCOPES
@@ -25,7 +26,11 @@ Scope = Annotated[str, StringConstraints(pattern="^(send|read|admin)$")]
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    name: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=100, strip_whitespace=True),
+        AfterValidator(storable),
+    ]
     scopes: list[Scope] = Field(
         default_factory=lambda: keys.NEW_KEY_SCOPES.split(),
         max_length=len(SCOPES),

@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from textbridge.api.deps import AdminDep, RuntimeDep, UowDep, client_address
 from textbridge.api.errors import ApiError
+from textbridge.api.schemas import storable
 from textbridge.audit import log as audit
 from textbridge.auth.principal import Principal
 from textbridge.db.base import utcnow
@@ -26,8 +27,14 @@ from textbridge.webhooks_out.urls import url_problem
 router = APIRouter(prefix="/webhook-subscriptions", tags=["webhooks"])
 
 EventType = Literal["message.created", "message.status", "conversation.updated"]
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-Description = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+Url = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, strip_whitespace=True),
+    AfterValidator(storable),
+]
+Description = Annotated[
+    str, StringConstraints(max_length=200, strip_whitespace=True), AfterValidator(storable)
+]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 

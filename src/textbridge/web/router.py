@@ -30,6 +30,7 @@ from textbridge.db.uow import UnitOfWork
 from textbridge.models import User
 from textbridge.runtime import Runtime
 from textbridge.sandbox import SANDBOX_NUMBERS
+from textbridge.webhooks import journal
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -139,7 +140,8 @@ async def login(
 ) -> Response:
     if not _login_csrf_passes(request, runtime, csrf_token):
         return _refused(request, runtime)
-    name, origin = users.normalized(username), client_address(request)
+    # A name no database can hold (a NUL) is still a failed sign-in, throttled and audited.
+    name, origin = journal.storable(users.normalized(username)), client_address(request)
     wait = await throttle.retry_after(uow.session, name, origin)
     if wait is not None:
         await _audit_login(uow, name, origin, "login.throttled")
