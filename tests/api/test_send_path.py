@@ -33,11 +33,14 @@ def test_a_send_writes_message_event_conversation_and_live_events(
     textbridge.send(text="first")  # the contact's first message creates the conversation
     sent = textbridge.send(text="second")  # this one takes the path of every later message
     database = textbridge.database
+    # The in-process dispatcher may already be sending it: what the send wrote is what does
+    # not change until then, and its answer.
+    assert sent["status"] == "accepted"
     rows = database.rows(
-        "SELECT status, request_hash IS NOT NULL, rate_limited, priority, attempts "
-        "FROM messages WHERE body = 'second'"
+        "SELECT request_hash IS NOT NULL, rate_limited, priority FROM messages "
+        "WHERE body = 'second'"
     )
-    assert [tuple(row) for row in rows] == [("accepted", True, 0, 0, 0)]
+    assert [tuple(row) for row in rows] == [(True, 0, 0)]
     events = database.rows("SELECT source, applied FROM message_events WHERE status = 'accepted'")
     assert [tuple(row) for row in events] == [("textbridge", True)] * 2
     preview = database.scalar(
@@ -47,7 +50,7 @@ def test_a_send_writes_message_event_conversation_and_live_events(
     )
     assert preview == "second"
     shown = textbridge.message(sent["id"])
-    assert [event["status"] for event in shown["history"]] == ["accepted"]
+    assert [event["status"] for event in shown["history"]][:1] == ["accepted"]
     if database.backend == "postgresql":
         types = database.rows(
             "SELECT type FROM live_events WHERE type IN ('message.created', "
