@@ -68,9 +68,8 @@ def _revoke_elsewhere(database_url: str, prefix: str) -> None:
     run_sync(revoke())
 
 
+@pytest.mark.postgresql_only  # across processes, revocation is announced over NOTIFY
 def test_a_key_revoked_by_another_process_stops_within_a_moment(cached: Textbridge) -> None:
-    if cached.database.backend != "postgresql":
-        pytest.skip("across processes, revocation is announced over PostgreSQL's NOTIFY")
     made = _create(cached, "billing", "read")
     with _client(cached, made["key"]) as billing:
         wait_until(lambda: cached.runtime.listener_up, timeout=10)

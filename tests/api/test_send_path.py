@@ -129,14 +129,13 @@ def test_the_openapi_document_shows_the_send_route(textbridge: Textbridge) -> No
     assert any(parameter["name"] == "idempotency-key" for parameter in operation["parameters"])
 
 
+@pytest.mark.postgresql_only  # the driver lane is PostgreSQL's
 def test_sends_go_on_after_postgresql_closed_the_send_path_connections(
     textbridge: Textbridge,
 ) -> None:
     """The driver lane (`db/driver.py`) has no pre-ping: a connection PostgreSQL closed is
     replaced, and the first read retried once, without a hang or a 500."""
     database = textbridge.database
-    if database.backend != "postgresql":
-        pytest.skip("the driver lane is PostgreSQL's")
     textbridge.send(text="first")
     _post_at_once(textbridge, [{"to": CONTACT, "text": "second"}] * 4, "k")  # some connections
     killed = database.scalar(

@@ -272,13 +272,12 @@ def test_erasure_deletes_the_deliveries_about_the_person(
         assert left["payload"]["data"]["text"] == "keep me"
 
 
+@pytest.mark.postgresql_only  # SQLite has one deliverer (a single worker process)
 def test_two_deliverers_share_the_queue_without_sending_twice(
     database: Database, tmp_path: Path
 ) -> None:
     """PostgreSQL: a second deliverer (as in another `worker` process) competes with the one
     `serve` runs; SKIP LOCKED gives each delivery to one of them."""
-    if database.backend != "postgresql":
-        pytest.skip("one deliverer on SQLite (a single worker process)")
     with receiver() as hooks, serving(database, tmp_path) as textbridge:
         subscription = subscribe(textbridge, hooks.url, ["message.created"])
         stop = threading.Event()
