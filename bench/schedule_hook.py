@@ -98,10 +98,10 @@ async def enqueue(runtime: Runtime, count: int, quiet_hours: str | None) -> None
 
 
 HOOK_SECONDS: list[float] = []
-_hook = schedule.release_due_and_hold_quiet
+_hook = schedule.quiet_holds  # what the dispatcher's claim calls for quiet hours
 
 
-async def timed_hook(*args: Any, **kwargs: Any) -> list[Message]:
+async def timed_hook(*args: Any, **kwargs: Any) -> tuple[list[Message], list[Message]]:
     started = time.perf_counter()
     try:
         return await _hook(*args, **kwargs)
@@ -109,7 +109,7 @@ async def timed_hook(*args: Any, **kwargs: Any) -> list[Message]:
         HOOK_SECONDS.append(time.perf_counter() - started)
 
 
-schedule.release_due_and_hold_quiet = timed_hook  # type: ignore[assignment]
+schedule.quiet_holds = timed_hook  # type: ignore[assignment]
 
 
 async def count_in(runtime: Runtime, wanted: str) -> int:

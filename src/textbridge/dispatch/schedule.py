@@ -8,7 +8,7 @@ Both keep the time they will leave in `next_attempt_at` (the API's `leaves_at`) 
 a held message always has a time to leave.
 
 Quiet hours are checked twice: when a message is accepted (`departure`) and when the dispatcher
-claims it (`release_due_and_hold_quiet`), because a backlog or a retry can push a message
+claims it (`quiet_holds`), because a backlog or a retry can push a message
 accepted at 20:59 past 21:00. A message carries its own window (`messages.quiet_hours`, e.g.
 "08:00-21:00", copied from its campaign); None means quiet hours do not apply to it. API sends
 (conversation replies) have none unless the caller asks for them: a person answering a contact
@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import ColumnElement, case, literal, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from textbridge.db.base import UTCDateTime, utcnow
+from textbridge.db.base import UTCDateTime
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history
 from textbridge.dispatch.quiet_hours import (
@@ -148,24 +148,6 @@ def _departure(
     if leaves_at > now:
         return Departure(status.SCHEDULED, leaves_at)
     return Departure(status.ACCEPTED, now)
-
-
-async def release_due_and_hold_quiet(
-    uow: UnitOfWork, claimed: Sequence[Message], now: datetime | None = None, release: bool = True
-) -> list[Message]:
-    """The dispatcher's one call for scheduling, made in its claim transaction right after it
-    locked a batch of `accepted` rows. Returns the messages of `claimed` that may leave now;
-    the others are inside their quiet hours and become `held`. Then moves due `scheduled` and
-    `held` rows to `accepted`, for the next pass to claim like any other (so the dispatcher's
-    ordering and rate rules apply to them too). Rows another process has locked are skipped:
-    that process is releasing them. `release=False` skips the release (a frequent caller
-    releases once in a while)."""
-    now = now or utcnow()
-    leaving, held = await quiet_holds(uow, claimed, now)
-    await _record_moves(uow, held)
-    if release:
-        await release_due(uow, now)
-    return leaving
 
 
 async def quiet_holds(
