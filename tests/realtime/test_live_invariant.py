@@ -41,12 +41,36 @@ def _catch_up(events: queue.Queue[dict[str, Any]], state: State, textbridge: Tex
     """Apply pushed events until they rebuild a fresh fetch (a condition, not a time: on a
     loaded machine the stream may trail the database), then drain whatever else comes."""
 
-    def rebuilt() -> bool:
-        _drain(events, state)
-        return state == _fetch(textbridge)
+    fresh: State = {}
 
-    wait_until(rebuilt, timeout=15)
+    def rebuilt() -> bool:
+        nonlocal fresh
+        _drain(events, state)
+        fresh = _fetch(textbridge)
+        return state == fresh
+
+    try:
+        wait_until(rebuilt, timeout=15)
+    except BaseException:
+        print("DIFF", _differences(state, fresh))
+        raise
     _drain(events, state)
+
+
+def _differences(state: State, fresh: State) -> list[tuple[str, str, Any, Any]]:
+    found = []
+    for kind in ("conversations", "messages"):
+        for key in state[kind].keys() | fresh.get(kind, {}).keys():
+            old, new = state[kind].get(key), fresh.get(kind, {}).get(key)
+            if old == new:
+                continue
+            if old is None or new is None:
+                found.append((kind, key, old, new))
+                continue
+            for field in old.keys() | new.keys():
+                if old.get(field) != new.get(field):
+                    found.append((kind, f"{key}.{field}", old.get(field), new.get(field)))
+    return found
 
 
 def test_pushed_events_rebuild_a_fresh_fetch(textbridge: Textbridge) -> None:

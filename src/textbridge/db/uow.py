@@ -88,12 +88,18 @@ class UnitOfWork:
             await self.session.commit()
             self._pending = []
             return
-        if self._pending:  # PostgreSQL's `live_events` trigger does this on a durable bus
-            await fanout.fan_out(self.session, self._pending)
-        await self.session.commit()
-        pending, self._pending = self._pending, []
-        for event_type, data in pending:
-            self._bus.publish(event_type, data)
+        if not self._pending:
+            await self.session.commit()
+            return
+        # PostgreSQL's `live_events` trigger does this on a durable bus.
+        await fanout.fan_out(self.session, self._pending)
+        # No deadlock: SQLite transactions begin IMMEDIATE, so whoever holds this lock with a
+        # transaction open also holds the database's write lock, which no one else can.
+        async with self._bus.commit_order:
+            await self.session.commit()
+            pending, self._pending = self._pending, []
+            for event_type, data in pending:
+                self._bus.publish(event_type, data)
 
     async def rollback(self) -> None:
         self._pending.clear()

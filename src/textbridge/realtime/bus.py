@@ -44,6 +44,11 @@ class EventBus:
         self.durable = durable
         self._subscriptions: set[Subscription] = set()
         self._ids = count(1)
+        # Held from a commit to the publishing of its events, so that events leave in commit
+        # order: after the database commit, releasing the connection awaits again (the pool's
+        # reset), and a later commit could otherwise publish first, leaving a subscriber with
+        # an older state as the last word.
+        self.commit_order = asyncio.Lock()
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """An event of this process, for its own subscribers. Numbered here, except on a
