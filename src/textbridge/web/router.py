@@ -109,6 +109,15 @@ async def inbox(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
     return _page(request, "inbox.html", _user_context(runtime, found))
 
 
+@router.get("/campaigns", response_class=HTMLResponse)
+async def campaigns_page(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
+    found = await _signed_in(request, runtime, uow.session)
+    if found is None:
+        return RedirectResponse("/login", status_code=303)
+    context = _user_context(runtime, found, default_quiet_hours=runtime.settings.quiet_hours)
+    return _page(request, "campaigns.html", context)
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, runtime: RuntimeDep, uow: UowDep) -> Response:
     if await _signed_in(request, runtime, uow.session) is not None:
