@@ -14,11 +14,13 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(path, { method = "GET", json, headers = {} } = {}) {
+export async function request(path, { method = "GET", json, form, headers = {} } = {}) {
   const init = { method, headers: { ...HEADERS, ...headers }, credentials: "same-origin" };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = form; // a FormData: the browser writes the multipart boundary itself
   }
   let response;
   try {

@@ -131,6 +131,7 @@ export function renderComposer() {
   const media = $("media-draft");
   media.hidden = !mediaOpen;
   $("media-toggle").hidden = templated || mediaOpen;
+  $("file-attach").hidden = templated;
   $("media-toggle").setAttribute("aria-expanded", String(mediaOpen));
   if ($("media-url").value !== extras.mediaUrl) $("media-url").value = extras.mediaUrl;
   if (mediaOpen) renderMediaHelp(target, extras);
@@ -184,8 +185,49 @@ export function renderWindowState(info, extras) {
   }
 }
 
+/** Upload a file (`POST /api/v1/media`, within the channel's limits) and attach the public
+    URL it is served from, the one the provider fetches. */
+export async function attachFile(file) {
+  const target = composerTarget();
+  if (!target || !file) return;
+  const extras = extrasOf(target.key);
+  clearComposerError();
+  const form = new FormData();
+  form.append("channel", target.channel === "whatsapp" ? "whatsapp" : "mms");
+  form.append("file", file, file.name);
+  const button = $("file-attach");
+  button.disabled = true;
+  announce(`Uploading ${file.name}…`);
+  try {
+    const uploaded = await request("/api/v1/media", { method: "POST", form });
+    extras.mediaOpen = true;
+    extras.mediaUrl = uploaded.url;
+    extras.upload = uploaded;
+    renderComposer();
+    schedulePreview();
+    announce(`${file.name} attached`);
+    $("composer-text").focus();
+  } catch (error) {
+    showComposerError(`Not attached: ${error.message}`);
+  } finally {
+    button.disabled = false;
+    $("file-input").value = "";
+  }
+}
+
+function uploadOf(extras, url) {
+  return extras.upload && extras.upload.url === url ? extras.upload : null;
+}
+
 export function renderMediaHelp(target, extras) {
   const url = extras.mediaUrl.trim();
+  const upload = uploadOf(extras, url);
+  if (upload) {
+    const size = upload.size >= 1e6 ? `${(upload.size / 1e6).toFixed(1)} MB` : `${Math.ceil(upload.size / 1e3)} KB`;
+    const where = target.channel === "whatsapp" ? "The message text becomes its caption." : "Sent as MMS.";
+    $("media-help").textContent = `Uploaded ${upload.filename || "a file"} (${upload.mime_type}, ${size}). ${where}`;
+    return;
+  }
   const kind = url ? KINDS[kindOf(mimeOf(url, ""))] : null;
   const what = kind && kind !== "File" ? `${kind}. ` : "";
   const help = target.channel === "whatsapp"
@@ -339,7 +381,7 @@ export function setSending(sending) {
   state.sending = sending;
   const form = $("composer");
   form.setAttribute("aria-busy", sending ? "true" : "false");
-  for (const id of ["composer-send", "recipient-input", "sender-picker", "media-url", "media-remove", "template-select"]) {
+  for (const id of ["composer-send", "recipient-input", "sender-picker", "media-url", "media-remove", "template-select", "file-attach"]) {
     $(id).disabled = sending;
   }
   for (const input of $("template-params").querySelectorAll("input")) input.disabled = sending;
@@ -372,7 +414,13 @@ export function buildSend(target, text) {
   else body.channel = target.mms || mediaUrl ? "mms" : "sms";
   if (mediaUrl) {
     if (!safeUrl(mediaUrl)) return { problem: "Enter the media's full address, starting with https://.", focus: "media-url" };
-    body.media = target.channel === "whatsapp" ? { url: mediaUrl } : [{ url: mediaUrl }];
+    const item = { url: mediaUrl };
+    const upload = uploadOf(extras, mediaUrl);
+    if (upload) {
+      item.mime_type = upload.mime_type;
+      if (upload.filename) item.filename = upload.filename;
+    }
+    body.media = target.channel === "whatsapp" ? item : [item];
   } else if (body.channel === "mms") {
     return { problem: "Add the media URL to send an MMS.", focus: "media-url" };
   } else if (!text.trim()) {

@@ -46,7 +46,8 @@ export function mediaNode(item, outbound) {
     node.dataset.state = "failed";
     note.textContent = why;
   };
-  if (url && url.protocol === "https:") {
+  // Our own uploads come from this origin (whatever its scheme): the CSP's img-src 'self'.
+  if (url && (url.protocol === "https:" || url.origin === window.location.origin)) {
     node.dataset.state = "loading";
     const img = document.createElement("img");
     img.setAttribute("loading", "lazy");

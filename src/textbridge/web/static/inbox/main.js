@@ -12,6 +12,7 @@
  */
 
 import {
+  attachFile,
   autoGrow,
   clearComposerError,
   composerTarget,
@@ -59,6 +60,10 @@ function setupComposer() {
     schedulePreview();
     $("media-url").focus();
   });
+  $("file-attach").addEventListener("click", () => {
+    if (state.selected) $("file-input").click();
+  });
+  $("file-input").addEventListener("change", (event) => attachFile(event.target.files[0]));
   $("media-remove").addEventListener("click", () => {
     if (!state.selected) return;
     const extras = extrasOf(state.selected);
