@@ -80,6 +80,10 @@ def test_upload_is_sent_as_mms_and_served_from_the_public_url(textbridge: Textbr
     assert sent.status_code == 202, sent.text
     textbridge.wait_for_status(sent.json()["id"], "delivered")
     assert _provider_got(textbridge, body["url"])["provider"] == "plivo"
+    with httpx.Client(timeout=10) as provider:
+        head = provider.head(body["url"])
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len(JPEG))
     fetched = _fetch_as_provider(body["url"])
     assert fetched.status_code == 200
     assert fetched.content == JPEG

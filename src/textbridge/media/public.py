@@ -14,7 +14,10 @@ from textbridge.runtime import Runtime
 router = APIRouter(tags=["media"], include_in_schema=False)
 
 
-@router.get(uploads.PUBLIC_PREFIX + "{name}", response_class=FileResponse)
+# HEAD too: a provider may ask for the type and length before it fetches.
+@router.api_route(
+    uploads.PUBLIC_PREFIX + "{name}", methods=["GET", "HEAD"], response_class=FileResponse
+)
 async def public_media(name: str, request: Request) -> FileResponse:
     runtime: Runtime = request.app.state.runtime
     found = await anyio.to_thread.run_sync(uploads.find, runtime.settings.media_dir, name)
