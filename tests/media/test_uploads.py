@@ -203,3 +203,16 @@ def test_upload_needs_the_send_scope(textbridge: Textbridge) -> None:
     with httpx.Client(base_url=textbridge.url, timeout=10) as client:
         assert client.post("/api/v1/media", files=files).status_code == 401
         assert client.post("/api/v1/media", files=files, headers=reader).status_code == 403
+
+
+def test_expired_uploads_are_purged(tmp_path: Path) -> None:
+    """On the files themselves: `store` as the API calls it, then the purge at two moments."""
+    folder = tmp_path / "media"
+    kept = uploads.store(io.BytesIO(PNG), "a.png", "whatsapp", folder, ttl_seconds=3600)
+    old = uploads.store(io.BytesIO(JPEG), "b.jpg", "mms", folder, ttl_seconds=60)
+    stranger = folder / uploads.UPLOAD_FOLDER / "notes.txt"
+    stranger.write_text("not an upload")
+    assert uploads.purge_expired(folder, limit=10, now=old.expires_at - 1) == 0
+    assert uploads.purge_expired(folder, limit=10, now=old.expires_at) == 1
+    left = sorted(path.name for path in (folder / uploads.UPLOAD_FOLDER).iterdir())
+    assert left == sorted([kept.name, "notes.txt"])

@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+import anyio
+
 from textbridge.messaging.content import media_kind
+from textbridge.polling import PollingLoop
 from textbridge.providers.plivo import vocabulary as v
 
 UPLOAD_FOLDER: Final = "uploads"
@@ -229,3 +232,39 @@ def find(folder: Path, name: str, now: float | None = None) -> tuple[Path, str] 
     if not path.is_file():
         return None
     return path, MIME_OF_EXTENSION[match.group(3)]
+
+
+def purge_expired(folder: Path, limit: int, now: float | None = None) -> int:
+    """Delete up to `limit` uploads whose expiry has passed; returns how many went. A name
+    that is not one of ours is left alone."""
+    moment = time.time() if now is None else now
+    removed = 0
+    uploads = folder / UPLOAD_FOLDER
+    if not uploads.is_dir():
+        return 0
+    for path in uploads.iterdir():
+        match = _PUBLIC_NAME.match(path.name)
+        if match is None or int(match.group(1), 16) > moment:
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+        if removed >= limit:
+            break
+    return removed
+
+
+class UploadPurger:
+    """Deletes expired uploads every `every` seconds, in the process that stores them (the
+    files live on its disk)."""
+
+    BATCH: Final = 1000
+
+    def __init__(self, folder: Path, every: float = 3600.0) -> None:
+        self._folder = folder
+        self._loop = PollingLoop("upload-purge", batch=self.BATCH, idle_seconds=every)
+
+    async def run(self) -> None:
+        await self._loop.run(self.purge_once)
+
+    async def purge_once(self) -> int:
+        return await anyio.to_thread.run_sync(purge_expired, self._folder, self.BATCH)
