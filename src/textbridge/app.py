@@ -37,6 +37,8 @@ from textbridge.api import (
 from textbridge.body_limit import BodyLimit
 from textbridge.bootstrap import bootstrap
 from textbridge.config import Settings
+from textbridge.media import public as public_media
+from textbridge.media import uploads
 from textbridge.request_ids import RequestIds
 from textbridge.runtime import Runtime, build_runtime, webhook_url
 from textbridge.sandbox import SANDBOX_WABA_ID
@@ -44,6 +46,7 @@ from textbridge.secure_responses import SecureResponses, docs_policy
 from textbridge.webhooks.ingest import KINDS, WebhookIngest
 
 log = structlog.get_logger(__name__)
+MULTIPART_ROOM = 64 * 1024  # an upload's multipart framing and form fields, beyond the file
 
 
 def create_app(
@@ -69,9 +72,11 @@ def create_app(
         BodyLimit,
         api_limit=settings.api_max_body_bytes,
         webhook_limit=settings.webhook_max_body_bytes,
+        upload_limit=uploads.MAX_UPLOAD_BYTES + MULTIPART_ROOM,
     )
     _add_webhooks(app, runtime)
     app.include_router(health.router)
+    app.include_router(public_media.router)
     app.include_router(observability.router)
     app.include_router(observability.alerts_router, prefix="/api/v1")
     routers = (

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEBHOOK_PREFIX = "/webhooks/"
+UPLOAD_PATH = "/api/v1/media"
 # uvicorn (httptools) sets no bound on headers; a refused webhook journals them.
 MAX_HEADER_BYTES = 64 * 1024
 
@@ -36,17 +37,19 @@ def too_large_response(limit: int) -> JSONResponse:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, api_limit: int, webhook_limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, api_limit: int, webhook_limit: int, upload_limit: int = 0
+    ) -> None:
         self.app = app
         self.api_limit = api_limit
         self.webhook_limit = webhook_limit
+        self.upload_limit = max(upload_limit, api_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_webhook = scope["path"].startswith(WEBHOOK_PREFIX)
-        limit = self.webhook_limit if is_webhook else self.api_limit
+        limit = self._limit(scope)
         header_bytes, declared = _measure_headers(scope)
         if header_bytes > MAX_HEADER_BYTES:
             await _headers_too_large(scope, receive, send)
@@ -54,6 +57,16 @@ class BodyLimit:
             await too_large_response(limit)(scope, receive, send)
         else:
             await _LimitedRequest(self.app, limit)(scope, receive, send)
+
+    def _limit(self, scope: Scope) -> int:
+        path = scope["path"]
+        if path.startswith(WEBHOOK_PREFIX):
+            return self.webhook_limit
+        # A media upload is the one API body that may be large (each channel's own limit is
+        # checked on the file itself).
+        if path.rstrip("/") == UPLOAD_PATH and scope["method"] == "POST":
+            return self.upload_limit
+        return self.api_limit
 
 
 class _LimitedRequest:

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     media_concurrency: int = Field(
         4, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_MEDIA_CONCURRENCY")
     )
+    # How long an uploaded media's public URL answers (the provider fetches it when it sends).
+    media_upload_ttl_seconds: int = Field(
+        30 * 24 * 3600,
+        ge=60,
+        le=400 * 24 * 3600,
+        validation_alias=_env("TEXTBRIDGE_MEDIA_UPLOAD_TTL_SECONDS"),
+    )
     # Outbound webhooks (`webhooks_out`): attempts before a delivery is parked dead, the first
     # retry's delay (doubling, jittered), and each POST's deadline.
     hooks_max_attempts: int = Field(

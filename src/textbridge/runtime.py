@@ -36,6 +36,7 @@ from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
 from textbridge.media.guard import guarded_client
+from textbridge.media.uploads import UploadPurger
 from textbridge.models import Message
 from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
@@ -116,6 +117,7 @@ class Runtime:
             self._start_listening()
         if self.http_role:  # it publishes to this process's own event streams
             self._start("campaign-progress", self.campaigns.run())
+            self._start("upload-purge", UploadPurger(self.settings.media_dir).run())
         if self.workers_role:
             self._start("dispatcher", self.dispatcher.run())
             self._start("journal-applier", self.applier.run())

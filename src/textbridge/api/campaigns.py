@@ -3,22 +3,25 @@ resume, cancel, and the report. The logic is in `textbridge.campaigns`."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
-from fastapi import APIRouter, Query
+import anyio
+from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import ProviderName, StorableStr, TemplateIn, _Strict
-from textbridge.campaigns import prices, service
+from textbridge.campaigns import bulk, prices, service
 from textbridge.campaigns.errors import CampaignStateError
-from textbridge.campaigns.recipients import RecipientRow
+from textbridge.campaigns.recipients import RecipientRow, RecipientsFileError, csv_rows
 from textbridge.campaigns.report import Report, departures, progress, report, summary
+from textbridge.compliance import consent
 from textbridge.db.uow import UnitOfWork
 from textbridge.models import Campaign
 from textbridge.runtime import Runtime
@@ -26,6 +29,7 @@ from textbridge.runtime import Runtime
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
 MAX_RECIPIENTS_PER_REQUEST = 10_000
+PREVIEW_ROWS = 5
 Scalar = str | int | float | bool | None
 
 
@@ -100,6 +104,22 @@ class CampaignOut(BaseModel):
     )
 
 
+class PreviewRowOut(BaseModel):
+    row: int
+    to: str
+    text: str | None = Field(description="The text as this recipient gets it")
+    segments: int
+    price: str | None = Field(description="Its estimated cost; null when the table has none")
+
+
+class PreviewOut(BaseModel):
+    campaign: dict[str, Any]
+    first_rows: list[PreviewRowOut]
+    invalid_rows: list[InvalidRowOut] = Field(description="The first refused rows, and why")
+    opted_out: int = Field(description="Recipients left out: they opted out of this sender")
+    departures: dict[str, Any]
+
+
 class ReportOut(BaseModel):
     campaign: dict[str, Any]
     progress: dict[str, int]
@@ -168,6 +188,69 @@ async def add_recipients(
     campaign = await _find(uow, campaign_id)
     await uow.commit()
     return _with_chunk(campaign, chunk)
+
+
+@router.post("/{campaign_id}/recipients/csv", response_model=CampaignOut)
+async def add_recipients_csv(
+    campaign_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="CSV with a header row: to (or phone, ...)")],
+    uow: UowDep,
+    runtime: RuntimeDep,
+    _: SendDep,
+) -> CampaignOut:
+    """Add the recipients of a CSV file (UTF-8, a header row naming the address column; the
+    other columns are variables) to a draft, as `POST .../recipients` would; the upload is
+    bounded by TEXTBRIDGE_API_MAX_BODY_BYTES (larger lists: JSON chunks, or the CLI)."""
+    try:
+        rows = await anyio.to_thread.run_sync(_read_csv, file.file, file.filename or "upload")
+    except RecipientsFileError as exc:
+        raise ApiError(422, "invalid_file", str(exc), "file") from None
+    finally:
+        await file.close()
+    total = service.ChunkResult()
+    for start in range(0, max(len(rows), 1), MAX_RECIPIENTS_PER_REQUEST):
+        chunk = rows[start : start + MAX_RECIPIENTS_PER_REQUEST]
+        try:
+            found = await service.add_recipients(uow, campaign_id, chunk, _prices(runtime))
+        except service.CampaignNotFound as exc:
+            raise ApiError(404, "not_found", str(exc), "campaign_id") from None
+        except CampaignStateError as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        await uow.commit()
+        total.accepted += found.accepted
+        total.duplicates += found.duplicates
+        total.invalid += found.invalid[: service.INVALID_ROWS_KEPT - len(total.invalid)]
+    return _with_chunk(await _find(uow, campaign_id), total)
+
+
+def _read_csv(source: BinaryIO, name: str) -> list[RecipientRow]:
+    with io.TextIOWrapper(source, encoding="utf-8-sig", newline="") as lines:
+        return list(csv_rows(lines, name[:100]))
+
+
+@router.get("/{campaign_id}/preview", response_model=PreviewOut)
+async def campaign_preview(campaign_id: uuid.UUID, uow: UowDep, _: ReadDep) -> PreviewOut:
+    """What a draft will send, before it starts: its first recipients with their own text,
+    the refused rows and why, how many opted out, its cost estimate and when it leaves."""
+    campaign = await _find(uow, campaign_id)
+    staged_out, dispatch_out = await consent.campaign_opted_out(uow.session, campaign)
+    first = await bulk.first_staged(uow.session, campaign.id, PREVIEW_ROWS)
+    return PreviewOut(
+        campaign=summary(campaign),
+        first_rows=[
+            PreviewRowOut(
+                row=r.row,
+                to=r.to_address,
+                text=r.body,
+                segments=r.segments,
+                price=None if r.price_micros is None else prices.money(r.price_micros),
+            )
+            for r in first
+        ],
+        invalid_rows=[InvalidRowOut(**row) for row in campaign.invalid_rows],
+        opted_out=staged_out + dispatch_out,
+        departures=await departures(uow.session, campaign),
+    )
 
 
 @router.get("/{campaign_id}/report", response_model=ReportOut)

@@ -456,3 +456,16 @@ async def cost_of_sent(session: AsyncSession, campaign_id: uuid.UUID) -> int:
         .where(Message.campaign_id == campaign_id, Message.provider_message_id.is_not(None))
     )
     return int(await session.scalar(query) or 0)
+
+
+async def first_staged(
+    session: AsyncSession, campaign_id: uuid.UUID, limit: int
+) -> list[CampaignRecipient]:
+    """A campaign's first staged recipients by their row in the file: its preview."""
+    query = (
+        select(CampaignRecipient)
+        .where(CampaignRecipient.campaign_id == campaign_id)
+        .order_by(CampaignRecipient.row, CampaignRecipient.to_address)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,17 +48,28 @@ def read(path: Path) -> Iterator[RecipientRow]:
 
 def _csv_rows(path: Path) -> Iterator[RecipientRow]:
     with path.open(newline="", encoding="utf-8-sig") as lines:
-        reader = csv.reader(lines)
+        yield from csv_rows(lines, path.name)
+
+
+def csv_rows(lines: Iterable[str], name: str) -> Iterator[RecipientRow]:
+    """The rows of CSV text with a header row (a file, or an upload); `name` names it in
+    errors. A line the CSV reader refuses (a NUL in it, say) is a RecipientsFileError."""
+    reader = csv.reader(lines)
+    try:
         header = next(reader, None)
         if header is None:
             return
-        names = [name.strip() for name in header]
-        address = _address_column(names, path)
+        names = [column.strip() for column in header]
+        address = _address_column(names, name)
         for number, values in enumerate(reader, start=1):
             if not any(value.strip() for value in values):
                 continue
             record = dict(zip(names, values, strict=False))
             yield _row(number, record, address)
+    except csv.Error as exc:
+        raise RecipientsFileError(f"{name} line {reader.line_num}: {exc}") from None
+    except UnicodeDecodeError:
+        raise RecipientsFileError(f"{name}: not UTF-8 text") from None
 
 
 def _json_lines(path: Path) -> Iterator[RecipientRow]:
@@ -100,13 +111,13 @@ def from_object(number: int, item: Any) -> RecipientRow:
     return _row(number, record, address)
 
 
-def _address_column(names: list[str], path: Path) -> str:
+def _address_column(names: list[str], name: str) -> str:
     lowered = {name.lower(): name for name in names}
     for candidate in ADDRESS_COLUMNS:
         if candidate in lowered:
             return lowered[candidate]
     raise RecipientsFileError(
-        f"{path.name}: no address column; name one of {', '.join(ADDRESS_COLUMNS)}"
+        f"{name}: no address column; name one of {', '.join(ADDRESS_COLUMNS)}"
     )
 
 
