@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from textbridge.models import Campaign, ConsentRecord, Contact, Conversation, Message
 
@@ -223,6 +223,9 @@ def seed_a_fortnight(database: Database, last_day: datetime, per_day: int = 60) 
         threads[person] = (_conversation(contacts[person], senders[ours], channel, None), ours,
                            provider, channel)  # fmt: skip
     database.run(insert(Conversation).values([t[0] for t in threads.values()]))
+    campaign = {**_campaign(senders[PLIVO_SMS]), "id": uuid.uuid4(), "name": "Winter offers",
+                "started_at": last_day - timedelta(days=10), "opted_out": 3}  # fmt: skip
+    database.run(insert(Campaign).values(campaign))
     rows = []
     for back in range(14):
         day = last_day.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=back)
@@ -230,8 +233,13 @@ def seed_a_fortnight(database: Database, last_day: datetime, per_day: int = 60) 
             person = chooser.choice(people)
             conversation, ours, provider, channel = threads[person]
             made = day + timedelta(seconds=chooser.randrange(86_400))
-            rows.append(_lively(chooser, conversation["id"], person, ours, provider, channel, made))
+            row = _lively(chooser, conversation["id"], person, ours, provider, channel, made)
+            if ours == PLIVO_SMS and row["direction"] == "outbound" and chooser.random() < 0.5:
+                row["campaign_id"] = campaign["id"]
+            rows.append(row)
     database.run(insert(Message).values(rows))
+    staged = sum(1 for row in rows if row["campaign_id"] is not None)
+    database.run(update(Campaign).where(Campaign.id == campaign["id"]).values(recipients=staged))
     database.run(
         insert(ConsentRecord).values(
             [
@@ -278,6 +286,7 @@ def _lively(
             "1050": "Number barred",
         }.get(error or ""),
         "price": ("0.0050" if provider == "plivo" else "0.0068") if outbound else None,
+        "campaign_id": None,
         "delivered_at": made + timedelta(seconds=seconds) if seconds is not None else None,
         "created_at": made,
         "updated_at": made,
