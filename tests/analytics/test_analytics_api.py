@@ -215,3 +215,16 @@ def test_bad_input_is_a_clear_422(
         error = response.json()["error"]
         assert error["code"] == "validation_error"
         assert field in (error["field"] or ""), error
+
+
+def test_a_message_sent_through_the_sandbox_counts_with_its_time_to_delivered(
+    textbridge: Textbridge,
+) -> None:
+    sent = textbridge.send(text="counted")
+    delivered = textbridge.wait_for_status(sent["id"], "delivered", "read", timeout=20)
+    day = delivered["created_at"][:10]
+    found = report(textbridge, "delivery-time", **{"from": day, "to": day, "tz": "UTC"})
+    assert found["totals"]["delivered"] == 1
+    assert 0 <= found["totals"]["median_seconds"] < 20
+    delivery = report(textbridge, "delivery", **{"from": day, "to": day, "tz": "UTC"})
+    assert delivery["totals"]["delivery_rate"] == 1.0
