@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -292,11 +293,17 @@ async def _percentiles_postgresql(
 ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
     inner = _delivered_seconds(query)
     figures = [func.percentile_cont(p).within_group(inner.c.seconds) for p in PERCENTILES]
-    per_day = select(inner.c.day, func.count(), *figures).group_by(inner.c.day)
-    found = await query.session.execute(per_day.order_by(inner.c.day))
-    days = [(_day(day), _figures(int(n), median, p95)) for day, n, median, p95 in found]
-    n, median, p95 = (await query.session.execute(select(func.count(), *figures))).one()
-    return days, _figures(int(n), median, p95)
+    # One scan for the days and the whole range: the grand total comes as a row with no day.
+    both = select(inner.c.day, func.count(), *figures).group_by(
+        text(f"GROUPING SETS (({inner.c.day.name}), ())")
+    )
+    days, whole = [], _figures(0, None, None)
+    for day, n, median, p95 in await query.session.execute(both):
+        if day is None:
+            whole = _figures(int(n), median, p95)
+        else:
+            days.append((_day(day), _figures(int(n), median, p95)))
+    return sorted(days), whole
 
 
 async def _percentiles_sqlite(
