@@ -15,6 +15,7 @@ from starlette.routing import Route
 from textbridge import __version__, metrics
 from textbridge.api import (
     access,
+    analytics,
     audit,
     campaigns,
     consent,
@@ -96,6 +97,7 @@ def create_app(
         audit,
         access,
         webhook_subscriptions,
+        analytics,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api/v1")
@@ -151,9 +153,11 @@ def timed(ingest: WebhookIngest) -> Callable[[Request], Awaitable[Response]]:
 
 
 def _add_inbox(app: FastAPI) -> None:
+    from textbridge.web import dashboard
     from textbridge.web import router as web_router
 
     app.include_router(web_router.router)
+    app.include_router(dashboard.router)
     app.mount("/static", web_router.static_files(), name="static")
 
 

@@ -175,3 +175,31 @@ def test_a_key_made_by_an_admin_has_the_scopes_asked_for(
     with httpx.Client(base_url=textbridge.url, headers={"Authorization": f"Bearer {key}"}) as c:
         assert (c.get("/api/v1/keys").status_code == 200) == (scope == "admin")
         assert (c.get("/api/v1/conversations").status_code == 200) == (scope == "read")
+
+
+ANALYTICS = ("messages", "delivery", "failures", "delivery-time", "cost", "inbound", "opt-outs",
+             "campaigns")  # fmt: skip
+
+
+def test_analytics_need_the_read_scope_and_the_dashboard_a_session(textbridge: Textbridge) -> None:
+    routes = {
+        str(r.path): _scopes(r.dependant)
+        for r in _api_routes(textbridge)
+        if str(r.path).startswith("/api/v1/analytics/")
+    }
+    assert routes == {f"/api/v1/analytics/{name}": {"read"} for name in ANALYTICS}
+    send_only = _key(textbridge, "send")
+    with httpx.Client(base_url=textbridge.url, timeout=10) as client:
+        for name in ANALYTICS:
+            path = f"/api/v1/analytics/{name}"
+            assert _status(client, "GET", path) == 401
+            assert _status(client, "GET", path + "?format=csv") == 401
+            assert _status(client, "GET", path, authorization=f"Bearer {send_only}") == 403
+        assert client.get("/dashboard").status_code == 303  # to the sign-in page
+    with textbridge.sign_in("ada", "agent") as agent:
+        for name in ANALYTICS:
+            assert agent.get(f"/api/v1/analytics/{name}").status_code == 200
+        page = agent.get("/dashboard")
+        assert page.status_code == 200
+        assert 'data-testid="chart-messages"' in page.text
+        assert 'data-testid="dashboard-link"' in agent.get("/").text

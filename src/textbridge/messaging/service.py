@@ -261,8 +261,21 @@ def _apply(message: Message, update: StatusUpdate, our_status: str) -> None:
         message.error_message = update.error_description
     elif our_status in (status.DELIVERED, status.READ):
         message.error_code = None
+        message.delivered_at = message.delivered_at or _delivered_at(message, update)
     if update.price:
         message.price = update.price
+
+
+def _delivered_at(message: Message, update: StatusUpdate) -> datetime:
+    """The provider's time of the report, unless its clock puts it before the message was
+    made (then ours): a time to delivered is never negative."""
+    now = utcnow()
+    reported = update.occurred_at
+    if reported is None or reported.tzinfo is None:
+        return now
+    if reported > now or reported < message.created_at:
+        return now
+    return reported
 
 
 # ---------------------------------------------------------------------------- in bulk

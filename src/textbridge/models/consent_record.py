@@ -35,4 +35,5 @@ class ConsentRecord(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     actor: Mapped[str | None] = mapped_column(String(200), default=None)
-    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed for the opt-outs per day (analytics)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -13,6 +13,17 @@ _HAS_CONTENT = "body IS NOT NULL OR payload IS NOT NULL"
 _HAS_URL = "url <> ''"
 _FILE_TO_DELETE = "download_state = 'erased' AND local_path IS NOT NULL"
 _HAS_RAW = "raw IS NOT NULL"
+ANALYTICS_COLUMNS = (
+    "direction",
+    "channel",
+    "provider",
+    "status",
+    "from_address",
+    "to_address",
+    "error_code",
+    "price",
+    "delivered_at",
+)
 
 
 class Message(Base):
@@ -37,6 +48,8 @@ class Message(Base):
             sqlite_where=text("status IN ('accepted', 'sending')"),
         ),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
+        # Every analytics query over a date range reads only this index (analytics/query.py)
+        Index("ix_messages_analytics", "created_at", *ANALYTICS_COLUMNS),
         # What message retention still has to purge (compliance/retention.py)
         Index(
             "ix_messages_content_created",
@@ -79,6 +92,9 @@ class Message(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(300), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), default=None)
+    # When a provider first reported it delivered (or read): the time to delivered starts at
+    # `created_at` (analytics).
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
