@@ -13,6 +13,7 @@ _HAS_CONTENT = "body IS NOT NULL OR payload IS NOT NULL"
 _HAS_URL = "url <> ''"
 _FILE_TO_DELETE = "download_state = 'erased' AND local_path IS NOT NULL"
 _HAS_RAW = "raw IS NOT NULL"
+_FAILED = "status IN ('rejected', 'failed', 'undelivered')"
 
 
 class Message(Base):
@@ -37,6 +38,13 @@ class Message(Base):
             sqlite_where=text("status IN ('accepted', 'sending')"),
         ),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
+        # The conversation list's `failed` filter (messaging/search.py)
+        Index(
+            "ix_messages_failed_conversation",
+            "conversation_id",
+            postgresql_where=text(_FAILED),
+            sqlite_where=text(_FAILED),
+        ),
         # What message retention still has to purge (compliance/retention.py)
         Index(
             "ix_messages_content_created",
