@@ -276,3 +276,12 @@ def _text_matches(words: list[str], dialect: str) -> ColumnElement[bool]:
     match = " ".join(f'"{word}"*' for word in words)
     fts = text("messages.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q_fts)")
     return fts.bindparams(q_fts=match)  # type: ignore[return-value]
+
+
+async def forget_deleted_text(db: AsyncSession) -> None:
+    """After bodies were erased or purged: on SQLite, FTS5 keeps a deleted row's words in
+    its older index segments (marked deleted) until they merge; `optimize` merges them all
+    now, so the words are gone from the file too (with `secure_delete`). PostgreSQL's index
+    drops them when VACUUM reclaims the old row versions, as it does for the table itself."""
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(text("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')"))
