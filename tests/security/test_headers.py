@@ -45,6 +45,7 @@ def test_every_kind_of_response_carries_the_headers(textbridge: Textbridge) -> N
         "login page": anonymous.get("/login"),
         "redirect": anonymous.get("/"),
         "static file": anonymous.get("/static/inbox.css"),
+        "script module": anonymous.get("/static/inbox/main.js"),
         "API 202": api.post("/api/v1/messages", json={"to": CONTACT, "text": "hi"}),
         "API 200": api.get("/api/v1/conversations"),
         "API 401": anonymous.get("/api/v1/conversations"),
@@ -62,6 +63,9 @@ def test_every_kind_of_response_carries_the_headers(textbridge: Textbridge) -> N
         assert response.status_code < 500, (name, response.text)
         assert_secure(response)
     assert answers["login page"].headers["cache-control"] == "no-store"
+    # A module imported by a relative URL (no ?v=) is revalidated on every load.
+    assert answers["script module"].headers["cache-control"] == "no-cache"
+    assert "javascript" in answers["script module"].headers["content-type"]
     assert answers["API 413"].status_code == 413
     assert answers["headers 431"].status_code == 431
 

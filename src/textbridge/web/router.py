@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Scope
 
 from textbridge import __version__
 from textbridge.api.deps import RuntimeDep, UowDep, client_address, same_origin, session_claims
@@ -44,8 +45,20 @@ SANDBOX_ADMIN = "admin"
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
+class _StaticFiles(StaticFiles):
+    """The page names its entry module with `?v=<version>`, but the modules that one imports
+    are fetched by plain relative URLs: they are revalidated on every load (a 304 when
+    unchanged) so that an upgrade never runs a new module against a stale cached one."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if path.startswith("inbox/"):
+            response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=HERE / "static")
+    return _StaticFiles(directory=HERE / "static")
 
 
 def _context(runtime: Runtime, **extra: Any) -> dict[str, Any]:
