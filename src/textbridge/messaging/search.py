@@ -151,6 +151,8 @@ async def list_conversations(db: AsyncSession, wanted: ListQuery) -> list[Conver
     query = query.where(*_filters(wanted, utcnow()))
     if wanted.q is not None:
         query = query.where(Conversation.id.in_(_matches(wanted.q, dialect)))
+        if dialect == "postgresql":
+            await db.execute(text(_CUSTOM_PLAN))
     query = _page(query, wanted.before)
     order = (Conversation.last_message_at.desc(), Conversation.id.desc())
     return list((await db.scalars(query.order_by(*order).limit(wanted.limit))).all())
@@ -262,6 +264,12 @@ def _number_digits(q: str) -> str | None:
     digits = re.sub(r"\D", "", q).lstrip("0")
     return digits if len(digits) >= MIN_NUMBER_DIGITS else None
 
+
+# asyncpg prepares every statement; after five runs PostgreSQL may keep a generic plan, made
+# without the words, which guesses the text and LIKE matches badly: found at 1M messages, a
+# plan walking every conversation and computing every message's tsvector, seconds per search.
+# A search is planned for its own words (in its transaction only).
+_CUSTOM_PLAN: Final = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 MESSAGE_VECTOR: Final = "to_tsvector('simple'::regconfig, left(coalesce(messages.body, ''), 20000))"
 """The expression `ix_messages_body_search` indexes (PostgreSQL): a query must repeat it."""
