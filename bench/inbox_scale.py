@@ -56,11 +56,13 @@ ORDER BY c.last_message_at DESC, c.id DESC LIMIT 50
 THREAD_SQL = """
 SELECT * FROM messages WHERE conversation_id = $1 ORDER BY created_at DESC, id LIMIT 50
 """
-WORD_SQL = LIST_SQL.format(
-    page="""AND c.id IN (
-        SELECT conversation_id FROM messages
-        WHERE to_tsvector('simple'::regconfig, left(coalesce(body, ''), 20000))
-              @@ to_tsquery('simple'::regconfig, $1))"""
+WORD_SQL = (
+    "WITH hits AS MATERIALIZED ("
+    + """
+    SELECT conversation_id FROM messages
+    WHERE to_tsvector('simple'::regconfig, left(coalesce(body, ''), 20000))
+          @@ to_tsquery('simple'::regconfig, $1))"""
+    + LIST_SQL.format(page="AND c.id IN (SELECT conversation_id FROM hits)")
 )
 NUMBER_SQL = LIST_SQL.format(
     page="AND c.contact_id IN (SELECT id FROM contacts WHERE address LIKE $1)"
