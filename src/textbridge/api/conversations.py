@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime
 
 from textbridge.api.deps import ReadDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
-from textbridge.messaging import repository
+from textbridge.messaging import repository, search
 from textbridge.messaging.schemas import ConversationOut, MessageOut
 from textbridge.models import Conversation
 
@@ -33,13 +33,59 @@ Before = Annotated[
 ]
 
 
+Cursor = Annotated[
+    str | None,
+    Query(
+        alias="before",
+        max_length=200,
+        description="The `X-Next-Cursor` of the previous page; or, as before, an ISO 8601 time "
+        "with its offset (the last item's `last_message_at`)",
+    ),
+]
+Flag = Annotated[bool | None, Query()]
+
+
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(
-    uow: UowDep, _: ReadDep, limit: Limit = 50, before: Before = None
+    request: Request,
+    response: Response,
+    uow: UowDep,
+    _: ReadDep,
+    limit: Limit = 50,
+    before: Cursor = None,
+    q: Annotated[
+        str | None, Query(description="A number in any notation, a name, or words")
+    ] = None,
+    channel: Literal["sms", "whatsapp"] | None = None,
+    provider: Literal["plivo", "vonage"] | None = None,
+    unread: Flag = None,
+    opted_out: Flag = None,
+    window_open: Flag = None,
+    failed: Flag = None,
 ) -> list[ConversationOut]:
-    """Most recently active first; page with `before` = the last item's `last_message_at`."""
-    conversations = await repository.list_conversations(uow.session, limit, before)
-    return [ConversationOut.of(conversation) for conversation in conversations]
+    """Most recently active first, searched (`q`) and filtered; the next page is at the
+    `before` given in `X-Next-Cursor` (and in `Link: <...>; rel="next"`), absent on the last."""
+    try:
+        wanted = search.ListQuery(
+            limit,
+            search.check_query_text(q),
+            channel,
+            provider,
+            unread,
+            opted_out,
+            window_open,
+            failed,
+            search.parse_before(before),
+        )
+    except search.SearchError as exc:
+        raise ApiError(422, "validation_error", f"{exc.field}: {exc}", exc.field) from None
+    page = await search.list_conversations(uow.session, wanted)
+    cursor = search.next_cursor(page, limit)
+    if cursor is not None:
+        response.headers["X-Next-Cursor"] = cursor
+        next_url = request.url.include_query_params(before=cursor)
+        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return [ConversationOut.of(conversation) for conversation in page]
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)

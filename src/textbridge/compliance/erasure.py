@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.audit import log as audit
 from textbridge.compliance.person import ERASED_KIND, Person, person
-from textbridge.messaging import status
+from textbridge.messaging import search, status
 from textbridge.models import (
     Attachment,
     Campaign,
@@ -168,6 +168,7 @@ async def erase_in(
     files = await _erase_attachments(db, messages, report)
     await _erase_events(db, messages, report)
     await _erase_messages(db, who, conversations, report)
+    await search.forget_deleted_text(db)
     await db.execute(
         update(Conversation)
         .where(Conversation.id.in_(conversations))

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.compliance.erasure import ERASED, delete_files
 from textbridge.db.base import utcnow
-from textbridge.messaging import status
+from textbridge.messaging import search, status
 from textbridge.models import (
     Attachment,
     Campaign,
@@ -123,6 +123,7 @@ async def _purge_messages(db: AsyncSession, cutoff: datetime) -> int:
         await db.execute(
             update(Message).where(Message.id.in_(ids)).values(body=None, payload=null())
         )
+        await search.forget_deleted_text(db)
     return len(ids)
 
 

@@ -208,16 +208,6 @@ async def events_of(session: AsyncSession, message_id: uuid.UUID) -> Sequence[Me
     return result.all()
 
 
-async def list_conversations(
-    session: AsyncSession, limit: int, before: datetime | None
-) -> Sequence[Conversation]:
-    query = select(Conversation).where(Conversation.last_message_at.is_not(None))
-    if before is not None:
-        query = query.where(Conversation.last_message_at < before)
-    query = query.order_by(Conversation.last_message_at.desc()).limit(limit)
-    return (await session.scalars(query)).all()
-
-
 async def messages_of(
     session: AsyncSession, conversation_id: uuid.UUID, limit: int, before: datetime | None
 ) -> Sequence[Message]:

@@ -25,7 +25,7 @@ class ConsentRecord(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True
     )
-    address: Mapped[str | None] = mapped_column(String(140), default=None)
+    address: Mapped[str | None] = mapped_column(String(140), default=None, index=True)
     address_hash: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(10))  # opt_in | opt_out
     scope: Mapped[str] = mapped_column(String(140), default=ALL_SENDERS)  # a sender address or "*"

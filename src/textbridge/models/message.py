@@ -24,6 +24,7 @@ ANALYTICS_COLUMNS = (
     "price",
     "delivered_at",
 )
+_FAILED = "status IN ('rejected', 'failed', 'undelivered')"
 
 
 class Message(Base):
@@ -50,6 +51,13 @@ class Message(Base):
         Index("ix_messages_campaign_status", "campaign_id", "status"),
         # Every analytics query over a date range reads only this index (analytics/query.py)
         Index("ix_messages_analytics", "created_at", *ANALYTICS_COLUMNS),
+        # The conversation list's `failed` filter (messaging/search.py)
+        Index(
+            "ix_messages_failed_conversation",
+            "conversation_id",
+            postgresql_where=text(_FAILED),
+            sqlite_where=text(_FAILED),
+        ),
         # What message retention still has to purge (compliance/retention.py)
         Index(
             "ix_messages_content_created",

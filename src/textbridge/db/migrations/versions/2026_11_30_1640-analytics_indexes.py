@@ -11,7 +11,7 @@ INCLUDE: one definition for both databases.
 `ix_consent_records_recorded_at` serves the opt-outs per day.
 
 Revision ID: 9a04c0a49a04
-Revises: 9a02c0a29a02
+Revises: 9a03c0a39a03
 Create Date: 2026-11-30 16:40:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 import textbridge.db.base
 
 revision: str = "9a04c0a49a04"
-down_revision: str | None = "9a02c0a29a02"
+down_revision: str | None = "9a03c0a39a03"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

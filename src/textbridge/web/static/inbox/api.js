@@ -47,6 +47,23 @@ export async function request(path, { method = "GET", json, form, headers = {} }
   return data;
 }
 
+/** A GET of one page of a list: its items, and the cursor of the next page (X-Next-Cursor). */
+export async function requestPage(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: HEADERS, credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, "network", "Could not reach textbridge. Check the connection and try again.", null);
+  }
+  if (response.status === 401) {
+    window.location.assign("/login");
+    throw new ApiError(401, "unauthorized", "Your session has ended. Please sign in again.", null);
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw errorOf(response.status, data);
+  return { data, next: response.headers.get("X-Next-Cursor") };
+}
+
 export function errorOf(status, data) {
   const error = data && data.error;
   if (error && typeof error === "object") {

@@ -1,6 +1,6 @@
 /* textbridge inbox: The conversation list. */
 
-import { request } from "./api.js";
+import { requestPage } from "./api.js";
 import {
   addressKindName,
   channelName,
@@ -53,10 +53,13 @@ export function matches(conversation) {
 export function renderList() {
   const list = $("conversation-list");
   const focusedId = document.activeElement?.closest?.(".conversation")?.dataset.conversationId;
-  const items = sortedConversations().filter(matches);
+  const items = searching() ? searchResults() : sortedConversations().filter(matches);
   list.replaceChildren(...items.map(conversationItem));
   const empty = $("list-empty");
-  if (state.conversations.size === 0) {
+  if (searching()) {
+    empty.textContent = search.loading ? "Searching…" : "No conversation matches your search.";
+    empty.hidden = items.length > 0;
+  } else if (state.conversations.size === 0) {
     empty.textContent = "No conversations yet. Start one with “New conversation”.";
     empty.hidden = false;
   } else if (items.length === 0) {
@@ -65,7 +68,7 @@ export function renderList() {
   } else {
     empty.hidden = true;
   }
-  $("list-more").hidden = !state.listHasMore || Boolean(state.filter);
+  $("list-more").hidden = searching() ? !search.next : !state.listHasMore;
   if (focusedId) {
     list.querySelector(`[data-conversation-id="${CSS.escape(focusedId)}"]`)?.focus();
   }
@@ -155,7 +158,7 @@ export function renderTitle() {
 }
 
 export async function loadConversations() {
-  const conversations = await request(`/api/v1/conversations?limit=${LIST_PAGE}`);
+  const { data: conversations, next } = await requestPage(`/api/v1/conversations?limit=${LIST_PAGE}`);
   const fresh = new Map(conversations.map((c) => [c.id, c]));
   // Keep older pages already shown (and anything that arrived live meanwhile).
   for (const [id, conversation] of state.conversations) {
@@ -165,16 +168,135 @@ export async function loadConversations() {
   if (state.lastUnread.size === 0) {
     for (const c of fresh.values()) state.lastUnread.set(c.id, c.unread_count);
   }
-  state.listHasMore = conversations.length === LIST_PAGE;
+  // A reload keeps the deeper cursor already reached, so scrolling goes on from there.
+  if (!listCursor || !state.listHasMore) listCursor = next;
+  state.listHasMore = Boolean(listCursor);
+  renderList();
+  if (searching()) runSearch();
+}
+
+let listCursor = null; // X-Next-Cursor of the unfiltered list's last page
+let loadingMore = false;
+
+export async function loadOlderConversations() {
+  if (loadingMore) return;
+  loadingMore = true;
+  try {
+    if (searching()) {
+      await loadMoreResults();
+    } else if (listCursor) {
+      const path = `/api/v1/conversations?limit=${LIST_PAGE}&before=${encodeURIComponent(listCursor)}`;
+      const { data: page, next } = await requestPage(path);
+      for (const conversation of page) state.conversations.set(conversation.id, conversation);
+      listCursor = next;
+      state.listHasMore = Boolean(next);
+      renderList();
+    }
+  } finally {
+    loadingMore = false;
+  }
+}
+
+/* ------------------------------------------- search, filter chips, scroll */
+
+// The server searches (number, name, message text) and filters; the list then shows its
+// answer, page by page, with live updates applied to the conversations it holds.
+const search = { q: "", filters: {}, results: null, next: null, loading: false, token: 0, timer: null };
+const SEARCH_DELAY_MS = 200;
+const SCROLL_MARGIN_PX = 240;
+
+function searching() {
+  return Boolean(search.q) || Object.keys(search.filters).length > 0;
+}
+
+function searchResults() {
+  if (!search.results) return [];
+  // A live update of a conversation shown replaces it (its order stays the server's).
+  return Array.from(search.results.values(), (c) => state.conversations.get(c.id) || c);
+}
+
+function searchPath(before) {
+  const params = new URLSearchParams({ limit: String(LIST_PAGE) });
+  if (search.q) params.set("q", search.q);
+  for (const [name, value] of Object.entries(search.filters)) params.set(name, value);
+  if (before) params.set("before", before);
+  return `/api/v1/conversations?${params}`;
+}
+
+async function runSearch() {
+  const token = ++search.token;
+  search.loading = true;
+  renderList();
+  try {
+    const { data, next } = await requestPage(searchPath(null));
+    if (token !== search.token) return; // a newer search was typed meanwhile
+    search.results = new Map(data.map((c) => [c.id, c]));
+    search.next = next;
+  } catch (error) {
+    if (token !== search.token) return;
+    search.results = new Map();
+    search.next = null;
+    $("list-empty").textContent = error.message;
+  } finally {
+    if (token === search.token) {
+      search.loading = false;
+      renderList();
+    }
+  }
+}
+
+async function loadMoreResults() {
+  if (!search.next || search.loading) return;
+  const token = search.token;
+  const { data, next } = await requestPage(searchPath(search.next));
+  if (token !== search.token) return;
+  for (const conversation of data) search.results.set(conversation.id, conversation);
+  search.next = next;
   renderList();
 }
 
-export async function loadOlderConversations() {
-  const oldest = sortedConversations().at(-1);
-  if (!oldest) return;
-  const before = encodeURIComponent(oldest.last_message_at);
-  const page = await request(`/api/v1/conversations?limit=${LIST_PAGE}&before=${before}`);
-  for (const conversation of page) state.conversations.set(conversation.id, conversation);
-  state.listHasMore = page.length === LIST_PAGE;
-  renderList();
+/** The search box's text changed: search again once typing pauses. */
+export function setSearchText(text) {
+  state.filter = text.trim();
+  search.q = state.filter;
+  window.clearTimeout(search.timer);
+  if (!searching()) {
+    search.token += 1;
+    search.results = null;
+    search.loading = false;
+    renderList();
+    return;
+  }
+  search.timer = window.setTimeout(runSearch, SEARCH_DELAY_MS);
+}
+
+function toggleChip(chip) {
+  const { filter, value } = chip.dataset;
+  const on = search.filters[filter] !== value;
+  if (on) search.filters[filter] = value;
+  else delete search.filters[filter];
+  for (const other of $("filter-chips").querySelectorAll(".filter-chip")) {
+    other.setAttribute("aria-pressed", String(search.filters[other.dataset.filter] === other.dataset.value));
+  }
+  window.clearTimeout(search.timer);
+  if (searching()) {
+    runSearch();
+  } else {
+    search.token += 1;
+    search.results = null;
+    renderList();
+  }
+}
+
+/** Filter chips, and the next page loaded as the list is scrolled near its end. */
+export function setupListControls() {
+  for (const chip of $("filter-chips").querySelectorAll(".filter-chip")) {
+    chip.addEventListener("click", () => toggleChip(chip));
+  }
+  const list = $("conversation-list");
+  list.addEventListener("scroll", () => {
+    if (list.scrollTop + list.clientHeight < list.scrollHeight - SCROLL_MARGIN_PX) return;
+    const more = searching() ? search.next : state.listHasMore;
+    if (more) loadOlderConversations().catch(() => {});
+  });
 }

@@ -27,7 +27,13 @@ import {
 } from "./composer.js";
 import { schedulePreview } from "./encoding.js";
 import { connect, tickWindow } from "./events.js";
-import { loadOlderConversations, moveThroughList, renderList } from "./list.js";
+import {
+  loadOlderConversations,
+  moveThroughList,
+  renderList,
+  setSearchText,
+  setupListControls,
+} from "./list.js";
 import { idFromHash, startNewConversation } from "./routing.js";
 import { prefillSimulator, setupSandbox } from "./sandbox.js";
 import { choiceValue, parseChoice, renderSenderHelp } from "./senders.js";
@@ -153,10 +159,8 @@ function setup() {
   $("thread-back").addEventListener("click", () => {
     clearSelection();
   });
-  $("search").addEventListener("input", (event) => {
-    state.filter = event.target.value.trim();
-    renderList();
-  });
+  $("search").addEventListener("input", (event) => setSearchText(event.target.value));
+  setupListControls();
   $("conversation-list").addEventListener("keydown", moveThroughList);
   $("list-more").addEventListener("click", () => loadOlderConversations().catch(() => {}));
   $("earlier").addEventListener("click", () => loadEarlier().catch(() => {}));
