@@ -8,6 +8,7 @@ up again when it claims a message.
 
 from __future__ import annotations
 
+import phonenumbers
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from textbridge.api.deps import ReadDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import StorableStr
 from textbridge.dispatch.quiet_hours import InvalidTimeZone, estimated_zones, time_zone
+from textbridge.messaging import address, phone
 from textbridge.messaging.schemas import ConversationOut
 from textbridge.models import Contact, Conversation
 
@@ -38,7 +40,7 @@ class ContactOut(BaseModel):
             address=contact.address,
             address_kind=contact.address_kind,
             name=contact.name,
-            country=contact.country,
+            country=contact.country or _country_of(contact),
             time_zone=contact.time_zone,
             estimated_time_zones=[zone.key for zone in estimated_zones(contact.address)],
         )
@@ -93,6 +95,16 @@ async def _announce_rename(uow: UowDep, contact: Contact) -> None:
     )
     for conversation in conversations:
         uow.emit("conversation.updated", ConversationOut.of(conversation).event_data())
+
+
+def _country_of(contact: Contact) -> str | None:
+    """The country of a phone number stored without one (e.g. a contact who wrote first)."""
+    if contact.address_kind != address.E164:
+        return None
+    try:
+        return phone.country_of(contact.address)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 async def _contact(uow: UowDep, address: str) -> Contact:
