@@ -35,6 +35,9 @@ REPLACEMENTS: Final[dict[str, str]] = {
 }
 
 
+_TABLE: Final = {ord(char): lookalike for char, lookalike in REPLACEMENTS.items()}
+
+
 def gsm_lookalike(text: str) -> str:
     """`text` with every character of `REPLACEMENTS` replaced by its GSM-7 look-alike."""
-    return text.translate(str.maketrans(REPLACEMENTS))
+    return text.translate(_TABLE)
