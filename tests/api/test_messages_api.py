@@ -96,6 +96,14 @@ def test_preview_names_the_characters_that_forced_ucs2(textbridge: Textbridge) -
         "characters": 12,
         "units": 13,
         "ucs2_characters": ["“", "”", "😀"],
+        "replaceable_characters": ["“", "”"],
+        "lookalike_text": 'Hi "there" 😀',
+        "lookalike_segments": 1,
+        "country": None,
+        "provider": None,
+        "unit_price": None,
+        "cost": None,
+        "currency": "USD",
     }
 
 

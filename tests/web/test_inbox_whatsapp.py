@@ -202,7 +202,9 @@ def test_sms_via_vonage_from_the_sender_picker(textbridge: Textbridge, page: Pag
     page.get_by_test_id("recipient").fill(CONTACT)
     composer = page.get_by_test_id("composer-text")
     composer.fill("Your table is ready.")
-    expect(page.get_by_test_id("composer-counter")).to_have_text("GSM-7 · 1 segment · 20/160")
+    expect(page.get_by_test_id("composer-counter")).to_have_text(
+        "GSM-7 · 1 segment · 20/160 · $0.0080"
+    )
     composer.press("Enter")
 
     expect(page.get_by_test_id("thread-title")).to_have_text(pretty(CONTACT))

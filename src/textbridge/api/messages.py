@@ -13,9 +13,11 @@ from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep, bearer_cal
 from textbridge.api.errors import ApiError
 from textbridge.api.schemas import PreviewIn, PreviewOut, SendMessageIn
 from textbridge.auth.principal import Principal
-from textbridge.messaging import outbound, repository
+from textbridge.campaigns import prices
+from textbridge.messaging import outbound, phone, repository
 from textbridge.messaging.encoding import analyze
 from textbridge.messaging.schemas import MessageDetailOut, MessageOut
+from textbridge.messaging.smart_encoding import REPLACEMENTS, gsm_lookalike
 from textbridge.models import Message
 from textbridge.providers.base import Location
 from textbridge.runtime import Runtime
@@ -155,16 +157,49 @@ def _send_request(body: SendMessageIn, default_quiet_hours: str) -> outbound.Sen
 
 
 @router.post("/preview", response_model=PreviewOut)
-async def preview(body: PreviewIn, _: ReadDep) -> PreviewOut:
-    """Encoding, segments and the characters that forced UCS-2, before sending."""
+async def preview(body: PreviewIn, runtime: RuntimeDep, _: ReadDep) -> PreviewOut:
+    """Encoding, segments, the characters that forced UCS-2 (and those with a GSM-7
+    look-alike), and the message's cost from the price table, before sending."""
     info = analyze(body.text)
+    lookalike = gsm_lookalike(body.text)
+    country = _country(body.to)
+    table = prices.load(runtime.settings.price_table)
+    units = info.segments if body.channel == "sms" else 1
+    provider, unit = _cheapest(table, body.provider, body.channel, country)
     return PreviewOut(
         encoding=info.encoding,
         segments=info.segments,
         characters=info.characters,
         units=info.units,
         ucs2_characters=list(info.ucs2_characters),
+        replaceable_characters=[c for c in info.ucs2_characters if c in REPLACEMENTS],
+        lookalike_text=lookalike if lookalike != body.text else None,
+        lookalike_segments=analyze(lookalike).segments if lookalike != body.text else None,
+        country=country,
+        provider=provider,
+        unit_price=prices.money(unit) if unit is not None else None,
+        cost=prices.money(unit * units) if unit is not None else None,
+        currency=prices.CURRENCY,
     )
+
+
+def _country(to: str | None) -> str | None:
+    if not to:
+        return None
+    try:
+        return phone.e164_and_country(to)[1]
+    except phone.InvalidPhoneNumber as error:
+        raise ApiError(422, "invalid_number", str(error), "to") from None
+
+
+def _cheapest(
+    table: prices.PriceTable, provider: str | None, channel: str, country: str | None
+) -> tuple[str | None, int | None]:
+    """The provider's price, or (none named) the cheaper provider's."""
+    candidates = [provider] if provider else ["plivo", "vonage"]
+    priced = [(table.micros(name, channel, country), name) for name in candidates]
+    known = sorted((micros, name) for micros, name in priced if micros is not None)
+    return (known[0][1], known[0][0]) if known else (provider, None)
 
 
 @router.get("/{message_id}", response_model=MessageDetailOut)

@@ -182,6 +182,13 @@ class SendMessageIn(_Strict):
 
 class PreviewIn(_Strict):
     text: str = Field(max_length=10_000)
+    to: str | None = Field(
+        None, max_length=32, description="E.164: prices the message for this number's country"
+    )
+    channel: Literal["sms", "whatsapp"] = "sms"
+    provider: Literal["plivo", "vonage"] | None = Field(
+        None, description="whose price; none: the cheaper of the two"
+    )
 
 
 class PreviewOut(BaseModel):
@@ -190,3 +197,18 @@ class PreviewOut(BaseModel):
     characters: int
     units: int
     ucs2_characters: list[str]
+    replaceable_characters: list[str]
+    """Of `ucs2_characters`, those with a GSM-7 look-alike (curly quotes, dashes, ...)."""
+    lookalike_text: str | None
+    """The text with those replaced, when that changes it; None otherwise."""
+    lookalike_segments: int | None
+    """The segments the look-alike text would take (it may still be UCS-2)."""
+    country: str | None
+    """The region of `to` (ISO 3166 alpha-2), when given and valid."""
+    provider: str | None
+    """The provider `cost` is the price of."""
+    unit_price: str | None
+    """The price of one segment (SMS) or one message (WhatsApp); None when not in the table."""
+    cost: str | None
+    """`unit_price` times the segments (SMS) or once (WhatsApp)."""
+    currency: str

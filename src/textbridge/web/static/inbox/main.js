@@ -25,8 +25,10 @@ import {
   showRecipientError,
   syncTemplates,
 } from "./composer.js";
-import { schedulePreview } from "./encoding.js";
-import { connect, tickWindow } from "./events.js";
+import { setupContactPanel } from "./contact.js";
+import { applyLookalikes, schedulePreview } from "./encoding.js";
+import { connect, onMessage, tickWindow } from "./events.js";
+import { setupKeys } from "./keys.js";
 import {
   loadOlderConversations,
   moveThroughList,
@@ -49,6 +51,7 @@ function setupComposer() {
     schedulePreview();
     if (!$("composer-error").hidden) $("composer-error").hidden = true;
   });
+  $("smart-encoding").addEventListener("click", applyLookalikes);
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
@@ -171,6 +174,8 @@ function setup() {
     if (id && id !== state.selected) selectConversation(id);
   });
   window.addEventListener("online", connect);
+  // A retried or reviewed message (delivery.js): shown at once, before its event arrives.
+  document.addEventListener("inbox:message", (event) => onMessage(event.detail, true));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.selected === "new" && !state.sending) {
       $("recipient-cancel").click();
@@ -179,6 +184,8 @@ function setup() {
   window.setInterval(() => renderList(), 60000); // "Yesterday" becomes true at midnight
   window.setInterval(tickWindow, WINDOW_TICK_MS);
   setupSandbox();
+  setupContactPanel();
+  setupKeys();
 
   const initial = idFromHash();
   if (initial) selectConversation(initial);

@@ -1,6 +1,8 @@
 /* textbridge inbox: The open conversation: its head, its messages, drafts, read receipts. */
 
 import { request } from "./api.js";
+import { renderContactPanel } from "./contact.js";
+import { paintFix, ticksNode } from "./delivery.js";
 import {
   autoGrow,
   clearComposerError,
@@ -89,6 +91,8 @@ export function paintMessage(node, message) {
     if (message.segments && message.segments > 1) {
       items.push(el("span", "message-segments", `${message.segments} segments`));
     }
+    const ticks = ticksNode(message);
+    if (ticks) items.push(ticks);
     items.push(chip);
   }
   meta.replaceChildren(...items);
@@ -101,6 +105,7 @@ export function paintMessage(node, message) {
     problem.textContent = "";
     problem.hidden = true;
   }
+  if (outbound) paintFix(node, message, failed);
 }
 
 export function nearBottom(scroller) {
@@ -144,6 +149,7 @@ export function renderThread({ stickToBottom = false } = {}) {
 }
 
 export function renderThreadHead() {
+  renderContactPanel();
   const isNew = state.selected === "new";
   $("thread-identity").hidden = isNew;
   $("recipient").hidden = !isNew;
@@ -260,6 +266,7 @@ export function clearSelection() {
   messageNodes.clear();
   setHash(null);
   showThread(false);
+  renderContactPanel();
   renderList();
 }
 
