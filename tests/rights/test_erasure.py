@@ -4,10 +4,14 @@ the other person's data is as it was; their opt-out still stands, as a keyed-has
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
 from sqlalchemy import insert, update
 
 from textbridge.auth.keys import hash_key
@@ -268,3 +272,62 @@ def test_an_erased_persons_message_is_never_sent_again(textbridge: Textbridge) -
     assert resent.status_code == 200, resent.text
     skipped = textbridge.wait_for_status(message_id, "cancelled")
     assert skipped["error_code"] == "recipient_opted_out"
+
+
+@pytest.mark.postgresql_only
+def test_an_erasure_chosen_as_a_deadlocks_victim_runs_again(textbridge: Textbridge) -> None:
+    """The journal applier locks an entry, then its message; the erasure locks the person's
+    messages, then their entries. A connection playing the applier's part makes a real
+    deadlock, and waits longer before checking for one, so that PostgreSQL picks the erasure
+    as the victim: the erasure must run again and succeed, not answer 500."""
+    fill(textbridge, BORIS)
+    message_id = textbridge.database.scalar(
+        "SELECT id FROM messages WHERE from_address = :address LIMIT 1", address=BORIS.address
+    )
+    locked = threading.Event()
+    release = threading.Event()
+    outcome: list[str] = []
+
+    async def play_the_applier() -> None:
+        url = textbridge.database.url.replace("postgresql+asyncpg", "postgresql")
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute("SET deadlock_timeout = '10s'")
+            async with connection.transaction():
+                await connection.execute(
+                    "SELECT 1 FROM webhook_journal WHERE body LIKE $1 FOR UPDATE",
+                    f"%{BORIS.tag}%",
+                )
+                locked.set()
+                await asyncio.to_thread(release.wait)
+                await connection.execute(
+                    "UPDATE messages SET updated_at = updated_at WHERE id = $1", message_id
+                )
+            outcome.append("committed")
+        finally:
+            await connection.close()
+
+    applier = threading.Thread(target=lambda: asyncio.run(play_the_applier()))
+    applier.start()
+    assert locked.wait(timeout=30)
+    erasure = threading.Thread(
+        target=lambda: outcome.append(
+            str(textbridge.api.delete(f"/api/v1/contacts/{BORIS.address}").status_code)
+        )
+    )
+    erasure.start()
+
+    def erasure_waits_for_the_journal() -> bool:
+        return bool(
+            textbridge.database.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query ILIKE 'DELETE FROM webhook_journal%'"
+            )
+        )
+
+    wait_until(erasure_waits_for_the_journal, timeout=30)
+    release.set()
+    applier.join(timeout=60)
+    erasure.join(timeout=60)
+    assert sorted(outcome) == ["200", "committed"]
+    assert found_in_database(textbridge.database, BORIS) == []

@@ -41,10 +41,12 @@ from typing import Any
 import anyio
 import structlog
 from sqlalchemy import Text, case, cast, delete, desc, func, null, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.audit import log as audit
 from textbridge.compliance.person import ERASED_KIND, Person, person
+from textbridge.db.conflicts import is_deadlock
 from textbridge.messaging import search, status
 from textbridge.models import (
     Attachment,
@@ -70,6 +72,7 @@ ERASURE_SOURCE = "erasure"
 WAITING = (status.ACCEPTED, *status.DEFERRED)
 _REDACTED = "[erased]"
 CHECKPOINT_TRIES = 20
+DEADLOCK_TRIES = 3
 CHECKPOINT_PAUSE_SECONDS = 0.1
 
 
@@ -109,6 +112,30 @@ async def erase(
     origin: str | None,
 ) -> ErasureReport:
     """Erase one person: one transaction in the database, then their stored files."""
+    for attempt in range(1, DEADLOCK_TRIES + 1):
+        try:
+            report, files = await _erase_once(sessions, raw_address, actor=actor, origin=origin)
+            break
+        except DBAPIError as error:
+            # The erasure locks the person's messages, then their journal entries; the journal
+            # applier, applying their last receipts, locks an entry, then its message. Either
+            # may be chosen as the deadlock's victim: the erasure, all-or-nothing, is run again.
+            if not is_deadlock(error) or attempt == DEADLOCK_TRIES:
+                raise
+            log.info("erasure was a deadlock's victim; running it again", attempt=attempt)
+    await delete_files(sessions, files, report)
+    await _checkpoint_sqlite(sessions)
+    log.info("contact erased", address_hash=report.address_hash, **report.counts())
+    return report
+
+
+async def _erase_once(
+    sessions: async_sessionmaker[AsyncSession],
+    raw_address: str,
+    *,
+    actor: str,
+    origin: str | None,
+) -> tuple[ErasureReport, list[uuid.UUID]]:
     async with sessions() as db:
         who = await person(db, raw_address)
         report = ErasureReport(who.address_hash)
@@ -122,10 +149,7 @@ async def erase(
             detail=report.counts(),
         )
         await db.commit()
-    await delete_files(sessions, files, report)
-    await _checkpoint_sqlite(sessions)
-    log.info("contact erased", address_hash=who.address_hash, **report.counts())
-    return report
+    return report, files
 
 
 async def _checkpoint_sqlite(sessions: async_sessionmaker[AsyncSession]) -> None:
