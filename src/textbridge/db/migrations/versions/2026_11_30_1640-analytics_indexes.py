@@ -60,5 +60,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_consent_records_recorded_at", table_name="consent_records")
     op.drop_index("ix_messages_analytics", table_name="messages")
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("delivered_at")
+    # Not in batch mode: on SQLite that copies the table into a new one, which would drop the
+    # conversation search's triggers (9a03c0a39a03) and renumber the rowids its index is keyed
+    # by. SQLite drops an unindexed column in place (3.35 and newer).
+    op.drop_column("messages", "delivered_at")
