@@ -1,9 +1,10 @@
 /* textbridge inbox: plain JavaScript, no framework, no build step.
  *
  * The page uses the same JSON API and event stream as any application. It subscribes to
- * /api/v1/events first and (re)loads the senders, templates, conversation list and the open
- * thread on every `ready` event, so nothing is missed on start-up or after a reconnect (events
- * are not replayed). All user text is rendered with textContent, never as HTML; links to media
+ * /api/v1/events first and loads the senders, templates, conversation list and the open thread
+ * once the stream is `ready`, so nothing is missed on start-up. After a reconnect the server
+ * replays what was missed (Last-Event-ID); when it cannot, it says `reset` and the page loads
+ * everything again. All user text is rendered with textContent, never as HTML; links to media
  * are only ever http(s) URLs.
  *
  * Channels: a conversation is SMS (MMS travels in the same thread, from the same number) or
@@ -1763,6 +1764,7 @@
   let source = null;
   let retryTimer = null;
   let retryDelay = 1000;
+  let lastEventId = ""; // a new EventSource resumes from it (the browser's own reconnects do)
 
   function setConnection(stateName, label) {
     const indicator = $("connection");
@@ -1774,15 +1776,27 @@
     window.clearTimeout(retryTimer);
     if (source) source.close();
     setConnection("connecting", "Connecting…");
-    source = new EventSource("/api/v1/events");
-    source.addEventListener("ready", () => {
+    const resume = lastEventId;
+    const query = resume ? `?last_event_id=${encodeURIComponent(resume)}` : "";
+    source = new EventSource(`/api/v1/events${query}`);
+    // Only a stream opened without an id needs a load: `ready` carries an id, so every later
+    // reconnect resumes, and the server says `reset` when it cannot.
+    let loaded = Boolean(resume);
+    const on = (name, handle) =>
+      source.addEventListener(name, (event) => {
+        if (event.lastEventId) lastEventId = event.lastEventId;
+        handle(event);
+      });
+    on("ready", () => {
       retryDelay = 1000;
       setConnection("live", "Live");
-      resync();
+      if (!loaded) resync();
+      loaded = true;
     });
-    source.addEventListener("message.created", (event) => onMessage(JSON.parse(event.data), true));
-    source.addEventListener("message.status", (event) => onMessage(JSON.parse(event.data), false));
-    source.addEventListener("conversation.updated", (event) => onConversation(JSON.parse(event.data)));
+    on("reset", () => resync());
+    on("message.created", (event) => onMessage(JSON.parse(event.data), true));
+    on("message.status", (event) => onMessage(JSON.parse(event.data), false));
+    on("conversation.updated", (event) => onConversation(JSON.parse(event.data)));
     source.addEventListener("error", () => {
       setConnection("offline", "Reconnecting…");
       if (source.readyState === EventSource.CLOSED) {
@@ -1796,7 +1810,7 @@
     });
   }
 
-  /** Events are not replayed: after (re)connecting, reload what is on screen. */
+  /** Load what is on screen: on a first connection, or when the server says `reset`. */
   async function resync() {
     try {
       await Promise.all([loadSenders(), loadConversations()]);
