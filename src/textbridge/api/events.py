@@ -64,36 +64,68 @@ async def events(
         raise HTTPException(503, "live events are not available yet; try again") from None
     # The header wins: `EventSource` updates it on each reconnect, the URL stays as it was.
     resume = last_event_id_header or last_event_id or None
-    access = _Access(runtime, key.id, request.state.web_session)
-    stream = _stream(request, runtime, access, int(resume) if resume else None)
+    access = _Access(request, runtime, key.id)
+    stream = _stream(runtime, access, int(resume) if resume else None)
     return EventSourceResponse(stream, ping=PING_SECONDS)
 
 
-class _Access:
-    """Whether the stream's credentials still hold, looked up at most every few seconds."""
+Credentials = tuple[uuid.UUID, session.SessionClaims | None]
 
-    def __init__(
-        self, runtime: Runtime, key_id: uuid.UUID, claims: session.SessionClaims | None
-    ) -> None:
+
+class _Grants:
+    """Whether each stream's credentials still hold, looked up at most every few seconds per
+    credentials, however many streams share them (a hundred inbox tabs on one key cost one
+    look-up, not a hundred)."""
+
+    def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._key_id = key_id
-        self._claims = claims
+        self._checked: dict[Credentials, tuple[float, asyncio.Task[bool]]] = {}
+
+    async def still_granted(self, credentials: Credentials) -> bool:
+        now = time.monotonic()
+        checked = self._checked.get(credentials)
+        if checked is None or now >= checked[0]:
+            self._forget_expired(now)
+            task = asyncio.create_task(self._look_up(credentials))
+            checked = (now + ACCESS_CHECK_SECONDS, task)
+            self._checked[credentials] = checked
+        return await asyncio.shield(checked[1])
+
+    def _forget_expired(self, now: float) -> None:
+        for credentials, (until, task) in list(self._checked.items()):
+            if now >= until and task.done():
+                del self._checked[credentials]
+
+    async def _look_up(self, credentials: Credentials) -> bool:
+        key_id, claims = credentials
+        async with self._runtime.sessions() as db:
+            if claims is not None:
+                return await session.active(db, claims) is not None
+            key = await db.get(ApiKey, key_id)
+            return key is not None and key.revoked_at is None
+
+
+class _Access:
+    """One stream's credentials, checked through the process's `_Grants`."""
+
+    def __init__(self, request: Request, runtime: Runtime, key_id: uuid.UUID) -> None:
+        state = request.app.state
+        if getattr(state, "stream_grants", None) is None:
+            state.stream_grants = _Grants(runtime)
+        self._grants: _Grants = state.stream_grants
+        self._credentials: Credentials = (key_id, request.state.web_session)
         self._next_check = time.monotonic() + ACCESS_CHECK_SECONDS
 
     async def still_granted(self) -> bool:
         if time.monotonic() < self._next_check:
             return True
         self._next_check = time.monotonic() + ACCESS_CHECK_SECONDS
-        async with self._runtime.sessions() as db:
-            if self._claims is not None:
-                return await session.active(db, self._claims) is not None
-            key = await db.get(ApiKey, self._key_id)
-            return key is not None and key.revoked_at is None
+        return await self._grants.still_granted(self._credentials)
 
 
 async def _stream(
-    request: Request, runtime: Runtime, access: _Access, resume: int | None
-) -> AsyncIterator[ServerSentEvent]:
+    runtime: Runtime, access: _Access, resume: int | None
+) -> AsyncIterator[ServerSentEvent | bytes]:
     async with runtime.bus.subscribe() as subscription:
         sent = subscription.start
         replay = None
@@ -110,8 +142,9 @@ async def _stream(
                 yield _shown(event)
             sent = max(replay.up_to, sent)
         while True:
+            # A disconnect needs no check here: sse-starlette listens for it and cancels us.
             live = await _next(subscription)
-            if live is None or await request.is_disconnected():
+            if live is None:
                 return
             if not await access.still_granted():
                 return
@@ -119,9 +152,14 @@ async def _stream(
                 yield _shown(live)
 
 
-def _shown(event: Event) -> ServerSentEvent:
-    shown_id = str(event.id) if event.id else None  # 0: not in live_events
-    return ServerSentEvent(id=shown_id, event=event.type, data=json.dumps(event.data))
+def _shown(event: Event) -> bytes:
+    """The event on the wire, encoded once for every stream it goes to."""
+    wire: bytes | None = event.memo.get("sse")
+    if wire is None:
+        shown_id = str(event.id) if event.id else None  # 0: not in live_events
+        wire = ServerSentEvent(id=shown_id, event=event.type, data=json.dumps(event.data)).encode()
+        event.memo["sse"] = wire
+    return wire
 
 
 async def _next(subscription: Subscription) -> Event | bool | None:

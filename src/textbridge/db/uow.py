@@ -87,6 +87,7 @@ class UnitOfWork:
             await relay.append(self.session, self._pending)
             await self.session.commit()
             self._pending = []
+            self._bus.on_commit()
             return
         if not self._pending:
             await self.session.commit()

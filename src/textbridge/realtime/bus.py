@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import count
@@ -37,6 +37,9 @@ class Event:
     type: str
     data: dict[str, Any]
     id: int = 0
+    # What a subscriber derives from the event once for all (its SSE encoding): one event
+    # goes to every stream of the process.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(eq=False)
@@ -68,6 +71,9 @@ class EventBus:
         # reset), and a later commit could otherwise publish first, leaving a subscriber with
         # an older state as the last word.
         self.commit_order = asyncio.Lock()
+        # A durable bus: called after this process committed events, so that its relay reads
+        # them at once instead of waiting for their NOTIFY to come back.
+        self.on_commit: Callable[[], None] = lambda: None
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """An event of this process, for its own subscribers. Numbered here, except on a
