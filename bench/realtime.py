@@ -44,6 +44,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -61,6 +62,7 @@ DATABASE = "textbridge_bench_realtime"
 TOKEN = re.compile(rb"benchtoken(\d{6})")
 TOKEN_LENGTH = len("benchtoken000000")
 TARGET_P95_MS = 50.0
+CREATED_AT = re.compile(rb'"created_at": ?"([^"]+)"')
 
 
 # ---------------------------------------------------------------------------- ceiling app
@@ -174,6 +176,7 @@ class Seen:
 
     clients: int
     at: dict[int, dict[int, float]] = field(default_factory=dict)
+    stored: dict[int, float] = field(default_factory=dict)  # the message's created_at
     complete: dict[int, asyncio.Event] = field(default_factory=dict)
 
     def expect(self, number: int) -> asyncio.Event:
@@ -211,6 +214,10 @@ async def sse_client(port: int, index: int, seen: Seen, ready: asyncio.Event) ->
                 ready.set()
             for match in TOKEN.finditer(buffer):
                 seen.saw(index, int(match.group(1)), moment)
+                stamp = CREATED_AT.search(buffer, match.end())
+                if index == 0 and stamp is not None:
+                    when = datetime.fromisoformat(stamp.group(1).decode().replace("Z", "+00:00"))
+                    seen.stored.setdefault(int(match.group(1)), when.timestamp())
             buffer = buffer[-(TOKEN_LENGTH - 1) :]
     finally:
         writer.close()
@@ -247,6 +254,7 @@ async def measure(
     samples: list[float] = []
     last: list[float] = []
     acks: list[float] = []
+    stored: list[float] = []
     try:
         async with asyncio.timeout(60):
             await asyncio.gather(*(ready.wait() for ready in readies))
@@ -255,6 +263,7 @@ async def measure(
                 body, headers = inbound_webhook(number, receiver)
                 complete = seen.expect(number)
                 started = time.perf_counter()
+                wall = time.time()
                 answer = await http.post("/webhooks/plivo/inbound", content=body, headers=headers)
                 answered = time.perf_counter()
                 if answer.status_code != 200:
@@ -266,6 +275,8 @@ async def measure(
                     samples += times
                     last.append(max(times))
                     acks.append(1000 * (answered - started))
+                    if number in seen.stored:
+                        stored.append(1000 * (seen.stored[number] - wall))
                 await asyncio.sleep(args.pause)
     finally:
         for client in clients:
@@ -273,6 +284,9 @@ async def measure(
         await asyncio.gather(*clients, return_exceptions=True)
     answered = f"p50 {percentile(acks, 0.5):.1f} ms, p95 {percentile(acks, 0.95):.1f} ms"
     print(f"  webhook answered: {answered}")
+    if stored:
+        applied = f"p50 {percentile(stored, 0.5):.1f} ms, p95 {percentile(stored, 0.95):.1f} ms"
+        print(f"  message stored (its created_at): {applied}")
     return samples, last
 
 

@@ -75,10 +75,10 @@ class Watcher:
             apply(self.state, event.event, event.data)
 
     def reconnect(self, by: str) -> None:
-        self.apply_pushed()
-        last = self.stream.last_id()
+        """Cut the stream (what was in flight is lost), resume from the last id applied."""
         self.stream.close()
         self.apply_pushed()
+        last = max(event.id for event in self.events if event.id is not None)
         self.stream = Stream(self.serve.url, API_KEY, last, by=by)
         assert self.stream.wait_for("ready").id == last
 

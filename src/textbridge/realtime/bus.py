@@ -71,9 +71,9 @@ class EventBus:
         # reset), and a later commit could otherwise publish first, leaving a subscriber with
         # an older state as the last word.
         self.commit_order = asyncio.Lock()
-        # A durable bus: called after this process committed events, so that its relay reads
-        # them at once instead of waiting for their NOTIFY to come back.
-        self.on_commit: Callable[[], None] = lambda: None
+        # A durable bus: given the events this process has just committed, so that its relay
+        # publishes them at once instead of waiting for their NOTIFY to come back.
+        self.on_commit: Callable[[list[Event]], None] = lambda _events: None
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """An event of this process, for its own subscribers. Numbered here, except on a
