@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -70,7 +70,7 @@ CREATED_AT = re.compile(rb'"created_at": ?"([^"]+)"')
 
 def _ceiling_payloads(text: str) -> list[bytes]:
     """Two events shaped and sized as textbridge's for an inbound SMS."""
-    now = "2026-11-30T17:00:00.000000Z"
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     message = {
         "id": str(uuid.uuid4()),
         "conversation_id": str(uuid.uuid4()),

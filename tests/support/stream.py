@@ -89,7 +89,7 @@ class Stream:
         return max(event.id for event in self.taken if event.id is not None)
 
     def close(self) -> None:
-        if self._response is not None:
+        if self._thread.is_alive() and self._response is not None:
             network = self._response.extensions["network_stream"]
             network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
         self._thread.join(5)
