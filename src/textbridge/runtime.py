@@ -142,6 +142,7 @@ class Runtime:
             handlers[channels.KEYS] = self.api_keys.forget_all  # a key was revoked somewhere
             self.relay = EventRelay(self.sessions, self.bus, lambda: self.listener_up)
             handlers[channels.EVENTS] = self.relay.wake
+            self.bus.on_commit = self.relay.offer
             self._start("event-relay", self.relay.run())
 
         def caught_up() -> None:

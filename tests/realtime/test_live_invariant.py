@@ -6,27 +6,17 @@ from __future__ import annotations
 import queue
 from typing import Any
 
+from ..support.inbox_state import State, apply, differences, fetch
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge, event_stream
 
-State = dict[str, dict[str, dict[str, Any]]]
-
 
 def _fetch(textbridge: Textbridge) -> State:
-    conversations = textbridge.api.get("/api/v1/conversations").json()
-    messages = {}
-    for conversation in conversations:
-        thread = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages")
-        messages.update({message["id"]: message for message in thread.json()})
-    return {"conversations": {c["id"]: c for c in conversations}, "messages": messages}
+    return fetch(textbridge.api)
 
 
 def _apply(state: State, event: dict[str, Any]) -> None:
-    data = event["data"]
-    if event["event"] in ("message.created", "message.status"):
-        state["messages"][data["id"]] = data
-    elif event["event"] == "conversation.updated":
-        state["conversations"][data["id"]] = data
+    apply(state, event["event"], event["data"])
 
 
 def _drain(events: queue.Queue[dict[str, Any]], state: State) -> None:
@@ -52,25 +42,9 @@ def _catch_up(events: queue.Queue[dict[str, Any]], state: State, textbridge: Tex
     try:
         wait_until(rebuilt, timeout=15)
     except BaseException:
-        print("DIFF", _differences(state, fresh))
+        print("DIFF", differences(state, fresh))
         raise
     _drain(events, state)
-
-
-def _differences(state: State, fresh: State) -> list[tuple[str, str, Any, Any]]:
-    found = []
-    for kind in ("conversations", "messages"):
-        for key in state[kind].keys() | fresh.get(kind, {}).keys():
-            old, new = state[kind].get(key), fresh.get(kind, {}).get(key)
-            if old == new:
-                continue
-            if old is None or new is None:
-                found.append((kind, key, old, new))
-                continue
-            for field in old.keys() | new.keys():
-                if old.get(field) != new.get(field):
-                    found.append((kind, f"{key}.{field}", old.get(field), new.get(field)))
-    return found
 
 
 def test_pushed_events_rebuild_a_fresh_fetch(textbridge: Textbridge) -> None:

@@ -46,10 +46,13 @@ class Deployment:
     commands: list[Command] = field(default_factory=list)
     _pending: list[tuple[Command, Callable[[], bool]]] = field(default_factory=list)
 
-    def start_simulator(self, wait: bool = True) -> None:
-        """The fake Plivo alone (`control()` drives it)."""
+    def start_simulator(self, wait: bool = True, message_url: str | None = None) -> None:
+        """The fake Plivo alone (`control()` drives it); its inbound messages are posted to
+        `message_url`."""
         port = free_port()
         args = ["simulator", "--port", str(port), "--auth-id", AUTH_ID, "--auth-token", AUTH_TOKEN]
+        if message_url is not None:
+            args += ["--message-url", message_url]
         command = self._command(args, "simulator")
         self.simulator_url = f"http://127.0.0.1:{port}"
         self._start(command, lambda: answers(f"{self.simulator_url}/control/faults"), wait)
@@ -57,8 +60,8 @@ class Deployment:
     def control(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.simulator_url}/control", timeout=60)
 
-    def serve(self, *flags: str, wait: bool = True) -> Serve:
-        port = free_port()
+    def serve(self, *flags: str, wait: bool = True, port: int | None = None) -> Serve:
+        port = port or free_port()
         url = f"http://127.0.0.1:{port}"
         command = self._command(
             ["serve", "--port", str(port), *flags], f"serve-{port}", TEXTBRIDGE_PUBLIC_URL=url

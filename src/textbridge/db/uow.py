@@ -84,9 +84,10 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         if self._pending and self._bus.durable:
-            await relay.append(self.session, self._pending)
+            committed = await relay.append(self.session, self._pending)
             await self.session.commit()
             self._pending = []
+            self._bus.on_commit(committed)
             return
         if not self._pending:
             await self.session.commit()

@@ -6,19 +6,30 @@ their events to the `live_events` table and `realtime.relay.EventRelay` `deliver
 the table's ids, so that every process sees the events of every other.
 
 Each subscriber has a bounded queue: a subscriber too slow to keep up is
-dropped (its stream ends and the client reconnects and refetches) rather than slowing writers.
+dropped (its stream ends and the client reconnects and catches up) rather than slowing writers.
+
+Catching up (`realtime.catchup`) needs two things from the bus: `last_id`, the id of the last
+event delivered, read at the instant a subscription starts (so that the backlog a stream replays
+and the live events its queue receives meet with no gap and no overlap); and, on SQLite, where
+no table keeps the events, a bounded ring of the most recent ones (`recent`). The ids of a
+non-durable bus start at the process's start time in microseconds: they grow across restarts,
+so an id from before a restart is older than the ring and is answered with a reset, never
+confused with a new event of the same number.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 SUBSCRIBER_QUEUE_SIZE = 1000
+RECENT_EVENTS = 10_000  # what a non-durable bus keeps for streams that reconnect
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +37,14 @@ class Event:
     type: str
     data: dict[str, Any]
     id: int = 0
+    # What a subscriber derives from the event once for all (its SSE encoding): one event
+    # goes to every stream of the process.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(eq=False)
 class Subscription:
+    start: int = 0  # the bus's `last_id` when it began: its queue holds only later events
     queue: asyncio.Queue[Event | None] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
     )
@@ -40,15 +55,25 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, recent: int = RECENT_EVENTS) -> None:
         self.durable = durable
         self._subscriptions: set[Subscription] = set()
-        self._ids = count(1)
+        first_id = time.time_ns() // 1000
+        self._ids = count(first_id)
+        self.last_id = first_id - 1
+        self.recent: deque[Event] = deque(maxlen=0 if durable else recent)
+        # A durable bus knows where it stands once its relay has read the table.
+        self._started = asyncio.Event()
+        if not durable:
+            self._started.set()
         # Held from a commit to the publishing of its events, so that events leave in commit
         # order: after the database commit, releasing the connection awaits again (the pool's
         # reset), and a later commit could otherwise publish first, leaving a subscriber with
         # an older state as the last word.
         self.commit_order = asyncio.Lock()
+        # A durable bus: given the events this process has just committed, so that its relay
+        # publishes them at once instead of waiting for their NOTIFY to come back.
+        self.on_commit: Callable[[list[Event]], None] = lambda _events: None
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         """An event of this process, for its own subscribers. Numbered here, except on a
@@ -56,7 +81,19 @@ class EventBus:
         the table gets none (0), so that the ids a stream shows only ever grow."""
         self.deliver(Event(event_type, data, 0 if self.durable else next(self._ids)))
 
+    def start_at(self, last_id: int) -> None:
+        """A durable bus: the relay publishes the events after `last_id`."""
+        self.last_id = last_id
+        self._started.set()
+
+    async def started(self) -> None:
+        await self._started.wait()
+
     def deliver(self, event: Event) -> None:
+        if event.id:
+            self.last_id = event.id
+            if not self.durable:
+                self.recent.append(event)
         for subscription in list(self._subscriptions):
             try:
                 subscription.queue.put_nowait(event)
@@ -65,7 +102,10 @@ class EventBus:
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
+        await self._started.wait()
+        # No await from here to the end of `add`: the events delivered meanwhile are exactly
+        # those after `start`.
+        subscription = Subscription(self.last_id)
         self._subscriptions.add(subscription)
         try:
             yield subscription

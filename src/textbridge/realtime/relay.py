@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.db.base import utcnow
@@ -45,6 +45,7 @@ IDLE_POLL_SECONDS = 5.0  # while it is up: a safety net only
 RETENTION = timedelta(hours=1)
 PURGE_BATCH = 5000
 PURGE_INTERVAL_SECONDS = 600.0
+_NO_LIMIT = 2**63 - 1
 
 _APPEND = text(
     """
@@ -55,7 +56,8 @@ _APPEND = text(
         ORDER BY n
         RETURNING id
     )
-    SELECT pg_notify(:channel, '') FROM (SELECT count(*) FROM appended) AS done
+    SELECT pg_notify(:channel, ''), ids
+    FROM (SELECT array_agg(id ORDER BY id) AS ids FROM appended) AS done
     """
 )
 
@@ -63,10 +65,31 @@ _APPEND = text(
 _LAST_ID = text("SELECT pg_sequence_last_value(pg_get_serial_sequence('live_events', 'id'))")
 
 
-async def append(session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Write `events` in the session's transaction, in order, with one statement."""
+async def append(
+    session: AsyncSession, events: Sequence[tuple[str, dict[str, Any]]]
+) -> list[Event]:
+    """Write `events` in the session's transaction, in order, with one statement; returns
+    them with their ids (for `EventRelay.offer`, once committed)."""
     rows = [{"type": event_type, "data": data} for event_type, data in events]
-    await session.execute(_APPEND, {"events": json.dumps(rows), "channel": EVENTS})
+    result = await session.execute(_APPEND, {"events": json.dumps(rows), "channel": EVENTS})
+    ids = result.one()[1]
+    return [Event(kind, data, id_) for id_, (kind, data) in zip(ids, events, strict=True)]
+
+
+async def events_after(
+    session: AsyncSession, after: int, up_to: int | None = None, limit: int = BATCH
+) -> Sequence[tuple[int, str, dict[str, Any]]]:
+    """The stored events with ids after `after` (and at most `up_to`), in id order."""
+    query = select(LiveEvent.id, LiveEvent.type, LiveEvent.data).where(LiveEvent.id > after)
+    if up_to is not None:
+        query = query.where(LiveEvent.id <= up_to)
+    rows = await session.execute(query.order_by(LiveEvent.id).limit(limit))
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def last_id_taken(session: AsyncSession) -> int:
+    """The last id the table's sequence gave out, committed or not (0 before the first)."""
+    return int(await session.scalar(_LAST_ID) or 0)
 
 
 class EventRelay:
@@ -86,6 +109,17 @@ class EventRelay:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def offer(self, committed: Sequence[Event]) -> None:
+        """Events this process has just committed: published at once if they are the next
+        ids (no query, no waiting for their NOTIFY); else the relay reads the table."""
+        if self._published is not None and committed and committed[0].id == self._published + 1:
+            self._gap = None
+            for event in committed:
+                self._published = event.id
+                self._bus.deliver(event)
+            return
+        self.wake()
 
     async def run(self) -> None:
         while True:
@@ -116,17 +150,13 @@ class EventRelay:
                 # Streams start now: what was written before is history. The sequence, not
                 # max(id): after a purge or truncate the table may be empty while the ids go on
                 # (a start at 0 would wait for ids that will never come).
-                latest = await session.scalar(_LAST_ID)
-                self._published = int(latest or 0)
+                self._published = await last_id_taken(session)
+                self._bus.start_at(self._published)
                 return False
-            query = (
-                select(LiveEvent.id, LiveEvent.type, LiveEvent.data)
-                .where(LiveEvent.id > self._published)
-                .order_by(LiveEvent.id)
-                .limit(BATCH)
-            )
-            rows = (await session.execute(query)).all()
+            rows = await events_after(session, self._published)
         for event_id, event_type, data in rows:
+            if event_id <= self._published:
+                continue  # offered meanwhile (`offer`)
             if event_id != self._published + 1 and not self._gap_given_up(self._published + 1):
                 return False
             self._gap = None
@@ -146,7 +176,10 @@ class EventRelay:
 
 
 class LiveEventPurger:
-    """Deletes live events older than `RETENTION`, in bounded batches."""
+    """Deletes live events older than `RETENTION`, in bounded batches, oldest ids first and
+    only ever a prefix of the ids (a row written late by a long transaction has an old
+    `created_at` and a new id: it waits for its elders). A reconnecting stream can then tell
+    whether what it missed is still all there: the oldest row left is right after its id."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -157,9 +190,10 @@ class LiveEventPurger:
 
     async def purge_once(self) -> int:
         cutoff = utcnow() - RETENTION
+        young = select(func.min(LiveEvent.id)).where(LiveEvent.created_at >= cutoff)
         oldest = (
             select(LiveEvent.id)
-            .where(LiveEvent.created_at < cutoff)
+            .where(LiveEvent.id < func.coalesce(young.scalar_subquery(), _NO_LIMIT))
             .order_by(LiveEvent.id)
             .limit(PURGE_BATCH)
         )

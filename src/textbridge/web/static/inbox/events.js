@@ -69,6 +69,7 @@ export function onMessage(message, created) {
 let source = null;
 let retryTimer = null;
 let retryDelay = 1000;
+let lastEventId = ""; // a new EventSource resumes from it (the browser's own reconnects do)
 
 export function setConnection(stateName, label) {
   const indicator = $("connection");
@@ -80,15 +81,27 @@ export function connect() {
   window.clearTimeout(retryTimer);
   if (source) source.close();
   setConnection("connecting", "Connecting…");
-  source = new EventSource("/api/v1/events");
-  source.addEventListener("ready", () => {
+  const resume = lastEventId;
+  const query = resume ? `?last_event_id=${encodeURIComponent(resume)}` : "";
+  source = new EventSource(`/api/v1/events${query}`);
+  // Only a stream opened without an id needs a load: `ready` carries an id, so every later
+  // reconnect resumes, and the server says `reset` when it cannot.
+  let loaded = Boolean(resume);
+  const on = (name, handle) =>
+    source.addEventListener(name, (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      handle(event);
+    });
+  on("ready", () => {
     retryDelay = 1000;
     setConnection("live", "Live");
-    resync();
+    if (!loaded) resync();
+    loaded = true;
   });
-  source.addEventListener("message.created", (event) => onMessage(JSON.parse(event.data), true));
-  source.addEventListener("message.status", (event) => onMessage(JSON.parse(event.data), false));
-  source.addEventListener("conversation.updated", (event) => onConversation(JSON.parse(event.data)));
+  on("reset", () => resync());
+  on("message.created", (event) => onMessage(JSON.parse(event.data), true));
+  on("message.status", (event) => onMessage(JSON.parse(event.data), false));
+  on("conversation.updated", (event) => onConversation(JSON.parse(event.data)));
   source.addEventListener("error", () => {
     setConnection("offline", "Reconnecting…");
     if (source.readyState === EventSource.CLOSED) {
@@ -102,7 +115,7 @@ export function connect() {
   });
 }
 
-/** Events are not replayed: after (re)connecting, reload what is on screen. */
+/** Load what is on screen: on a first connection, or when the server says `reset`. */
 export async function resync() {
   try {
     await Promise.all([loadSenders(), loadConversations()]);

@@ -1,9 +1,10 @@
 /* textbridge inbox: plain JavaScript, no framework, no build step.
  *
  * The page uses the same JSON API and event stream as any application. It subscribes to
- * /api/v1/events first and (re)loads the senders, templates, conversation list and the open
- * thread on every `ready` event, so nothing is missed on start-up or after a reconnect (events
- * are not replayed). All user text is rendered with textContent, never as HTML; links to media
+ * /api/v1/events first and loads the senders, templates, conversation list and the open thread
+ * once the stream is `ready`, so nothing is missed on start-up. After a reconnect the server
+ * replays what was missed (Last-Event-ID); when it cannot, it says `reset` and the page loads
+ * everything again. All user text is rendered with textContent, never as HTML; links to media
  * are only ever http(s) URLs.
  *
  * Channels: a conversation is SMS (MMS travels in the same thread, from the same number) or
