@@ -12,8 +12,10 @@ cancelled, so no connection comes back with an operation in progress."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -52,12 +54,20 @@ class DriverPool:
         self._opening = asyncio.Lock()
         self._closed = False
         self._hasher: AddressHasher | None = None
+        self._writers: dict[str, GroupWriter] = {}
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self._pool or await self._open()
         async with pool.acquire() as connection:
             yield connection
+
+    def group_writer(self, sql: str) -> GroupWriter:
+        """The group commit of `sql` on this pool (one per statement)."""
+        writer = self._writers.get(sql)
+        if writer is None:
+            writer = self._writers[sql] = GroupWriter(self, sql)
+        return writer
 
     async def address_hasher(self, connection: asyncpg.Connection) -> AddressHasher:
         """This database's address hash (`compliance.identity`), read once."""
@@ -89,8 +99,120 @@ class DriverPool:
             return self._pool
 
     async def aclose(self) -> None:
+        for writer in self._writers.values():
+            await writer.drain()
         async with self._opening:
             self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+# Writes of one statement in flight at once. With more, concurrent sends would each find a
+# free slot and go alone; with fewer, a batch would wait for the previous one's round trip
+# before going out. Two keep one batch on the wire while the next one gathers.
+WRITES_IN_FLIGHT = 2
+MAX_BATCH = 64
+
+
+@dataclass(slots=True)
+class _Write:
+    args: Sequence[Any]
+    done: asyncio.Future[None]
+
+
+class GroupWriter:
+    """Group commit of one statement: the writes waiting when a slot frees go in one round
+    trip and one commit (asyncpg's `executemany`: every execution in one implicit transaction,
+    all or nothing), and each caller is answered once that commit is done. A write that finds
+    a free slot goes at once, alone: no timer, no added latency for a lone send.
+
+    A failed batch is written again one by one, so a write PostgreSQL refuses (a unique key
+    already taken, even by another write of the same batch; a NUL) fails alone and the others
+    are stored. A disconnect is not retried (the batch may have committed): every caller of
+    that batch gets it, as a single write would."""
+
+    def __init__(self, pool: DriverPool, sql: str) -> None:
+        self._pool = pool
+        self._sql = sql
+        self._waiting: list[_Write] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.largest_batch = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def execute(self, args: Sequence[Any]) -> None:
+        """Returns once `args`' execution is committed; raises what its execution raised. The
+        batch is its own task: a caller that goes away (the client hung up) leaves it alone."""
+        write = _Write(args, asyncio.get_running_loop().create_future())
+        self._waiting.append(write)
+        self._start()
+        await write.done
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _start(self) -> None:
+        while self._waiting and self._in_flight < WRITES_IN_FLIGHT:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            self._in_flight += 1
+            self.largest_batch = max(self.largest_batch, len(batch))
+            task = asyncio.create_task(self._flush(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, batch: list[_Write]) -> None:
+        try:
+            await self._write(batch)
+        except BaseException as exc:  # every caller is answered, whatever happened
+            _answer(batch, exc)
+            raise
+        finally:
+            self._in_flight -= 1
+            self._start()
+
+    async def _write(self, batch: list[_Write], attempt: int = 0) -> None:
+        error = await self._try(batch)
+        if error is None:
+            _answer(batch, None)
+        elif isinstance(error, asyncpg.InternalClientError) and not attempt:
+            # Raised before anything was sent: a connection PostgreSQL killed while it was
+            # idle (see DISCONNECTS). The others may be dead too; once more on a new one.
+            await self._pool.expire()
+            await self._write(batch, attempt + 1)
+        elif len(batch) > 1 and isinstance(error, (asyncpg.PostgresError, asyncpg.DataError)):
+            for write in batch:  # refused as a whole, so nothing is stored: each on its own
+                await self._write([write])
+        else:
+            _answer(batch, error)  # a disconnect may have committed: never written twice
+
+    async def _try(self, batch: list[_Write]) -> Exception | None:
+        async with self._pool.connection() as connection:
+            try:
+                if len(batch) == 1:
+                    await connection.execute(self._sql, *batch[0].args)
+                else:
+                    await connection.executemany(self._sql, [write.args for write in batch])
+            except Exception as exc:
+                if isinstance(exc, asyncpg.InternalClientError):
+                    connection.terminate()  # not to be handed out again
+                return exc
+        return None
+
+
+def _answer(batch: Sequence[_Write], error: BaseException | None) -> None:
+    for write in batch:
+        if write.done.done():
+            continue
+        if error is None:
+            write.done.set_result(None)
+        else:
+            write.done.set_exception(error)
