@@ -55,6 +55,7 @@ class DriverPool:
         self._closed = False
         self._hasher: AddressHasher | None = None
         self._writers: dict[str, GroupWriter] = {}
+        self._readers: dict[str, GroupReader] = {}
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -69,10 +70,18 @@ class DriverPool:
             writer = self._writers[sql] = GroupWriter(self, sql)
         return writer
 
-    async def address_hasher(self, connection: asyncpg.Connection) -> AddressHasher:
+    def group_reader(self, sql: str) -> GroupReader:
+        """Grouped reads of `sql` on this pool (one per statement)."""
+        reader = self._readers.get(sql)
+        if reader is None:
+            reader = self._readers[sql] = GroupReader(self, sql)
+        return reader
+
+    async def address_hasher(self) -> AddressHasher:
         """This database's address hash (`compliance.identity`), read once."""
         if self._hasher is None:
-            key = await connection.fetchval(identity.KEY_SQL)
+            async with self.connection() as connection:
+                key = await connection.fetchval(identity.KEY_SQL)
             if key is None:
                 raise RuntimeError("the address hash key is missing: run `textbridge db upgrade`")
             self._hasher = AddressHasher(bytes.fromhex(key))
@@ -99,8 +108,8 @@ class DriverPool:
             return self._pool
 
     async def aclose(self) -> None:
-        for writer in self._writers.values():
-            await writer.drain()
+        for group in (*self._readers.values(), *self._writers.values()):
+            await group.drain()
         async with self._opening:
             self._closed = True
             pool, self._pool = self._pool, None
@@ -108,7 +117,7 @@ class DriverPool:
             await pool.close()
 
 
-# Writes of one statement in flight at once. With more, concurrent sends would each find a
+# Batches of one statement in flight at once. With more, concurrent sends would each find a
 # free slot and go alone; with fewer, a batch would wait for the previous one's round trip
 # before going out. Two keep one batch on the wire while the next one gathers.
 WRITES_IN_FLIGHT = 2
@@ -116,26 +125,22 @@ MAX_BATCH = 64
 
 
 @dataclass(slots=True)
-class _Write:
+class _Call:
     args: Sequence[Any]
-    done: asyncio.Future[None]
+    done: asyncio.Future[Any]
 
 
-class GroupWriter:
-    """Group commit of one statement: the writes waiting when a slot frees go in one round
-    trip and one commit (asyncpg's `executemany`: every execution in one implicit transaction,
-    all or nothing), and each caller is answered once that commit is done. A write that finds
-    a free slot goes at once, alone: no timer, no added latency for a lone send.
-
-    A failed batch is written again one by one, so a write PostgreSQL refuses (a unique key
-    already taken, even by another write of the same batch; a NUL) fails alone and the others
-    are stored. A disconnect is not retried (the batch may have committed): every caller of
-    that batch gets it, as a single write would."""
+class _Grouped:
+    """One statement's executions grouped: the calls waiting when a slot frees go in one round
+    trip (asyncpg's `executemany` or `fetchmany`: every execution in one implicit
+    transaction, all or nothing), and each caller is answered once it is done. A call that
+    finds a free slot goes at once, alone: no timer, no added latency for a lone send. A
+    batch PostgreSQL refuses is run again one by one, so a refused call fails alone."""
 
     def __init__(self, pool: DriverPool, sql: str) -> None:
         self._pool = pool
         self._sql = sql
-        self._waiting: list[_Write] = []
+        self._waiting: list[_Call] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.largest_batch = 0
@@ -148,13 +153,13 @@ class GroupWriter:
     def in_flight(self) -> int:
         return self._in_flight
 
-    async def execute(self, args: Sequence[Any]) -> None:
-        """Returns once `args`' execution is committed; raises what its execution raised. The
-        batch is its own task: a caller that goes away (the client hung up) leaves it alone."""
-        write = _Write(args, asyncio.get_running_loop().create_future())
-        self._waiting.append(write)
+    async def _call(self, args: Sequence[Any]) -> Any:
+        """The batch is its own task: a caller that goes away (the client hung up) leaves it
+        alone."""
+        call = _Call(args, asyncio.get_running_loop().create_future())
+        self._waiting.append(call)
         self._start()
-        await write.done
+        return await call.done
 
     async def drain(self) -> None:
         while self._tasks:
@@ -169,50 +174,97 @@ class GroupWriter:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _flush(self, batch: list[_Write]) -> None:
+    async def _flush(self, batch: list[_Call]) -> None:
         try:
-            await self._write(batch)
+            await self._settle(batch)
         except BaseException as exc:  # every caller is answered, whatever happened
-            _answer(batch, exc)
+            _fail(batch, exc)
             raise
         finally:
             self._in_flight -= 1
             self._start()
 
-    async def _write(self, batch: list[_Write], attempt: int = 0) -> None:
-        error = await self._try(batch)
-        if error is None:
-            _answer(batch, None)
-        elif isinstance(error, asyncpg.InternalClientError) and not attempt:
-            # Raised before anything was sent: a connection PostgreSQL killed while it was
-            # idle (see DISCONNECTS). The others may be dead too; once more on a new one.
-            await self._pool.expire()
-            await self._write(batch, attempt + 1)
-        elif len(batch) > 1 and isinstance(error, (asyncpg.PostgresError, asyncpg.DataError)):
-            for write in batch:  # refused as a whole, so nothing is stored: each on its own
-                await self._write([write])
+    async def _settle(self, batch: list[_Call], attempt: int = 0) -> None:
+        outcome = await self._try(batch)
+        if not isinstance(outcome, Exception):
+            for call, result in zip(batch, outcome, strict=True):
+                if not call.done.done():
+                    call.done.set_result(result)
+        elif self._retryable(outcome) and not attempt:
+            await self._pool.expire()  # the others may be dead too
+            await self._settle(batch, attempt + 1)
+        elif len(batch) > 1 and isinstance(outcome, (asyncpg.PostgresError, asyncpg.DataError)):
+            for call in batch:  # refused as a whole, so nothing was stored: each on its own
+                await self._settle([call])
         else:
-            _answer(batch, error)  # a disconnect may have committed: never written twice
+            _fail(batch, outcome)
 
-    async def _try(self, batch: list[_Write]) -> Exception | None:
+    async def _try(self, batch: list[_Call]) -> list[Any] | Exception:
         async with self._pool.connection() as connection:
             try:
-                if len(batch) == 1:
-                    await connection.execute(self._sql, *batch[0].args)
-                else:
-                    await connection.executemany(self._sql, [write.args for write in batch])
+                return await self._run(connection, batch)
             except Exception as exc:
-                if isinstance(exc, asyncpg.InternalClientError):
+                if isinstance(exc, DISCONNECTS):
                     connection.terminate()  # not to be handed out again
                 return exc
-        return None
+
+    def _retryable(self, error: Exception) -> bool:
+        raise NotImplementedError
+
+    async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
+        raise NotImplementedError
 
 
-def _answer(batch: Sequence[_Write], error: BaseException | None) -> None:
-    for write in batch:
-        if write.done.done():
-            continue
-        if error is None:
-            write.done.set_result(None)
+class GroupWriter(_Grouped):
+    """Group commit: each caller is answered once the transaction holding its write is
+    committed. A disconnect is retried only when asyncpg refused before sending anything
+    (InternalClientError: a connection PostgreSQL killed while idle, see DISCONNECTS; a bare
+    InterfaceError: a connection already seen closed); any other may have committed, so
+    every caller of that batch gets it, as a lone write would."""
+
+    async def execute(self, args: Sequence[Any]) -> None:
+        """Returns once `args`' execution is committed; raises what its execution raised."""
+        await self._call(args)
+
+    def _retryable(self, error: Exception) -> bool:
+        return (
+            isinstance(error, asyncpg.InternalClientError) or type(error) is asyncpg.InterfaceError
+        )
+
+    async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
+        if len(batch) == 1:
+            await connection.execute(self._sql, *batch[0].args)
         else:
-            write.done.set_exception(error)
+            await connection.executemany(self._sql, [call.args for call in batch])
+        return [None] * len(batch)
+
+
+class GroupReader(_Grouped):
+    """Grouped reads of at most one row each. The statement's last parameter is a slot number
+    it must return as its first column (`fetchmany` returns every execution's rows in one
+    list). Reads are retried once on any disconnect: nothing is written."""
+
+    async def fetchrow(self, args: Sequence[Any]) -> Sequence[Any] | None:
+        """The row for `args` (without the slot column), or None."""
+        row: Sequence[Any] | None = await self._call(args)
+        return row
+
+    def _retryable(self, error: Exception) -> bool:
+        return isinstance(error, DISCONNECTS)
+
+    async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
+        if len(batch) == 1:
+            row = await connection.fetchrow(self._sql, *batch[0].args, 0)
+            return [None if row is None else row[1:]]
+        slotted = [(*call.args, slot) for slot, call in enumerate(batch)]
+        rows = await connection.fetchmany(self._sql, slotted)
+        found: list[Any] = [None] * len(batch)
+        for row in rows:
+            found[row[0]] = row[1:]
+        return found
+
+
+def _fail(batch: Sequence[_Call], error: BaseException) -> None:
+    for call in batch:
+        if not call.done.done():
+            call.done.set_exception(error)
