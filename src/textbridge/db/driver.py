@@ -55,7 +55,6 @@ class DriverPool:
         self._closed = False
         self._hasher: AddressHasher | None = None
         self._writers: dict[str, GroupWriter] = {}
-        self._readers: dict[str, GroupReader] = {}
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -69,13 +68,6 @@ class DriverPool:
         if writer is None:
             writer = self._writers[sql] = GroupWriter(self, sql)
         return writer
-
-    def group_reader(self, sql: str) -> GroupReader:
-        """Grouped reads of `sql` on this pool (one per statement)."""
-        reader = self._readers.get(sql)
-        if reader is None:
-            reader = self._readers[sql] = GroupReader(self, sql)
-        return reader
 
     async def address_hasher(self) -> AddressHasher:
         """This database's address hash (`compliance.identity`), read once."""
@@ -108,8 +100,8 @@ class DriverPool:
             return self._pool
 
     async def aclose(self) -> None:
-        for group in (*self._readers.values(), *self._writers.values()):
-            await group.drain()
+        for writer in self._writers.values():
+            await writer.drain()
         async with self._opening:
             self._closed = True
             pool, self._pool = self._pool, None
@@ -237,31 +229,6 @@ class GroupWriter(_Grouped):
         else:
             await connection.executemany(self._sql, [call.args for call in batch])
         return [None] * len(batch)
-
-
-class GroupReader(_Grouped):
-    """Grouped reads of at most one row each. The statement's last parameter is a slot number
-    it must return as its first column (`fetchmany` returns every execution's rows in one
-    list). Reads are retried once on any disconnect: nothing is written."""
-
-    async def fetchrow(self, args: Sequence[Any]) -> Sequence[Any] | None:
-        """The row for `args` (without the slot column), or None."""
-        row: Sequence[Any] | None = await self._call(args)
-        return row
-
-    def _retryable(self, error: Exception) -> bool:
-        return isinstance(error, DISCONNECTS)
-
-    async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
-        if len(batch) == 1:
-            row = await connection.fetchrow(self._sql, *batch[0].args, 0)
-            return [None if row is None else row[1:]]
-        slotted = [(*call.args, slot) for slot, call in enumerate(batch)]
-        rows = await connection.fetchmany(self._sql, slotted)
-        found: list[Any] = [None] * len(batch)
-        for row in rows:
-            found[row[0]] = row[1:]
-        return found
 
 
 def _fail(batch: Sequence[_Call], error: BaseException) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from textbridge.compliance import consent
 from textbridge.db.base import utcnow
-from textbridge.db.driver import DriverPool
+from textbridge.db.driver import DISCONNECTS, DriverPool
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import priority, schedule
 from textbridge.dispatch.quiet_hours import InvalidWindow, window_of
@@ -166,13 +166,23 @@ async def send_direct(
 
 async def _direct_read(
     pool: DriverPool, recipient: address.Address, read: tuple[Any, ...]
-) -> Sequence[Any] | None:
-    """`repository.CONVERSATION_FOR_SEND_SQL`'s row for `read` (its first six arguments),
-    read together with the concurrent sends' (`driver.GroupReader`; a disconnect is retried
-    once there: nothing is written)."""
+) -> Any | None:
+    """`repository.CONVERSATION_FOR_SEND_SQL`'s row for `read` (its first six arguments)."""
     hashed = (await pool.address_hasher())(recipient.value)
-    reader = pool.group_reader(repository.CONVERSATION_FOR_SEND_GROUPED_SQL)
-    return await reader.fetchrow((*read, hashed))
+    for attempt in range(2):
+        async with pool.connection() as connection:
+            try:
+                return await connection.fetchrow(
+                    repository.CONVERSATION_FOR_SEND_SQL, *read, hashed
+                )
+            except DISCONNECTS:
+                # The connection died before this read, its first statement: nothing was
+                # written, so once more on another (the pool replaces the dropped one).
+                connection.terminate()
+                await pool.expire()
+                if attempt:
+                    raise
+    return None  # unreachable: the second attempt returns or raises
 
 
 def _direct_row(

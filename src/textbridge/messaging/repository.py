@@ -562,12 +562,6 @@ CONVERSATION_FOR_SEND_SQL = f"""
 """  # noqa: S608
 
 
-# The same, for grouped reads (`driver.GroupReader`): the slot number $8 comes back first.
-CONVERSATION_FOR_SEND_GROUPED_SQL = (
-    f"SELECT $8::int, grouped.* FROM ({CONVERSATION_FOR_SEND_SQL}) AS grouped"  # noqa: S608
-)
-
-
 def conversation_from_row(row: Sequence[Any]) -> tuple[Conversation, uuid.UUID | None]:
     """A row of `CONVERSATION_FOR_SEND_SQL` as the objects `conversation_for_send` returns
     (not in a session), and the id of the message stored under the key, if any. (Its
