@@ -220,7 +220,8 @@ class Settings(BaseSettings):
         200, ge=1, le=1_000_000, validation_alias=_env("TEXTBRIDGE_API_RATE_BURST")
     )
     # PostgreSQL: the API send path's own connections, besides the engine's pool of 30. Its
-    # reads and writes are grouped, two batches of each at a time (`db/driver.py`): 8 is room.
+    # reads hold one for a statement, and writes are grouped, two batches at a time
+    # (`db/driver.py`): 8 is room.
     api_send_connections: int = Field(
         8, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_API_SEND_CONNECTIONS")
     )

@@ -124,7 +124,7 @@ class _Call:
 
 class _Grouped:
     """One statement's executions grouped: the calls waiting when a slot frees go in one round
-    trip (asyncpg's `executemany` or `fetchmany`: every execution in one implicit
+    trip (asyncpg's `executemany`: every execution in one implicit
     transaction, all or nothing), and each caller is answered once it is done. A call that
     finds a free slot goes at once, alone: no timer, no added latency for a lone send. A
     batch PostgreSQL refuses is run again one by one, so a refused call fails alone."""
