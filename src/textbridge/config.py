@@ -226,9 +226,11 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         200, ge=1, le=1_000_000, validation_alias=_env("TEXTBRIDGE_API_RATE_BURST")
     )
-    # PostgreSQL: the API send path's own connections, besides the engine's pool of 30.
+    # PostgreSQL: the API send path's own connections, besides the engine's pool of 30. Its
+    # reads hold one for a statement, and writes are grouped, two batches at a time
+    # (`db/driver.py`): 8 is room.
     api_send_connections: int = Field(
-        16, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_API_SEND_CONNECTIONS")
+        8, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_API_SEND_CONNECTIONS")
     )
 
     plivo_auth_id: str | None = Field(None, validation_alias=_env("PLIVO_AUTH_ID"))

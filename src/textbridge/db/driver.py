@@ -12,8 +12,10 @@ cancelled, so no connection comes back with an operation in progress."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -52,6 +54,7 @@ class DriverPool:
         self._opening = asyncio.Lock()
         self._closed = False
         self._hasher: AddressHasher | None = None
+        self._writers: dict[str, GroupWriter] = {}
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -59,10 +62,18 @@ class DriverPool:
         async with pool.acquire() as connection:
             yield connection
 
-    async def address_hasher(self, connection: asyncpg.Connection) -> AddressHasher:
+    def group_writer(self, sql: str) -> GroupWriter:
+        """The group commit of `sql` on this pool (one per statement)."""
+        writer = self._writers.get(sql)
+        if writer is None:
+            writer = self._writers[sql] = GroupWriter(self, sql)
+        return writer
+
+    async def address_hasher(self) -> AddressHasher:
         """This database's address hash (`compliance.identity`), read once."""
         if self._hasher is None:
-            key = await connection.fetchval(identity.KEY_SQL)
+            async with self.connection() as connection:
+                key = await connection.fetchval(identity.KEY_SQL)
             if key is None:
                 raise RuntimeError("the address hash key is missing: run `textbridge db upgrade`")
             self._hasher = AddressHasher(bytes.fromhex(key))
@@ -89,8 +100,138 @@ class DriverPool:
             return self._pool
 
     async def aclose(self) -> None:
+        for writer in self._writers.values():
+            await writer.drain()
         async with self._opening:
             self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+# Batches of one statement in flight at once. With more, concurrent sends would each find a
+# free slot and go alone; with fewer, a batch would wait for the previous one's round trip
+# before going out. Two keep one batch on the wire while the next one gathers.
+WRITES_IN_FLIGHT = 2
+MAX_BATCH = 64
+
+
+@dataclass(slots=True)
+class _Call:
+    args: Sequence[Any]
+    done: asyncio.Future[Any]
+
+
+class _Grouped:
+    """One statement's executions grouped: the calls waiting when a slot frees go in one round
+    trip (asyncpg's `executemany`: every execution in one implicit
+    transaction, all or nothing), and each caller is answered once it is done. A call that
+    finds a free slot goes at once, alone: no timer, no added latency for a lone send. A
+    batch PostgreSQL refuses is run again one by one, so a refused call fails alone."""
+
+    def __init__(self, pool: DriverPool, sql: str) -> None:
+        self._pool = pool
+        self._sql = sql
+        self._waiting: list[_Call] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.largest_batch = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def _call(self, args: Sequence[Any]) -> Any:
+        """The batch is its own task: a caller that goes away (the client hung up) leaves it
+        alone."""
+        call = _Call(args, asyncio.get_running_loop().create_future())
+        self._waiting.append(call)
+        self._start()
+        return await call.done
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _start(self) -> None:
+        while self._waiting and self._in_flight < WRITES_IN_FLIGHT:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            self._in_flight += 1
+            self.largest_batch = max(self.largest_batch, len(batch))
+            task = asyncio.create_task(self._flush(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, batch: list[_Call]) -> None:
+        try:
+            await self._settle(batch)
+        except BaseException as exc:  # every caller is answered, whatever happened
+            _fail(batch, exc)
+            raise
+        finally:
+            self._in_flight -= 1
+            self._start()
+
+    async def _settle(self, batch: list[_Call], attempt: int = 0) -> None:
+        outcome = await self._try(batch)
+        if not isinstance(outcome, Exception):
+            for call, result in zip(batch, outcome, strict=True):
+                if not call.done.done():
+                    call.done.set_result(result)
+        elif self._retryable(outcome) and not attempt:
+            await self._pool.expire()  # the others may be dead too
+            await self._settle(batch, attempt + 1)
+        elif len(batch) > 1 and isinstance(outcome, (asyncpg.PostgresError, asyncpg.DataError)):
+            for call in batch:  # refused as a whole, so nothing was stored: each on its own
+                await self._settle([call])
+        else:
+            _fail(batch, outcome)
+
+    async def _try(self, batch: list[_Call]) -> list[Any] | Exception:
+        async with self._pool.connection() as connection:
+            try:
+                return await self._run(connection, batch)
+            except Exception as exc:
+                if isinstance(exc, DISCONNECTS):
+                    connection.terminate()  # not to be handed out again
+                return exc
+
+    def _retryable(self, error: Exception) -> bool:
+        raise NotImplementedError
+
+    async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
+        raise NotImplementedError
+
+
+class GroupWriter(_Grouped):
+    """Group commit: each caller is answered once the transaction holding its write is
+    committed. A disconnect is retried only when asyncpg refused before sending anything
+    (InternalClientError: a connection PostgreSQL killed while idle, see DISCONNECTS; a bare
+    InterfaceError: a connection already seen closed); any other may have committed, so
+    every caller of that batch gets it, as a lone write would."""
+
+    async def execute(self, args: Sequence[Any]) -> None:
+        """Returns once `args`' execution is committed; raises what its execution raised."""
+        await self._call(args)
+
+    def _retryable(self, error: Exception) -> bool:
+        return (
+            isinstance(error, asyncpg.InternalClientError) or type(error) is asyncpg.InterfaceError
+        )
+
+    async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
+        if len(batch) == 1:
+            await connection.execute(self._sql, *batch[0].args)
+        else:
+            await connection.executemany(self._sql, [call.args for call in batch])
+        return [None] * len(batch)
+
+
+def _fail(batch: Sequence[_Call], error: BaseException) -> None:
+    for call in batch:
+        if not call.done.done():
+            call.done.set_exception(error)

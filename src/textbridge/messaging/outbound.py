@@ -147,13 +147,33 @@ async def send_direct(
     except MessagingError:
         return None
     channel = SENDER_CHANNEL[request.channel]
+    read = (recipient.value, idempotency_key, channel, list(providers_), number, provider)
+    row = await _direct_read(pool, recipient, read)
+    if row is None or row[-1] is not None or row[-2]:
+        # A contact's first message, a retry, or a recipient with consent records: `send`
+        # decides those (its opt-out check reads the ledger).
+        return None
+    conversation, _ = repository.conversation_from_row(row)
+    try:
+        message, write = _direct_row(request, idempotency_key, recipient, conversation, providers)
+        # Group commit with the concurrent sends (`driver.GroupWriter`): answered once the
+        # batch holding this write is committed; a write refused alone fails alone.
+        await pool.group_writer(repository.STORE_OUTBOUND_SQL).execute(write)
+    except (MessagingError, UniqueViolationError):
+        return None
+    return message
+
+
+async def _direct_read(
+    pool: DriverPool, recipient: address.Address, read: tuple[Any, ...]
+) -> Any | None:
+    """`repository.CONVERSATION_FOR_SEND_SQL`'s row for `read` (its first six arguments)."""
+    hashed = (await pool.address_hasher())(recipient.value)
     for attempt in range(2):
         async with pool.connection() as connection:
             try:
-                hashed = (await pool.address_hasher(connection))(recipient.value)
-                read = (recipient.value, idempotency_key, channel, list(providers_), number)
-                row = await connection.fetchrow(
-                    repository.CONVERSATION_FOR_SEND_SQL, *read, provider, hashed
+                return await connection.fetchrow(
+                    repository.CONVERSATION_FOR_SEND_SQL, *read, hashed
                 )
             except DISCONNECTS:
                 # The connection died before this read, its first statement: nothing was
@@ -162,20 +182,6 @@ async def send_direct(
                 await pool.expire()
                 if attempt:
                     raise
-                continue
-            if row is None or row[-1] is not None or row[-2]:
-                # A contact's first message, a retry, or a recipient with consent records:
-                # `send` decides those (its opt-out check reads the ledger).
-                return None
-            conversation, _ = repository.conversation_from_row(row)
-            try:
-                message, write = _direct_row(
-                    request, idempotency_key, recipient, conversation, providers
-                )
-                await connection.execute(repository.STORE_OUTBOUND_SQL, *write)
-            except (MessagingError, UniqueViolationError):
-                return None
-            return message
     return None  # unreachable: the second attempt returns or raises
 
 
