@@ -20,7 +20,7 @@ from textbridge.webhooks import journal
 
 from ..support.database import Database
 from ..support.textbridge import Textbridge, running_textbridge
-from .helpers import sign_in
+from .helpers import assert_fits_a_phone, sign_in
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "inbox-alert.png"
 SPIKE = 3
@@ -92,3 +92,4 @@ def test_refused_signatures_show_in_a_banner(alerting: Textbridge, page: Page) -
     expect(banner.get_by_test_id("alert")).to_have_attribute(
         "data-alert", "refused_webhook_signatures"
     )
+    assert_fits_a_phone(page)  # the banner wraps at phone width
