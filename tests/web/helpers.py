@@ -107,3 +107,18 @@ def age_last_inbound(textbridge: Textbridge, phone: str, hours: float) -> None:
         )
 
     wait_until(closed, timeout=2)
+
+
+PHONE_WIDTH = 375
+# What sticks out past a phone's width, for the failure message.
+OVERFLOWING = """() => [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+    .map((e) => `${e.tagName}.${e.className} ${e.getBoundingClientRect().right}`)
+    .slice(0, 10)"""
+
+
+def assert_fits_a_phone(page: Page) -> None:
+    """At a phone's width (375 px) the page scrolls down, never sideways."""
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 740})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE_WIDTH, (width, page.evaluate(OVERFLOWING))

@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from ..support.textbridge import Textbridge
-from .helpers import sign_in
+from .helpers import assert_fits_a_phone, sign_in
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "campaign.png"
 CSV = (
@@ -84,3 +84,4 @@ def test_a_csv_campaign_from_preview_to_report(
 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert_fits_a_phone(page)  # the report included

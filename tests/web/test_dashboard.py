@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from ..analytics.seed import seed_a_fortnight
 from ..support.textbridge import Textbridge
-from .helpers import sign_in
+from .helpers import assert_fits_a_phone, sign_in
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "dashboard.png"
 CHARTS = ("messages", "delivery", "delivery-time", "failures", "cost", "inbound", "opt-outs",
@@ -50,6 +50,7 @@ def test_open_the_dashboard(page: Page, textbridge: Textbridge) -> None:
     expect(page.get_by_test_id("chart-messages").locator("svg rect").first).to_be_visible()
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert_fits_a_phone(page)  # the charts included
 
 
 def test_a_bad_range_is_said_on_the_page(page: Page, textbridge: Textbridge) -> None:

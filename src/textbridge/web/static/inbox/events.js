@@ -91,6 +91,8 @@ export function connect() {
     source.addEventListener(name, (event) => {
       if (event.lastEventId) lastEventId = event.lastEventId;
       handle(event);
+      // Whoever else follows the stream (alerts.js) without importing this module.
+      document.dispatchEvent(new CustomEvent("inbox:event", { detail: name }));
     });
   on("ready", () => {
     retryDelay = 1000;

@@ -26,6 +26,7 @@ import {
   showRecipientError,
   syncTemplates,
 } from "./composer.js";
+import { setupAlerts } from "./alerts.js";
 import { setupContactPanel } from "./contact.js";
 import { applyLookalikes, schedulePreview } from "./encoding.js";
 import { connect, onMessage, tickWindow } from "./events.js";
@@ -187,6 +188,7 @@ function setup() {
   setupSandbox();
   setupContactPanel();
   setupKeys();
+  setupAlerts();
 
   const initial = idFromHash();
   if (initial) selectConversation(initial);
