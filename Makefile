@@ -22,5 +22,7 @@ lint:
 typecheck:
 	$(UV) run mypy
 
+# Two workers (pytest-xdist), each with its own PostgreSQL database and SQLite files: the
+# suite waits on servers and browsers as much as it computes, so two cores run two at once.
 pytest:
-	$(UV) run pytest
+	$(UV) run pytest -n 2
