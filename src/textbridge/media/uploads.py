@@ -21,9 +21,11 @@ import re
 import secrets
 import time
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -218,6 +220,33 @@ def _plain_text(head: bytes, source: BinaryIO) -> str | None:
 
 def public_url(base: str, name: str) -> str:
     return f"{base.rstrip('/')}{PUBLIC_PREFIX}{name}"
+
+
+def name_in(url: str) -> str | None:
+    """The upload name an attachment URL leads to when it is one of our public upload URLs.
+    By path, not by host: `TEXTBRIDGE_PUBLIC_URL` may have changed since (or differ in the
+    CLI); a name of 192 random bits found in our folder is ours."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    if not path.startswith(PUBLIC_PREFIX):
+        return None
+    name = path[len(PUBLIC_PREFIX) :]
+    return name if _PUBLIC_NAME.match(name) else None
+
+
+def delete(folder: Path, names: Iterable[str]) -> int:
+    """Delete these uploads (erased or purged content); returns how many files went."""
+    removed = 0
+    for name in names:
+        if _PUBLIC_NAME.match(name) is None:
+            continue
+        path = folder / UPLOAD_FOLDER / name
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def find(folder: Path, name: str, now: float | None = None) -> tuple[Path, str] | None:
