@@ -294,3 +294,24 @@ def test_a_file_opened_before_its_deletion_is_still_served(tmp_path: Path) -> No
     with opened[0] as file:
         assert file.read() == JPEG
     assert public._open(folder, stored.name) is None
+
+
+def test_an_unknown_or_too_short_lived_upload_is_refused_at_send(textbridge: Textbridge) -> None:
+    url = _upload(textbridge, JPEG, "scan.jpg", channel="mms").json()["url"]
+    name = url.rsplit("/", 1)[1]
+    expires = datetime.fromtimestamp(int(name[:8], 16), UTC)
+    unknown = url.replace(name, f"{name[:8]}{'A' * 32}.jpg")
+    for media_url, send_at in ((unknown, None), (url, expires + timedelta(minutes=1))):
+        extra = {"send_at": send_at.isoformat()} if send_at else {}
+        refused = textbridge.api.post(
+            "/api/v1/messages",
+            json={"to": CONTACT, "channel": "mms", "media": {"url": media_url}, **extra},
+        )
+        assert refused.status_code == 422, refused.text
+        assert "upload" in refused.text
+    before = {"send_at": (expires - timedelta(days=1)).isoformat()}
+    accepted = textbridge.api.post(
+        "/api/v1/messages",
+        json={"to": CONTACT, "channel": "mms", "media": {"url": url}, **before},
+    )
+    assert accepted.status_code == 202, accepted.text

@@ -249,6 +249,21 @@ def delete(folder: Path, names: Iterable[str]) -> int:
     return removed
 
 
+def refusal(url: str, public_url: str, folder: Path, leaves_at: float) -> str | None:
+    """Why a media URL under our own public upload prefix cannot be sent (the provider would
+    fetch a 404): it names no upload of ours, or the upload expires before the message leaves
+    (`leaves_at`, Unix seconds). None: sendable, or not one of our URLs."""
+    prefix = public_url.rstrip("/") + PUBLIC_PREFIX
+    if not url.startswith(prefix):
+        return None
+    name = url[len(prefix) :]
+    if find(folder, name) is None:
+        return "this upload does not exist or has expired; upload the file again"
+    if find(folder, name, now=leaves_at) is None:
+        return "this upload expires before the message is to leave (send_at); upload it again"
+    return None
+
+
 def find(folder: Path, name: str, now: float | None = None) -> tuple[Path, str] | None:
     """The stored file a public name leads to and its type, or None when the name is not one
     of ours, has expired, or names no file."""
