@@ -122,7 +122,9 @@ class Runtime:
             self._start("dispatcher", self.dispatcher.run())
             self._start("journal-applier", self.applier.run())
             self._start("journal-purge", self.purger.run())
-            content = ContentPurger(self.sessions, self.settings.message_retention_days)
+            content = ContentPurger(
+                self.sessions, self.settings.message_retention_days, self.settings.media_dir
+            )
             self._start("content-purge", content.run())
             if self.media is not None:
                 self._start("media-fetcher", self.media.run())

@@ -1,31 +1,39 @@
 """Media uploads over HTTP on both databases: upload, send an MMS and a WhatsApp image with
 it through the simulator, fetch it back from the public URL the provider was given (no API
 key); and the refusals: a type the channel cannot carry, too big, empty, a NUL in the name,
-an expired or made-up public name."""
+an expired or made-up public name. An erasure or the retention purge deletes an upload once
+no message points to it any more (one upload may go to many people)."""
 
 from __future__ import annotations
 
 import io
 import re
 import socket
+import uuid
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from textbridge.media import uploads
+from textbridge.compliance.retention import ContentPurger
+from textbridge.db.engine import create_engine, create_session_factory
+from textbridge.media import public, uploads
+from textbridge.models import Attachment, Message
 
-from ..support.database import Database
+from ..support.database import Database, run_sync
 from ..support.live import wait_until
 from ..support.textbridge import CONTACT, Textbridge, running_textbridge
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 3000
 WHATSAPP_PLIVO = "+14155550101"
+SOMEONE_ELSE = "+14155550123"
 
 
 @pytest.fixture
@@ -84,6 +92,7 @@ def test_upload_is_sent_as_mms_and_served_from_the_public_url(textbridge: Textbr
         head = provider.head(body["url"])
     assert head.status_code == 200
     assert head.headers["content-length"] == str(len(JPEG))
+    assert head.headers["cache-control"] == "no-store"  # an erasure deletes it
     fetched = _fetch_as_provider(body["url"])
     assert fetched.status_code == 200
     assert fetched.content == JPEG
@@ -216,3 +225,93 @@ def test_expired_uploads_are_purged(tmp_path: Path) -> None:
     assert uploads.purge_expired(folder, limit=10, now=old.expires_at) == 1
     left = sorted(path.name for path in (folder / uploads.UPLOAD_FOLDER).iterdir())
     assert left == sorted([kept.name, "notes.txt"])
+
+
+def _send_with(textbridge: Textbridge, url: str, to: str = CONTACT) -> str:
+    sent = textbridge.api.post(
+        "/api/v1/messages",
+        json={"to": to, "channel": "mms", "text": "Look", "media": {"url": url}},
+    )
+    assert sent.status_code == 202, sent.text
+    message_id: str = sent.json()["id"]
+    textbridge.wait_for_status(message_id, "delivered")
+    return message_id
+
+
+def _stored(textbridge: Textbridge, url: str) -> Path:
+    return textbridge.settings.media_dir / uploads.UPLOAD_FOLDER / url.rsplit("/", 1)[1]
+
+
+def test_an_erasure_deletes_the_uploads_no_one_else_was_sent(textbridge: Textbridge) -> None:
+    theirs = _upload(textbridge, JPEG, "scan.jpg", channel="mms").json()["url"]
+    shared = _upload(textbridge, PNG, "flyer.png", channel="mms").json()["url"]
+    _send_with(textbridge, theirs)
+    _send_with(textbridge, shared)
+    _send_with(textbridge, shared, to=SOMEONE_ELSE)  # one campaign upload, many recipients
+    assert textbridge.api.delete(f"/api/v1/contacts/{CONTACT}").status_code == 200
+    assert _fetch_as_provider(theirs).status_code == 404
+    assert not _stored(textbridge, theirs).exists()
+    assert _fetch_as_provider(shared).status_code == 200
+    assert textbridge.api.delete(f"/api/v1/contacts/{SOMEONE_ELSE}").status_code == 200
+    assert _fetch_as_provider(shared).status_code == 404
+
+
+def test_the_retention_purge_deletes_old_uploads(textbridge: Textbridge) -> None:
+    url = _upload(textbridge, JPEG, "scan.jpg", channel="mms").json()["url"]
+    message_id = _send_with(textbridge, url)
+    old = datetime.now(UTC) - timedelta(days=40)
+    textbridge.database.run(
+        update(Message).where(Message.id == uuid.UUID(message_id)).values(created_at=old)
+    )
+    textbridge.database.run(
+        update(Attachment)
+        .where(Attachment.message_id == uuid.UUID(message_id))
+        .values(created_at=old)
+    )
+    run_sync(_purge(textbridge.settings.database_url, textbridge.settings.media_dir))
+    assert _fetch_as_provider(url).status_code == 404
+    assert not _stored(textbridge, url).exists()
+
+
+async def _purge(database_url: str, media_dir: Path) -> None:
+    engine = create_engine(database_url)
+    try:
+        purger = ContentPurger(create_session_factory(engine), 30, media_dir)
+        while await purger.purge_once():
+            pass
+    finally:
+        await engine.dispose()
+
+
+def test_a_file_opened_before_its_deletion_is_still_served(tmp_path: Path) -> None:
+    """The public route opens the file before answering: a deletion after that (an erasure,
+    the purger) cannot turn the answer into an error; one before it is a 404."""
+    folder = tmp_path / "media"
+    stored = uploads.store(io.BytesIO(JPEG), "a.jpg", "mms", folder, ttl_seconds=60)
+    opened = public._open(folder, stored.name)
+    assert opened is not None
+    uploads.delete(folder, [stored.name])
+    with opened[0] as file:
+        assert file.read() == JPEG
+    assert public._open(folder, stored.name) is None
+
+
+def test_an_unknown_or_too_short_lived_upload_is_refused_at_send(textbridge: Textbridge) -> None:
+    url = _upload(textbridge, JPEG, "scan.jpg", channel="mms").json()["url"]
+    name = url.rsplit("/", 1)[1]
+    expires = datetime.fromtimestamp(int(name[:8], 16), UTC)
+    unknown = url.replace(name, f"{name[:8]}{'A' * 32}.jpg")
+    for media_url, send_at in ((unknown, None), (url, expires + timedelta(minutes=1))):
+        extra = {"send_at": send_at.isoformat()} if send_at else {}
+        refused = textbridge.api.post(
+            "/api/v1/messages",
+            json={"to": CONTACT, "channel": "mms", "media": {"url": media_url}, **extra},
+        )
+        assert refused.status_code == 422, refused.text
+        assert "upload" in refused.text
+    before = {"send_at": (expires - timedelta(days=1)).isoformat()}
+    accepted = textbridge.api.post(
+        "/api/v1/messages",
+        json={"to": CONTACT, "channel": "mms", "media": {"url": url}, **before},
+    )
+    assert accepted.status_code == 202, accepted.text

@@ -1,6 +1,7 @@
 """Catching up by `Last-Event-ID`: a stream cut and resumed shows what a stream that stayed
 connected showed, with no gap and no duplicate; an id too old (or never given out) gets
-`reset`. On SQLite (the bus's ring) and PostgreSQL (the `live_events` table)."""
+`reset`. On SQLite (the bus's ring) and PostgreSQL (the `live_events` table). An erasure,
+by the API or by another process (the CLI), leaves nothing of the person to replay."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from textbridge.compliance import erasure
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.models import LiveEvent
@@ -17,7 +19,10 @@ from textbridge.realtime.relay import LiveEventPurger
 from ..support.database import run_sync
 from ..support.live import wait_until
 from ..support.stream import Received, Stream
-from ..support.textbridge import API_KEY, Textbridge
+from ..support.textbridge import API_KEY, CONTACT, Textbridge
+
+SECRET = "my secret diagnosis"
+SOMEONE_ELSE = "+14155550123"
 
 
 def _numbered(events: list[Received]) -> list[tuple[int, str, object]]:
@@ -119,5 +124,36 @@ async def _purge(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
         return await LiveEventPurger(create_session_factory(engine)).purge_once()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("by", ["api", "another process"])
+def test_a_resume_from_before_an_erasure_replays_nothing_of_the_person(
+    textbridge: Textbridge, by: str
+) -> None:
+    with Stream(textbridge.url, API_KEY) as first:
+        before = first.wait_for("ready").id
+    sent = textbridge.send(text=SECRET)
+    textbridge.wait_for_status(sent["id"], "delivered")
+    if by == "api":
+        erased = textbridge.api.delete(f"/api/v1/contacts/{CONTACT}")
+        assert erased.status_code == 200, erased.text
+    else:
+        run_sync(_erase(textbridge.settings.database_url, CONTACT))
+    with Stream(textbridge.url, API_KEY, before) as resumed:
+        resumed.wait_for("ready")
+        later = textbridge.send(to=SOMEONE_ELSE, text="after the erasure")
+        _delivered(resumed, later["id"])  # a replay comes before anything live
+        leaked = [e for e in resumed.taken if SECRET in str(e.data) or CONTACT in str(e.data)]
+        assert leaked == []
+        if textbridge.database.backend == "sqlite":  # the ring cannot lose one event: reset
+            resumed.wait_for("reset")
+
+
+async def _erase(database_url: str, address: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await erasure.erase(create_session_factory(engine), address, actor="cli:test", origin="cli")
     finally:
         await engine.dispose()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
@@ -14,8 +16,11 @@ from textbridge.api.errors import ApiError
 from textbridge.api.schemas import PreviewIn, PreviewOut, SendMessageIn
 from textbridge.auth.principal import Principal
 from textbridge.campaigns import prices
+from textbridge.config import Settings
+from textbridge.media import uploads
 from textbridge.messaging import outbound, phone, repository
 from textbridge.messaging.encoding import analyze
+from textbridge.messaging.errors import MessagingError
 from textbridge.messaging.schemas import MessageDetailOut, MessageOut
 from textbridge.messaging.smart_encoding import REPLACEMENTS, gsm_lookalike
 from textbridge.models import Message
@@ -113,9 +118,23 @@ async def _accept(
 ) -> Message:
     scoped_key = f"{caller.id}:{idempotency_key}" if idempotency_key else None
     request = _send_request(body, runtime.settings.quiet_hours)
+    await _check_uploads(runtime.settings, request)
     message = await _store(runtime, request, scoped_key)
     runtime.dispatcher.wake()
     return message
+
+
+async def _check_uploads(settings: Settings, request: outbound.SendRequest) -> None:
+    """Our own upload URLs must still be served when the provider fetches them."""
+    leaves = request.send_at.timestamp() if request.send_at is not None else time.time()
+    for item in request.media:
+        if uploads.PUBLIC_PREFIX not in item.url:
+            continue
+        reason = await anyio.to_thread.run_sync(
+            uploads.refusal, item.url, settings.public_url, settings.media_dir, leaves
+        )
+        if reason is not None:
+            raise MessagingError(reason, field="media")
 
 
 async def _store(runtime: Runtime, request: outbound.SendRequest, key: str | None) -> Message:

@@ -69,6 +69,11 @@ async def erase_contact(
     """Erase this person: name, texts, media, every copy of the address; keep counts and an
     opt-out (a keyed-hash tombstone). Safe to repeat."""
     report = await erasure.erase(
-        runtime.sessions, address, actor=key_actor(key), origin=client_address(request)
+        runtime.sessions,
+        address,
+        actor=key_actor(key),
+        origin=client_address(request),
+        media_dir=runtime.settings.media_dir,
     )
+    runtime.bus.forget_recent()  # its ring of recent events may hold the person's texts
     return ErasedOut(address_hash=report.address_hash, **report.counts())

@@ -72,7 +72,13 @@ def contacts_erase(
         raise fail("nothing erased", 1)
     report = asyncio.run(
         _with_sessions(
-            lambda sessions: erasure.erase(sessions, address, actor=cli_actor(), origin=CLI_ORIGIN)
+            lambda sessions: erasure.erase(
+                sessions,
+                address,
+                actor=cli_actor(),
+                origin=CLI_ORIGIN,
+                media_dir=settings().media_dir,
+            )
         )
     )
     counts = ", ".join(f"{name} {value}" for name, value in report.counts().items())

@@ -11,7 +11,8 @@ messages               kept: the person's address -> pseudonym; body, payload, e
                        idempotency key and request hash cleared; one still waiting to leave
                        is cancelled (`erased`)
 attachments            kept: URL, caption and file name cleared, state `erased`; the stored
-                       file is deleted after commit (`local_path` is cleared once it is gone)
+                       file is deleted after commit (`local_path` is cleared once it is gone),
+                       and so is an upload of ours (`media.uploads`) no other attachment uses
 message_events         kept: raw payload cleared (a review keeps who and what, not its note)
 campaign_recipients    deleted (a draft will not send to them; a started campaign's messages
                        keep the counts); a refused row naming the number is redacted
@@ -24,7 +25,8 @@ consent_records        kept: address and evidence cleared, `address_hash` keeps 
 audit_log              append-only; it never held the number; `contact.erased` is added
 =====================  ======================================================================
 
-Everything in the database happens in one transaction; files are deleted after it commits.
+Everything in the database happens in one transaction; files are deleted after it commits,
+and SQLite's full-text index is then optimized (outside the transaction: a full rewrite).
 A file that cannot be deleted stays recorded on its attachment (state `erased`, `local_path`
 set) and the content purger (`compliance.retention`) tries again on each pass. Running it
 again for the same address is harmless and finishes what a failed run left.
@@ -36,6 +38,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -47,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from textbridge.audit import log as audit
 from textbridge.compliance.person import ERASED_KIND, Person, person
 from textbridge.db.conflicts import is_deadlock
+from textbridge.media import uploads
 from textbridge.messaging import search, status
 from textbridge.models import (
     Attachment,
@@ -110,8 +114,10 @@ async def erase(
     *,
     actor: str,
     origin: str | None,
+    media_dir: Path | None = None,
 ) -> ErasureReport:
-    """Erase one person: one transaction in the database, then their stored files."""
+    """Erase one person: one transaction in the database, then their stored files (and
+    their uploads, under `media_dir`)."""
     for attempt in range(1, DEADLOCK_TRIES + 1):
         try:
             report, files = await _erase_once(sessions, raw_address, actor=actor, origin=origin)
@@ -123,7 +129,10 @@ async def erase(
             if not is_deadlock(error) or attempt == DEADLOCK_TRIES:
                 raise
             log.info("erasure was a deadlock's victim; running it again", attempt=attempt)
-    await delete_files(sessions, files, report)
+    await delete_files(sessions, files.stored, report)
+    if media_dir is not None:
+        report.files_deleted += await delete_unused_uploads(sessions, media_dir, files.uploads)
+    await _forget_text(sessions)
     await _checkpoint_sqlite(sessions)
     log.info("contact erased", address_hash=report.address_hash, **report.counts())
     return report
@@ -135,7 +144,7 @@ async def _erase_once(
     *,
     actor: str,
     origin: str | None,
-) -> tuple[ErasureReport, list[uuid.UUID]]:
+) -> tuple[ErasureReport, ErasedFiles]:
     async with sessions() as db:
         who = await person(db, raw_address)
         report = ErasureReport(who.address_hash)
@@ -150,6 +159,12 @@ async def _erase_once(
         )
         await db.commit()
     return report, files
+
+
+async def _forget_text(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as db:
+        await search.forget_deleted_text(db)
+        await db.commit()
 
 
 async def _checkpoint_sqlite(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -172,11 +187,19 @@ async def _checkpoint_sqlite(sessions: async_sessionmaker[AsyncSession]) -> None
     log.warning("the write-ahead log could not be truncated after an erasure; SQLite will")
 
 
+@dataclass(frozen=True, slots=True)
+class ErasedFiles:
+    """What to delete once the erasure has committed."""
+
+    stored: list[uuid.UUID]  # attachments whose downloaded file we keep (`local_path`)
+    uploads: set[str]  # the names of our own uploads they pointed to
+
+
 async def erase_in(
     db: AsyncSession, who: Person, report: ErasureReport, *, actor: str
-) -> list[uuid.UUID]:
-    """Every database change of an erasure, in the caller's transaction; returns the
-    attachments whose files are to be deleted once it commits."""
+) -> ErasedFiles:
+    """Every database change of an erasure, in the caller's transaction; returns the files
+    to delete once it commits."""
     # By the pseudonym too: a repeated erasure finishes what an earlier one left.
     found = await db.execute(
         select(Contact.id, Contact.address).where(
@@ -192,7 +215,6 @@ async def erase_in(
     files = await _erase_attachments(db, messages, report)
     await _erase_events(db, messages, report)
     await _erase_messages(db, who, conversations, report)
-    await search.forget_deleted_text(db)
     await db.execute(
         update(Conversation)
         .where(Conversation.id.in_(conversations))
@@ -229,20 +251,42 @@ async def _rowcount(db: AsyncSession, statement: Any) -> int:
     return int(result.rowcount or 0)
 
 
-async def _erase_attachments(
-    db: AsyncSession, messages: Any, report: ErasureReport
-) -> list[uuid.UUID]:
+async def _erase_attachments(db: AsyncSession, messages: Any, report: ErasureReport) -> ErasedFiles:
     with_files = select(Attachment.id).where(
         Attachment.message_id.in_(messages), Attachment.local_path.is_not(None)
     )
-    files = list(await db.scalars(with_files))
+    stored = list(await db.scalars(with_files))
+    uploaded = await upload_names(db, Attachment.message_id.in_(messages))
     report.attachments = await _rowcount(
         db,
         update(Attachment)
         .where(Attachment.message_id.in_(messages))
         .values(url="", caption=None, filename=None, download_state=ERASED, download_error=None),
     )
-    return files
+    return ErasedFiles(stored, uploaded)
+
+
+async def upload_names(db: AsyncSession, which: Any) -> set[str]:
+    """The names of our own uploads that the attachments `which` point to."""
+    urls = await db.scalars(select(Attachment.url).distinct().where(which, Attachment.url != ""))
+    return {name for url in urls if (name := uploads.name_in(url)) is not None}
+
+
+async def delete_unused_uploads(
+    sessions: async_sessionmaker[AsyncSession], folder: Path, names: set[str]
+) -> int:
+    """Delete the uploads no attachment points to any more (after an erasure or a purge has
+    committed). One upload may go to many people (a campaign): it stays while any of their
+    messages still points to it."""
+    if not names:
+        return 0
+    # By name, not URL: one upload may be known under two public hosts.
+    pointing = or_(
+        *(Attachment.url.endswith(uploads.PUBLIC_PREFIX + name, autoescape=True) for name in names)
+    )
+    async with sessions() as db:
+        unused = names - await upload_names(db, pointing)
+    return await anyio.to_thread.run_sync(uploads.delete, folder, unused)
 
 
 async def _erase_events(db: AsyncSession, messages: Any, report: ErasureReport) -> None:

@@ -11,21 +11,31 @@ A message that has not left yet (`accepted`, `scheduled`, `held`) or awaits revi
 (`unknown`, a resend needs its text) is never purged, whatever its age.
 
 Each pass runs in bounded batches, one short transaction each (like the journal purger): a
-pass that filled a batch runs again at once, else the next one is an hour on. The same loop
-always runs, retention set or not, to retry the deletion of files erasure could not delete.
+pass that filled a batch runs again at once, else the next one is an hour on. SQLite's
+full-text index is optimized once, when a run that purged texts is done (a full rewrite of the
+index under the write lock: once per batch would hold writers up again and again). Our own
+uploads (`media.uploads`) that no attachment points to any more are deleted after each batch.
+The same loop always runs, retention set or not, to retry the deletion of files erasure could
+not delete.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import null, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from textbridge.compliance.erasure import ERASED, delete_files
+from textbridge.compliance.erasure import (
+    ERASED,
+    delete_files,
+    delete_unused_uploads,
+    upload_names,
+)
 from textbridge.db.base import utcnow
 from textbridge.messaging import search, status
 from textbridge.models import (
@@ -53,9 +63,15 @@ class ContentPurger:
     """`retention_days` None: only the retry of undeleted erased files runs."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], retention_days: int | None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        retention_days: int | None,
+        media_dir: Path | None = None,
     ) -> None:
         self._sessions = sessions
+        self._media_dir = media_dir
+        self._uploads: set[str] = set()  # of the attachments purged by the current batch
+        self._text_purged = False  # since the full-text index was last optimized
         self._retention = timedelta(days=retention_days) if retention_days else None
         self._loop = PollingLoop("content-purge", BATCH, PASS_INTERVAL_SECONDS)
         self.wake = self._loop.wake
@@ -70,14 +86,24 @@ class ContentPurger:
             cutoff = utcnow() - self._retention
             for name, step in self._steps().items():
                 done[name] = await self._batch(step, cutoff)
+            self._text_purged = self._text_purged or done["messages"] > 0
         if any(done.values()):
             log.info("message content purged", **done)
-        return max(done.values())
+        most = max(done.values())
+        if most < BATCH and self._text_purged:  # the run is done
+            await self._forget_text()
+        return most
+
+    async def _forget_text(self) -> None:
+        async with self._sessions() as db:
+            await search.forget_deleted_text(db)
+            await db.commit()
+        self._text_purged = False
 
     def _steps(self) -> dict[str, Callable[[AsyncSession, datetime], Awaitable[int]]]:
         return {
             "messages": _purge_messages,
-            "attachments": _purge_attachments,
+            "attachments": self._purge_attachments,
             "events": _purge_events,
             "previews": _purge_previews,
             "campaign_recipients": _purge_campaign_recipients,
@@ -92,7 +118,32 @@ class ContentPurger:
             await db.commit()
         if count:
             await self._retry_files()  # the attachments just purged
+        if self._uploads and self._media_dir is not None:
+            await delete_unused_uploads(self._sessions, self._media_dir, self._uploads)
+        self._uploads = set()
         return count
+
+    async def _purge_attachments(self, db: AsyncSession, cutoff: datetime) -> int:
+        ids = await _ids(
+            db,
+            select(Attachment.id)
+            .join(Message, Message.id == Attachment.message_id)
+            .where(
+                Attachment.created_at < cutoff,
+                Attachment.url != "",
+                Message.status.not_in(KEPT_STATUSES),
+            ),
+        )
+        if ids:
+            self._uploads |= await upload_names(db, Attachment.id.in_(ids))
+            await db.execute(
+                update(Attachment)
+                .where(Attachment.id.in_(ids))
+                .values(
+                    url="", caption=None, filename=None, download_state=ERASED, download_error=None
+                )
+            )
+        return len(ids)
 
     async def _retry_files(self) -> int:
         async with self._sessions() as db:
@@ -122,27 +173,6 @@ async def _purge_messages(db: AsyncSession, cutoff: datetime) -> int:
     if ids:
         await db.execute(
             update(Message).where(Message.id.in_(ids)).values(body=None, payload=null())
-        )
-        await search.forget_deleted_text(db)
-    return len(ids)
-
-
-async def _purge_attachments(db: AsyncSession, cutoff: datetime) -> int:
-    ids = await _ids(
-        db,
-        select(Attachment.id)
-        .join(Message, Message.id == Attachment.message_id)
-        .where(
-            Attachment.created_at < cutoff,
-            Attachment.url != "",
-            Message.status.not_in(KEPT_STATUSES),
-        ),
-    )
-    if ids:
-        await db.execute(
-            update(Attachment)
-            .where(Attachment.id.in_(ids))
-            .values(url="", caption=None, filename=None, download_state=ERASED, download_error=None)
         )
     return len(ids)
 

@@ -21,9 +21,11 @@ import re
 import secrets
 import time
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -218,6 +220,48 @@ def _plain_text(head: bytes, source: BinaryIO) -> str | None:
 
 def public_url(base: str, name: str) -> str:
     return f"{base.rstrip('/')}{PUBLIC_PREFIX}{name}"
+
+
+def name_in(url: str) -> str | None:
+    """The upload name an attachment URL leads to when it is one of our public upload URLs.
+    By path, not by host: `TEXTBRIDGE_PUBLIC_URL` may have changed since (or differ in the
+    CLI); a name of 192 random bits found in our folder is ours."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    if not path.startswith(PUBLIC_PREFIX):
+        return None
+    name = path[len(PUBLIC_PREFIX) :]
+    return name if _PUBLIC_NAME.match(name) else None
+
+
+def delete(folder: Path, names: Iterable[str]) -> int:
+    """Delete these uploads (erased or purged content); returns how many files went."""
+    removed = 0
+    for name in names:
+        if _PUBLIC_NAME.match(name) is None:
+            continue
+        path = folder / UPLOAD_FOLDER / name
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def refusal(url: str, public_url: str, folder: Path, leaves_at: float) -> str | None:
+    """Why a media URL under our own public upload prefix cannot be sent (the provider would
+    fetch a 404): it names no upload of ours, or the upload expires before the message leaves
+    (`leaves_at`, Unix seconds). None: sendable, or not one of our URLs."""
+    prefix = public_url.rstrip("/") + PUBLIC_PREFIX
+    if not url.startswith(prefix):
+        return None
+    name = url[len(prefix) :]
+    if find(folder, name) is None:
+        return "this upload does not exist or has expired; upload the file again"
+    if find(folder, name, now=leaves_at) is None:
+        return "this upload expires before the message is to leave (send_at); upload it again"
+    return None
 
 
 def find(folder: Path, name: str, now: float | None = None) -> tuple[Path, str] | None:

@@ -14,7 +14,9 @@ and the live events its queue receives meet with no gap and no overlap); and, on
 no table keeps the events, a bounded ring of the most recent ones (`recent`). The ids of a
 non-durable bus start at the process's start time in microseconds: they grow across restarts,
 so an id from before a restart is older than the ring and is answered with a reset, never
-confused with a new event of the same number.
+confused with a new event of the same number. The ring holds people's texts: an erasure in
+this process empties it (`forget_recent`), and catch-up answers `reset` when an erasure by
+another process (the CLI) came after the first event it would replay.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
@@ -40,6 +43,8 @@ class Event:
     # What a subscriber derives from the event once for all (its SSE encoding): one event
     # goes to every stream of the process.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # When this process saw it: catch-up on SQLite compares it with erasures' times.
+    seen_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False, repr=False)
 
 
 @dataclass(eq=False)
@@ -111,6 +116,11 @@ class EventBus:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
+
+    def forget_recent(self) -> None:
+        """After an erasure: the ring may hold the person's texts. A stream that reconnects
+        from before now finds its events gone and is answered with a reset."""
+        self.recent.clear()
 
     def close(self) -> None:
         for subscription in list(self._subscriptions):

@@ -9,7 +9,9 @@ Where the missed events come from:
 - PostgreSQL: the `live_events` table (rows are kept an hour; the purger only ever deletes a
   prefix of the ids). Another process may have shown the client ids this process's relay has
   not reached yet: those are skipped when they arrive live.
-- SQLite: the bus's ring of recent events (one process, so one numbering).
+- SQLite: the bus's ring of recent events (one process, so one numbering). An erasure may
+  have run in another process (the CLI) since the ring took the events to replay: they may
+  hold the erased person's texts, so an erasure recorded after the first of them means reset.
 
 When what was missed is no longer all there (purged, out of the ring, from before a restart)
 or is more than `REPLAY_LIMIT` events, or the id was never given out, the stream says `reset`:
@@ -20,16 +22,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from textbridge.models import LiveEvent
+from textbridge.models import AuditEntry, LiveEvent
 from textbridge.realtime.bus import Event, EventBus
 from textbridge.realtime.relay import events_after, last_id_taken
 
 REPLAY_LIMIT = 10_000
 PAGE = 1000
+ERASURE_MARGIN = timedelta(seconds=5)
+"""An event is stamped when published, just after its commit: an erasure recorded a little
+before the stamp may still have come after the event's commit. A reset too many is harmless."""
+ERASED_ACTION = "contact.erased"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,8 @@ async def plan(
         return None
     if not bus.durable:
         oldest = bus.recent[0].id if bus.recent else None
+        if oldest is not None and await _erased_since(sessions, _first_after(bus, after)):
+            return None
     else:
         async with sessions() as session:
             oldest = await session.scalar(select(func.min(LiveEvent.id)))
@@ -60,6 +69,26 @@ async def plan(
     if oldest is None or oldest > after + 1:
         return None
     return Replay(after, start)
+
+
+def _first_after(bus: EventBus, after: int) -> Event | None:
+    return next((event for event in bus.recent if event.id > after), None)
+
+
+async def _erased_since(sessions: async_sessionmaker[AsyncSession], first: Event | None) -> bool:
+    """Whether a person was erased after `first`, the oldest event to replay, was seen."""
+    if first is None:
+        return False
+    async with sessions() as session:
+        found = await session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.action == ERASED_ACTION,
+                AuditEntry.at >= first.seen_at - ERASURE_MARGIN,
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 async def _given_out(bus: EventBus, sessions: async_sessionmaker[AsyncSession], id_: int) -> bool:
