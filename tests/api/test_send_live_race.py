@@ -26,26 +26,32 @@ from ..support.textbridge import CONTACT, Textbridge
 
 pytestmark = pytest.mark.postgresql_only
 
-# What an inbound reply and a rename write, a minute after the send (a later message).
-CHANGE = (
+RENAME = "UPDATE contacts SET name = 'Renamed meanwhile' WHERE address = $1"
+# What a later inbound reply writes (a minute after the send), or a mark-read; each with a rename.
+REPLY = (
     "UPDATE conversations AS c SET unread_count = c.unread_count + 3,"
     " last_inbound_at = now() + interval '1 minute',"
     " last_message_at = now() + interval '1 minute', last_message_preview = 'the reply'"
     " FROM contacts AS k WHERE k.id = c.contact_id AND k.address = $1",
-    "UPDATE contacts SET name = 'Renamed meanwhile' WHERE address = $1",
+    RENAME,
+)
+MARK_READ = (
+    "UPDATE conversations AS c SET unread_count = 0"
+    " FROM contacts AS k WHERE k.id = c.contact_id AND k.address = $1",
+    RENAME,
 )
 
 
 @contextmanager
-def _change_held(url: str, recipient: str) -> Iterator[threading.Event]:
-    """`CHANGE` made in a transaction that commits when the returned event is set."""
+def _change_held(url: str, recipient: str, change: tuple[str, ...]) -> Iterator[threading.Event]:
+    """`change` made in a transaction that commits when the returned event is set."""
     made, commit = threading.Event(), threading.Event()
 
     async def hold() -> None:
         connection = await asyncpg.connect(asyncpg_dsn(url))
         try:
             async with connection.transaction():
-                for statement in CHANGE:
+                for statement in change:
                     await connection.execute(statement, recipient)
                 made.set()
                 while not commit.is_set():
@@ -94,27 +100,36 @@ def _post(textbridge: Textbridge, key: str) -> httpx.Response:
         return client.post("/api/v1/messages", json=body, headers=headers, timeout=60)
 
 
+@pytest.mark.parametrize(("change", "last"), [(REPLY, "the reply"), (MARK_READ, "sent meanwhile")])
 @pytest.mark.parametrize("lane", ["driver", "session"])
-def test_a_send_racing_a_reply_announces_the_conversation_as_stored(
-    textbridge: Textbridge, lane: str, monkeypatch: pytest.MonkeyPatch
+def test_a_send_racing_a_change_announces_the_conversation_as_stored(
+    textbridge: Textbridge,
+    lane: str,
+    change: tuple[str, ...],
+    last: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     textbridge.send(text="first")
+    textbridge.inbound(text="unread")
+    wait_until(lambda: _conversation(textbridge)["unread_count"] == 1, timeout=30)
     if lane == "session":  # the unit of work's path (`repository.store_outbound`)
         monkeypatch.setattr(textbridge.runtime, "driver", None)
     key = f"race-{lane}"
-    with ThreadPoolExecutor(1) as pool, _change_held(textbridge.database.url, CONTACT) as commit:
+    with (
+        ThreadPoolExecutor(1) as pool,
+        _change_held(textbridge.database.url, CONTACT, change) as commit,
+    ):
         sending = pool.submit(_post, textbridge, key)
         wait_until(lambda: _send_waiting_on_a_lock(textbridge), timeout=30)
         commit.set()
         sent = sending.result()
     assert sent.status_code == 202, sent.text
     fresh = _conversation(textbridge)
-    assert fresh["last_message_preview"] == "the reply", "the later message stays the last"
+    assert fresh["last_message_preview"] == last, "a later message stays the last"
     assert fresh["contact_name"] == "Renamed meanwhile"
     assert _last_conversation_event(textbridge, fresh["id"]) == fresh
     created = textbridge.database.scalar(
-        "SELECT count(*) FROM live_events WHERE type = 'message.created'"
-        " AND data ->> 'id' = :id",
+        "SELECT count(*) FROM live_events WHERE type = 'message.created' AND data ->> 'id' = :id",
         id=sent.json()["id"],
     )
     assert created == 1
