@@ -109,7 +109,9 @@ async def conversation_messages(
 
 @router.post("/{conversation_id}/read", response_model=ConversationOut)
 async def mark_read(conversation_id: uuid.UUID, uow: UowDep, _: SendDep) -> ConversationOut:
-    conversation = await _conversation(uow, conversation_id)
+    # Locked: the event shows the row as this transaction leaves it, not as it was before a
+    # reply or a send that committed meanwhile (each such writer's event is then before it).
+    conversation = await _conversation(uow, conversation_id, lock=True)
     conversation.unread_count = 0
     out = ConversationOut.of(conversation)
     uow.emit("conversation.updated", out.event_data())
@@ -117,8 +119,10 @@ async def mark_read(conversation_id: uuid.UUID, uow: UowDep, _: SendDep) -> Conv
     return out
 
 
-async def _conversation(uow: UowDep, conversation_id: uuid.UUID) -> Conversation:
-    conversation = await uow.session.get(Conversation, conversation_id)
+async def _conversation(
+    uow: UowDep, conversation_id: uuid.UUID, *, lock: bool = False
+) -> Conversation:
+    conversation = await uow.session.get(Conversation, conversation_id, with_for_update=lock)
     if conversation is None:
         raise ApiError(404, "not_found", f"no conversation {conversation_id}", "conversation_id")
     return conversation

@@ -63,7 +63,7 @@ class DriverPool:
             yield connection
 
     def group_writer(self, sql: str) -> GroupWriter:
-        """The group commit of `sql` on this pool (one per statement)."""
+        """The group commit of `sql` (a statement returning one row) on this pool."""
         writer = self._writers.get(sql)
         if writer is None:
             writer = self._writers[sql] = GroupWriter(self, sql)
@@ -124,7 +124,7 @@ class _Call:
 
 class _Grouped:
     """One statement's executions grouped: the calls waiting when a slot frees go in one round
-    trip (asyncpg's `executemany`: every execution in one implicit
+    trip (asyncpg's `fetchmany`: every execution in one implicit
     transaction, all or nothing), and each caller is answered once it is done. A call that
     finds a free slot goes at once, alone: no timer, no added latency for a lone send. A
     batch PostgreSQL refuses is run again one by one, so a refused call fails alone."""
@@ -214,9 +214,10 @@ class GroupWriter(_Grouped):
     InterfaceError: a connection already seen closed); any other may have committed, so
     every caller of that batch gets it, as a lone write would."""
 
-    async def execute(self, args: Sequence[Any]) -> None:
-        """Returns once `args`' execution is committed; raises what its execution raised."""
-        await self._call(args)
+    async def execute(self, args: Sequence[Any]) -> Any:
+        """Returns once `args`' execution is committed, with the first value of the row it
+        returned (None if none); raises what its execution raised."""
+        return await self._call(args)
 
     def _retryable(self, error: Exception) -> bool:
         return (
@@ -225,10 +226,11 @@ class GroupWriter(_Grouped):
 
     async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
         if len(batch) == 1:
-            await connection.execute(self._sql, *batch[0].args)
-        else:
-            await connection.executemany(self._sql, [call.args for call in batch])
-        return [None] * len(batch)
+            return [await connection.fetchval(self._sql, *batch[0].args)]
+        # asyncpg's `fetchmany`: one transaction, as `executemany`, and the rows in order
+        # (the statement returns one row per execution).
+        rows = await connection.fetchmany(self._sql, [call.args for call in batch])
+        return [row[0] for row in rows]
 
 
 def _fail(batch: Sequence[_Call], error: BaseException) -> None:

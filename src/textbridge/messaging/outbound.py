@@ -7,6 +7,7 @@ a template with missing or extra parameters, free-form WhatsApp outside the wind
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -42,7 +43,7 @@ from textbridge.messaging.errors import (
 )
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
 from textbridge.messaging.schemas import ConversationOut, MessageOut
-from textbridge.messaging.service import touch_committed
+from textbridge.messaging.service import preview_of, touch_committed
 from textbridge.models import Attachment, Conversation, Message, Sender
 from textbridge.providers.base import Location, Media, OutboundMessage, Provider
 from textbridge.whatsapp import registry, window
@@ -158,10 +159,42 @@ async def send_direct(
         message, write = _direct_row(request, idempotency_key, recipient, conversation, providers)
         # Group commit with the concurrent sends (`driver.GroupWriter`): answered once the
         # batch holding this write is committed; a write refused alone fails alone.
-        await pool.group_writer(repository.STORE_OUTBOUND_SQL).execute(write)
+        touched = await pool.group_writer(repository.STORE_OUTBOUND_SQL).execute(write)
     except (MessagingError, UniqueViolationError):
         return None
+    if not touched:  # the conversation changed since the read: see `repository._ANNOUNCE`
+        await _announce_again_direct(pool, message)
     return message
+
+
+async def _announce_again_direct(pool: DriverPool, message: Message) -> None:
+    """`repository.announce_again` on the driver."""
+    columns = _columns_of(message)
+    preview = preview_of(message)
+    async with pool.connection() as connection:
+        for _ in range(repository.ANNOUNCE_ATTEMPTS):
+            row = await connection.fetchrow(
+                repository.CONVERSATION_BY_ID_SQL, message.conversation_id
+            )
+            if row is None:
+                return  # erased meanwhile: nothing to announce
+            seen, events = _announcement(message, repository.conversation_from_row(row)[0])
+            args = repository.announce_again_args(columns, preview, events, seen)
+            if await connection.fetchval(repository.ANNOUNCE_AGAIN_SQL, *args):
+                return
+    raise RuntimeError(f"conversation {message.conversation_id} kept changing")
+
+
+def _announcement(message: Message, conversation: Conversation) -> repository.Announcement:
+    """The live events of a new message, built from its conversation as read (the `seen_of`
+    values, taken before the message is set as the conversation's last)."""
+    seen = repository.seen_of(conversation)
+    touch_committed(conversation, message)
+    events = [
+        ("message.created", MessageOut.of(message).event_data()),
+        ("conversation.updated", ConversationOut.of(conversation).event_data()),
+    ]
+    return seen, events
 
 
 async def _direct_read(
@@ -205,17 +238,9 @@ def _direct_row(
     message = Message(**columns)
     attachments = _attachment_rows(message, content)
     message.attachments = [Attachment(**row) for row in attachments]
-    touch_committed(conversation, message)
-    events = [
-        ("message.created", MessageOut.of(message).event_data()),
-        ("conversation.updated", ConversationOut.of(conversation).event_data()),
-    ]
+    seen, events = _announcement(message, conversation)
     write = repository.store_outbound_args(
-        _columns_of(message),
-        attachments,
-        _first_event(message),
-        conversation.last_message_preview or "",
-        events,
+        _columns_of(message), attachments, _first_event(message), preview_of(message), events, seen
     )
     return message, write
 
@@ -253,20 +278,23 @@ async def _store(
     objects in the session as if they had been loaded, so a caller can go on changing them."""
     attachments = _attachment_rows(message, content)
     message.attachments = [Attachment(**row) for row in attachments]
-    touch_committed(conversation, message)
-    events = [
-        ("message.created", MessageOut.of(message).event_data()),
-        ("conversation.updated", ConversationOut.of(conversation).event_data()),
-    ]
+    seen, events = _announcement(message, conversation)
     durable = uow.durable_events
-    await repository.store_outbound(
+    columns = _columns_of(message)
+    preview = preview_of(message)
+    touched = await repository.store_outbound(
         uow.session,
-        _columns_of(message),
+        columns,
         attachments,
         _first_event(message),
-        conversation.last_message_preview or "",
+        preview,
         events if durable else (),
+        seen,
     )
+    if not touched:  # the conversation changed since the read: see `repository._ANNOUNCE`
+        await repository.announce_again(
+            uow.session, columns, preview, functools.partial(_announcement, message)
+        )
     if not durable:
         for event_type, data in events:
             uow.emit(event_type, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert
 
@@ -387,6 +387,55 @@ def _insert_ignoring(session: AsyncSession, model: type[Any], unique: list[str])
 # conversation's last message and the live events (one round trip instead of five); on SQLite
 # the same writes are separate statements of the same transaction.
 
+# The conversation's update and the live events, shared by `_STORE_OUTBOUND` and
+# `_ANNOUNCE_AGAIN`. The live events were built in Python from the conversation as read
+# before the write, with no lock: the UPDATE matches only while the values they show are
+# still there (`Seen`), and a later message stays the last one. Under READ COMMITTED, an
+# UPDATE that waited for a concurrent change re-checks its WHERE on the new row, so when it
+# matches, the event is what the row is once committed. When it matches nothing, neither is
+# written and the statement answers `touched` 0: the caller reads again and runs
+# `_ANNOUNCE_AGAIN` (rare: a reply, a mark-read or a rename between the read and the write).
+_ANNOUNCE = """conversation AS (
+        UPDATE conversations
+        SET last_message_at = GREATEST(conversations.last_message_at,
+                                       CAST(:created_at AS timestamptz)),
+            last_message_preview = CASE
+                WHEN conversations.last_message_at > CAST(:created_at AS timestamptz)
+                THEN conversations.last_message_preview
+                ELSE CAST(:preview AS varchar) END
+        {_FROM}
+        WHERE conversations.id = CAST(:conversation_id AS uuid)
+          AND conversations.unread_count = CAST(:seen_unread_count AS integer)
+          AND conversations.last_inbound_at
+              IS NOT DISTINCT FROM CAST(:seen_last_inbound_at AS timestamptz)
+          AND conversations.last_message_at
+              IS NOT DISTINCT FROM CAST(:seen_last_message_at AS timestamptz)
+          AND EXISTS (
+              SELECT 1 FROM contacts
+              WHERE contacts.id = conversations.contact_id
+                AND contacts.address = CAST(:seen_contact_address AS varchar)
+                AND contacts.name IS NOT DISTINCT FROM CAST(:seen_contact_name AS varchar)
+          )
+        RETURNING conversations.id
+    ), live AS (
+        -- After the conversation's row lock (the rows come from the UPDATE): live event ids
+        -- follow commit order for one conversation, as `realtime/relay.py` requires.
+        INSERT INTO live_events (type, data, created_at)
+        SELECT e.event ->> 'type', e.event -> 'data', now()
+        FROM conversation,
+             jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(event, n)
+        ORDER BY e.n
+        RETURNING id
+    ), notified AS (
+        SELECT pg_notify(:notify_channel, '') FROM (SELECT count(*) AS n FROM live) AS done
+        WHERE n > 0
+    )
+    SELECT (SELECT count(*) FROM conversation) AS touched, (SELECT count(*) FROM notified)"""
+
+_SEEN_TIMES = (
+    bindparam("seen_last_inbound_at", type_=Conversation.last_inbound_at.type),
+    bindparam("seen_last_message_at", type_=Conversation.last_message_at.type),
+)
 _STORE_OUTBOUND = text(
     """
     WITH message AS (
@@ -421,32 +470,30 @@ _STORE_OUTBOUND = text(
                CAST(:status AS varchar), true, CAST(:created_at AS timestamptz),
                CAST(:created_at AS timestamptz)
         FROM message
-    ), conversation AS (
-        UPDATE conversations
-        SET last_message_at = CAST(:created_at AS timestamptz),
-            last_message_preview = CAST(:preview AS varchar)
-        FROM message
-        WHERE conversations.id = CAST(:conversation_id AS uuid)
-        RETURNING conversations.id
-    ), live AS (
-        -- After the conversation's row lock (the rows come from the UPDATE): live event ids
-        -- follow commit order for one conversation, as `realtime/relay.py` requires.
-        INSERT INTO live_events (type, data, created_at)
-        SELECT e.event ->> 'type', e.event -> 'data', now()
-        FROM conversation,
-             jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(event, n)
-        ORDER BY e.n
-        RETURNING id
-    )
-    SELECT pg_notify(:notify_channel, '') FROM (SELECT count(*) AS n FROM live) AS done
-    WHERE n > 0
-    """
+    ), {_ANNOUNCE}
+    """.replace("{_ANNOUNCE}", _ANNOUNCE.replace("{_FROM}", "FROM message"))
 ).bindparams(
     bindparam("created_at", type_=Message.created_at.type),
     bindparam("updated_at", type_=Message.updated_at.type),
     bindparam("next_attempt_at", type_=Message.next_attempt_at.type),
     bindparam("send_at", type_=Message.send_at.type),
+    *_SEEN_TIMES,
 )
+_ANNOUNCE_AGAIN = text("WITH " + _ANNOUNCE.replace("{_FROM}", "")).bindparams(
+    bindparam("created_at", type_=Message.created_at.type), *_SEEN_TIMES
+)
+
+
+def seen_of(conversation: Conversation) -> dict[str, Any]:
+    """What a send's `conversation.updated` shows that others change (a reply, a mark-read, a
+    rename), as read: the write goes through only while they are unchanged (`_ANNOUNCE`)."""
+    return {
+        "seen_unread_count": conversation.unread_count,
+        "seen_last_inbound_at": conversation.last_inbound_at,
+        "seen_last_message_at": conversation.last_message_at,
+        "seen_contact_address": conversation.contact.address,
+        "seen_contact_name": conversation.contact.name,
+    }
 
 
 async def store_outbound(
@@ -456,27 +503,83 @@ async def store_outbound(
     event: Mapping[str, Any],
     preview: str,
     live_events: Sequence[tuple[str, dict[str, Any]]],
-) -> None:
+    seen: Mapping[str, Any],
+) -> bool:
     """Write a new outbound message (column values), its attachments, its first event, and
-    the conversation's last message. On PostgreSQL `live_events` are written in the same
-    statement (`realtime/relay.py`); the caller emits them on SQLite."""
+    the conversation's last message (unless a later one is recorded). On PostgreSQL
+    `live_events` are written in the same statement (`realtime/relay.py`), and only if the
+    conversation still has the values `seen` (`seen_of`) they were built from: False when it
+    changed, and then neither the conversation nor the events were written (the message
+    was): see `announce_again`. On SQLite the transaction began IMMEDIATE, so the read is
+    current; the caller emits the events."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            _STORE_OUTBOUND, _outbound_params(message, attachments, event, preview, live_events)
-        )
-        return
+        params = _outbound_params(message, attachments, event, preview, live_events, seen)
+        touched = (await session.execute(_STORE_OUTBOUND, params)).scalar_one()
+        return bool(touched)
     await session.execute(insert(Message.__table__), dict(message))  # type: ignore[arg-type]
     if attachments:
         await session.execute(insert(Attachment.__table__), list(attachments))  # type: ignore[arg-type]
     await session.execute(insert(MessageEvent.__table__), dict(event))  # type: ignore[arg-type]
-    await session.execute(
-        _TOUCH_CONVERSATION,
-        {
-            "conversation_id": message["conversation_id"],
-            "last_message_at": message["created_at"],
-            "last_message_preview": preview,
-        },
+    last = seen["seen_last_message_at"]
+    if last is None or last <= message["created_at"]:
+        await session.execute(
+            _TOUCH_CONVERSATION,
+            {
+                "conversation_id": message["conversation_id"],
+                "last_message_at": message["created_at"],
+                "last_message_preview": preview,
+            },
+        )
+    return True
+
+
+Announcement = tuple[Mapping[str, Any], Sequence[tuple[str, dict[str, Any]]]]
+"""The `seen_of` values of a conversation and the live events built from it."""
+
+
+async def announce_again(
+    session: AsyncSession,
+    message: Mapping[str, Any],
+    preview: str,
+    announce: Callable[[Conversation], Announcement],
+) -> None:
+    """After `store_outbound` found the conversation changed (PostgreSQL): read it again,
+    build the events from it (`announce`) and write them with the conversation's update,
+    until nothing changed in between. Each miss means another write committed."""
+    query = (
+        select(Conversation)
+        .options(joinedload(Conversation.contact), joinedload(Conversation.sender))
+        .where(Conversation.id == message["conversation_id"])
+        .execution_options(populate_existing=True)
     )
+    for _ in range(ANNOUNCE_ATTEMPTS):
+        conversation = await session.scalar(query)
+        if conversation is None:
+            return  # erased meanwhile: nothing to announce
+        seen, events = announce(conversation)
+        params = _announce_params(message, preview, events, seen)
+        if (await session.execute(_ANNOUNCE_AGAIN, params)).scalar_one():
+            return
+    raise RuntimeError(f"conversation {message['conversation_id']} kept changing")
+
+
+ANNOUNCE_ATTEMPTS = 20
+
+
+def _announce_params(
+    message: Mapping[str, Any],
+    preview: str,
+    live_events: Sequence[tuple[str, dict[str, Any]]],
+    seen: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "conversation_id": message["conversation_id"],
+        "created_at": message["created_at"],
+        "preview": preview,
+        "events": json.dumps([{"type": kind, "data": data} for kind, data in live_events]),
+        "notify_channel": EVENTS,
+        **seen,
+    }
 
 
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
@@ -496,6 +599,7 @@ def _outbound_params(
     event: Mapping[str, Any],
     preview: str,
     live_events: Sequence[tuple[str, dict[str, Any]]],
+    seen: Mapping[str, Any],
 ) -> dict[str, Any]:
     return {
         **message,
@@ -503,9 +607,7 @@ def _outbound_params(
         "attachments": json.dumps([_json_row(row) for row in attachments]),
         "event_id": event["id"],
         "dedup_key": event["dedup_key"],
-        "preview": preview,
-        "events": json.dumps([{"type": kind, "data": data} for kind, data in live_events]),
-        "notify_channel": EVENTS,
+        **_announce_params(message, preview, live_events, seen),
     }
 
 
@@ -552,6 +654,19 @@ CONVERSATION_FOR_SEND_SQL = f"""
 """  # noqa: S608
 
 
+# The same columns for one conversation (after `STORE_OUTBOUND_SQL` found it changed).
+CONVERSATION_BY_ID_SQL = f"""
+    SELECT {", ".join(f"c.{name}" for name in _CONVERSATION_COLUMNS)},
+           {", ".join(f"k.{name}" for name in _CONTACT_COLUMNS)},
+           {", ".join(f"s.{name}" for name in _SENDER_COLUMNS)},
+           false, NULL::uuid
+    FROM conversations AS c
+    JOIN contacts AS k ON k.id = c.contact_id
+    JOIN senders AS s ON s.id = c.sender_id
+    WHERE c.id = $1::uuid
+"""  # noqa: S608
+
+
 def conversation_from_row(row: Sequence[Any]) -> tuple[Conversation, uuid.UUID | None]:
     """A row of `CONVERSATION_FOR_SEND_SQL` as the objects `conversation_for_send` returns
     (not in a session), and the id of the message stored under the key, if any. (Its
@@ -571,6 +686,7 @@ def _driver_sql(statement: TextClause) -> tuple[str, tuple[str, ...]]:
 
 
 STORE_OUTBOUND_SQL, _STORE_OUTBOUND_NAMES = _driver_sql(_STORE_OUTBOUND)
+ANNOUNCE_AGAIN_SQL, _ANNOUNCE_AGAIN_NAMES = _driver_sql(_ANNOUNCE_AGAIN)
 
 
 def store_outbound_args(
@@ -579,7 +695,19 @@ def store_outbound_args(
     event: Mapping[str, Any],
     preview: str,
     live_events: Sequence[tuple[str, dict[str, Any]]],
+    seen: Mapping[str, Any],
 ) -> list[Any]:
     """`STORE_OUTBOUND_SQL`'s arguments, in order."""
-    params = _outbound_params(message, attachments, event, preview, live_events)
+    params = _outbound_params(message, attachments, event, preview, live_events, seen)
     return [params[name] for name in _STORE_OUTBOUND_NAMES]
+
+
+def announce_again_args(
+    message: Mapping[str, Any],
+    preview: str,
+    live_events: Sequence[tuple[str, dict[str, Any]]],
+    seen: Mapping[str, Any],
+) -> list[Any]:
+    """`ANNOUNCE_AGAIN_SQL`'s arguments, in order."""
+    params = _announce_params(message, preview, live_events, seen)
+    return [params[name] for name in _ANNOUNCE_AGAIN_NAMES]

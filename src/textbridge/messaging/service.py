@@ -42,11 +42,19 @@ def _preview(message: Message) -> str:
     return f"[{', '.join(kinds)}]" if kinds else f"[{message.content_type}]"
 
 
+def preview_of(message: Message) -> str:
+    return _preview(message)[:PREVIEW_LENGTH]
+
+
 def touch_committed(conversation: Conversation, message: Message) -> None:
     """`touch` for an outbound message whose conversation row is updated by a Core statement
-    (`repository.store_outbound`): the object shows the new values without being dirty."""
+    (`repository.store_outbound`): the object shows the new values without being dirty. A
+    later message already recorded stays the last one, as the statement keeps it."""
+    last = conversation.last_message_at
+    if last is not None and last > message.created_at:
+        return
     set_committed_value(conversation, "last_message_at", message.created_at)
-    set_committed_value(conversation, "last_message_preview", _preview(message)[:PREVIEW_LENGTH])
+    set_committed_value(conversation, "last_message_preview", preview_of(message))
 
 
 def touch(conversation: Conversation, message: Message, *, inbound: bool) -> None:
