@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +110,19 @@ def _conversation_of(textbridge: Textbridge, address: str) -> str:
     return str(found[0]["id"])
 
 
+def _cursor(raw: str) -> str:
+    return "c1." + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+# Times that parse but fall before year 1 or after 9999 once converted to UTC.
+_OVERFLOWING = (
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    _cursor("0001-01-01T00:00:00+01:00|" + "0" * 32),
+    _cursor("9999-12-31T23:59:59-01:00|" + "0" * 32),
+)
+
+
 def test_bad_values_are_a_422_that_names_the_field(textbridge: Textbridge) -> None:
     bad = {
         "channel": "fax",
@@ -125,7 +139,13 @@ def test_bad_values_are_a_422_that_names_the_field(textbridge: Textbridge) -> No
         response = textbridge.api.get("/api/v1/conversations", params={field: value})
         assert response.status_code == 422, (field, response.text)
         assert response.json()["error"]["field"] == field, response.text
-    for value in ("nul\x00byte", "c1.!!", "c1.bm90IGEgY3Vyc29y", "2026-11-30T08:00:00"):
+    for value in (
+        "nul\x00byte",
+        "c1.!!",
+        "c1.bm90IGEgY3Vyc29y",
+        "2026-11-30T08:00:00",
+        *_OVERFLOWING,
+    ):
         field = "q" if "\x00" in value else "before"
         response = textbridge.api.get("/api/v1/conversations", params={field: value})
         assert response.status_code == 422, (value, response.text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -50,3 +52,30 @@ def test_down_to_nothing_and_up_again(tmp_path: Any) -> None:
     migrate.downgrade(url, "base")
     migrate.upgrade(url)
     assert _differences(url) == []
+
+
+SEARCH_REVISION = "9a03c0a39a03"  # the search migration, which made them
+FTS_TRIGGERS = ["messages_fts_delete", "messages_fts_insert", "messages_fts_update"]
+
+
+def _triggers(path: Any) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'messages'"
+            " AND name LIKE 'messages_fts_%' ORDER BY name"
+        )
+        return [row[0] for row in rows]
+
+
+def test_the_search_triggers_survive_the_migrations_after_search(tmp_path: Any) -> None:
+    """The FTS5 index follows `messages` only through its triggers, which no model describes
+    (so the schema comparison cannot see them go): a later migration that rebuilt `messages`
+    (SQLite's batch mode copies the table) would drop them silently."""
+    path = tmp_path / "triggers.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate.upgrade(url)
+    assert _triggers(path) == FTS_TRIGGERS
+    migrate.downgrade(url, SEARCH_REVISION)
+    assert _triggers(path) == FTS_TRIGGERS
+    migrate.upgrade(url)
+    assert _triggers(path) == FTS_TRIGGERS

@@ -284,13 +284,16 @@ def test_an_erasure_chosen_as_a_deadlocks_victim_runs_again(textbridge: Textbrid
     message_id = textbridge.database.scalar(
         "SELECT id FROM messages WHERE from_address = :address LIMIT 1", address=BORIS.address
     )
+    deadlocks_before = _deadlocks(textbridge)
     locked = threading.Event()
     release = threading.Event()
     outcome: list[str] = []
+    applier_pid: list[int] = []
 
     async def play_the_applier() -> None:
         url = textbridge.database.url.replace("postgresql+asyncpg", "postgresql")
         connection = await asyncpg.connect(url)
+        applier_pid.append(connection.get_server_pid())
         try:
             await connection.execute("SET deadlock_timeout = '10s'")
             async with connection.transaction():
@@ -318,10 +321,16 @@ def test_an_erasure_chosen_as_a_deadlocks_victim_runs_again(textbridge: Textbrid
     erasure.start()
 
     def erasure_waits_for_the_journal() -> bool:
+        # This test's database only (under xdist other workers' databases share the server),
+        # and the erasure's DELETE blocked by the applier's very connection: then releasing the
+        # applier makes a real deadlock.
         return bool(
             textbridge.database.scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 " AND query ILIKE 'DELETE FROM webhook_journal%'"
+                " AND :applier = ANY(pg_blocking_pids(pid))",
+                applier=applier_pid[0],
             )
         )
 
@@ -331,3 +340,13 @@ def test_an_erasure_chosen_as_a_deadlocks_victim_runs_again(textbridge: Textbrid
     erasure.join(timeout=60)
     assert sorted(outcome) == ["200", "committed"]
     assert found_in_database(textbridge.database, BORIS) == []
+    wait_until(lambda: _deadlocks(textbridge) > deadlocks_before, timeout=30)
+
+
+def _deadlocks(textbridge: Textbridge) -> int:
+    """The deadlocks PostgreSQL has detected in this test's database (its statistics)."""
+    return int(
+        textbridge.database.scalar(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        )
+    )

@@ -12,4 +12,9 @@ _RETRYABLE = frozenset({"40P01", "40001"})
 def is_deadlock(error: DBAPIError) -> bool:
     """Whether the database rolled the transaction back to break a deadlock (or a
     serialization conflict): the same transaction, run again, may well succeed."""
-    return getattr(error.orig, "sqlstate", None) in _RETRYABLE
+    return lost_a_lock_conflict(error.orig)
+
+
+def lost_a_lock_conflict(error: object) -> bool:
+    """`is_deadlock` for a bare driver error (asyncpg's carry their `sqlstate`)."""
+    return getattr(error, "sqlstate", None) in _RETRYABLE

@@ -21,6 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from textbridge.compliance import identity
 from textbridge.compliance.identity import AddressHasher
+from textbridge.db.conflicts import lost_a_lock_conflict
 from textbridge.realtime.listener import asyncpg_dsn
 
 APPLICATION_NAME = "textbridge-api-send"
@@ -185,11 +186,20 @@ class _Grouped:
         elif self._retryable(outcome) and not attempt:
             await self._pool.expire()  # the others may be dead too
             await self._settle(batch, attempt + 1)
+        elif len(batch) > 1 and lost_a_lock_conflict(outcome):
+            # Two batches in flight can lock the same conversations in different orders and
+            # deadlock (40P01), or lose a serialization conflict (40001): PostgreSQL rolled
+            # this one back whole, so nothing of it is stored. One by one, each write holds a
+            # single conversation's lock at a time, so it cannot close a cycle again.
+            await self._one_by_one(batch)
         elif len(batch) > 1 and isinstance(outcome, (asyncpg.PostgresError, asyncpg.DataError)):
-            for call in batch:  # refused as a whole, so nothing was stored: each on its own
-                await self._settle([call])
+            await self._one_by_one(batch)  # refused as a whole, so nothing was stored
         else:
             _fail(batch, outcome)
+
+    async def _one_by_one(self, batch: list[_Call]) -> None:
+        for call in batch:
+            await self._settle([call])
 
     async def _try(self, batch: list[_Call]) -> list[Any] | Exception:
         async with self._pool.connection() as connection:

@@ -95,7 +95,7 @@ class Cursor:
             if at.tzinfo is None:
                 raise ValueError("no offset")
             return cls(at.astimezone(UTC), uuid.UUID(hex=conversation))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a time beyond year 1 or 9999 in UTC
             raise SearchError("before", "a damaged cursor") from None
 
 

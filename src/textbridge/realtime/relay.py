@@ -111,15 +111,21 @@ class EventRelay:
         self._wake.set()
 
     def offer(self, committed: Sequence[Event]) -> None:
-        """Events this process has just committed: published at once if they are the next
-        ids (no query, no waiting for their NOTIFY); else the relay reads the table."""
-        if self._published is not None and committed and committed[0].id == self._published + 1:
+        """Events this process has just committed: published at once while each is the next
+        id (no query, no waiting for their NOTIFY); the relay reads the rest from the table.
+
+        The ids of one transaction need not be consecutive: two transactions appending at
+        once interleave on the sequence (A takes 5 and 7, B takes 6). Publishing A's 7 would
+        mark 6 as published before it was, and the relay would then skip it for good."""
+        for event in committed:
+            if self._published is None or event.id > self._published + 1:
+                self.wake()
+                return
+            if event.id <= self._published:
+                continue  # the relay read it from the table first
             self._gap = None
-            for event in committed:
-                self._published = event.id
-                self._bus.deliver(event)
-            return
-        self.wake()
+            self._published = event.id
+            self._bus.deliver(event)
 
     async def run(self) -> None:
         while True:
