@@ -211,8 +211,8 @@ def case_every_fixture_is_accepted_and_applied(spec: ProviderSpec, target: Contr
         message_uuid = provider_id if fixture.kind == "status" else str(uuid.uuid4())
         assert deliver(spec, target, fixture.with_id(message_uuid)) == 200, fixture.name
     target.wait_until_applied()
-    unapplied = target.scalar("SELECT count(*) FROM webhook_journal WHERE state <> 'applied'")
-    assert int(unapplied) == 0
+    unapplied = target.rows("SELECT state, error FROM webhook_journal WHERE state <> 'applied'")
+    assert unapplied == [], unapplied
     inbound = sum(1 for fixture in spec.fixtures() if fixture.kind == "inbound")
     assert int(target.scalar("SELECT count(*) FROM messages WHERE direction = 'inbound'")) == (
         inbound
