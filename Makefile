@@ -24,5 +24,7 @@ typecheck:
 
 # Two workers (pytest-xdist), each with its own PostgreSQL database and SQLite files: the
 # suite waits on servers and browsers as much as it computes, so two cores run two at once.
+# Tests that measure a pace against the wall clock (marker `alone`) run afterwards, alone.
 pytest:
-	$(UV) run pytest -n 2
+	$(UV) run pytest -n 2 -m "not alone"
+	$(UV) run pytest -m alone

@@ -205,6 +205,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     } <= tables
 
 
+@pytest.mark.alone
 def test_bad_configuration_stops_start_up_naming_it(tmp_path: Path) -> None:
     started = time.monotonic()
     result = _cli(

@@ -36,6 +36,9 @@ from ..support.database import Database
 from ..support.live import scaled
 from ..support.textbridge import SANDBOX_NUMBER, settings_for
 
+# Paces measured against the wall clock: run with the machine to itself (see the Makefile).
+pytestmark = pytest.mark.alone
+
 SENDER = "+14155550100"
 MARGIN = 0.04
 SLACK = 0.02  # between waits decided in one step: only float rounding and the test's own pace

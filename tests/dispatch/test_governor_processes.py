@@ -38,6 +38,9 @@ from ..support.live import wait_until
 from ..support.processes import Command, free_port
 from ..support.textbridge import API_KEY, SANDBOX_NUMBER, settings_for
 
+# Paces measured against the wall clock: run with the machine to itself (see the Makefile).
+pytestmark = pytest.mark.alone
+
 AUTH_ID = "MAGOVERNORTEST012345"  # Plivo's shape: MA + 18 characters
 AUTH_TOKEN = "governor-test-token-0123456789"
 PROCESSES = 3
