@@ -39,6 +39,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from stats import percentile
 
 from textbridge.analytics import query as reports
 from textbridge.analytics.window import window
@@ -231,11 +232,6 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
             return
         time.sleep(0.2)
     raise RuntimeError("serve did not listen")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(fraction * len(ordered)) - 1)]
 
 
 def over_http(

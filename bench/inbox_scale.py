@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 import httpx
 from inbox_seed import WORDS, number_of, seed_inbox
+from stats import percentile
 from webhook_ingest import free_port, running
 
 from textbridge.messaging.search import Cursor
@@ -67,11 +68,6 @@ WORD_SQL = (
 NUMBER_SQL = LIST_SQL.format(
     page="AND c.contact_id IN (SELECT id FROM contacts WHERE address LIKE $1)"
 )
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def timed(call: Callable[[int], Awaitable[Any]], requests: int) -> list[float]:

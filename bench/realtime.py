@@ -51,6 +51,7 @@ from urllib.parse import parse_qs, urlencode
 
 import asyncpg
 import httpx
+from stats import percentile
 
 from textbridge.providers.plivo.signature import signed_headers
 
@@ -429,11 +430,6 @@ def profile(args: argparse.Namespace, pid: int, folder: Path, mode: str) -> None
 
 
 # ---------------------------------------------------------------------------- report
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def report(results: dict[str, tuple[list[float], list[float]]], args: argparse.Namespace) -> None:
