@@ -9,7 +9,6 @@ together once the lock is released."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from textbridge.db.driver import WRITES_IN_FLIGHT, DriverPool, GroupWriter
 from textbridge.messaging import repository
 from textbridge.realtime.listener import asyncpg_dsn
 
+from ..support.held_transaction import held_transaction
 from ..support.live import wait_until
 from ..support.textbridge import CONTACT, Textbridge
 
@@ -35,31 +35,12 @@ OTHERS = [f"+1415555020{index}" for index in range(6)]
 @contextmanager
 def _conversation_locked(url: str, recipient: str) -> Iterator[None]:
     """A transaction holding the row lock of `recipient`'s conversation, until the block ends."""
-    locked, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        connection = await asyncpg.connect(asyncpg_dsn(url))
-        try:
-            async with connection.transaction():
-                await connection.execute(
-                    "SELECT 1 FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id"
-                    " WHERE k.address = $1 FOR UPDATE",
-                    recipient,
-                )
-                locked.set()
-                while not release.is_set():
-                    await asyncio.sleep(0.01)
-        finally:
-            await connection.close()
-
-    holder = threading.Thread(target=asyncio.run, args=(hold(),))
-    holder.start()
-    try:
-        assert locked.wait(30)
+    lock = (
+        "SELECT 1 FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id"
+        " WHERE k.address = $1 FOR UPDATE"
+    )
+    with held_transaction(url, (lock,), recipient):
         yield
-    finally:
-        release.set()
-        holder.join()
 
 
 def _writer(textbridge: Textbridge) -> GroupWriter:

@@ -7,20 +7,14 @@ fetch shows, and the later message stays the conversation's last."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from textbridge.realtime.listener import asyncpg_dsn
-
+from ..support.held_transaction import held_transaction
 from ..support.live import wait_until
 from ..support.textbridge import CONTACT, Textbridge
 
@@ -42,37 +36,10 @@ MARK_READ = (
 )
 
 
-@contextmanager
-def _change_held(url: str, recipient: str, change: tuple[str, ...]) -> Iterator[threading.Event]:
-    """`change` made in a transaction that commits when the returned event is set."""
-    made, commit = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        connection = await asyncpg.connect(asyncpg_dsn(url))
-        try:
-            async with connection.transaction():
-                for statement in change:
-                    await connection.execute(statement, recipient)
-                made.set()
-                while not commit.is_set():
-                    await asyncio.sleep(0.01)
-        finally:
-            await connection.close()
-
-    holder = threading.Thread(target=asyncio.run, args=(hold(),))
-    holder.start()
-    try:
-        assert made.wait(30)
-        yield commit
-    finally:
-        commit.set()
-        holder.join()
-
-
 def _send_waiting_on_a_lock(textbridge: Textbridge) -> bool:
     waiting = textbridge.database.scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        " AND query LIKE '%INSERT INTO messages%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO messages%'"
     )
     return bool(waiting)
 
@@ -117,7 +84,7 @@ def test_a_send_racing_a_change_announces_the_conversation_as_stored(
     key = f"race-{lane}"
     with (
         ThreadPoolExecutor(1) as pool,
-        _change_held(textbridge.database.url, CONTACT, change) as commit,
+        held_transaction(textbridge.database.url, change, CONTACT) as commit,
     ):
         sending = pool.submit(_post, textbridge, key)
         wait_until(lambda: _send_waiting_on_a_lock(textbridge), timeout=30)
