@@ -59,7 +59,7 @@ def touch_committed(conversation: Conversation, message: Message) -> None:
 
 def touch(conversation: Conversation, message: Message, *, inbound: bool) -> None:
     conversation.last_message_at = message.created_at
-    conversation.last_message_preview = _preview(message)[:PREVIEW_LENGTH]
+    conversation.last_message_preview = preview_of(message)
     if inbound:
         conversation.last_inbound_at = message.created_at
         conversation.unread_count += 1
