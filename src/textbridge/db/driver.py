@@ -12,10 +12,10 @@ cancelled, so no connection comes back with an operation in progress."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -45,12 +45,32 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     before calling this."""
 
 
+_T = TypeVar("_T")
+
+# Setup of the API send path's pool (`runtime.build_runtime`). Its statements look up rows by
+# key, so one plan serves every value; PostgreSQL's default planned a batch's statement
+# (`Combined`) again for each batch, as the arrays' sizes made each custom plan look cheaper
+# than the generic one (planning was 10 to 16% of the backends' CPU in the profile).
+SEND_SETUP = "SET plan_cache_mode = force_generic_plan"
+
+
 class DriverPool:
     """Opened at the first use (most processes and tests never send through the API)."""
 
-    def __init__(self, database_url: str, max_size: int) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        max_size: int,
+        server_settings: Mapping[str, str] | None = None,
+        setup: str | None = None,
+    ) -> None:
+        """`server_settings` go in the startup packet, which PgBouncer refuses for any but a
+        few parameters (`application_name` among them): anything else is `setup`, SQL run
+        once on each new connection."""
         self._dsn = asyncpg_dsn(database_url)
         self._max_size = max_size
+        self._server_settings = {"application_name": APPLICATION_NAME, **(server_settings or {})}
+        self._setup = setup
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
         self._closed = False
@@ -63,11 +83,26 @@ class DriverPool:
         async with pool.acquire() as connection:
             yield connection
 
-    def group_writer(self, sql: str) -> GroupWriter:
-        """The group commit of `sql` (a statement returning one row) on this pool."""
+    async def read(self, query: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+        """`query` on a connection, once more on a fresh one if the first was dead (after a
+        PostgreSQL restart every pooled connection is): for reads, which are safe to repeat."""
+        try:
+            async with self.connection() as connection:
+                return await query(connection)
+        except DISCONNECTS:
+            await self.expire()
+            async with self.connection() as connection:
+                return await query(connection)
+
+    def group_writer(self, sql: str, combined: Combined | None = None) -> GroupWriter:
+        """The group commit of `sql` (a statement returning one row) on this pool; a batch
+        of more than one runs as `combined` when given. One writer per `sql`: asking for it
+        again with another `combined` is a programming error."""
         writer = self._writers.get(sql)
         if writer is None:
-            writer = self._writers[sql] = GroupWriter(self, sql)
+            writer = self._writers[sql] = GroupWriter(self, sql, combined)
+        elif writer.combined is not combined:
+            raise ValueError("this statement's group writer was made with another `combined`")
         return writer
 
     async def address_hasher(self) -> AddressHasher:
@@ -96,9 +131,13 @@ class DriverPool:
                     min_size=0,
                     max_size=self._max_size,
                     reset=_keep_session,
-                    server_settings={"application_name": APPLICATION_NAME},
+                    server_settings=self._server_settings,
+                    init=self._run_setup if self._setup else None,
                 )
             return self._pool
+
+    async def _run_setup(self, connection: asyncpg.Connection) -> None:
+        await connection.execute(self._setup)
 
     async def aclose(self) -> None:
         for writer in self._writers.values():
@@ -115,6 +154,32 @@ class DriverPool:
 # before going out. Two keep one batch on the wire while the next one gathers.
 WRITES_IN_FLIGHT = 2
 MAX_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Combined:
+    """A statement doing the work of many executions of a `GroupWriter`'s statement at once:
+    `sql` takes `pack(calls' arguments)` and returns one row per call, in order, with the
+    value the call's own statement would have returned. Calls with the same `key` go in
+    separate executions of it (one transaction), in their order."""
+
+    sql: str
+    pack: Callable[[Sequence[Sequence[Any]]], Sequence[Any]]
+    key: Callable[[Sequence[Any]], Hashable]
+
+    def rounds(self, batch: Sequence[_Call]) -> list[list[int]]:
+        """The batch's positions in rounds with distinct keys, each call in the first round
+        after its key's previous call."""
+        rounds: list[list[int]] = []
+        seen: dict[Hashable, int] = {}
+        for position, call in enumerate(batch):
+            key = self.key(call.args)
+            round_ = seen.get(key, -1) + 1
+            seen[key] = round_
+            if round_ == len(rounds):
+                rounds.append([])
+            rounds[round_].append(position)
+        return rounds
 
 
 @dataclass(slots=True)
@@ -224,6 +289,11 @@ class GroupWriter(_Grouped):
     InterfaceError: a connection already seen closed); any other may have committed, so
     every caller of that batch gets it, as a lone write would."""
 
+    def __init__(self, pool: DriverPool, sql: str, combined: Combined | None = None) -> None:
+        super().__init__(pool, sql)
+        self.combined = combined
+        self.combined_batches = 0  # batches written as one `combined` statement (tests)
+
     async def execute(self, args: Sequence[Any]) -> Any:
         """Returns once `args`' execution is committed, with the first value of the row it
         returned (None if none); raises what its execution raised."""
@@ -237,10 +307,48 @@ class GroupWriter(_Grouped):
     async def _run(self, connection: asyncpg.Connection, batch: list[_Call]) -> list[Any]:
         if len(batch) == 1:
             return [await connection.fetchval(self._sql, *batch[0].args)]
+        if self.combined is not None:
+            return await self._run_combined(connection, batch, self.combined)
         # asyncpg's `fetchmany`: one transaction, as `executemany`, and the rows in order
         # (the statement returns one row per execution).
         rows = await connection.fetchmany(self._sql, [call.args for call in batch])
         return [row[0] for row in rows]
+
+    async def _run_combined(
+        self, connection: asyncpg.Connection, batch: list[_Call], combined: Combined
+    ) -> list[Any]:
+        rounds = combined.rounds(batch)
+        if len(rounds) == 1:  # the common case: one statement in autocommit
+            results = await _fetch_combined(connection, combined, batch)
+        else:
+            results = await _fetch_in_rounds(connection, combined, batch, rounds)
+        self.combined_batches += 1
+        return results
+
+
+async def _fetch_in_rounds(
+    connection: asyncpg.Connection,
+    combined: Combined,
+    batch: list[_Call],
+    rounds: Sequence[Sequence[int]],
+) -> list[Any]:
+    results: list[Any] = [None] * len(batch)
+    async with connection.transaction():  # all or nothing, as `fetchmany`
+        for positions in rounds:
+            calls = [batch[position] for position in positions]
+            values = await _fetch_combined(connection, combined, calls)
+            for position, value in zip(positions, values, strict=True):
+                results[position] = value
+    return results
+
+
+async def _fetch_combined(
+    connection: asyncpg.Connection, combined: Combined, calls: Sequence[_Call]
+) -> list[Any]:
+    rows = await connection.fetch(combined.sql, *combined.pack([call.args for call in calls]))
+    if len(rows) != len(calls):
+        raise RuntimeError(f"{len(rows)} rows for {len(calls)} calls: {combined.sql}")
+    return [row[0] for row in rows]
 
 
 def _fail(batch: Sequence[_Call], error: BaseException) -> None:

@@ -17,7 +17,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(database_url: str, pool_size: int = 30) -> AsyncEngine:
+    """`pool_size`: the PostgreSQL connections kept (TEXTBRIDGE_DATABASE_POOL_SIZE); SQLite
+    ignores it."""
     # hide_parameters: an error's text must not carry the values (message texts, numbers).
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
@@ -26,9 +28,11 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    # Thirty connections, kept: with overflow connections (opened for a burst, closed at
+    # Connections kept, no overflow: with overflow connections (opened for a burst, closed at
     # check-in) 32 concurrent API clients made PostgreSQL start a backend every few requests.
-    engine = create_async_engine(database_url, pool_size=30, max_overflow=0, hide_parameters=True)
+    engine = create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=0, hide_parameters=True
+    )
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", _check_alive)
     return engine

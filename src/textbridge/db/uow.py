@@ -99,8 +99,7 @@ class UnitOfWork:
         async with self._bus.commit_order:
             await self.session.commit()
             pending, self._pending = self._pending, []
-            for event_type, data in pending:
-                self._bus.publish(event_type, data)
+            self._bus.publish_all(pending)
 
     async def rollback(self) -> None:
         self._pending.clear()

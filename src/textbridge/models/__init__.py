@@ -10,6 +10,14 @@ from textbridge.models.governor_limit import GovernorLimit
 from textbridge.models.instance_secret import InstanceSecret
 from textbridge.models.live_event import LiveEvent
 from textbridge.models.message import Attachment, Message, MessageEvent
+from textbridge.models.message_count import (
+    DeliveryTimeBlockCount,
+    DeliveryTimeBucket,
+    DeliveryTimeCount,
+    MessageBlockCount,
+    MessageCount,
+    MessageTotal,
+)
 from textbridge.models.sender import Sender
 from textbridge.models.template import MessageTemplate
 from textbridge.models.user import User
@@ -27,12 +35,18 @@ __all__ = [
     "ConsentRecord",
     "Contact",
     "Conversation",
+    "DeliveryTimeBlockCount",
+    "DeliveryTimeBucket",
+    "DeliveryTimeCount",
     "GovernorLimit",
     "InstanceSecret",
     "LiveEvent",
     "Message",
+    "MessageBlockCount",
+    "MessageCount",
     "MessageEvent",
     "MessageTemplate",
+    "MessageTotal",
     "Sender",
     "User",
     "WebSession",

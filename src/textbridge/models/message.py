@@ -25,6 +25,9 @@ ANALYTICS_COLUMNS = (
     "delivered_at",
 )
 _FAILED = "status IN ('rejected', 'failed', 'undelivered')"
+_AWAITING_RECEIPT = "status IN ('submitted', 'sent')"
+_IS_CAMPAIGNS = "campaign_id IS NOT NULL"
+_IS_INBOUND = "direction = 'inbound'"
 
 
 class Message(Base):
@@ -49,6 +52,29 @@ class Message(Base):
             sqlite_where=text("status IN ('accepted', 'sending')"),
         ),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
+        # The campaign funnel (analytics/query.py) reads its messages from this index alone
+        Index(
+            "ix_messages_campaign_funnel",
+            "campaign_id",
+            "status",
+            "conversation_id",
+            "created_at",
+            "error_code",
+            "provider_message_id",
+            postgresql_where=text(_IS_CAMPAIGNS),
+            sqlite_where=text(_IS_CAMPAIGNS),
+        ),
+        # The inbound report counts people writing in from this index alone (analytics/query.py)
+        Index(
+            "ix_messages_inbound",
+            "created_at",
+            "channel",
+            "provider",
+            "to_address",
+            "from_address",
+            postgresql_where=text(_IS_INBOUND),
+            sqlite_where=text(_IS_INBOUND),
+        ),
         # Every analytics query over a date range reads only this index (analytics/query.py)
         Index("ix_messages_analytics", "created_at", *ANALYTICS_COLUMNS),
         # The conversation list's `failed` filter (messaging/search.py)
@@ -57,6 +83,13 @@ class Message(Base):
             "conversation_id",
             postgresql_where=text(_FAILED),
             sqlite_where=text(_FAILED),
+        ),
+        # The no-receipt alert (alerts.py): sent, no report yet, by when it last moved
+        Index(
+            "ix_messages_awaiting_receipt",
+            "updated_at",
+            postgresql_where=text(_AWAITING_RECEIPT),
+            sqlite_where=text(_AWAITING_RECEIPT),
         ),
         # What message retention still has to purge (compliance/retention.py)
         Index(

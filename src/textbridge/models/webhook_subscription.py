@@ -14,7 +14,8 @@ EVENT_TYPES = ("message.created", "message.status", "conversation.updated")
 
 class WebhookSubscription(Base):
     """A customer endpoint that receives our message and conversation events, signed with
-    `secret` (Standard Webhooks' `whsec_` form). `event_types` is space-separated, so that the
+    `secret` (Standard Webhooks' `whsec_` form), and also with `previous_secret` while a
+    rotation overlaps. `event_types` is space-separated, so that the
     PostgreSQL trigger that fans events out can match it with plain string functions."""
 
     __tablename__ = "webhook_subscriptions"
@@ -23,6 +24,9 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[str] = mapped_column(String(200))
     secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation, deliveries are signed with this one too until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     enabled: Mapped[bool] = mapped_column(default=True)
     description: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
