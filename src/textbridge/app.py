@@ -29,6 +29,7 @@ from textbridge.api import (
     media,
     messages,
     observability,
+    retry,
     review,
     rights,
     senders,
@@ -42,7 +43,7 @@ from textbridge.media import public as public_media
 from textbridge.media import uploads
 from textbridge.request_ids import RequestIds
 from textbridge.runtime import Runtime, build_runtime, webhook_url
-from textbridge.sandbox import SANDBOX_WABA_ID
+from textbridge.sandbox import SANDBOX_NUMBERS, SANDBOX_WABA_ID
 from textbridge.secure_responses import SecureResponses, docs_policy
 from textbridge.webhooks.ingest import KINDS, WebhookIngest
 
@@ -89,6 +90,7 @@ def create_app(
         events,
         journal,
         review,
+        retry,
         contacts,
         rights,
         campaigns,
@@ -180,9 +182,15 @@ def _mount_simulator(app: FastAPI, runtime: Runtime) -> None:
         vonage_signature_secret=sandbox.vonage_signature_secret,
         vonage_inbound_url=webhook_url(public_url, "vonage", "inbound"),
         vonage_status_url=webhook_url(public_url, "vonage", "status"),
+        plivo_numbers=_sandbox_numbers("plivo"),
+        vonage_numbers=_sandbox_numbers("vonage"),
     )
     app.state.simulator = create_simulator_app(config, partial(has_admin_key, runtime=runtime))
     app.mount("/simulator", app.state.simulator)
+
+
+def _sandbox_numbers(provider: str) -> tuple[str, ...]:
+    return tuple(number for (owner, _), number in SANDBOX_NUMBERS.items() if owner == provider)
 
 
 @asynccontextmanager

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite+aiosqlite:///./textbridge.db", validation_alias=_env("TEXTBRIDGE_DATABASE_URL")
     )
+    # PostgreSQL: connections kept by each process's engine (besides the API send path's and the
+    # listener's). A fleet of N processes holds up to N times it: size it to max_connections.
+    database_pool_size: int = Field(
+        30, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_DATABASE_POOL_SIZE")
+    )
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("TEXTBRIDGE_PUBLIC_URL"))
     api_key: SecretStr | None = Field(None, validation_alias=_env("TEXTBRIDGE_API_KEY"))
     skip_webhook_verification: bool = Field(
@@ -226,7 +231,7 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         200, ge=1, le=1_000_000, validation_alias=_env("TEXTBRIDGE_API_RATE_BURST")
     )
-    # PostgreSQL: the API send path's own connections, besides the engine's pool of 30. Its
+    # PostgreSQL: the API send path's own connections, besides the engine's pool. Its
     # reads hold one for a statement, and writes are grouped, two batches at a time
     # (`db/driver.py`): 8 is room.
     api_send_connections: int = Field(
@@ -265,11 +270,18 @@ class Settings(BaseSettings):
     vonage_api_base_url: str = Field(
         "https://api.nexmo.com", validation_alias=_env("TEXTBRIDGE_VONAGE_API_BASE_URL")
     )
+    # The REST host of Vonage's account APIs (balance, numbers): `doctor` and `providers
+    # configure` call it; the Messages and Application APIs are on `vonage_api_base_url`.
+    vonage_rest_base_url: str = Field(
+        "https://rest.nexmo.com", validation_alias=_env("TEXTBRIDGE_VONAGE_REST_BASE_URL")
+    )
     vonage_signature_max_age: int = Field(
         300, ge=1, le=86_400, validation_alias=_env("TEXTBRIDGE_VONAGE_SIGNATURE_MAX_AGE")
     )
 
-    @field_validator("public_url", "plivo_api_base_url", "vonage_api_base_url")
+    @field_validator(
+        "public_url", "plivo_api_base_url", "vonage_api_base_url", "vonage_rest_base_url"
+    )
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

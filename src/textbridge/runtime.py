@@ -20,13 +20,14 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from textbridge.analytics.rollup import RollupCompactor
 from textbridge.auth.keys import VerifiedKeys
 from textbridge.auth.ratelimit import ApiRateLimit
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.compliance import keywords
 from textbridge.compliance.retention import ContentPurger
 from textbridge.config import Settings
-from textbridge.db.driver import DriverPool
+from textbridge.db.driver import SEND_SETUP, DriverPool
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch.dispatcher import Dispatcher
@@ -37,6 +38,7 @@ from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
 from textbridge.media.guard import guarded_client
 from textbridge.media.uploads import UploadPurger
+from textbridge.messaging.search import inbox_reads_pool
 from textbridge.models import Message
 from textbridge.providers.base import Provider
 from textbridge.providers.factory import build_providers, http_client, template_source
@@ -91,6 +93,8 @@ class Runtime:
     """Sandbox only: the one-time inbox sign-in links `serve` printed (`web.router`)."""
     driver: DriverPool | None = None
     """PostgreSQL: the API send path's own asyncpg pool (`db/driver.py`)."""
+    reads: DriverPool | None = None
+    """PostgreSQL: the inbox's list, search and thread reads' own pool (`messaging/search.py`)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -126,6 +130,7 @@ class Runtime:
                 self.sessions, self.settings.message_retention_days, self.settings.media_dir
             )
             self._start("content-purge", content.run())
+            self._start("rollup-compact", RollupCompactor(self.sessions).run())
             if self.media is not None:
                 self._start("media-fetcher", self.media.run())
             if self.hooks is not None:
@@ -140,18 +145,22 @@ class Runtime:
 
     def _start_listening(self) -> None:
         handlers = dict(self.wakeups.local) if self.workers_role else {}
+        readers = {}
         if self.http_role:
             handlers[channels.KEYS] = self.api_keys.forget_all  # a key was revoked somewhere
             self.relay = EventRelay(self.sessions, self.bus, lambda: self.listener_up)
-            handlers[channels.EVENTS] = self.relay.wake
+            readers[channels.EVENTS] = self.relay.notified
             self.bus.on_commit = self.relay.offer
             self._start("event-relay", self.relay.run())
 
         def caught_up() -> None:
             for wake in handlers.values():
                 wake()
+            if self.relay is not None:
+                self.relay.wake()  # what was committed while no notification could come
 
-        self.listener = PgListener(asyncpg_dsn(self.settings.database_url), handlers, caught_up)
+        dsn = asyncpg_dsn(self.settings.database_url)
+        self.listener = PgListener(dsn, handlers, caught_up, readers)
         self.wakeups.listener = self.listener
         self._start("listener", self.listener.run())
 
@@ -175,6 +184,8 @@ class Runtime:
             await self.hooks.aclose()
         if self.driver is not None:
             await self.driver.aclose()
+        if self.reads is not None:
+            await self.reads.aclose()
         await self.engine.dispose()
 
 
@@ -187,7 +198,7 @@ def build_runtime(
     `downloader` replaces the media downloader (used when TEXTBRIDGE_MEDIA_DOWNLOAD is on)."""
     _register_secrets(settings)
     keywords.configure(settings.keyword_policy())
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     sessions = create_session_factory(engine)
     bus = EventBus(durable=not settings.is_sqlite)
     wakeups = Wakeups()
@@ -234,7 +245,8 @@ def build_runtime(
         api_rate=ApiRateLimit(settings.api_rate_per_second, settings.api_rate_burst),
         driver=None
         if settings.is_sqlite
-        else DriverPool(settings.database_url, settings.api_send_connections),
+        else DriverPool(settings.database_url, settings.api_send_connections, setup=SEND_SETUP),
+        reads=None if settings.is_sqlite else inbox_reads_pool(settings.database_url),
     )
 
 

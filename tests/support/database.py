@@ -26,12 +26,18 @@ POSTGRES_URL = os.environ.get(
     "TEXTBRIDGE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "message_counts",
+    "message_totals",
+    "delivery_time_counts",
+    "message_block_counts",
+    "delivery_time_block_counts",
     "attachments",
     "campaign_recipients",
     "campaigns",
     "message_templates",
     "message_events",
     "messages",
+    "message_keys",
     "conversations",
     "contacts",
     "senders",
@@ -48,7 +54,8 @@ TABLES = (
     "audit_log",
 )
 """Emptied between tests on PostgreSQL (TRUNCATE fires no row triggers, so the append-only
-audit log empties too). Never `instance_secrets`: it holds the key of the address hash."""
+audit log empties too; `message_keys` is PostgreSQL's alone, see `db/partitions.py`). Never
+`instance_secrets`: it holds the key of the address hash."""
 T = TypeVar("T")
 
 

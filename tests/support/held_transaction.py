@@ -16,21 +16,23 @@ from textbridge.realtime.listener import asyncpg_dsn
 
 @contextmanager
 def held_transaction(
-    url: str, statements: tuple[str, ...], argument: str
+    url: str, statements: tuple[str, ...], argument: str, *, roll_back: bool = False
 ) -> Iterator[threading.Event]:
-    """Run `statements` (each taking `argument` as `$1`) in one transaction; it commits when
-    the yielded event is set, or when the block ends."""
+    """Run `statements` (each taking `argument` as `$1`) in one transaction; it commits (or
+    rolls back, with `roll_back`) when the yielded event is set, or when the block ends."""
     done, commit = threading.Event(), threading.Event()
 
     async def hold() -> None:
         connection = await asyncpg.connect(asyncpg_dsn(url))
         try:
-            async with connection.transaction():
-                for statement in statements:
-                    await connection.execute(statement, argument)
-                done.set()
-                while not commit.is_set():
-                    await asyncio.sleep(0.01)
+            transaction = connection.transaction()
+            await transaction.start()
+            for statement in statements:
+                await connection.execute(statement, argument)
+            done.set()
+            while not commit.is_set():
+                await asyncio.sleep(0.01)
+            await (transaction.rollback() if roll_back else transaction.commit())
         finally:
             await connection.close()
 

@@ -141,12 +141,17 @@ def running_textbridge(
     database: Database,
     folder: Path,
     downloader: MediaDownloader | None = None,
+    workers: bool = True,
     **overrides: Any,
 ) -> Iterator[Textbridge]:
+    """`workers=False`: only the HTTP role (`serve --no-workers`), for a test whose database
+    must not change under it (no dispatcher, applier, purgers or count compactor)."""
     server = LiveServer()
     settings = settings_for(database.fresh_url(folder), server.url, **overrides)
     network = OnlyTo(server.url)  # the in-process simulator, nothing else
-    app = create_app(settings, build_runtime(settings, network, downloader))
+    runtime = build_runtime(settings, network, downloader)
+    runtime.workers_role = workers
+    app = create_app(settings, runtime)
     server.app = app
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with (

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, TypeAdapter
 
-from textbridge.api.deps import ReadDep, SendDep, UowDep
+from textbridge.api.deps import ReadDep, RuntimeDep, SendDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.messaging import repository, search
 from textbridge.messaging.schemas import ConversationOut, MessageOut
@@ -39,7 +39,8 @@ Cursor = Annotated[
         alias="before",
         max_length=200,
         description="The `X-Next-Cursor` of the previous page; or, as before, an ISO 8601 time "
-        "with its offset (the last item's `last_message_at`)",
+        "with its offset (the last item's `last_message_at`; in a search with words, the "
+        "time it matched, which only the cursor carries)",
     ),
 ]
 Flag = Annotated[bool | None, Query()]
@@ -48,8 +49,7 @@ Flag = Annotated[bool | None, Query()]
 @router.get("", response_model=list[ConversationOut])
 async def list_conversations(
     request: Request,
-    response: Response,
-    uow: UowDep,
+    runtime: RuntimeDep,
     _: ReadDep,
     limit: Limit = 50,
     before: Cursor = None,
@@ -62,9 +62,11 @@ async def list_conversations(
     opted_out: Flag = None,
     window_open: Flag = None,
     failed: Flag = None,
-) -> list[ConversationOut]:
-    """Most recently active first, searched (`q`) and filtered; the next page is at the
-    `before` given in `X-Next-Cursor` (and in `Link: <...>; rel="next"`), absent on the last."""
+) -> Response:
+    """Most recently active first, filtered; a search with words (`q`) by when it matched,
+    newest first (a conversation found by its contact's name or number at its last message,
+    any other at its newest message holding the words). The next page is at the `before`
+    given in `X-Next-Cursor` (and in `Link: <...>; rel="next"`), absent on the last."""
     try:
         wanted = search.ListQuery(
             limit,
@@ -79,13 +81,18 @@ async def list_conversations(
         )
     except search.SearchError as exc:
         raise ApiError(422, "validation_error", f"{exc.field}: {exc}", exc.field) from None
-    page = await search.list_conversations(uow.session, wanted)
+    if runtime.reads is not None:
+        page = await search.list_page(None, runtime.reads, wanted)
+    else:
+        async with runtime.unit_of_work() as uow:
+            page = await search.list_page(uow.session, None, wanted)
+    answer = _json(_CONVERSATIONS, [ConversationOut.of_row(row) for row in page])
     cursor = search.next_cursor(page, limit)
     if cursor is not None:
-        response.headers["X-Next-Cursor"] = cursor
+        answer.headers["X-Next-Cursor"] = cursor
         next_url = request.url.include_query_params(before=cursor)
-        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
-    return [ConversationOut.of(conversation) for conversation in page]
+        answer.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return answer
 
 
 @router.get("/{conversation_id}", response_model=ConversationOut)
@@ -96,15 +103,23 @@ async def get_conversation(conversation_id: uuid.UUID, uow: UowDep, _: ReadDep) 
 @router.get("/{conversation_id}/messages", response_model=list[MessageOut])
 async def conversation_messages(
     conversation_id: uuid.UUID,
-    uow: UowDep,
+    runtime: RuntimeDep,
     _: ReadDep,
     limit: Limit = 100,
     before: Before = None,
-) -> list[MessageOut]:
+) -> Response:
     """Oldest first within the page; page backwards with `before` = the first item's time."""
-    await _conversation(uow, conversation_id)
-    messages = await repository.messages_of(uow.session, conversation_id, limit, before)
-    return [MessageOut.of(message) for message in messages]
+    if runtime.reads is not None:
+        page = await runtime.reads.read(
+            lambda connection: repository.thread_page(connection, conversation_id, limit, before)
+        )
+        if page is None:
+            raise _not_found(conversation_id)
+        return _json(_MESSAGES, page)
+    async with runtime.unit_of_work() as uow:
+        await _conversation(uow, conversation_id)
+        messages = await repository.messages_of(uow.session, conversation_id, limit, before)
+        return _json(_MESSAGES, [MessageOut.of(message) for message in messages])
 
 
 @router.post("/{conversation_id}/read", response_model=ConversationOut)
@@ -124,5 +139,20 @@ async def _conversation(
 ) -> Conversation:
     conversation = await uow.session.get(Conversation, conversation_id, with_for_update=lock)
     if conversation is None:
-        raise ApiError(404, "not_found", f"no conversation {conversation_id}", "conversation_id")
+        raise _not_found(conversation_id)
     return conversation
+
+
+def _not_found(conversation_id: uuid.UUID) -> ApiError:
+    return ApiError(404, "not_found", f"no conversation {conversation_id}", "conversation_id")
+
+
+# The list and the thread answer with their JSON made in one call (pydantic's serializer):
+# returned as models, FastAPI would validate each item again against the response model
+# before serializing it, a third of these routes' CPU. `response_model` still documents them.
+_CONVERSATIONS: Final = TypeAdapter(list[ConversationOut])
+_MESSAGES: Final = TypeAdapter(list[MessageOut])
+
+
+def _json(adapter: TypeAdapter[Any], items: list[Any]) -> Response:
+    return Response(adapter.dump_json(items, by_alias=True), media_type="application/json")

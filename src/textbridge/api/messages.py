@@ -30,6 +30,12 @@ from textbridge.runtime import Runtime
 router = APIRouter(prefix="/messages", tags=["messages"])
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IdempotencyKey = Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)]
+
+
+def scoped_key(caller: Principal, idempotency_key: str | None) -> str | None:
+    """An `Idempotency-Key` is the caller's own: two keys' equal values never meet."""
+    return f"{caller.id}:{idempotency_key}" if idempotency_key else None
 
 
 class _SendRoute(APIRoute):
@@ -58,13 +64,13 @@ async def send_message(
     response: Response,
     runtime: RuntimeDep,
     caller: SendDep,
-    idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> MessageOut:
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
     `Idempotency-Key` and body return the same message."""
     message = await _accept(runtime, caller, body, idempotency_key)
     response.headers["Location"] = _location(message)
-    return MessageOut.of(message)
+    return message
 
 
 router.add_api_route(
@@ -99,7 +105,7 @@ async def _fast_send(request: Request) -> Response | None:
     caller = await bearer_caller(runtime, token, "send")
     message = await _accept(runtime, caller, body, idempotency_key)
     return Response(
-        MessageOut.of(message).model_dump_json(by_alias=True),
+        message.model_dump_json(by_alias=True),
         status_code=202,
         headers={"Location": _location(message)},
         media_type="application/json",
@@ -115,11 +121,10 @@ def _bearer_token(authorization: str | None) -> str | None:
 
 async def _accept(
     runtime: Runtime, caller: Principal, body: SendMessageIn, idempotency_key: str | None
-) -> Message:
-    scoped_key = f"{caller.id}:{idempotency_key}" if idempotency_key else None
+) -> MessageOut:
     request = _send_request(body, runtime.settings.quiet_hours)
     await _check_uploads(runtime.settings, request)
-    message = await _store(runtime, request, scoped_key)
+    message = await _store(runtime, request, scoped_key(caller, idempotency_key))
     runtime.dispatcher.wake()
     return message
 
@@ -137,18 +142,18 @@ async def _check_uploads(settings: Settings, request: outbound.SendRequest) -> N
             raise MessagingError(reason, field="media")
 
 
-async def _store(runtime: Runtime, request: outbound.SendRequest, key: str | None) -> Message:
+async def _store(runtime: Runtime, request: outbound.SendRequest, key: str | None) -> MessageOut:
     if runtime.driver is not None:  # PostgreSQL: the common case on the driver, if it is one
-        message = await outbound.send_direct(runtime.driver, request, key, runtime.providers)
-        if message is not None:
-            return message
+        sent = await outbound.send_direct(runtime.driver, request, key, runtime.providers)
+        if sent is not None:
+            return sent
     async with runtime.unit_of_work() as uow:
         message = await outbound.send(uow, request, key, runtime.providers)
         await uow.commit()
-    return message
+    return MessageOut.of(message)
 
 
-def _location(message: Message) -> str:
+def _location(message: MessageOut) -> str:
     return f"/api/v1/messages/{message.id}"
 
 

@@ -1,10 +1,11 @@
 """Outbound webhook subscriptions (admin): create (its signing secret shown in that answer
-only), list, change, delete; each one's delivery log, and the replay of a delivery."""
+only), list, change, delete, rotate the secret; each one's delivery log, and the replay of a
+delivery."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ Description = Annotated[
     str, StringConstraints(max_length=200, strip_whitespace=True), AfterValidator(storable)
 ]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 
 
 class SubscriptionIn(BaseModel):
@@ -56,6 +58,17 @@ class SubscriptionPatch(BaseModel):
     description: Description | None = None
 
 
+class RotationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_seconds: int = Field(
+        86400,
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="How long deliveries stay signed with the old secret too (0: stop now).",
+    )
+
+
 class SubscriptionOut(BaseModel):
     id: uuid.UUID
     url: str
@@ -63,9 +76,14 @@ class SubscriptionOut(BaseModel):
     enabled: bool
     description: str | None
     created_at: datetime
+    rotation_overlap_until: datetime | None = Field(
+        description="Until then, deliveries carry a second signature, made with the secret "
+        "before the last rotation."
+    )
 
     @classmethod
     def of(cls, row: WebhookSubscription) -> SubscriptionOut:
+        overlap_until = row.previous_secret_expires_at
         return cls(
             id=row.id,
             url=row.url,
@@ -73,6 +91,7 @@ class SubscriptionOut(BaseModel):
             enabled=row.enabled,
             description=row.description,
             created_at=row.created_at,
+            rotation_overlap_until=overlap_until if _in_future(overlap_until) else None,
         )
 
 
@@ -168,6 +187,27 @@ async def change_subscription(
     return SubscriptionOut.of(row)
 
 
+@router.post("/{subscription_id}/rotate-secret", response_model=CreatedSubscriptionOut)
+async def rotate_secret(
+    subscription_id: uuid.UUID,
+    uow: UowDep,
+    request: Request,
+    caller: AdminDep,
+    body: RotationIn | None = None,
+) -> CreatedSubscriptionOut:
+    """A new signing secret, shown in this answer only. The old one keeps signing too (a
+    second signature in `webhook-signature`) for `overlap_seconds`, so the receiver can switch
+    without refusing a delivery; a rotation during an overlap ends the older secret at once."""
+    overlap = timedelta(seconds=(body or RotationIn()).overlap_seconds)
+    row = await _subscription(uow, subscription_id, for_update=True)
+    row.previous_secret = row.secret if overlap else None
+    row.previous_secret_expires_at = utcnow() + overlap if overlap else None
+    row.secret = signing.new_secret()
+    await _audit(uow, caller, request, "webhook_subscription.rotate_secret", row)
+    await uow.commit()
+    return CreatedSubscriptionOut(secret=row.secret, **SubscriptionOut.of(row).model_dump())
+
+
 @router.delete("/{subscription_id}", status_code=204)
 async def delete_subscription(
     subscription_id: uuid.UUID, uow: UowDep, request: Request, caller: AdminDep
@@ -237,6 +277,10 @@ async def replay_delivery(
     return DeliveryOut.of(row)
 
 
+def _in_future(moment: datetime | None) -> bool:
+    return moment is not None and moment > utcnow()
+
+
 def _leased(row: WebhookDelivery) -> bool:
     return row.next_attempt_at is not None and row.next_attempt_at > utcnow()
 
@@ -251,8 +295,10 @@ def _check_url(url: str, runtime: Runtime) -> None:
         raise ApiError(422, "invalid_url", problem, field="url")
 
 
-async def _subscription(uow: UnitOfWork, subscription_id: uuid.UUID) -> WebhookSubscription:
-    row = await uow.session.get(WebhookSubscription, subscription_id)
+async def _subscription(
+    uow: UnitOfWork, subscription_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookSubscription:
+    row = await uow.session.get(WebhookSubscription, subscription_id, with_for_update=for_update)
     if row is None:
         raise ApiError(404, "not_found", f"no webhook subscription {subscription_id}")
     return row

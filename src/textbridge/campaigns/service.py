@@ -29,6 +29,7 @@ from textbridge.campaigns.prepare import Invalid, Plan, Ready, TemplatePlan, pre
 from textbridge.campaigns.prices import PriceTable
 from textbridge.campaigns.recipients import RecipientRow
 from textbridge.compliance import consent
+from textbridge.db import locks
 from textbridge.db.base import new_ids, utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import quiet_hours, schedule
@@ -218,7 +219,9 @@ async def add_recipients(
 
 async def _draft(uow: UnitOfWork, campaign_id: uuid.UUID, lock: bool = False) -> Campaign:
     campaign = (
-        await _locked(uow, campaign_id) if lock else await uow.session.get(Campaign, campaign_id)
+        await _locked(uow, campaign_id, naming_people=True)
+        if lock
+        else await uow.session.get(Campaign, campaign_id)
     )
     if campaign is None:
         raise CampaignNotFound(campaign_id)
@@ -294,7 +297,7 @@ def _count(campaign: Campaign, ready: list[Ready], result: ChunkResult) -> None:
 async def start(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
     """Turn the staged recipients into messages: due now, or `scheduled` for the campaign's
     `send_at`, or `held` until the recipient's quiet hours end."""
-    campaign = await _locked(uow, campaign_id)
+    campaign = await _locked(uow, campaign_id, naming_people=True)
     if campaign.state != DRAFT:
         raise CampaignStateError(f"only a draft can be started; this one is {campaign.state}")
     if campaign.recipients == 0:
@@ -346,7 +349,14 @@ async def cancel(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
     return campaign
 
 
-async def _locked(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
+async def _locked(
+    uow: UnitOfWork, campaign_id: uuid.UUID, *, naming_people: bool = False
+) -> Campaign:
+    """The campaign, locked; `naming_people` for a write that reads consent, then writes rows
+    naming its recipients (staging, start): it first waits for an erasure under way
+    (`db.locks`)."""
+    if naming_people:
+        await locks.keep_erasures_out(uow.session)
     campaign = await bulk.lock(uow.session, campaign_id)
     if campaign is None:
         raise CampaignNotFound(campaign_id)

@@ -7,9 +7,11 @@ from textbridge.cli import (
     consent,
     contacts,
     db,
+    doctor,
     journal,
     keys,
     messages,
+    providers,
     send,
     serve,
     simulator,
@@ -26,6 +28,7 @@ app.command()(serve.serve)
 app.command()(worker.worker)
 app.command()(send.send)
 app.command()(simulator.simulator)
+app.command()(doctor.doctor)
 app.add_typer(keys.app, name="keys")
 app.add_typer(users.app, name="users")
 app.add_typer(journal.app, name="journal")
@@ -36,3 +39,4 @@ app.add_typer(messages.app, name="messages")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(consent.app, name="consent")
 app.add_typer(contacts.app, name="contacts")
+app.add_typer(providers.app, name="providers")

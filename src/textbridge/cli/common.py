@@ -4,6 +4,7 @@ on the database directly."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -11,9 +12,11 @@ from typing import Annotated, TypeVar
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.config import Settings, SettingsError, load_settings
+from textbridge.db import pooler
 from textbridge.db.engine import create_engine, create_session_factory
 
 console = Console(stderr=True)
@@ -81,3 +84,21 @@ async def with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             return result
     finally:
         await engine.dispose()
+
+
+def refuse_transaction_pooler(current: Settings, command: str) -> None:
+    """Stop with one line when the database is reached through a transaction-mode pooler
+    (`db/pooler.py`). A database that does not answer is not checked: the command goes on and
+    reports that failure its own way (or a `serve` starts, and `/readyz` says it)."""
+    try:
+        reason = asyncio.run(pooler.transaction_pooler(current.database_url))
+    except pooler.PROBE_FAILURES as exc:
+        console.print(
+            f"[yellow]textbridge {command}: could not check the database for a transaction "
+            f"pooler ({type(exc).__name__}); going on[/yellow]",
+            soft_wrap=True,
+        )
+        return
+    if reason is not None:
+        console.print(f"[red]textbridge {command}: {escape(reason)}[/red]", soft_wrap=True)
+        raise typer.Exit(2)

@@ -10,7 +10,7 @@ import uvicorn
 from rich.panel import Panel
 
 from textbridge import logging as tb_logging
-from textbridge.cli.common import console, local_url, settings
+from textbridge.cli.common import console, local_url, refuse_transaction_pooler, settings
 from textbridge.cli.worker import refuse_single_process
 from textbridge.config import Settings
 from textbridge.db import migrate
@@ -36,6 +36,8 @@ def serve(
     tb_logging.configure(current.log_level, json=current.log_format == "json")
     if current.is_sqlite:
         migrate.upgrade(current.database_url)
+    else:
+        refuse_transaction_pooler(current, "serve")
     from textbridge.app import create_app
 
     runtime = build_runtime(current)

@@ -16,7 +16,7 @@ import signal
 import typer
 
 from textbridge import logging as tb_logging
-from textbridge.cli.common import console, settings
+from textbridge.cli.common import console, refuse_transaction_pooler, settings
 from textbridge.config import Settings
 from textbridge.runtime import build_runtime
 
@@ -51,6 +51,7 @@ def worker() -> None:
     (PostgreSQL: as many as you like, beside `serve --no-workers`)."""
     current = settings()
     refuse_single_process(current, "worker")
+    refuse_transaction_pooler(current, "worker")
     tb_logging.configure(current.log_level, json=current.log_format == "json")
     asyncio.run(_run(current))
 

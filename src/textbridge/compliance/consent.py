@@ -253,11 +253,16 @@ async def refuse_if_opted_out(db: AsyncSession, message: Message) -> None:
     its sender: `messaging.outbound` asks this of every send before it writes anything."""
     pair = (message.to_address, message.from_address)
     if not is_consent_reply(message) and pair in await opted_out(db, [pair]):
-        raise RecipientOptedOut(
-            f"the recipient opted out of messages from {message.from_address}; "
-            "a send is possible again once they opt in (START)",
-            field="to",
-        )
+        raise refusal(message.from_address)
+
+
+def refusal(from_address: str) -> RecipientOptedOut:
+    """The 409 of a send to a recipient who opted out of `from_address`."""
+    return RecipientOptedOut(
+        f"the recipient opted out of messages from {from_address}; "
+        "a send is possible again once they opt in (START)",
+        field="to",
+    )
 
 
 async def split_opted_out(

@@ -44,11 +44,14 @@ from typing import Any
 import anyio
 import structlog
 from sqlalchemy import Text, case, cast, delete, desc, func, null, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from textbridge.analytics import rollup
 from textbridge.audit import log as audit
 from textbridge.compliance.person import ERASED_KIND, Person, person
+from textbridge.db import locks
 from textbridge.db.conflicts import is_deadlock
 from textbridge.media import uploads
 from textbridge.messaging import search, status
@@ -70,6 +73,7 @@ from textbridge.models.consent_record import ALL_SENDERS
 
 log = structlog.get_logger(__name__)
 
+_ADDRESS_LENGTH: int = Contact.__table__.c.address.type.length  # type: ignore[attr-defined]
 ERASED = "erased"
 """`attachments.download_state` of erased content, and the error code of a cancelled send."""
 ERASURE_SOURCE = "erasure"
@@ -200,13 +204,16 @@ async def erase_in(
 ) -> ErasedFiles:
     """Every database change of an erasure, in the caller's transaction; returns the files
     to delete once it commits."""
-    # By the pseudonym too: a repeated erasure finishes what an earlier one left.
+    placeholder = await _hold_the_person(db, who)
+    # By the pseudonym too: a repeated erasure finishes what an earlier one left. Locked (on
+    # PostgreSQL) before anything of theirs is read: see `_hold_the_person`.
     found = await db.execute(
-        select(Contact.id, Contact.address).where(
-            or_(Contact.address.in_(who.forms), Contact.address.startswith(who.pseudonym))
-        )
+        select(Contact.id, Contact.address)
+        .where(or_(Contact.address.in_(who.forms), Contact.address.startswith(who.pseudonym)))
+        .order_by(Contact.id)
+        .with_for_update()
     )
-    named = {contact: address for contact, address in found}
+    named = {contact: address for contact, address in found if contact != placeholder}
     contacts = list(named)
     conversations = list(
         await db.scalars(select(Conversation.id).where(Conversation.contact_id.in_(contacts)))
@@ -225,7 +232,41 @@ async def erase_in(
     await _erase_campaign_rows(db, who, report)
     await _erase_copies(db, who, conversations, report)
     await _tombstone_consent(db, who, report, actor)
+    if placeholder is not None:
+        await db.execute(delete(Contact).where(Contact.id == placeholder))
     return files
+
+
+async def _hold_the_person(db: AsyncSession, who: Person) -> uuid.UUID | None:
+    """On PostgreSQL, make every write that would store something of this person wait for
+    the erasure, or the erasure for it, before the erasure reads anything (SQLite needs none
+    of this: its transactions begin IMMEDIATE, one writer at a time).
+
+    - The campaign writes (`db.locks`): a chunk being staged or a start naming the person
+      either commits before the erasure reads (and is erased) or runs after it (and finds
+      the opt-out, or no staged row).
+    - A contact row for the address, inserted when there is none, and deleted before the
+      commit: a send or an inbound creating the person's first contact meanwhile waits on
+      the unique address until the erasure has committed (then it finds the opt-out), or
+      the erasure waits for it (then erases it).
+    - Then the caller locks their contacts FOR UPDATE: a send's write and the journal
+      applier take a KEY SHARE lock on the contact and check its address again
+      (`messaging.repository`), so they too commit before or find the pseudonym after.
+
+    Returns the id of the stand-in contact, when one was inserted."""
+    if db.get_bind().dialect.name != "postgresql":
+        return None
+    await locks.erase_alone(db)
+    if len(who.address) > _ADDRESS_LENGTH:
+        return None  # no contact can have it
+    stand_in = (
+        postgresql.insert(Contact)
+        .values(address=who.address, address_kind=ERASED_KIND)
+        .on_conflict_do_nothing(index_elements=[Contact.address])
+        .returning(Contact.id)
+    )
+    inserted: uuid.UUID | None = await db.scalar(stand_in)
+    return inserted
 
 
 async def _erase_contacts(db: AsyncSession, who: Person, named: dict[uuid.UUID, str]) -> None:
@@ -331,6 +372,9 @@ async def _erase_messages(
             request_hash=None,
         ),
     )
+    # The counts' triggers appended the old dimensions (an error text among them) as -1 rows:
+    # folded now, in this transaction, so that nothing of theirs waits for the compactor.
+    await rollup.compact(db, rollup.ERASURE_FOLD, wait=True)
 
 
 def _pseudonymised(column: Any, who: Person) -> Any:

@@ -5,10 +5,15 @@ Purged: message bodies and payloads (templates, interactive parts, locations), a
 URLs, captions, file names and stored files, raw status payloads, conversation previews,
 the rendered texts of finished campaigns' recipients, and the URL query, headers and body of
 webhook journal entries (kept as rows, for their state, so an admin still sees that a request
-came). Kept: who, when, which sender, status, error codes, segments, prices.
+came). Outbound webhook deliveries older than N days that are done (`delivered` or `dead`) are
+deleted: each is its event's data (texts, numbers, names), and a row without it could be
+neither read nor replayed. Kept: who, when, which sender, status, error codes, segments,
+prices.
 
 A message that has not left yet (`accepted`, `scheduled`, `held`) or awaits review
-(`unknown`, a resend needs its text) is never purged, whatever its age.
+(`unknown`, a resend needs its text) is never purged, whatever its age; nor is a delivery still
+`pending` for an enabled subscription (it is purged once delivered or parked `dead`, after
+at most `TEXTBRIDGE_HOOKS_MAX_ATTEMPTS` tries).
 
 Each pass runs in bounded batches, one short transaction each (like the journal purger): a
 pass that filled a batch runs again at once, else the next one is an hour on. SQLite's
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import null, or_, select, tuple_, update
+from sqlalchemy import delete, null, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.compliance.erasure import (
@@ -45,7 +50,9 @@ from textbridge.models import (
     Conversation,
     Message,
     MessageEvent,
+    WebhookDelivery,
     WebhookJournalEntry,
+    WebhookSubscription,
 )
 from textbridge.polling import PollingLoop
 from textbridge.webhooks import journal
@@ -57,6 +64,9 @@ PASS_INTERVAL_SECONDS = 3600.0
 KEPT_STATUSES = (status.ACCEPTED, *status.DEFERRED, status.SENDING, status.UNKNOWN)
 """Whose content is still needed: it has not left, or a person may resend it."""
 JOURNAL_KEPT_STATES = (journal.PENDING,)
+DELIVERY_KEPT_STATUS = "pending"
+"""An outbound webhook delivery still to be made (to an enabled subscription) is kept, whatever
+its age."""
 
 
 class ContentPurger:
@@ -108,6 +118,7 @@ class ContentPurger:
             "previews": _purge_previews,
             "campaign_recipients": _purge_campaign_recipients,
             "journal": _purge_journal,
+            "webhook_deliveries": _purge_deliveries,
         }
 
     async def _batch(
@@ -247,3 +258,24 @@ async def _purge_journal(db: AsyncSession, cutoff: datetime) -> int:
             .values(url=url.split("?", 1)[0], headers={}, body="")
         )
     return len(rows)
+
+
+async def _purge_deliveries(db: AsyncSession, cutoff: datetime) -> int:
+    """Outbound webhook deliveries made before `cutoff` and done with (delivered, dead, or
+    pending for a disabled subscription, which nothing will deliver): deleted. No index on
+    `created_at` alone: a pass reads the table until it has a batch, and once the first run is
+    through the table holds only the retention's days of deliveries."""
+    disabled = select(WebhookSubscription.id).where(WebhookSubscription.enabled.is_(False))
+    ids = await _ids(
+        db,
+        select(WebhookDelivery.id).where(
+            WebhookDelivery.created_at < cutoff,
+            or_(
+                WebhookDelivery.status != DELIVERY_KEPT_STATUS,
+                WebhookDelivery.subscription_id.in_(disabled),
+            ),
+        ),
+    )
+    if ids:
+        await db.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    return len(ids)

@@ -34,7 +34,6 @@ from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import history
 from textbridge.messaging.schemas import MessageOut
 from textbridge.models import Attachment, Message
-from textbridge.realtime.listener import EVENTS
 
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 ATTACHMENTS: Table = Attachment.__table__  # type: ignore[assignment]
@@ -143,7 +142,6 @@ def _pg_params(
         source=source,
         now=now,
         live=json.dumps([{"type": kind, "data": data} for kind, data in live]),
-        channel=EVENTS,
     )
     return params
 
@@ -187,7 +185,6 @@ _WRITE_PG = text(
         ORDER BY n
         RETURNING id
     )
-    SELECT pg_notify(:channel, '') FROM (SELECT count(*) AS n FROM live) AS done
-    WHERE done.n > 0
+    SELECT count(*) FROM live
     """
 )

@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from textbridge.compliance import consent
 from textbridge.db.base import utcnow
-from textbridge.db.driver import DISCONNECTS, DriverPool
+from textbridge.db.driver import DISCONNECTS, Combined, DriverPool
 from textbridge.db.uow import UnitOfWork
 from textbridge.dispatch import priority, schedule
 from textbridge.dispatch.quiet_hours import InvalidWindow, window_of
@@ -42,10 +42,11 @@ from textbridge.messaging.errors import (
     OutsideWhatsAppWindow,
 )
 from textbridge.messaging.phone import InvalidPhoneNumber, to_e164
-from textbridge.messaging.schemas import ConversationOut, MessageOut
-from textbridge.messaging.service import preview_of, touch_committed
-from textbridge.models import Attachment, Conversation, Message, Sender
-from textbridge.providers.base import Location, Media, OutboundMessage, Provider
+from textbridge.messaging.repository import Announcement
+from textbridge.messaging.schemas import ConversationOut, MediaOut, MessageOut
+from textbridge.messaging.service import preview_of, preview_of_values, touch_committed
+from textbridge.models import Attachment, Conversation, Message
+from textbridge.providers.base import Location, Media, OutboundMessage, Provider, Template
 from textbridge.whatsapp import registry, window
 from textbridge.whatsapp.templates import TemplateError, normalize_values
 
@@ -76,7 +77,8 @@ class SendRequest:
     from_: str | None = None
     provider: str | None = None
     media: tuple[MediaRequest, ...] = ()
-    template: TemplateRequest | None = None
+    template: TemplateRequest | Template | None = None
+    """A template by name and values, or one already resolved (a retry of a sent one)."""
     interactive: dict[str, Any] | None = None
     location: Location | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -85,8 +87,20 @@ class SendRequest:
     """The local hours it may reach the recipient ("08:00-21:00"), or None: any hour."""
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(asdict(self), sort_keys=True, default=str)
+        """The stored `request_hash`: the same for the same request, in every version."""
+        canonical = json.dumps(self._plain(), sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _plain(self) -> dict[str, Any]:
+        """`asdict(self)`. A plain text message (the API's common send) has nothing nested
+        to convert: its fields as they are give the same JSON, without `asdict`'s deep copy
+        (3% of a send's CPU in the profile)."""
+        if self.media or self.template or self.interactive or self.location or self.extra:
+            return asdict(self)
+        return {name: getattr(self, name) for name in _SEND_REQUEST_FIELDS}
+
+
+_SEND_REQUEST_FIELDS = tuple(item.name for item in fields(SendRequest))
 
 
 async def send(
@@ -129,15 +143,17 @@ async def send_direct(
     request: SendRequest,
     idempotency_key: str | None,
     providers: Mapping[str, Provider],
-) -> Message | None:
+) -> MessageOut | None:
     """`send` for PostgreSQL's common case, on the driver (`db/driver.py`): an existing
     conversation, no message under the key yet, no template. One read and one write
-    statement, each in autocommit. None when it is not that case, or when the request is
-    refused or loses an idempotency race: nothing was written, and `send` then gives the
-    answer (the replay, the conflict or the refusal) as always.
+    statement, each in autocommit. The stored message as the API shows it; None when it is
+    not that case, or when the request is refused or loses an idempotency race: nothing was
+    written, and `send` then gives the answer (the replay, the conflict or the refusal) as
+    always.
 
     Why a second path: on the measured hot path, SQLAlchemy's checkout with pre-ping, the
-    session and the adapter layer cost several times the statements themselves."""
+    session and the adapter layer cost several times the statements themselves; and it
+    builds no ORM object (the conversation and the message are their column values)."""
     if request.template is not None:
         return None  # a template is resolved through the session (`whatsapp.registry`)
     try:
@@ -154,38 +170,54 @@ async def send_direct(
         # A contact's first message, a retry, or a recipient with consent records: `send`
         # decides those (its opt-out check reads the ledger).
         return None
-    conversation, _ = repository.conversation_from_row(row)
+    conversation = repository.conversation_values(row)
     try:
-        message, write = _direct_row(request, idempotency_key, recipient, conversation, providers)
+        sent, write = _direct_row(request, idempotency_key, recipient, conversation, providers)
         # Group commit with the concurrent sends (`driver.GroupWriter`): answered once the
         # batch holding this write is committed; a write refused alone fails alone.
-        touched = await pool.group_writer(repository.STORE_OUTBOUND_SQL).execute(write)
+        outcome = await pool.group_writer(repository.STORE_OUTBOUND_SQL, STORE_BATCH).execute(write)
     except (MessagingError, UniqueViolationError):
         return None
-    if not touched:  # the conversation changed since the read: see `repository._ANNOUNCE`
-        await _announce_again_direct(pool, message)
-    return message
+    if outcome == repository.REFUSED:
+        return None  # erased since the read: `send` finds their opt-out and refuses (409)
+    if outcome == repository.STORED:  # the conversation changed since the read
+        await _announce_again_direct(pool, sent)  # see `repository._ANNOUNCE`
+    return sent.out
 
 
-async def _announce_again_direct(pool: DriverPool, message: Message) -> None:
+# A batch of sends in one statement (`repository.STORE_OUTBOUND_BATCH_SQL`).
+STORE_BATCH = Combined(
+    repository.STORE_OUTBOUND_BATCH_SQL,
+    repository.store_outbound_batch_args,
+    repository.conversation_of,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A message written on the driver: its columns, as the API shows it, and its preview."""
+
+    columns: dict[str, Any]
+    out: MessageOut
+    preview: str
+
+
+async def _announce_again_direct(pool: DriverPool, sent: _Sent) -> None:
     """`repository.announce_again` on the driver."""
-    columns = _columns_of(message)
-    preview = preview_of(message)
+    conversation_id = sent.columns["conversation_id"]
     async with pool.connection() as connection:
         for _ in range(repository.ANNOUNCE_ATTEMPTS):
-            row = await connection.fetchrow(
-                repository.CONVERSATION_BY_ID_SQL, message.conversation_id
-            )
+            row = await connection.fetchrow(repository.CONVERSATION_BY_ID_SQL, conversation_id)
             if row is None:
                 return  # erased meanwhile: nothing to announce
-            seen, events = _announcement(message, repository.conversation_from_row(row)[0])
-            args = repository.announce_again_args(columns, preview, events, seen)
+            seen, events = _announcement_of_values(sent, repository.conversation_values(row))
+            args = repository.announce_again_args(sent.columns, sent.preview, events, seen)
             if await connection.fetchval(repository.ANNOUNCE_AGAIN_SQL, *args):
                 return
-    raise RuntimeError(f"conversation {message.conversation_id} kept changing")
+    raise RuntimeError(f"conversation {conversation_id} kept changing")
 
 
-def _announcement(message: Message, conversation: Conversation) -> repository.Announcement:
+def _announcement(message: Message, conversation: Conversation) -> Announcement:
     """The live events of a new message, built from its conversation as read (the `seen_of`
     values, taken before the message is set as the conversation's last)."""
     seen = repository.seen_of(conversation)
@@ -193,6 +225,24 @@ def _announcement(message: Message, conversation: Conversation) -> repository.An
     events = [
         ("message.created", MessageOut.of(message).event_data()),
         ("conversation.updated", ConversationOut.of(conversation).event_data()),
+    ]
+    return seen, events
+
+
+def _announcement_of_values(sent: _Sent, conversation: Mapping[str, Any]) -> Announcement:
+    """`_announcement` for a conversation's `repository.conversation_values`."""
+    seen = repository.seen_of_values(conversation)
+    created_at = sent.columns["created_at"]
+    last = conversation["last_message_at"]
+    if last is None or last <= created_at:  # a later message stays the last (`touch_committed`)
+        conversation = {
+            **conversation,
+            "last_message_at": created_at,
+            "last_message_preview": sent.preview,
+        }
+    events = [
+        ("message.created", sent.out.event_data()),
+        ("conversation.updated", ConversationOut.of_row(conversation).event_data()),
     ]
     return seen, events
 
@@ -222,27 +272,36 @@ def _direct_row(
     request: SendRequest,
     idempotency_key: str | None,
     recipient: address.Address,
-    conversation: Conversation,
+    conversation: Mapping[str, Any],
     providers: Mapping[str, Provider],
-) -> tuple[Message, list[Any]]:
-    """`_accept`'s checks and row for a conversation read on the driver, and the arguments
-    of `repository.STORE_OUTBOUND_SQL` that store it (what `_store` writes)."""
-    sender = conversation.sender
+) -> tuple[_Sent, list[Any]]:
+    """`_accept`'s checks and row for a conversation read on the driver (its
+    `repository.conversation_values`), and the arguments of `repository.STORE_OUTBOUND_SQL`
+    that store it (what `_store` writes)."""
+    provider, sender_address = conversation["provider"], conversation["sender_address"]
     to = recipient.value
-    _check_replyable(recipient, request.channel, sender.provider)
+    _check_replyable(recipient, request.channel, provider)
     content = Content(request.text, _media(request), None, request.interactive, request.location)
-    _check_window(request, content, conversation)
-    _check_provider(providers[sender.provider], request, content, sender, to)
-    leaving = _departure(request, to, conversation.contact.time_zone)
-    columns = _message_columns(request, content, conversation, sender, to, idempotency_key, leaving)
-    message = Message(**columns)
-    attachments = _attachment_rows(message, content)
-    message.attachments = [Attachment(**row) for row in attachments]
-    seen, events = _announcement(message, conversation)
-    write = repository.store_outbound_args(
-        _columns_of(message), attachments, _first_event(message), preview_of(message), events, seen
+    _check_window(request, content, conversation["last_inbound_at"])
+    _check_provider(providers[provider], request, content, sender_address, to)
+    leaving = _departure(request, to, conversation["contact_time_zone"])
+    columns = _message_columns(
+        request, content, conversation["id"], provider, sender_address, to, idempotency_key, leaving
     )
-    return message, write
+    attachments = _attachment_rows(columns, content)
+    preview = preview_of_values(
+        columns["body"],
+        columns["payload"],
+        lambda: [row["kind"] for row in attachments],
+        columns["content_type"],
+    )
+    media = [MediaOut.model_validate(row) for row in attachments]
+    sent = _Sent(columns, MessageOut.of_row(columns, media), preview)
+    seen, events = _announcement_of_values(sent, conversation)
+    write = repository.store_outbound_args(
+        columns, attachments, _first_event(columns), preview, events, seen
+    )
+    return sent, write
 
 
 async def _accept(
@@ -260,10 +319,19 @@ async def _accept(
     sender = conversation.sender
     to = recipient.value
     content = await _content(uow, request)
-    _check_window(request, content, conversation)
-    _check_provider(providers[sender.provider], request, content, sender, to)
+    _check_window(request, content, conversation.last_inbound_at)
+    _check_provider(providers[sender.provider], request, content, sender.address, to)
     leaving = _departure(request, to, conversation.contact.time_zone)
-    columns = _message_columns(request, content, conversation, sender, to, idempotency_key, leaving)
+    columns = _message_columns(
+        request,
+        content,
+        conversation.id,
+        sender.provider,
+        sender.address,
+        to,
+        idempotency_key,
+        leaving,
+    )
     message = Message(**columns)
     await consent.refuse_if_opted_out(uow.session, message)
     await _store(uow, message, content, conversation)
@@ -276,22 +344,25 @@ async def _store(
     """Write the new message with its first event and the conversation's last message, in
     Core statements (one on PostgreSQL: see `repository.store_outbound`), then keep the
     objects in the session as if they had been loaded, so a caller can go on changing them."""
-    attachments = _attachment_rows(message, content)
+    columns = _columns_of(message)
+    attachments = _attachment_rows(columns, content)
     message.attachments = [Attachment(**row) for row in attachments]
     seen, events = _announcement(message, conversation)
     durable = uow.durable_events
-    columns = _columns_of(message)
     preview = preview_of(message)
-    touched = await repository.store_outbound(
+    outcome = await repository.store_outbound(
         uow.session,
         columns,
         attachments,
-        _first_event(message),
+        _first_event(columns),
         preview,
         events if durable else (),
         seen,
     )
-    if not touched:  # the conversation changed since the read: see `repository._ANNOUNCE`
+    if outcome == repository.REFUSED:
+        # Erased since the read: an erasure leaves an opt-out of every sender.
+        raise consent.refusal(message.from_address)
+    if outcome == repository.STORED:  # changed since the read: see `repository._ANNOUNCE`
         await repository.announce_again(
             uow.session, columns, preview, functools.partial(_announcement, message)
         )
@@ -484,7 +555,9 @@ def _media(request: SendRequest) -> tuple[Media, ...]:
 async def _content(uow: UnitOfWork, request: SendRequest) -> Content:
     media = _media(request)
     template = None
-    if request.template is not None:
+    if isinstance(request.template, Template):
+        template = request.template  # as it was resolved for the message being retried
+    elif request.template is not None:
         values = normalize_values(request.template.parameters)
         try:
             template = await registry.resolve_for_sending(
@@ -495,12 +568,13 @@ async def _content(uow: UnitOfWork, request: SendRequest) -> Content:
     return Content(request.text, media, template, request.interactive, request.location)
 
 
-def _check_window(request: SendRequest, content: Content, conversation: Conversation) -> None:
+def _check_window(request: SendRequest, content: Content, last_inbound_at: datetime | None) -> None:
+    """Free-form WhatsApp only within the window the conversation's last inbound opened."""
     if request.channel != "whatsapp" or content.template is not None:
         return
-    if window.is_open(conversation.last_inbound_at, utcnow()):
+    if window.is_open(last_inbound_at, utcnow()):
         return
-    closed_at = window.window_expires_at(conversation.last_inbound_at)
+    closed_at = window.window_expires_at(last_inbound_at)
     since = (
         f"closed at {closed_at.isoformat()}"
         if closed_at
@@ -515,11 +589,11 @@ def _check_window(request: SendRequest, content: Content, conversation: Conversa
 
 
 def _check_provider(
-    provider: Provider, request: SendRequest, content: Content, sender: Sender, to: str
+    provider: Provider, request: SendRequest, content: Content, sender_address: str, to: str
 ) -> None:
     if request.channel not in provider.channels:
         raise MessagingError(f"{provider.name} does not carry {request.channel}", field="channel")
-    problems = provider.check(_outbound(request, content, sender, to))
+    problems = provider.check(_outbound(request, content, sender_address, to))
     if problems:
         first = problems[0]
         raise MessagingError(
@@ -529,11 +603,13 @@ def _check_provider(
         )
 
 
-def _outbound(request: SendRequest, content: Content, sender: Sender, to: str) -> OutboundMessage:
+def _outbound(
+    request: SendRequest, content: Content, sender_address: str, to: str
+) -> OutboundMessage:
     return OutboundMessage(
         message_id="",
         channel=request.channel,  # type: ignore[arg-type]
-        from_address=sender.address,
+        from_address=sender_address,
         to_address=to,
         text=content.text,
         status_callback_url="",
@@ -544,37 +620,39 @@ def _outbound(request: SendRequest, content: Content, sender: Sender, to: str) -
     )
 
 
-def _first_event(message: Message) -> dict[str, Any]:
+def _first_event(message: Mapping[str, Any]) -> dict[str, Any]:
     """The event `record_internal` would store for a new message (same dedup key): `accepted`,
     or `scheduled` or `held`. The message is new, so the event cannot exist yet: it needs
     neither `record_internal`'s look-up nor its savepoint."""
+    message_id, created_at = message["id"], message["created_at"]
     return {
         "id": uuid.uuid4(),
-        "message_id": message.id,
-        "dedup_key": f"textbridge:{message.id}:{message.status}:0",
+        "message_id": message_id,
+        "dedup_key": f"textbridge:{message_id}:{message['status']}:0",
         "source": "textbridge",
         "provider_status": None,
-        "status": message.status,
+        "status": message["status"],
         "applied": True,
         "error_code": None,
         "raw": None,
-        "occurred_at": message.created_at,
-        "received_at": message.created_at,
+        "occurred_at": created_at,
+        "received_at": created_at,
     }
 
 
-def _attachment_rows(message: Message, content: Content) -> list[dict[str, Any]]:
+def _attachment_rows(message: Mapping[str, Any], content: Content) -> list[dict[str, Any]]:
+    """The rows of a new message's attachments (`message`: its columns)."""
     return [
         {
             **attachment_columns(item, position),
             "id": uuid.uuid4(),
-            "message_id": message.id,
+            "message_id": message["id"],
             "local_path": None,
             "download_state": None,
             "download_error": None,
             "download_attempts": 0,
             "download_next_at": None,
-            "created_at": message.created_at,
+            "created_at": message["created_at"],
         }
         for position, item in enumerate(content.media)
     ]
@@ -590,25 +668,26 @@ def _columns_of(message: Message) -> dict[str, Any]:
 def _message_columns(
     request: SendRequest,
     content: Content,
-    conversation: Conversation,
-    sender: Sender,
+    conversation_id: uuid.UUID,
+    provider: str,
+    sender_address: str,
     to: str,
     idempotency_key: str | None,
     leaving: schedule.Departure,
 ) -> dict[str, Any]:
     """Every column of the new message (none left to a default: the row is written by Core
-    and the object then stands for a loaded one)."""
-    outbound = _outbound(request, content, sender, to)
+    and the object then stands for a loaded one), from its conversation's sender."""
+    outbound = _outbound(request, content, sender_address, to)
     encoding = analyze(content.text) if request.channel == "sms" and content.text else None
     now = utcnow()
     return {
         "id": uuid.uuid4(),
-        "conversation_id": conversation.id,
+        "conversation_id": conversation_id,
         "direction": "outbound",
         "channel": request.channel,
-        "provider": sender.provider,
+        "provider": provider,
         "provider_message_id": None,
-        "from_address": sender.address,
+        "from_address": sender_address,
         "to_address": to,
         "body": content.text,
         "content_type": outbound.content_type,

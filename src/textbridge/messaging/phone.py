@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 from textbridge.messaging.text import excerpt
+
+NUMBERS_KEPT = 4096
 
 
 class InvalidPhoneNumber(ValueError):
@@ -16,9 +20,12 @@ def to_e164(raw: str) -> str:
     return e164_and_country(raw)[0]
 
 
+@functools.lru_cache(maxsize=NUMBERS_KEPT)
 def e164_and_country(raw: str) -> tuple[str, str | None]:
     """`to_e164` and the number's country (ISO 3166 alpha-2) from one parse: bulk paths
-    (campaigns) validate many numbers, and parsing is most of the cost."""
+    (campaigns) validate many numbers, and parsing is most of the cost. The answers for the
+    last `NUMBERS_KEPT` numbers are kept (a refusal is not): an application sends to the same
+    people again and again, and the parse was most of the API send's number check."""
     text = raw.strip()
     if not text.startswith("+"):
         raise InvalidPhoneNumber(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -13,6 +14,19 @@ from textbridge.models import Conversation, Message, MessageEvent
 from textbridge.whatsapp.window import window_expires_at
 
 _WAITING = frozenset({status.ACCEPTED, *status.DEFERRED})
+
+MESSAGE_COLUMNS: Final = (
+    "id", "conversation_id", "direction", "channel", "provider", "provider_message_id",
+    "from_address", "to_address", "body", "content_type", "payload", "status", "error_code",
+    "error_message", "encoding", "segments", "price", "attempts", "send_at", "next_attempt_at",
+    "quiet_hours", "created_at", "updated_at",
+)  # fmt: skip
+"""The `messages` columns a `MessageOut` is made of."""
+MEDIA_COLUMNS: Final = (
+    "id", "url", "kind", "mime_type", "size", "caption", "filename", "download_state",
+    "download_error",
+)  # fmt: skip
+"""The `attachments` columns a `MediaOut` is made of."""
 
 
 class StatusEventOut(BaseModel):
@@ -86,35 +100,41 @@ class MessageOut(BaseModel):
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
-        payload = message.payload or {}
+        row = {name: getattr(message, name) for name in MESSAGE_COLUMNS}
+        return cls.of_row(row, [MediaOut.model_validate(item) for item in message.attachments])
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any], media: list[MediaOut]) -> MessageOut:
+        """From the `messages` columns `MESSAGE_COLUMNS` names (the thread reads no ORM)."""
+        payload = row["payload"] or {}
         return cls(
-            id=message.id,
-            conversation_id=message.conversation_id,
-            direction=message.direction,
-            channel=message.channel,
-            provider=message.provider,
-            provider_message_id=message.provider_message_id,
-            from_=message.from_address,
-            to=message.to_address,
-            text=message.body,
-            content_type=message.content_type,
-            media=[MediaOut.model_validate(item) for item in message.attachments],
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            direction=row["direction"],
+            channel=row["channel"],
+            provider=row["provider"],
+            provider_message_id=row["provider_message_id"],
+            from_=row["from_address"],
+            to=row["to_address"],
+            text=row["body"],
+            content_type=row["content_type"],
+            media=media,
             template=payload.get("template"),
             interactive=payload.get("interactive"),
             location=payload.get("location"),
             reply_id=payload.get("reply_id"),
-            status=message.status,
-            error_code=message.error_code,
-            error_message=message.error_message,
-            encoding=message.encoding,
-            segments=message.segments,
-            price=message.price,
-            attempts=message.attempts,
-            send_at=message.send_at,
-            leaves_at=message.next_attempt_at if message.status in _WAITING else None,
-            quiet_hours=message.quiet_hours,
-            created_at=message.created_at,
-            updated_at=message.updated_at,
+            status=row["status"],
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            encoding=row["encoding"],
+            segments=row["segments"],
+            price=row["price"],
+            attempts=row["attempts"],
+            send_at=row["send_at"],
+            leaves_at=row["next_attempt_at"] if row["status"] in _WAITING else None,
+            quiet_hours=row["quiet_hours"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
     def event_data(self) -> dict[str, object]:
@@ -154,29 +174,48 @@ class ConversationOut(BaseModel):
 
     @classmethod
     def of(cls, conversation: Conversation) -> ConversationOut:
-        contact = conversation.contact
-        recipient = address.Address(contact.address_kind, contact.address)  # type: ignore[arg-type]
-        reason = address.refusal(recipient, conversation.channel, conversation.sender.provider)
+        contact, sender = conversation.contact, conversation.sender
+        return cls.of_row(
+            {
+                "id": conversation.id,
+                "channel": conversation.channel,
+                "contact_address": contact.address,
+                "contact_address_kind": contact.address_kind,
+                "contact_name": contact.name,
+                "sender_address": sender.address,
+                "provider": sender.provider,
+                "last_message_at": conversation.last_message_at,
+                "last_inbound_at": conversation.last_inbound_at,
+                "last_message_preview": conversation.last_message_preview,
+                "unread_count": conversation.unread_count,
+            }
+        )
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> ConversationOut:
+        """From the columns `messaging.search.LIST_COLUMNS` names (the list reads no ORM)."""
+        kind, contact_address = row["contact_address_kind"], row["contact_address"]
+        recipient = address.Address(kind, contact_address)
+        reason = address.refusal(recipient, row["channel"], row["provider"])
+        last_inbound_at = row["last_inbound_at"]
         return cls(
-            id=conversation.id,
-            channel=conversation.channel,
-            contact_address=contact.address,
-            contact_address_kind=contact.address_kind,
-            contact_phone=contact.address if contact.address_kind == address.E164 else None,
+            id=row["id"],
+            channel=row["channel"],
+            contact_address=contact_address,
+            contact_address_kind=kind,
+            contact_phone=contact_address if kind == address.E164 else None,
             replyable=reason is None,
             not_replyable_reason=reason,
-            contact_name=conversation.contact.name,
-            sender_address=conversation.sender.address,
-            provider=conversation.sender.provider,
-            last_message_at=conversation.last_message_at,
-            last_inbound_at=conversation.last_inbound_at,
+            contact_name=row["contact_name"],
+            sender_address=row["sender_address"],
+            provider=row["provider"],
+            last_message_at=row["last_message_at"],
+            last_inbound_at=last_inbound_at,
             window_expires_at=(
-                window_expires_at(conversation.last_inbound_at)
-                if conversation.channel == "whatsapp"
-                else None
+                window_expires_at(last_inbound_at) if row["channel"] == "whatsapp" else None
             ),
-            last_message_preview=conversation.last_message_preview,
-            unread_count=conversation.unread_count,
+            last_message_preview=row["last_message_preview"],
+            unread_count=row["unread_count"],
         )
 
     def event_data(self) -> dict[str, object]:

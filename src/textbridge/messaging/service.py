@@ -6,7 +6,7 @@ Services work inside a `UnitOfWork`: they flush and emit live events; the caller
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -32,18 +32,32 @@ log = structlog.get_logger(__name__)
 PREVIEW_LENGTH = 120
 
 
-def _preview(message: Message) -> str:
-    if message.body:
-        return message.body
-    template = (message.payload or {}).get("template")
-    if template:
-        return f"[template {template['name']}]"
-    kinds = [attachment.kind for attachment in message.attachments]
-    return f"[{', '.join(kinds)}]" if kinds else f"[{message.content_type}]"
-
-
 def preview_of(message: Message) -> str:
-    return _preview(message)[:PREVIEW_LENGTH]
+    return preview_of_values(
+        message.body,
+        message.payload,
+        lambda: [attachment.kind for attachment in message.attachments],
+        message.content_type,
+    )
+
+
+def preview_of_values(
+    body: str | None,
+    payload: dict[str, Any] | None,
+    kinds: Callable[[], Sequence[str]],
+    content_type: str,
+) -> str:
+    """`preview_of` from a message's column values; `kinds` gives its attachments' kinds,
+    asked for only when the preview shows them (the API send path builds no ORM object)."""
+    if body:
+        return body[:PREVIEW_LENGTH]
+    template = (payload or {}).get("template")
+    if template:
+        preview = f"[template {template['name']}]"
+    else:
+        shown = kinds()
+        preview = f"[{', '.join(shown)}]" if shown else f"[{content_type}]"
+    return preview[:PREVIEW_LENGTH]
 
 
 def touch_committed(conversation: Conversation, message: Message) -> None:
@@ -99,14 +113,22 @@ async def apply_inbound(uow: UnitOfWork, inbound: InboundMessage) -> Message:
     if existing is not None:
         return existing
     sender_address = address.of_sender(inbound.from_address, inbound.channel)
-    contact = await repository.get_or_create_contact(session, sender_address)
-    if contact.name is None and inbound.profile_name:
-        contact.name = inbound.profile_name
     channel = SENDER_CHANNEL[inbound.channel]
     sender = await repository.get_or_create_sender(
         session, inbound.provider, channel, inbound.to_address
     )
-    conversation = await repository.get_or_create_conversation(session, contact, sender, channel)
+    for _ in range(repository.PERSON_LOOKUPS):
+        contact = await repository.get_or_create_contact(session, sender_address)
+        conversation = await repository.get_or_create_conversation(
+            session, contact, sender, channel
+        )
+        held = {sender_address.value: contact.id}
+        if await repository.lock_people(session, held, [conversation.id]):
+            break
+    else:
+        raise RuntimeError("the sender's contact kept being erased")
+    if contact.name is None and inbound.profile_name:
+        contact.name = inbound.profile_name
     message = _inbound_message(inbound, conversation)
     session.add(message)
     previous = conversation.last_inbound_at
@@ -333,8 +355,11 @@ async def apply_in_bulk(
     (the database's) escapes: the caller then applies the batch entry by entry."""
     entries, errors = _storable(entries)
     batch = _Batch(errors)
-    await _load_outbound(uow, entries, batch)
+    # People first (contacts, then their conversations), then the messages of the statuses:
+    # an erasure locks its person's contact before their messages, so the other order could
+    # deadlock with it on a batch holding both a reply and a receipt of the same person.
     await _load_inbound(uow, entries, batch)
+    await _load_outbound(uow, entries, batch)
     for index, events in enumerate(entries):
         if batch.errors[index] is None:
             for event in events:
@@ -456,22 +481,47 @@ async def _load_inbound(uow: UnitOfWork, entries: list[list[BulkEvent]], batch: 
     if not inbound:
         return
     keys = {(m.provider, m.provider_message_id) for m in inbound}
-    batch.inbound_seen = await repository.stored_provider_ids(uow.session, keys)
+    people = {m.from_address: address.of_sender(m.from_address, m.channel) for m in inbound}
+    held: dict[str, Contact] | None = None
+    seen: set[repository.ProviderId] | None = None
+    if uow.session.get_bind().dialect.name == "postgresql":
+        # The stored ids ride in the statement that finds and holds the contacts (of every
+        # inbound message: which are new is not known yet); the new ones' missing contacts
+        # are created below, as before.
+        held, seen = await repository.held_contacts_and_stored(uow.session, people.values(), keys)
+    if seen is None:
+        seen = await repository.stored_provider_ids(uow.session, keys)
+    batch.inbound_seen = seen
     new = [m for m in inbound if (m.provider, m.provider_message_id) not in batch.inbound_seen]
-    senders_of = {m.from_address: address.of_sender(m.from_address, m.channel) for m in new}
-    contacts = await repository.contacts_by_address(uow.session, senders_of.values())
-    senders = await repository.senders_by_key(uow.session, {_sender_key(m) for m in new})
+    senders_of = {m.from_address: people[m.from_address] for m in new}
+    # Each found and locked by one statement (contacts, then their conversations: the order
+    # of every writer of a person's rows), as committed when the lock was granted.
+    contacts = await repository.held_contacts(uow.session, senders_of.values(), held)
     wanted = {
         _conversation_key(m): (
             contacts[senders_of[m.from_address].value].id,
-            senders[_sender_key(m)].id,
+            _sender_key(m),
             SENDER_CHANNEL[m.channel],
         )
         for m in new
     }
-    found = await repository.conversations_by_key(uow.session, set(wanted.values()))
+    found = await _held_conversations(uow, set(wanted.values()))
     batch.conversations = {key: found[ids] for key, ids in wanted.items()}
     batch.contacts = {raw: contacts[sender.value] for raw, sender in senders_of.items()}
+
+
+async def _held_conversations(
+    uow: UnitOfWork, keys: set[repository.ConversationBySender]
+) -> dict[repository.ConversationBySender, Conversation]:
+    """The conversations, locked; the missing ones (and their senders) created."""
+    found = await repository.held_existing_conversations(uow.session, keys)
+    missing = keys - found.keys()
+    if missing:
+        senders = await repository.senders_by_key(uow.session, {key for _, key, _ in missing})
+        by_ids = {(c, senders[key].id, channel): (c, key, channel) for c, key, channel in missing}
+        created = await repository.held_conversations(uow.session, set(by_ids))
+        found |= {by_ids[ids]: conversation for ids, conversation in created.items()}
+    return found
 
 
 def _sender_key(inbound: InboundMessage) -> repository.SenderKey:

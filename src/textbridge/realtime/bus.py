@@ -7,6 +7,8 @@ the table's ids, so that every process sees the events of every other.
 
 Each subscriber has a bounded queue: a subscriber too slow to keep up is
 dropped (its stream ends and the client reconnects and catches up) rather than slowing writers.
+The queue takes the events of one commit as one item (a `Batch`): a stream writes them to its
+socket in one send, encoded once for every stream of the process.
 
 Catching up (`realtime.catchup`) needs two things from the bus: `last_id`, the id of the last
 event delivered, read at the instant a subscription starts (so that the backlog a stream replays
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,16 +49,26 @@ class Event:
     seen_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events delivered together (one commit's, or a run the relay publishes at once)."""
+
+    events: tuple[Event, ...]
+    # What a subscriber derives from the batch once for all (its SSE encoding).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
 @dataclass(eq=False)
 class Subscription:
     start: int = 0  # the bus's `last_id` when it began: its queue holds only later events
-    queue: asyncio.Queue[Event | None] = field(
+    queue: asyncio.Queue[Batch | None] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
     )
 
     async def __aiter__(self) -> AsyncIterator[Event]:
-        while (event := await self.queue.get()) is not None:
-            yield event
+        while (batch := await self.queue.get()) is not None:
+            for event in batch.events:
+                yield event
 
 
 class EventBus:
@@ -84,7 +96,13 @@ class EventBus:
         """An event of this process, for its own subscribers. Numbered here, except on a
         `durable` bus: ids there are the `live_events` table's, and an event that is not in
         the table gets none (0), so that the ids a stream shows only ever grow."""
-        self.deliver(Event(event_type, data, 0 if self.durable else next(self._ids)))
+        self.publish_all([(event_type, data)])
+
+    def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`publish` for the events of one commit, delivered together."""
+        self.deliver_all(
+            [Event(kind, data, 0 if self.durable else next(self._ids)) for kind, data in events]
+        )
 
     def start_at(self, last_id: int) -> None:
         """A durable bus: the relay publishes the events after `last_id`."""
@@ -95,13 +113,21 @@ class EventBus:
         await self._started.wait()
 
     def deliver(self, event: Event) -> None:
-        if event.id:
-            self.last_id = event.id
-            if not self.durable:
-                self.recent.append(event)
+        self.deliver_all([event])
+
+    def deliver_all(self, events: Sequence[Event]) -> None:
+        """Events in id order, to every subscriber as one item."""
+        if not events:
+            return
+        for event in events:
+            if event.id:
+                self.last_id = event.id
+                if not self.durable:
+                    self.recent.append(event)
+        batch = Batch(tuple(events))
         for subscription in list(self._subscriptions):
             try:
-                subscription.queue.put_nowait(event)
+                subscription.queue.put_nowait(batch)
             except asyncio.QueueFull:
                 self._drop(subscription)
 

@@ -7,10 +7,11 @@ sends for others (`notify`) go over the same connection, coalesced: a burst of w
 one round trip.
 
 A notification is only a hint that something committed: every receiver also polls, so one that
-is lost (the connection was down) costs a poll interval, never a message. When the connection
-dies (a restarted server, `pg_terminate_backend`, a cut network, found by a periodic health
-query) the listener reconnects with backoff and jitter and calls `on_connected`, which wakes
-every role once to catch up on what it missed.
+is lost (the connection was down) costs a poll interval, never a message. The live events'
+notifications carry the events themselves (`readers` get the payload; see `relay.py`).
+When the connection dies (a restarted server, `pg_terminate_backend`, a cut network, found
+by a periodic health query) the listener reconnects with backoff and jitter and calls
+`on_connected`, which wakes every role once to catch up on what it missed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 HEALTH_CHECK_SECONDS = 5.0
 FIRST_BACKOFF_SECONDS = 0.1
 LONGEST_BACKOFF_SECONDS = 5.0
+# After a NOTIFY, the next waits this long: the wake-ups asked for meanwhile go in it together.
+# A lone wake-up goes at once; under a stream of API sends (each wakes the dispatchers), the
+# NOTIFY came back before the next send, so nearly every send made a round trip of its own.
+NOTIFY_INTERVAL_SECONDS = 0.005
 
 
 _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -51,8 +56,14 @@ def _why(exc: BaseException) -> str:
 
 
 def asyncpg_dsn(database_url: str) -> str:
-    """The SQLAlchemy URL (`postgresql+asyncpg://...`) as a plain DSN for asyncpg."""
+    """The SQLAlchemy URL (`postgresql+asyncpg://...`) as a plain DSN for asyncpg.
+
+    The engine passes `?ssl=require` to asyncpg as its `ssl` argument; in a DSN asyncpg reads
+    that as a server setting named `ssl` and the server refuses it: a DSN says `sslmode`."""
     url = make_url(database_url).set(drivername="postgresql")
+    if "ssl" in url.query:
+        query = {k: v for k, v in url.query.items() if k != "ssl"}
+        url = url.set(query={**query, "sslmode": url.query["ssl"]})
     return url.render_as_string(hide_password=False)
 
 
@@ -69,9 +80,13 @@ class PgListener:
         dsn: str,
         handlers: Mapping[str, Callable[[], None]],
         on_connected: Callable[[], None] = lambda: None,
+        readers: Mapping[str, Callable[[str], None]] | None = None,
     ) -> None:
+        """`handlers` are called on each notification of their channel; `readers` instead
+        get its payload (the live events: `realtime.relay.EventRelay.notified`)."""
         self._dsn = dsn
         self._handlers = dict(handlers)
+        self._readers = dict(readers or {})
         self._on_connected = on_connected
         self._connection: asyncpg.Connection | None = None
         self._own_pid = 0
@@ -125,12 +140,13 @@ class PgListener:
                     lost.set_result(None)
 
             connection.add_termination_listener(on_terminated)
-            for channel in self._handlers:
+            for channel in {*self._handlers, *self._readers}:
                 await connection.add_listener(channel, self._on_notification)
             self._own_pid = connection.get_server_pid()
             self._connection, self._was_up = connection, True
             self._errors.recovered()
-            log.info("listening for notifications", channels=sorted(self._handlers))
+            channels = sorted({*self._handlers, *self._readers})
+            log.info("listening for notifications", channels=channels)
             self._on_connected()
             if self._pending:
                 self.notify(next(iter(self._pending)))
@@ -150,7 +166,11 @@ class PgListener:
             async with self._lock, asyncio.timeout(HEALTH_CHECK_SECONDS):
                 await connection.fetchval("SELECT 1")
 
-    def _on_notification(self, _connection: Any, pid: int, channel: str, _payload: str) -> None:
+    def _on_notification(self, _connection: Any, pid: int, channel: str, payload: str) -> None:
+        reader = self._readers.get(channel)
+        if reader is not None:
+            reader(payload)
+            return
         if pid == self._own_pid:
             return  # this process woke its own roles already
         handler = self._handlers.get(channel)
@@ -168,3 +188,4 @@ class PgListener:
             except Exception as exc:
                 log.info("notify failed; receivers will poll", reason=type(exc).__name__)
                 return
+            await asyncio.sleep(NOTIFY_INTERVAL_SECONDS)

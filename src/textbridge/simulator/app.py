@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from textbridge.simulator.accounts import Accounts
 from textbridge.simulator.callbacks import CallbackDispatcher
 from textbridge.simulator.config import SimulatorConfig
 from textbridge.simulator.control.access import KeyCheck, control_access, no_key_check
@@ -28,10 +29,12 @@ from textbridge.simulator.errors import (
     plivo_error_handler,
     validation_error_handler,
 )
+from textbridge.simulator.plivo.account_api import build_account_router
 from textbridge.simulator.plivo.api import build_plivo_router
 from textbridge.simulator.plivo.media import build_media_router
 from textbridge.simulator.plivo.template_api import build_template_router
 from textbridge.simulator.state import SimulatorState
+from textbridge.simulator.vonage.account_api import build_vonage_account_router
 from textbridge.simulator.vonage.api import build_vonage_router
 from textbridge.simulator.vonage.errors import VonageProblem, vonage_problem_handler
 
@@ -40,6 +43,7 @@ def create_simulator_app(config: SimulatorConfig, key_check: KeyCheck = no_key_c
     """A fresh simulator with its own in-memory state and HTTP pool. Its control routes answer
     loopback clients, and others only when ``key_check`` accepts them (see ``control.access``)."""
     state = SimulatorState(default_callback_delay=config.callback_delay_seconds)
+    state.accounts = Accounts.seeded(config)
     callbacks = CallbackDispatcher()
 
     @asynccontextmanager
@@ -52,10 +56,12 @@ def create_simulator_app(config: SimulatorConfig, key_check: KeyCheck = no_key_c
 
     app = FastAPI(title="textbridge simulator (Plivo, Vonage)", lifespan=lifespan)
     app.include_router(build_plivo_router(config, state, callbacks))
+    app.include_router(build_account_router(config, state))
     app.include_router(build_template_router(config, state))
     app.include_router(build_media_router(config, state))
     if config.vonage_enabled:
         app.include_router(build_vonage_router(config, state, callbacks))
+        app.include_router(build_vonage_account_router(config, state))
     guarded = [Depends(control_access(key_check))]
     app.include_router(build_control_router(config, state, callbacks), dependencies=guarded)
     app.include_router(build_inbound_router(config, state, callbacks), dependencies=guarded)

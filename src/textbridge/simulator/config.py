@@ -30,6 +30,10 @@ class SimulatorConfig:
     - ``vonage_signature_secret`` signs the webhooks (unsigned when not set);
     - ``vonage_inbound_url`` / ``vonage_status_url``: the application's inbound and status
       webhooks (a message's own ``webhook_url`` wins over ``vonage_status_url``).
+
+    ``plivo_numbers`` and ``vonage_numbers`` are the numbers on each account, linked at start to
+    the application that sends to those URLs (see ``accounts``): the account API serves them,
+    and an inbound message to one of them goes where its application says.
     """
 
     plivo_auth_id: str
@@ -45,6 +49,8 @@ class SimulatorConfig:
     vonage_signature_secret: str | None = field(default=None, repr=False)
     vonage_inbound_url: str | None = None
     vonage_status_url: str | None = None
+    plivo_numbers: tuple[str, ...] = ()
+    vonage_numbers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not is_plivo_auth_id(self.plivo_auth_id):

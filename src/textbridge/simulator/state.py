@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from textbridge.simulator.accounts import Accounts
 from textbridge.simulator.plivo.vocabulary import (
     DEFAULT_ERROR_CODES,
     NUMBER_PUNCTUATION,
@@ -237,6 +238,8 @@ class SimulatorState:
     faults: Faults = field(init=False)
     send_log: list[SendAttempt] = field(default_factory=list)
     """Every send call while ``faults.record_sends`` is on (cleared by a reset)."""
+    accounts: Accounts = field(default_factory=Accounts)
+    """Numbers and applications (kept by a reset: they are the account's set-up)."""
 
     def __post_init__(self) -> None:
         self.reset_faults()

@@ -107,7 +107,7 @@ class JournalApplier:
     async def apply_due(self) -> int:
         """Apply one batch of due journal entries; returns how many were looked at."""
         async with UnitOfWork(self._sessions, self._bus) as uow:
-            entries = await journal.due_entries(uow.session, BATCH)
+            entries = await journal.claim_due(uow.session, BATCH)
             ids = [entry.id for entry in entries]
             try:
                 await self._apply_in_bulk(uow, entries)
@@ -143,13 +143,9 @@ class JournalApplier:
                 continue
             parsed.append((entry, events))
         errors = await service.apply_in_bulk(uow, [events for _, events in parsed])
-        applied = []
         for (entry, _), error in zip(parsed, errors, strict=True):
-            if error is None:
-                applied.append(entry.id)
-            else:
+            if error is not None:  # the others stay as claimed: applied
                 self._record(entry, _outcome_of(error))
-        await journal.mark_applied(uow.session, applied)
 
     async def _apply_each(self, ids: list[int]) -> None:
         """Each entry in a savepoint of one transaction: an entry that raises rolls back only

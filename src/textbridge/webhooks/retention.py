@@ -5,6 +5,9 @@ their window; every other state is kept until an admin acts on it.
 
 Deletes go in bounded batches (one short transaction each, so ingest never waits long behind
 them); a pass that deleted a full batch runs again at once, else the next one is an hour on.
+
+Each pass (the first at start-up) also makes the months ahead of `messages`' partitions on
+PostgreSQL (`db/partitions.py`): the one hourly loop every worker process already runs.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from textbridge.db import partitions
 from textbridge.db.base import utcnow
 from textbridge.polling import PollingLoop
 from textbridge.webhooks import journal
@@ -45,7 +50,19 @@ class JournalPurger:
         total = sum(deleted.values())
         if total:
             log.info("journal entries purged", **deleted)
+        await self._ensure_months_ahead()
         return total
+
+    async def _ensure_months_ahead(self) -> None:
+        """The months' partitions ahead; a failure (its lock timeout under a long
+        transaction) is tried again at the next pass and costs this pass nothing."""
+        try:
+            async with self._sessions() as session:
+                await partitions.ensure_months_ahead(session)
+        except DBAPIError as exc:
+            log.warning(
+                "message partitions not made, next pass tries again", error=str(exc).splitlines()[0]
+            )
 
     async def _purge_nonces(self) -> int:
         async with self._sessions() as session:

@@ -50,7 +50,7 @@ class _Claimed:
     id: uuid.UUID
     subscription_id: uuid.UUID
     url: str
-    secret: str
+    secrets: tuple[str, ...]
     body: bytes
     attempts: int
 
@@ -65,6 +65,15 @@ class Outcome:
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _secrets_in_use(
+    secret: str, previous: str | None, expires_at: datetime | None, *, now: datetime
+) -> tuple[str, ...]:
+    """The current secret, then the previous one while its rotation overlaps."""
+    if previous is not None and expires_at is not None and expires_at > now:
+        return (secret, previous)
+    return (secret,)
 
 
 def body_of(payload: dict[str, object]) -> bytes:
@@ -115,7 +124,13 @@ class WebhookDeliverer:
     async def _claim(self) -> list[_Claimed]:
         now = utcnow()
         query = (
-            select(WebhookDelivery, WebhookSubscription.url, WebhookSubscription.secret)
+            select(
+                WebhookDelivery,
+                WebhookSubscription.url,
+                WebhookSubscription.secret,
+                WebhookSubscription.previous_secret,
+                WebhookSubscription.previous_secret_expires_at,
+            )
             .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
             .where(
                 WebhookDelivery.status == "pending",
@@ -128,12 +143,15 @@ class WebhookDeliverer:
         )
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-            claimed = [self._claim_one(row[0], row[1], row[2], now) for row in rows]
+            claimed = [
+                self._claim_one(delivery, url, _secrets_in_use(secret, old, until, now=now), now)
+                for delivery, url, secret, old, until in rows
+            ]
             await session.commit()
         return [item for item in claimed if item is not None]
 
     def _claim_one(
-        self, delivery: WebhookDelivery, url: str, secret: str, now: datetime
+        self, delivery: WebhookDelivery, url: str, secrets: tuple[str, ...], now: datetime
     ) -> _Claimed | None:
         if delivery.attempts >= self._max_attempts:
             # Every attempt so far was interrupted (a crash, a restart) before it could record.
@@ -146,7 +164,7 @@ class WebhookDeliverer:
             delivery.id,
             delivery.subscription_id,
             url,
-            secret,
+            secrets,
             body_of(delivery.payload),
             delivery.attempts,
         )
@@ -162,7 +180,7 @@ class WebhookDeliverer:
     async def _post(self, item: _Claimed) -> Outcome:
         message_id = signing.webhook_id(item.id)
         timestamp = int(utcnow().timestamp())
-        headers = signing.headers(item.secret, message_id, timestamp, item.body)
+        headers = signing.headers(item.secrets, message_id, timestamp, item.body)
         try:
             # Streamed and never read: the answer's body is not ours to download.
             async with self._client.stream(

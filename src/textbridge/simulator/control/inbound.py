@@ -3,6 +3,7 @@
 - ``POST /control/plivo/inbound {"from", "to", "type"?: "sms"|"mms"|"whatsapp", "text"?,
   "media"?: [{"url"?, "mime_type", "data"?}], "button"?: {"payload", "text"}, "location"?:
   {"lat", "long", "name"?, "address"?}, "context_message_uuid"?}`` posts Plivo's webhook to
+  the ``message_url`` of the application the number ``to`` is linked to (``accounts``), else
   ``plivo_message_url``: a form for SMS and MMS, JSON for WhatsApp (see ``plivo.inbound``). SMS
   need ``text``; MMS take up to 10 media; WhatsApp takes text, one media (``text`` is its
   caption), a button reply or a location. A button reply's ``Context`` is
@@ -15,7 +16,8 @@
   "button"?: {"payload", "text"}, "reply"?: {"id", "title"}, "attachments"?: [media, ...] (MMS
   only: the first names the ``message_type``, all are listed in ``content[]``),
   "profile_name"?}`` posts Vonage's
-  JSON webhook to ``vonage_inbound_url`` (exactly one content field; SMS take ``text`` only;
+  JSON webhook to the ``inbound_url`` of the application ``to`` is linked to, else
+  ``vonage_inbound_url`` (exactly one content field; SMS take ``text`` only;
   ``image`` is short for a ``media`` of kind ``image``; audio and stickers take no caption, a
   sticker no name). Exists when Vonage is configured.
 
@@ -62,25 +64,28 @@ def build_inbound_router(
 
     @router.post("/plivo/inbound")
     async def inject_plivo(body: PlivoInboundIn, request: Request) -> JSONResponse:
-        if config.plivo_message_url is None:
+        # The application our number is linked to decides, as at Plivo (`accounts`).
+        message_url = state.accounts.plivo_inbound_url(body.to) or config.plivo_message_url
+        if message_url is None:
             raise PlivoApiError(400, "plivo_message_url is not configured: nowhere to post")
         message = _plivo_message(body, state)
         media = _media(body, message, state, _simulator_base(request), config.plivo_auth_id)
         message.media_urls = tuple(item.url for item in media)
-        hook = _plivo_hook(body, message, media, state, config.plivo_message_url, config)
+        hook = _plivo_hook(body, message, media, state, message_url, config)
         return await _post_inbound(hook, message, state, callbacks)
 
     if config.vonage_enabled:
 
         @router.post("/vonage/inbound")
         async def inject_vonage(body: VonageInboundIn) -> JSONResponse:
-            if config.vonage_inbound_url is None:
+            inbound_url = (
+                state.accounts.vonage_webhook(body.to, "inbound") or config.vonage_inbound_url
+            )
+            if inbound_url is None:
                 raise PlivoApiError(400, "vonage_inbound_url is not configured: nowhere to post")
             message = _vonage_message(body, state)
             payload = inbound_payload(message, body.content(), body.profile_name)
-            hook = VonageWebhook(
-                config.vonage_inbound_url, payload, VonageSigner.from_config(config)
-            )
+            hook = VonageWebhook(inbound_url, payload, VonageSigner.from_config(config))
             return await _post_inbound(hook, message, state, callbacks)
 
     return router

@@ -58,7 +58,7 @@ def build_plivo_router(
         arrived = time.time()
         authorize(request, auth_id, config)
         _raise_send_fault(state)
-        send = parse_send_request(await _read_params(request))
+        send = parse_send_request(await read_params(request))
         reference = _reference(send.callback_url)
         fault = state.draw_send_fault()
         taken = state.fault_takes(fault)
@@ -205,8 +205,8 @@ def _raise_send_fault(state: SimulatorState) -> None:
         raise PlivoApiError(status, SEND_FAULT_ERRORS.get(status, "simulated failure"))
 
 
-async def _read_params(request: Request) -> dict[str, object]:
-    """The send parameters from a JSON body (what the SDK sends) or a form body."""
+async def read_params(request: Request) -> dict[str, object]:
+    """A write's parameters from a JSON body (what the SDK sends) or a form body (curl)."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             data: object = await request.json()

@@ -3,7 +3,8 @@
 Requests are checked in Vonage's order: credentials (401), armed send faults (429 / 500), the
 body (422); all as RFC 7807 problems. A valid send answers 202 ``{"message_uuid"}`` with an
 ``X-Request-Id`` header, then the status webhooks follow (to the message's ``webhook_url``,
-else the configured ``vonage_status_url``, else nowhere).
+else the ``status_url`` of the application the sender is linked to, else the configured
+``vonage_status_url``, else nowhere).
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def build_vonage_router(
         fault = state.draw_send_fault()
         taken = state.fault_takes(fault)
         if taken:
-            message = _queue(send, state, config.vonage_status_url)
+            status_url = (
+                state.accounts.vonage_webhook(send.sender, "status") or config.vonage_status_url
+            )
+            message = _queue(send, state, status_url)
             plan = _plan(send, message, state)
             steps = vonage_steps(message, plan, state.faults.callback_delay_seconds, signer)
             callbacks.start_lifecycle(message, steps, state.faults)

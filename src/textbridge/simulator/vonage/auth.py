@@ -62,3 +62,20 @@ def _basic_valid(encoded: str, config: SimulatorConfig) -> bool:
     key_ok = hmac.compare_digest(key.encode(), config.vonage_api_key.encode())
     secret_ok = hmac.compare_digest(secret.encode(), config.vonage_api_secret.encode())
     return bool(separator) and key_ok and secret_ok
+
+
+def authorize_account(header: str | None, api_key: str | None, config: SimulatorConfig) -> None:
+    """The account APIs (balance, numbers, applications) take the account's key and secret
+    only: as Basic auth (what the SDK sends), or `api_key`/`api_secret` in the query (the
+    older REST style, given here already joined as `key:secret` in ``api_key``)."""
+    scheme, _, credentials = (header or "").partition(" ")
+    if not config.vonage_basic:
+        raise unauthorized()
+    if scheme.lower() == "basic":
+        encoded = credentials.strip()
+    elif api_key is not None:
+        encoded = base64.b64encode(api_key.encode()).decode()
+    else:
+        raise unauthorized()
+    if not _basic_valid(encoded, config):
+        raise unauthorized()

@@ -60,3 +60,7 @@ export const campaigns = {
     return request(`/api/v1/campaigns/${id}/recipients/csv`, { method: "POST", form });
   },
 };
+
+export const templates = {
+  list: () => request("/api/v1/templates"),
+};

@@ -1,8 +1,9 @@
-/* textbridge campaigns page: create a campaign from a CSV upload, preview it (first rows,
+/* textbridge campaigns page: create an SMS or WhatsApp (template) campaign from a CSV upload,
+   optionally for later, preview it (first rows,
    refused rows, opted out, cost, quiet hours), start it, follow it live
    (`campaign.progress` events), and read its final report. No build step: native modules. */
 
-import { campaigns } from "./api.js";
+import { campaigns, templates } from "./api.js";
 import {
   $,
   announce,
@@ -15,7 +16,7 @@ import {
 } from "./view.js";
 
 const FINISHED = new Set(["completed", "cancelled"]);
-const page = { selected: null, campaign: null, loading: 0 };
+const page = { selected: null, campaign: null, loading: 0, templates: null };
 
 function selectedFromHash() {
   const id = window.location.hash.slice(1);
@@ -91,9 +92,69 @@ function quietHours() {
   return `${$("quiet-from").value}-${$("quiet-to").value}`;
 }
 
+/* -------------------------------------------------- channel and template */
+
+function onWhatsApp() {
+  return $("campaign-channel").value === "whatsapp";
+}
+
+async function showChannel() {
+  const whatsapp = onWhatsApp();
+  $("campaign-text-row").hidden = whatsapp;
+  $("campaign-template-row").hidden = !whatsapp;
+  if (whatsapp && page.templates === null) await loadTemplates();
+}
+
+async function loadTemplates() {
+  const approved = (await templates.list()).filter((item) => item.status === "APPROVED");
+  page.templates = approved;
+  const select = $("campaign-template");
+  select.replaceChildren(
+    ...approved.map((item, index) => new Option(`${item.name} (${item.language})`, String(index))),
+  );
+  showTemplateHelp();
+}
+
+function chosenTemplate() {
+  const index = $("campaign-template").value;
+  return page.templates && index !== "" ? page.templates[Number(index)] : null;
+}
+
+function showTemplateHelp() {
+  const chosen = chosenTemplate();
+  const help = $("campaign-template-help");
+  if (!page.templates || page.templates.length === 0) {
+    help.textContent = "No approved template yet: sync them from the provider (Templates sync in the API) or add one.";
+  } else if (chosen.parameters.length === 0) {
+    help.textContent = "It takes no values.";
+  } else {
+    const names = chosen.parameters.map((name) => `“${name}”`).join(", ");
+    help.textContent = `Its values come from the columns of your file named ${names}.`;
+  }
+}
+
+function sendAt() {
+  const value = $("campaign-send-at").value;
+  return value ? new Date(value).toISOString() : null;
+}
+
+function campaignBody(name, text) {
+  const body = { name, channel: $("campaign-channel").value, quiet_hours: quietHours() };
+  if (onWhatsApp()) {
+    const chosen = chosenTemplate();
+    body.template = { name: chosen.name, language: chosen.language };
+  } else {
+    body.text = text;
+  }
+  const at = sendAt();
+  if (at) body.send_at = at;
+  return body;
+}
+
 function formProblem(name, text, file) {
   if (!name) return ["campaign-name", "Give the campaign a name."];
-  if (!text) return ["campaign-text", "Write the message."];
+  if (onWhatsApp() && !chosenTemplate()) return ["campaign-template", "Choose an approved template."];
+  if (!onWhatsApp() && !text) return ["campaign-text", "Write the message."];
   if (!file) return ["campaign-file", "Choose the CSV file of recipients."];
   if ($("quiet-on").checked && (!$("quiet-from").value || !$("quiet-to").value)) {
     return ["quiet-from", "Give both ends of the quiet hours, or untick them."];
@@ -117,10 +178,11 @@ async function createFromForm(event) {
   button.disabled = true;
   let draft = null;
   try {
-    draft = (await campaigns.create({ name, text, channel: "sms", quiet_hours: quietHours() })).campaign;
+    draft = (await campaigns.create(campaignBody(name, text))).campaign;
     await campaigns.uploadCsv(draft.id, file);
     $("campaign-form").reset();
     $("quiet-from").value = "";
+    await showChannel();
     window.location.hash = draft.id;
   } catch (error) {
     // A file that cannot be read leaves no draft behind.
@@ -194,6 +256,8 @@ function connect() {
 }
 
 $("campaign-form").addEventListener("submit", createFromForm);
+$("campaign-channel").addEventListener("change", () => showChannel().catch((error) => showFormError(error.message)));
+$("campaign-template").addEventListener("change", showTemplateHelp);
 $("campaign-start").addEventListener("click", () => act("start", "Campaign started"));
 $("campaign-discard").addEventListener("click", () => act("cancel", "Draft discarded"));
 $("campaign-pause").addEventListener("click", () => act("pause", "Campaign paused"));

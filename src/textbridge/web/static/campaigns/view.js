@@ -78,7 +78,10 @@ export function renderHead(campaign) {
   const state = $("campaign-state");
   state.textContent = stateLabel(campaign.state);
   state.className = `pill campaign-state state-${campaign.state}`;
-  $("campaign-text-shown").textContent = campaign.text || "";
+  const template = campaign.template;
+  const content = template ? `WhatsApp template ${template.name} (${template.language})` : campaign.text || "";
+  const when = campaign.send_at ? ` · leaves from ${fmtMoment.format(new Date(campaign.send_at))}` : "";
+  $("campaign-text-shown").textContent = content + when;
 }
 
 export function departureText(departures) {

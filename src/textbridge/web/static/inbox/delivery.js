@@ -113,7 +113,7 @@ function actionsOf(message) {
       actionButton("It never left", "review-not-sent", () => review(message, "close", { resolution: "not_sent" })),
     ];
   }
-  if (!retryBody(message)) return [];
+  if (!canRetry(message)) return [];
   return [actionButton("Retry", "message-retry", () => retry(message))];
 }
 
@@ -145,23 +145,17 @@ function showFixError(button, error) {
   note.textContent = `Could not do that: ${error.message}`;
 }
 
-/** The body that sends the same content again, or null (a template, interactive or location
- * message is sent again from the composer, where its form is). */
-export function retryBody(message) {
-  if (message.template || message.interactive || message.location) return null;
-  const body = { to: message.to, from: message.from, provider: message.provider, channel: message.channel };
-  if (message.text) body.text = message.text;
-  if (message.media && message.media.length) {
-    const urls = message.media.map((item) => ({ url: item.url }));
-    body.media = message.channel === "whatsapp" ? urls[0] : urls;
-  }
-  return body.text || body.media ? body : null;
+/** Whether a failed message still has content to send again (retention and erasure clear it). */
+export function canRetry(message) {
+  const hasMedia = (message.media || []).some((item) => item.url);
+  return Boolean(message.text || hasMedia || message.template || message.interactive || message.location);
 }
 
+/** The server copies the content, so a template, interactive or location message goes again
+ * exactly as it was (the same template values, the same coordinates). */
 async function retry(message) {
-  const sent = await request("/api/v1/messages", {
+  const sent = await request(`/api/v1/messages/${encodeURIComponent(message.id)}/retry`, {
     method: "POST",
-    json: retryBody(message),
     headers: { "Idempotency-Key": idempotencyKey() },
   });
   document.dispatchEvent(new CustomEvent("inbox:message", { detail: sent }));
