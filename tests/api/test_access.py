@@ -19,7 +19,7 @@ from fastapi.routing import RouteContext, iter_route_contexts
 from textbridge.api.deps import RequireScope
 from textbridge.models.api_key import SCOPES
 
-from ..support.textbridge import API_KEY, Textbridge
+from ..support.textbridge import API_KEY, CONTACT, Textbridge
 
 ADMIN = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -87,11 +87,16 @@ def test_every_api_route_names_exactly_one_scope(textbridge: Textbridge) -> None
     assert unscoped == {}, "give each route one of ReadDep, SendDep, AdminDep (api/deps.py)"
 
 
-def test_every_api_route_refuses_what_it_must(textbridge: Textbridge) -> None:
+def _revoked_key(textbridge: Textbridge) -> str:
     revoked = _key(textbridge, *SCOPES)
     listed = textbridge.api.get("/api/v1/keys").json()
     revoked_id = next(k["id"] for k in listed if revoked.startswith(k["prefix"]))
     assert textbridge.api.delete(f"/api/v1/keys/{revoked_id}").status_code == 204
+    return revoked
+
+
+def test_every_api_route_refuses_what_it_must(textbridge: Textbridge) -> None:
+    revoked = _revoked_key(textbridge)
     without = {scope: _key(textbridge, *(s for s in SCOPES if s != scope)) for scope in SCOPES}
     refusals: dict[str, Any] = {}
     with httpx.Client(base_url=textbridge.url, timeout=10) as client:
@@ -112,6 +117,72 @@ def test_every_api_route_refuses_what_it_must(textbridge: Textbridge) -> None:
                 if wrong or seen["granted"] in (401, 403):
                     refusals[f"{method} {route.path}"] = seen
     assert refusals == {}
+
+
+def test_the_send_routes_own_lane_refuses_the_same_keys(textbridge: Textbridge) -> None:
+    """`POST /api/v1/messages` with a bearer key and a JSON body that validates is answered by
+    the route's own lane (`api/messages.py`), not FastAPI's dependencies: the walk above sends
+    no body, so it is held to the same refusals here, with and without an Idempotency-Key, and
+    nothing is stored."""
+    keys = {
+        "wrong": ("tb_wrong_key_0123456789abcdefghijklmnop", 401),
+        "revoked": (_revoked_key(textbridge), 401),
+        "under-scoped": (_key(textbridge, "read", "admin"), 403),
+    }
+    body = {"to": CONTACT, "text": "hello"}
+    seen = {}
+    with httpx.Client(base_url=textbridge.url, timeout=10) as client:
+        seen["missing"] = client.post("/api/v1/messages", json=body).status_code
+        for name, (key, _) in keys.items():
+            for idempotency in ({}, {"Idempotency-Key": f"lane-{name}"}):
+                headers = {"Authorization": f"Bearer {key}", **idempotency}
+                answer = client.post("/api/v1/messages", json=body, headers=headers)
+                seen[f"{name} {sorted(idempotency)}"] = answer.status_code
+    expected = {"missing": 401}
+    for name, (_, status) in keys.items():
+        expected |= {f"{name} []": status, f"{name} ['Idempotency-Key']": status}
+    assert seen == expected
+    assert textbridge.database.scalar("SELECT count(*) FROM messages") == 0
+
+
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def test_every_cookie_write_needs_the_csrf_token(textbridge: Textbridge) -> None:
+    """Every unsafe `/api/v1` route, and every form the pages post to, refuses an admin's
+    session cookie without the session's CSRF token (the route table, so a route added later
+    is held to it too)."""
+    writes = [
+        (method, path)
+        for route in _api_routes(textbridge)
+        for method, path in _cases(route)
+        if method in UNSAFE
+    ]
+    assert len(writes) > 20
+    app = textbridge.server.app
+    assert app is not None
+    forms = [
+        (method, _concrete(route))
+        for route in iter_route_contexts(app.routes)  # type: ignore[attr-defined]
+        if not str(route.path).startswith(("/api/", "/webhooks/", "/simulator"))
+        for method in sorted(route.methods or ())
+        if method in UNSAFE
+    ]
+    assert {path for _, path in forms} >= {"/login", "/logout"}
+    with textbridge.sign_in("root", "admin") as admin:
+        admin.headers.pop("x-csrf-token")
+        passed = {}
+        for method, path in writes:
+            answer = admin.request(method, path, json={})
+            if answer.status_code != 403 or answer.json()["error"]["code"] != "csrf_failed":
+                passed[f"{method} {path}"] = (answer.status_code, answer.text[:100])
+        for method, path in forms:
+            form = {"username": "root", "password": "not the password"}
+            answer = admin.request(method, path, data=form)
+            if answer.status_code != 403:
+                passed[f"{method} {path}"] = (answer.status_code, answer.text[:100])
+        assert passed == {}
+        assert admin.get("/api/v1/conversations").status_code == 200  # still signed in
 
 
 def test_an_agent_reaches_no_admin_route_or_page(textbridge: Textbridge) -> None:

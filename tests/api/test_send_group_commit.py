@@ -18,8 +18,8 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from textbridge.db.driver import WRITES_IN_FLIGHT, DriverPool, GroupWriter
-from textbridge.messaging import repository
+from textbridge.db.driver import WRITES_IN_FLIGHT, Combined, DriverPool, GroupWriter, _Call
+from textbridge.messaging import outbound, repository
 from textbridge.realtime.listener import asyncpg_dsn
 
 from ..support.held_transaction import held_transaction
@@ -46,7 +46,7 @@ def _conversation_locked(url: str, recipient: str) -> Iterator[None]:
 def _writer(textbridge: Textbridge) -> GroupWriter:
     driver = textbridge.runtime.driver
     assert driver is not None
-    return driver.group_writer(repository.STORE_OUTBOUND_SQL)
+    return driver.group_writer(repository.STORE_OUTBOUND_SQL, outbound.STORE_BATCH)
 
 
 def _post(textbridge: Textbridge, body: dict[str, Any], key: str) -> httpx.Response:
@@ -93,6 +93,7 @@ def test_sends_waiting_together_are_stored_together_and_answered_after_the_commi
     assert [a.status_code for a in answers] == [202] * len(OTHERS), [a.text for a in answers]
     for answer, to in zip(answers, OTHERS, strict=True):
         assert textbridge.message(answer.json()["id"])["text"] == f"batched {to}"
+    assert _writer(textbridge).combined_batches == 1  # the batch was one statement
     stored = 1 + len(OTHERS) + WRITES_IN_FLIGHT + len(OTHERS)  # firsts, blockers, batch
     assert textbridge.database.scalar("SELECT count(*) FROM messages") == stored
     created = "SELECT count(*) FROM live_events WHERE type = 'message.created'"
@@ -187,3 +188,84 @@ async def _until(condition: Any) -> None:
     async with asyncio.timeout(30):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+def test_a_batch_in_one_statement_stores_sends_to_one_conversation_in_turn(
+    textbridge: Textbridge,
+) -> None:
+    """A batch is one statement (`repository.STORE_OUTBOUND_BATCH_SQL`) per round of distinct
+    conversations: two sends to one person go in two rounds of one transaction, each with its
+    events and the conversation showing the later; an MMS keeps its attachments."""
+    _first_messages(textbridge, CONTACT, *OTHERS[:2])
+    media = [{"url": "https://example.com/a.png"}, {"url": "https://example.com/b.jpg"}]
+    requests = [
+        ({"to": OTHERS[0], "text": "one"}, "one"),
+        ({"to": OTHERS[1], "channel": "mms", "text": "pictures", "media": media}, "mms"),
+        ({"to": OTHERS[0], "text": "two"}, "two"),
+    ]
+    answers = _in_one_batch(textbridge, requests, reaching_the_writer=len(requests))
+    assert [a.status_code for a in answers] == [202] * len(requests), [a.text for a in answers]
+    database = textbridge.database
+    for answer in answers:
+        data = database.scalar(
+            "SELECT count(*) FROM live_events WHERE type = 'message.created'"
+            " AND data ->> 'id' = :id",
+            id=answer.json()["id"],
+        )
+        assert data == 1
+    last = database.rows(
+        "SELECT c.last_message_preview, c.last_message_at = max(m.created_at)"
+        " FROM conversations c JOIN contacts k ON k.id = c.contact_id"
+        " JOIN messages m ON m.conversation_id = c.id"
+        " WHERE k.address = :to GROUP BY c.id",
+        to=OTHERS[0],
+    )
+    latest = max(answers[0], answers[2], key=lambda a: a.json()["created_at"]).json()["text"]
+    assert [tuple(row) for row in last] == [(latest, True)]
+    stored = "SELECT count(*) FROM attachments WHERE message_id = CAST(:id AS uuid)"
+    assert database.scalar(stored, id=answers[1].json()["id"]) == len(media)
+    updates = "SELECT count(*) FROM live_events WHERE type = 'conversation.updated'"
+    assert database.scalar(updates) == 3 + WRITES_IN_FLIGHT + len(requests)
+    assert _writer(textbridge).combined_batches == 1
+
+
+def test_a_send_queued_before_an_erasure_never_lands_in_the_erased_conversation(
+    textbridge: Textbridge,
+) -> None:
+    """A send read before an erasure and written after it, once the person has written START
+    (a new contact with the same number): the write checks the conversation's own contact,
+    not any contact with the address, so it is refused there and `send` decides again: the
+    message goes to the new contact's conversation, never into the erased one."""
+    _first_messages(textbridge, CONTACT, OTHERS[0])
+    writer, database = _writer(textbridge), textbridge.database
+    of_them = (
+        "SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id"
+        " WHERE k.address = :address"
+    )
+    erased_conversation = database.scalar(of_them, address=OTHERS[0])
+    with ThreadPoolExecutor(1 + WRITES_IN_FLIGHT) as pool:
+        with _conversation_locked(database.url, CONTACT):
+            for n in range(WRITES_IN_FLIGHT):
+                pool.submit(_post, textbridge, {"to": CONTACT, "text": "blocked"}, f"b{n}")
+            wait_until(lambda: writer.in_flight == WRITES_IN_FLIGHT, timeout=30)
+            stale = pool.submit(_post, textbridge, {"to": OTHERS[0], "text": "stale"}, "stale")
+            wait_until(lambda: writer.waiting == 1, timeout=30)
+            erased = textbridge.api.delete(f"/api/v1/contacts/{OTHERS[0]}")
+            assert erased.status_code == 200, erased.text
+            # An erasure opts the person out; they write START: a new contact, opted in.
+            textbridge.inbound("START", sender=OTHERS[0])
+            again = "SELECT count(*) FROM messages WHERE body = 'START'"
+            wait_until(lambda: database.scalar(again) == 1, timeout=30)
+        answer = stale.result()
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["conversation_id"] != str(erased_conversation)
+    assert answer.json()["conversation_id"] == str(database.scalar(of_them, address=OTHERS[0]))
+    in_erased = "SELECT count(*) FROM messages WHERE conversation_id = :id AND body = 'stale'"
+    assert database.scalar(in_erased, id=erased_conversation) == 0
+
+
+async def test_a_combined_batch_puts_each_key_in_a_later_round_than_its_previous_call() -> None:
+    combined = Combined("", lambda batch: [], lambda args: args[0])
+    loop = asyncio.get_running_loop()
+    batch = [_Call((key,), loop.create_future()) for key in "abaca"]
+    assert combined.rounds(batch) == [[0, 1, 3], [2], [4]]

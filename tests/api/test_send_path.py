@@ -3,6 +3,7 @@ PostgreSQL (one data-modifying CTE in autocommit), and idempotency under concurr
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -167,3 +168,39 @@ def test_an_opt_out_is_refused_on_every_lane(textbridge: Textbridge) -> None:
     textbridge.send(text="third")
     bodies = textbridge.database.rows("SELECT body FROM messages ORDER BY created_at")
     assert [row[0] for row in bodies] == ["first", "third"]
+
+
+def _live_event(textbridge: Textbridge, event_type: str, id_: str) -> dict[str, Any]:
+    """The data of the last live event of `event_type` about `id_`."""
+    data = textbridge.database.scalar(
+        "SELECT data::text FROM live_events WHERE type = :type AND data ->> 'id' = :id"
+        " ORDER BY id DESC LIMIT 1",
+        type=event_type,
+        id=id_,
+    )
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
+
+
+@pytest.mark.postgresql_only  # live events are stored on PostgreSQL
+@pytest.mark.parametrize("lane", ["driver", "session"])
+def test_a_sends_live_events_show_its_answer_and_its_conversation(
+    textbridge: Textbridge, lane: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver lane builds the answer and the events from column values, the session's
+    from ORM objects: both show the same."""
+    textbridge.send(text="first")
+    if lane == "session":
+        monkeypatch.setattr(textbridge.runtime, "driver", None)
+    media = [{"url": "https://example.com/a.png"}]
+    sends = [
+        ({"text": "second"}, "second"),
+        ({"text": None, "channel": "mms", "media": media}, "[image]"),
+    ]
+    for body, preview in sends:
+        sent = textbridge.send(**body)
+        assert _live_event(textbridge, "message.created", sent["id"]) == sent
+        listed = textbridge.api.get("/api/v1/conversations").json()
+        conversation = next(c for c in listed if c["id"] == sent["conversation_id"])
+        assert conversation["last_message_preview"] == preview
+        assert _live_event(textbridge, "conversation.updated", conversation["id"]) == conversation

@@ -37,6 +37,11 @@ def _report(textbridge: Textbridge, campaign_id: str) -> dict[str, Any]:
     return result
 
 
+def _faults(textbridge: Textbridge, **faults: float) -> None:
+    response = textbridge.simulator.put("/control/faults", json=faults)
+    assert response.status_code == 200, response.text
+
+
 def _people(count: int, pattern: str = US) -> list[dict[str, Any]]:
     return [{"to": pattern.format(200 + i), "variables": {"name": f"P{i}"}} for i in range(count)]
 
@@ -205,8 +210,12 @@ def _db_id(textbridge: Textbridge, campaign_id: str) -> str:
 def test_resume_sends_the_rest(textbridge: Textbridge) -> None:
     created = _create(textbridge, recipients=_people(20))
     campaign_id = created["campaign"]["id"]
+    # A slow provider, so that the campaign cannot finish before it is paused (on a quiet
+    # machine 20 sends took less than the pause request's round trip).
+    _faults(textbridge, send_delay_seconds=3)
     _post(textbridge, campaign_id, "start")
     _post(textbridge, campaign_id, "pause")
+    _faults(textbridge, send_delay_seconds=0)
     assert _post(textbridge, campaign_id, "resume")["state"] == "running"
     wait_until(
         lambda: (

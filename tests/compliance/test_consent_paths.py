@@ -19,7 +19,7 @@ from textbridge.models import AuditEntry, ConsentRecord
 from ..support.database import Database
 from ..support.live import wait_until
 from ..support.processes import TEXTBRIDGE, environment
-from ..support.textbridge import CONTACT, Textbridge
+from ..support.textbridge import CONTACT, Textbridge, running_textbridge
 from ..support.webhooks import plivo_sms, post_plivo
 from .test_keywords_e2e import (
     SENDER,
@@ -81,6 +81,38 @@ def test_plivo_message_intent_is_honoured(textbridge: Textbridge) -> None:
     (entry,) = consent_of(textbridge)["history"]
     assert entry["evidence"]["matched_by"] == "plivo_intent"
     assert entry["evidence"]["keyword"] == "optout"
+
+
+def test_vonage_sms_keyword_opts_out_with_the_first_word_setting(
+    database: Database, tmp_path: Path
+) -> None:
+    """`TEXTBRIDGE_CONSENT_FIRST_WORD_OPT_OUT`: Vonage's `sms.keyword` (the first word, upper
+    case, which the simulator adds to a signed inbound SMS as Vonage does) opts out of that
+    sender though the whole text is not a keyword."""
+    with running_textbridge(database, tmp_path, consent_first_word_opt_out=True) as textbridge:
+        inbound(textbridge, "vonage", "sms", "stop texting me please")
+        reply_of(textbridge, "vonage", "sms", "stop")
+        (entry,) = consent_of(textbridge)["history"]
+        assert (entry["action"], entry["scope"], entry["source"]) == (
+            "opt_out",
+            VONAGE_SMS,
+            "keyword",
+        )
+        assert (entry["evidence"]["matched_by"], entry["evidence"]["keyword"]) == (
+            "first_word",
+            "STOP",
+        )
+        refused = send(textbridge, "vonage", "sms")
+        assert refused.status_code == 409, refused.text
+
+
+def test_a_first_word_alone_is_no_opt_out_by_default(textbridge: Textbridge) -> None:
+    """Without the setting, Vonage's `sms.keyword` is not an intent: "Stop by at 5?" stays a
+    message (the simulator sends `sms.keyword` STOP with it)."""
+    inbound(textbridge, "vonage", "sms", "Stop by at 5?")
+    assert stored(textbridge, "vonage", "sms", "Stop by at 5?") == ["Stop by at 5?"]
+    assert consent_of(textbridge)["history"] == []
+    assert send(textbridge, "vonage", "sms").status_code == 202
 
 
 def test_a_provider_block_code_records_an_opt_out(textbridge: Textbridge) -> None:
@@ -264,3 +296,7 @@ def test_the_inbox_cannot_send_to_an_opted_out_address(textbridge: Textbridge) -
         refused = inbox.post("/api/v1/messages", json=body)
         assert refused.status_code == 409, refused.text
         assert refused.json()["error"]["code"] == "recipient_opted_out"
+    # A person changed it: in the audit log, with who and from where (never the number).
+    audit = textbridge.database.run(select(AuditEntry.actor, AuditEntry.action, AuditEntry.origin))
+    changed = [tuple(row) for row in audit if row.action == "consent.changed"]
+    assert changed == [("user:agent", "consent.changed", "127.0.0.1")]

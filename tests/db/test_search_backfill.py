@@ -55,8 +55,8 @@ def _found(url: str, q: str) -> list[uuid.UUID]:
         engine = create_async_engine(url)
         try:
             async with AsyncSession(engine) as db:
-                page = await search.list_conversations(db, search.ListQuery(q=q))
-                return [conversation.id for conversation in page]
+                page = await search.list_page(db, None, search.ListQuery(q=q))
+                return [uuid.UUID(str(row["id"])) for row in page]
         finally:
             await engine.dispose()
 

@@ -190,6 +190,23 @@ def columns(database: Database) -> dict[str, list[str]]:
     return found
 
 
+def catalog_tables(database: Database) -> set[str]:
+    """Every table the database holds data in, in any schema but the system's own: on
+    PostgreSQL ordinary tables, partitioned tables and each partition (`messages_y2026m12`,
+    `messages_default`), materialized views and foreign tables. What `columns` scans must
+    cover all of them (a table in another schema would escape a scan of `public`)."""
+    if database.backend == "sqlite":
+        rows = database.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows if not row[0].startswith("sqlite_")}
+    rows = database.rows(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p', 'm', 'f')"
+        " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname NOT LIKE 'pg\\_toast%'"
+    )
+    return {name if schema == "public" else f"{schema}.{name}" for schema, name in rows}
+
+
 def found_in_database(database: Database, who: Someone) -> list[str]:
     """Every table.column holding any needle of this person (case-insensitive): one query
     per table, a count per column and needle."""

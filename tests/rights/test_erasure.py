@@ -5,6 +5,7 @@ the other person's data is as it was; their opt-out still stands, as a keyed-has
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -19,12 +20,15 @@ from textbridge.models import ApiKey, ConsentRecord, Message
 
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge
+from ..webhooks_out.receiver import receiver
 from .people import (
     BORIS,
     PLIVO_SMS,
     ZELDA,
     Someone,
     address_hash,
+    catalog_tables,
+    columns,
     fill,
     found_in_database,
     found_in_files,
@@ -52,22 +56,62 @@ def _stored_files(textbridge: Textbridge, who: Someone) -> list[Path]:
     return [Path(row[0]) for row in rows]
 
 
+# Tables added after the erasure was written: the scan must reach them without naming them.
+NEWER_TABLES = {"message_counts", "delivery_time_counts", "live_events", "webhook_deliveries"}
+
+
 def test_erasure_leaves_nothing_of_the_person_and_keeps_their_opt_out(
     textbridge: Textbridge, tmp_path: Path
 ) -> None:
-    for who in (ZELDA, BORIS):
-        fill(textbridge, who)
-    run_campaigns(textbridge, ZELDA, BORIS)
+    with receiver() as hooks:
+        # Outbound webhooks: each delivery keeps its event's data (texts, numbers, the name).
+        subscription = textbridge.api.post(
+            "/api/v1/webhook-subscriptions",
+            json={"url": hooks.url, "event_types": ["message.created", "message.status"]},
+        )
+        assert subscription.status_code == 201, subscription.text
+        for who in (ZELDA, BORIS):
+            fill(textbridge, who)
+        run_campaigns(textbridge, ZELDA, BORIS)
+        # An application's Idempotency-Key that names her (kept in `message_keys` on PostgreSQL).
+        keyed = textbridge.api.post(
+            "/api/v1/messages",
+            json={"to": ZELDA.address, "text": f"{ZELDA.tag} keyed", "from": PLIVO_SMS},
+            headers={"Idempotency-Key": f"reminder-{ZELDA.address}"},
+        )
+        assert keyed.status_code == 202, keyed.text
+        textbridge.wait_for_status(keyed.json()["id"], "delivered", timeout=20)
+        wait_until(lambda: _deliveries_settled(textbridge), timeout=30)
     record_opt_out(textbridge.database, ZELDA)
     zelda_files = _stored_files(textbridge, ZELDA)
     assert len(zelda_files) == 2
     assert all(path.is_file() for path in zelda_files)
+    # The scan reads the database's own catalog: every table, partition and newer table.
+    scanned = set(columns(textbridge.database))
+    assert catalog_tables(textbridge.database) <= scanned
+    assert scanned >= NEWER_TABLES
+    if textbridge.database.backend == "postgresql":
+        assert "message_keys" in scanned
+        assert "messages_default" in scanned
+        assert any(re.fullmatch(r"messages_y\d{4}m\d{2}", table) for table in scanned)
     # The scan can fail: before erasure it finds her everywhere, the journal included.
     before = "\n".join(found_in_database(textbridge.database, ZELDA))
-    for where in ("contacts.name", "messages.body", "webhook_journal.body", "attachments.caption"):
-        assert where in before
-    assert "consent_records.evidence" in before
-    assert "campaign_recipients.body" in before
+    for where in (
+        "contacts.name",
+        "messages.body",
+        "webhook_journal.body",
+        "attachments.caption",
+        "consent_records.evidence",
+        "campaign_recipients.body",
+        "webhook_deliveries.payload",
+    ):
+        assert where in before, where
+    if textbridge.database.backend == "postgresql":  # the rows are in the month's partition
+        assert (
+            "live_events.data" in before
+        )  # the live-event table is PostgreSQL's (SQLite's bus is in memory)
+        assert re.search(r"^messages_y\d{4}m\d{2}\.body ", before, re.MULTILINE), before
+        assert "message_keys.key" in before
     assert found_in_files(tmp_path / "media", ZELDA)
     boris_before = _export(textbridge, BORIS)
 
@@ -75,7 +119,8 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_their_opt_out(
 
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["messages"] >= 8
+    assert report["messages"] >= 9
+    assert report["webhook_deliveries"] > 0
     assert report["files_deleted"] == 2
     assert report["files_failed"] == 0
     assert report["opt_out_recorded"] is False  # she had opted out already
@@ -89,8 +134,17 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_their_opt_out(
     assert _export(textbridge, BORIS) == boris_before
     assert found_in_files(tmp_path / "media", BORIS)
     assert all(path.is_file() for path in _stored_files(textbridge, BORIS))
+    assert "webhook_deliveries.payload" in "\n".join(found_in_database(textbridge.database, BORIS))
     _her_opt_out_stands(textbridge)
     _counts_are_kept(textbridge, report["address_hash"])
+
+
+def _deliveries_settled(textbridge: Textbridge) -> bool:
+    """Every outbound webhook delivered (none left pending to race the erasure)."""
+    counts = dict(
+        textbridge.database.rows("SELECT status, count(*) FROM webhook_deliveries GROUP BY 1")
+    )
+    return bool(counts.get("delivered")) and not counts.get("pending")
 
 
 def _her_opt_out_stands(textbridge: Textbridge) -> None:
@@ -115,7 +169,7 @@ def _counts_are_kept(textbridge: Textbridge, hashed: str) -> None:
     )
     directions = sorted(row[0] for row in kept)
     assert directions.count("inbound") == 4
-    assert directions.count("outbound") == 4
+    assert directions.count("outbound") == 5  # three API sends, the keyed one, the campaign's
     assert {row[1] for row in kept} <= {"received", "delivered", "read"}
 
 

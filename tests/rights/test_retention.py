@@ -4,14 +4,22 @@ and messages that have not left yet are kept."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
 from textbridge.compliance.retention import ContentPurger
 from textbridge.db.engine import create_engine, create_session_factory
-from textbridge.models import Attachment, Message, MessageEvent, WebhookJournalEntry
+from textbridge.models import (
+    Attachment,
+    Message,
+    MessageEvent,
+    WebhookDelivery,
+    WebhookJournalEntry,
+    WebhookSubscription,
+)
 
 from ..support.database import Database, run_sync
 from ..support.textbridge import Textbridge, running_textbridge
@@ -93,3 +101,52 @@ def test_the_content_purger_runs_in_the_background(database: Database, tmp_path:
     with running_textbridge(database, tmp_path, message_retention_days=30) as running:
         names = {task.get_name() for task in running.runtime.tasks}
     assert "content-purge" in names
+
+
+def test_old_outbound_webhook_deliveries_are_deleted_unless_still_to_be_made(
+    database: Database, tmp_path: Path
+) -> None:
+    """Each delivery holds its event's data (her number and text): one older than the
+    retention goes once it is delivered or dead, or its subscription is disabled; one still to
+    be made to an enabled subscription stays, as does every recent one."""
+    url = database.fresh_url(tmp_path)
+    enabled, disabled = uuid.uuid4(), uuid.uuid4()
+    for subscription, on in ((enabled, True), (disabled, False)):
+        database.run(
+            insert(WebhookSubscription).values(
+                id=subscription,
+                url="https://hooks.example.com/in",
+                event_types="message.created",
+                secret="whsec_" + "A" * 44,
+                enabled=on,
+            )
+        )
+    payload = {"type": "message.created", "data": {"from": ZELDA.address, "text": ZELDA.tag}}
+    cases = {
+        "old delivered": (enabled, "delivered", OLD),
+        "old dead": (enabled, "dead", OLD),
+        "old pending": (enabled, "pending", OLD),
+        "old pending, disabled": (disabled, "pending", OLD),
+        "recent delivered": (enabled, "delivered", datetime.now(UTC)),
+        "recent dead": (enabled, "dead", datetime.now(UTC)),
+    }
+    later = datetime.now(UTC) + timedelta(days=1)  # not due: no deliverer runs here anyway
+    for name, (subscription, status, made) in cases.items():
+        database.run(
+            insert(WebhookDelivery).values(
+                subscription_id=subscription,
+                event_type="message.created",
+                payload={**payload, "case": name},
+                status=status,
+                created_at=made,
+                next_attempt_at=later if status == "pending" else None,
+            )
+        )
+
+    passes = run_sync(_purge(url, 30))
+
+    assert passes[0] == 3
+    assert passes[-1] == 0
+    left = database.run(select(WebhookDelivery.payload))
+    kept = sorted(row[0]["case"] for row in left)
+    assert kept == ["old pending", "recent dead", "recent delivered"]

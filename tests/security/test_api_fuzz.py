@@ -30,6 +30,7 @@ from ..support.textbridge import API_KEY
 from .support import RowCounter, counted_textbridge
 
 EXAMPLES = 4  # per operation and generation mode
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 ADMIN = "admin key"
 # Each case is sent with the admin key, then without a valid one (no key and an unknown key
 # in turn: the two take the same path, the 401 of `require_api_key`).
@@ -47,6 +48,8 @@ class Tally:
     requests: int = 0
     refused: int = 0
     without_negative: int = 0
+    by_auth: dict[str, int] = field(default_factory=dict)  # requests sent with each credential
+    by_status: dict[int, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
 
@@ -103,6 +106,9 @@ class Fuzzer:
         except requests.RequestException as exc:
             return f"no answer: {exc!r} for {case.as_curl_command()}"
         self.tally.requests += 1
+        self.tally.by_auth[auth] = self.tally.by_auth.get(auth, 0) + 1
+        status = response.status_code
+        self.tally.by_status[status] = self.tally.by_status.get(status, 0) + 1
         before, self.counts = self.counts, self.counter.counts()
         return self._judge(case, auth, response, before, self.counts)
 
@@ -152,7 +158,14 @@ def test_every_operation_with_and_without_keys(database: Database, tmp_path: Pat
     print(
         f"schemathesis on {database.backend}: {len(tally.operations)} operations, "
         f"{tally.cases} cases, {tally.requests} requests ({tally.refused} refused), "
+        f"by credential {dict(sorted(tally.by_auth.items()))}, "
+        f"answers {dict(sorted(tally.by_status.items()))}, "
+        f"{tally.without_negative} operations with nothing to make invalid, "
         f"{len(tally.failures)} failures"
     )
     assert len(tally.operations) >= 35  # the document was read whole
+    in_document = sum(
+        method in HTTP_METHODS for item in document["paths"].values() for method in item
+    )
+    assert len(tally.operations) == in_document, "every operation of the document was fuzzed"
     assert not tally.failures, "\n".join(tally.failures)

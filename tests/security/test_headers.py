@@ -10,11 +10,17 @@ import re
 
 import httpx
 import pytest
+from fastapi.routing import iter_route_contexts
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from textbridge.secure_responses import CONTENT_SECURITY_POLICY, HSTS, SecureResponses
+from textbridge.secure_responses import (
+    CONTENT_SECURITY_POLICY,
+    DOCS_PATHS,
+    HSTS,
+    SecureResponses,
+)
 
 from ..support.textbridge import CONTACT, Textbridge
 
@@ -68,6 +74,38 @@ def test_every_kind_of_response_carries_the_headers(textbridge: Textbridge) -> N
     assert "javascript" in answers["script module"].headers["content-type"]
     assert answers["API 413"].status_code == 413
     assert answers["headers 431"].status_code == 431
+
+
+PAGE_PREFIXES_LEFT_OUT = ("/api/", "/webhooks/", "/simulator", "/static", "/media/", "/login/once")
+
+
+def test_every_page_a_signed_in_user_sees_carries_the_headers(textbridge: Textbridge) -> None:
+    """Every page of the route table (a GET outside the API, webhooks, simulator and files,
+    with no path parameter), as a signed-in admin and as an agent (who is refused some)."""
+    app = textbridge.server.app
+    assert app is not None
+    pages = sorted(
+        {
+            str(route.path)
+            for route in iter_route_contexts(app.routes)  # type: ignore[attr-defined]
+            if "GET" in (route.methods or ())
+            and "{" not in str(route.path)
+            and not str(route.path).startswith(PAGE_PREFIXES_LEFT_OUT)
+        }
+    )
+    assert {"/", "/campaigns", "/dashboard", "/audit", "/sessions", "/login"} <= set(pages)
+    for role in ("admin", "agent"):
+        with textbridge.sign_in(role, role) as browser:
+            for page in pages:
+                response = browser.get(page)
+                assert response.status_code < 500, (role, page, response.text[:200])
+                if page in DOCS_PATHS:  # their own policy (the CDN's scripts): the test below
+                    policy = response.headers["content-security-policy"]
+                    assert "frame-ancestors 'none'" in policy, page
+                    assert response.headers["x-frame-options"] == "DENY", page
+                    assert response.headers["referrer-policy"] == "same-origin", page
+                else:
+                    assert_secure(response)
 
 
 def test_the_docs_page_allows_its_own_inline_script_only(textbridge: Textbridge) -> None:

@@ -258,6 +258,8 @@ def signable(delivery: Delivery, url: str) -> bool:
 class Tally:
     sent: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+    by_webhook: dict[str, int] = field(default_factory=dict)  # "plivo inbound": examples
+    by_signature: dict[str, int] = field(default_factory=dict)
     not_applicable: list[str] = field(default_factory=list)  # markers refused or unsigned
     failures: list[str] = field(default_factory=list)
 
@@ -275,6 +277,10 @@ class WebhookFuzzer:
         headers = headers_for(self.textbridge, delivery, url)
         response = self.http.post(url, content=delivery.body, headers=headers)
         self.tally.sent += 1
+        webhook = f"{delivery.provider} {delivery.kind}"
+        self.tally.by_webhook[webhook] = self.tally.by_webhook.get(webhook, 0) + 1
+        signature = self.tally.by_signature
+        signature[delivery.signature] = signature.get(delivery.signature, 0) + 1
         status = response.status_code
         self.tally.by_status[status] = self.tally.by_status.get(status, 0) + 1
         rows = self._new_rows()
@@ -369,6 +375,8 @@ def test_hostile_webhooks_never_5xx_and_store_only_what_the_design_allows(
     tally = fuzzer.tally
     print(
         f"hypothesis webhooks on {database.backend}: {tally.sent} requests, "
+        f"per webhook {dict(sorted(tally.by_webhook.items()))}, "
+        f"signatures {dict(sorted(tally.by_signature.items()))}, "
         f"answers {dict(sorted(tally.by_status.items()))}, {len(tally.failures)} failures"
     )
     assert not tally.failures, "\n".join(tally.failures)

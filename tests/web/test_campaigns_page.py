@@ -5,6 +5,8 @@ live to its final report. Writes docs/screenshots/campaign.png."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -85,3 +87,75 @@ def test_a_csv_campaign_from_preview_to_report(
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert_fits_a_phone(page)  # the report included
+
+
+def test_a_whatsapp_campaign_fills_its_template_from_the_file(
+    textbridge: Textbridge, page: Page, tmp_path: Path
+) -> None:
+    assert textbridge.api.post("/api/v1/templates/sync").status_code == 200
+    recipients = tmp_path / "reminders.csv"
+    recipients.write_text(
+        "phone,customer_name,time\n+14155550211,Ann,3 pm\n+14155550212,Bob,4 pm\n"
+    )
+    sign_in(page, textbridge)
+    page.goto(textbridge.url + "/campaigns")
+    expect(page.get_by_test_id("campaign-text")).to_be_visible()
+
+    page.get_by_test_id("campaign-channel").select_option("whatsapp")
+    expect(page.get_by_test_id("campaign-text")).to_be_hidden()
+    page.get_by_test_id("campaign-template").select_option(label="appointment_reminder (en_US)")
+    expect(page.get_by_test_id("campaign-template-help")).to_have_text(
+        "Its values come from the columns of your file named “customer_name”, “time”."
+    )
+    page.get_by_test_id("campaign-name").fill("Reminders")
+    page.get_by_test_id("campaign-file").set_input_files(str(recipients))
+    page.get_by_test_id("quiet-on").uncheck()
+    page.get_by_test_id("campaign-preview-button").click()
+
+    expect(page.get_by_test_id("campaign-preview")).to_be_visible()
+    expect(page.get_by_test_id("preview-recipients")).to_have_text("2")
+    expect(page.locator("#campaign-text-shown")).to_have_text(
+        "WhatsApp template appointment_reminder (en_US)"
+    )
+    page.get_by_test_id("campaign-start").click()
+    expect(page.get_by_test_id("campaign-state")).to_have_text("Completed")
+    expect(page.get_by_test_id("report-delivered")).to_have_text("2")
+    sent = textbridge.simulator.get("/control/messages", params={"direction": "outbound"}).json()
+    assert len(sent) == 2
+    rows = textbridge.database.rows("SELECT payload FROM messages")
+    payloads = [json.loads(p) if isinstance(p, str) else p for (p,) in rows]
+    assert {"appointment_reminder", "Ann", "3 pm", "Bob", "4 pm"} <= set(_strings_in(payloads))
+
+
+def test_a_campaign_for_later_says_when_it_leaves(
+    textbridge: Textbridge, page: Page, tmp_path: Path
+) -> None:
+    recipients = tmp_path / "later.csv"
+    recipients.write_text("phone\n+14155550221\n")
+    sign_in(page, textbridge)
+    page.goto(textbridge.url + "/campaigns")
+    page.get_by_test_id("campaign-name").fill("Tomorrow")
+    page.get_by_test_id("campaign-text").fill("See you tomorrow")
+    page.get_by_test_id("campaign-file").set_input_files(str(recipients))
+    leaves = (datetime.now() + timedelta(days=30)).replace(
+        hour=9, minute=30, second=0, microsecond=0
+    )  # the page's zone
+    page.get_by_test_id("campaign-send-at").fill(leaves.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_test_id("quiet-on").uncheck()  # only the send time holds it
+    page.get_by_test_id("campaign-preview-button").click()
+    expect(page.get_by_test_id("campaign-preview")).to_be_visible()
+    expect(page.locator("#campaign-text-shown")).to_contain_text("See you tomorrow · leaves from")
+    expect(page.get_by_test_id("preview-departure")).to_contain_text("wait for their send time")
+    campaign_id = page.url.rsplit("#", 1)[1]
+    stored = textbridge.api.get(f"/api/v1/campaigns/{campaign_id}").json()["campaign"]
+    assert datetime.fromisoformat(stored["send_at"]) == leaves.astimezone(UTC)
+
+
+def _strings_in(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings_in(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings_in(item)]
+    return []

@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine
@@ -149,3 +150,43 @@ async def test_nonces_older_than_the_window_are_purged(database: Database, tmp_p
         await engine.dispose()
     nonces = database.rows("SELECT nonce FROM webhook_nonces ORDER BY nonce")
     assert [nonce for (nonce,) in nonces] == ["n-new", "n-old"]
+
+
+@pytest.mark.postgresql_only  # the one-statement write and its snapshot are PostgreSQL's
+async def test_a_nonce_committed_while_the_write_waited_is_judged_by_its_digest(
+    database: Database, tmp_path: Path
+) -> None:
+    """Another process's request holds the nonce, uncommitted, when this write starts: the
+    write waits for it, and once it commits, the stored digest (which the write's snapshot
+    does not show) decides: the same request is a redelivery, another one a replay."""
+    engine = create_engine(database.fresh_url(tmp_path))
+    writer = JournalWriter(engine)
+    try:
+        async with engine.connect() as holder:
+            await holder.begin()
+            await holder.execute(insert(WebhookNonce), [_nonce("n1", "d1"), _nonce("n2", "d2")])
+            same = asyncio.create_task(writer.record(_row("a"), _nonce("n1", "d1")))
+            other = asyncio.create_task(writer.record(_row("b"), _nonce("n2", "forged")))
+            await _until_waiting_on_a_lock(engine)
+            assert not same.done()
+            assert not other.done()
+            await holder.commit()
+        assert await same is False
+        with pytest.raises(NonceReplayed):
+            await other
+    finally:
+        await engine.dispose()
+    assert database.scalar("SELECT count(*) FROM webhook_journal") == 0
+
+
+async def _until_waiting_on_a_lock(engine: AsyncEngine) -> None:
+    """(Polled from a connection of its own: a transaction keeps its first view of
+    `pg_stat_activity`.)"""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()"
+    )
+    async with asyncio.timeout(10), engine.connect() as watcher:
+        while not (await watcher.execute(waiting)).scalar_one():
+            await watcher.rollback()
+            await asyncio.sleep(0.01)

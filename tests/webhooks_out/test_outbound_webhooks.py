@@ -9,6 +9,7 @@ import json
 import re
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -237,6 +238,58 @@ def test_the_secret_is_shown_once_and_never_logged(
 
         wait_until(logged_the_retry)
         assert secret not in "".join(seen) + caplog.text
+
+
+def test_a_rotated_secret_overlaps_then_the_old_one_stops(
+    database: Database, tmp_path: Path
+) -> None:
+    """After a rotation each delivery carries two signatures, one per secret, so a receiver
+    verifying with either accepts it; a rotation with no overlap signs with the new one alone."""
+    verify = readme_verify()
+    with receiver() as hooks, serving(database, tmp_path) as textbridge:
+        first = subscribe(textbridge, hooks.url, ["message.created"])
+        path = f"/api/v1/webhook-subscriptions/{first['id']}"
+        rotated = textbridge.api.post(f"{path}/rotate-secret", json={"overlap_seconds": 3600})
+        assert rotated.status_code == 200, rotated.text
+        second = rotated.json()
+        assert second["secret"] != first["secret"]
+        assert second["rotation_overlap_until"] is not None
+        listed = textbridge.api.get(path)
+        assert listed.json()["rotation_overlap_until"] == second["rotation_overlap_until"]
+        assert second["secret"] not in listed.text
+        assert first["secret"] not in listed.text
+
+        textbridge.send(text="during the overlap")
+        [overlapping] = wait_until(lambda: list(hooks.received), timeout=15)
+        assert len(overlapping.headers["webhook-signature"].split()) == 2
+        for secret in (first["secret"], second["secret"]):
+            assert verify(secret, overlapping.headers, overlapping.body)
+
+        ended = textbridge.api.post(f"{path}/rotate-secret", json={"overlap_seconds": 0})
+        assert ended.status_code == 200, ended.text
+        third = ended.json()
+        assert third["rotation_overlap_until"] is None
+        textbridge.send(text="after the overlap")
+        wait_until(lambda: len(hooks.received) >= 2, timeout=15)
+        after = hooks.received[1]
+        assert len(after.headers["webhook-signature"].split()) == 1
+        assert verify(third["secret"], after.headers, after.body)
+        for old in (first["secret"], second["secret"]):
+            assert not verify(old, after.headers, after.body)
+
+        actions = [entry["action"] for entry in textbridge.api.get("/api/v1/audit").json()]
+        assert actions.count("webhook_subscription.rotate_secret") == 2
+
+
+@pytest.mark.parametrize("body", [{"overlap_seconds": -1}, {"overlap_seconds": 700000}, {"x": 1}])
+def test_a_rotation_refuses_a_bad_overlap(textbridge: Textbridge, body: dict[str, Any]) -> None:
+    created = subscribe(textbridge, "http://127.0.0.1:9/hooks", ["message.created"])
+    path = f"/api/v1/webhook-subscriptions/{created['id']}/rotate-secret"
+    answer = textbridge.api.post(path, json=body)
+    assert answer.status_code == 422, answer.text
+    assert created["secret"] not in answer.text
+    missing = textbridge.api.post(f"/api/v1/webhook-subscriptions/{uuid.uuid4()}/rotate-secret")
+    assert missing.status_code == 404
 
 
 @pytest.mark.parametrize(

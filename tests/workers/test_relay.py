@@ -1,11 +1,13 @@
 """The relay publishes committed live events in id order, waiting for an id whose transaction
-is still committing and skipping it only once that transaction must have rolled back."""
+is still committing and skipping it once that transaction has rolled back (no timer: it ended
+without committing). The events come in their NOTIFY; only a notification too long for them
+sends the relay to the table."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,9 +16,11 @@ from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
 from textbridge.realtime import relay
 from textbridge.realtime.bus import Event, EventBus, Subscription
+from textbridge.realtime.listener import EVENTS, PgListener, asyncpg_dsn
 from textbridge.realtime.relay import EventRelay, LiveEventPurger
 
 from ..support.database import Database, own_postgres_database
+from ..support.live import scaled
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +37,11 @@ async def sessions(postgres: Database) -> AsyncIterator[async_sessionmaker[Async
 
 
 def _taken(subscription: Subscription) -> list[Event]:
-    events = []
+    events: list[Event] = []
     while not subscription.queue.empty():
-        event = subscription.queue.get_nowait()
-        assert event is not None
-        events.append(event)
+        batch = subscription.queue.get_nowait()
+        assert batch is not None
+        events.extend(batch.events)
     return events
 
 
@@ -66,7 +70,7 @@ async def test_events_of_units_of_work_are_relayed_with_the_table_ids(
 
 
 async def test_a_later_id_committed_first_waits_for_the_earlier_one(
-    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     bus = EventBus(durable=True)
     event_relay = EventRelay(sessions, bus, lambda: True)
@@ -81,17 +85,24 @@ async def test_a_later_id_committed_first_waits_for_the_earlier_one(
         await event_relay.relay_once()
         assert [e.type for e in _taken(subscription)] == ["test.slow", "test.fast"]
 
-        monkeypatch.setattr(relay, "GAP_GRACE_SECONDS", 0.2)
-        await relay.append(slow, [("test.never", {})])
+
+async def test_an_id_whose_transaction_rolled_back_is_skipped_once_it_has_ended(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    bus = EventBus(durable=True)
+    event_relay = EventRelay(sessions, bus, lambda: True)
+    await event_relay.relay_once()
+    async with bus.subscribe() as subscription, sessions() as slow, sessions() as fast:
+        await relay.append(slow, [("test.never", {})])  # takes the lower id
         await relay.append(fast, [("test.after", {})])
         await fast.commit()
-        await slow.rollback()
-        waited_from = time.monotonic()
-        while not (events := _taken(subscription)):
+        for _ in range(3):  # however often it reads, as long as `slow` may still commit
             await event_relay.relay_once()
-            await asyncio.sleep(0.02)
-        assert time.monotonic() - waited_from >= 0.2, "skipped only after the grace period"
-        assert [e.type for e in events] == ["test.after"]
+        assert _taken(subscription) == [], "the later id waits while the earlier may come"
+        await slow.rollback()
+        await event_relay.relay_once()  # finds the writer gone
+        await event_relay.relay_once()  # reads again after it ended: the id never came
+        assert [e.type for e in _taken(subscription)] == ["test.after"]
 
 
 async def test_old_events_are_purged(
@@ -151,3 +162,121 @@ async def test_interleaved_ids_of_one_transaction_are_offered_only_while_next(
         events = _taken(subscription)
     assert [e.type for e in events] == ["test.second", "test.first.b"]
     assert [e.id for e in events] == [offered[0].id + 1, offered[1].id]
+
+
+@contextlib.asynccontextmanager
+async def listening(postgres: Database, read: Callable[[str], None]) -> AsyncIterator[PgListener]:
+    listener = PgListener(asyncpg_dsn(postgres.url), {}, readers={EVENTS: read})
+    task = asyncio.create_task(listener.run())
+    try:
+        async with asyncio.timeout(scaled(10)):
+            while not listener.connected:
+                await asyncio.sleep(0.01)
+        yield listener
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def taken_until(subscription: Subscription, count: int) -> list[Event]:
+    events: list[Event] = []
+    async with asyncio.timeout(scaled(10)):
+        while len(events) < count:
+            batch = await subscription.queue.get()
+            assert batch is not None
+            events.extend(batch.events)
+    return events
+
+
+async def test_events_come_in_their_notification_without_a_read(
+    sessions: async_sessionmaker[AsyncSession], postgres: Database
+) -> None:
+    """Another process's commit (a bus of its own) reaches this relay through the payload of
+    its NOTIFY alone: the relay reads the table only once, to start."""
+    bus = EventBus(durable=True)
+    event_relay = EventRelay(sessions, bus, lambda: True)
+    await event_relay.relay_once()
+    elsewhere = EventBus(durable=True)
+    async with listening(postgres, event_relay.notified), bus.subscribe() as subscription:
+        async with UnitOfWork(sessions, elsewhere) as uow:
+            uow.emit("test.rolled_back", {"n": 0})
+            await uow.rollback()
+        async with UnitOfWork(sessions, elsewhere) as uow:
+            uow.emit("test.one", {"n": 1, "text": "ünïcode"})
+            uow.emit("test.two", {"n": 2})
+            await uow.commit()
+        events = await taken_until(subscription, 2)
+    assert [(e.type, e.data) for e in events] == [
+        ("test.one", {"n": 1, "text": "ünïcode"}),
+        ("test.two", {"n": 2}),
+    ]
+    assert events[1].id == events[0].id + 1
+
+
+async def test_events_too_long_for_a_notification_are_read_from_the_table(
+    sessions: async_sessionmaker[AsyncSession], postgres: Database
+) -> None:
+    bus = EventBus(durable=True)
+    event_relay = EventRelay(sessions, bus, lambda: True)
+    payloads: list[str] = []
+
+    def read(payload: str) -> None:
+        payloads.append(payload)
+        event_relay.notified(payload)
+
+    long_text = "x" * 9000  # a notification's payload must stay under 8000 bytes
+    running = asyncio.create_task(event_relay.run())
+    try:
+        async with listening(postgres, read), bus.subscribe() as subscription:
+            # (`subscribe` waits for the relay's start: what comes after is live)
+            async with sessions() as session:
+                (appended,) = await relay.append(session, [("test.long", {"text": long_text})])
+                await session.commit()
+            (event,) = await taken_until(subscription, 1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert payloads == [str(appended.id)], "the notification names the last id only"
+    assert (event.id, event.type, event.data) == (appended.id, "test.long", {"text": long_text})
+
+
+async def test_the_running_relay_waits_for_an_open_writer_and_skips_a_rolled_back_one(
+    sessions: async_sessionmaker[AsyncSession], postgres: Database
+) -> None:
+    """The relay's own loop, fed by the listener: a later id held behind an open transaction's
+    is published right after it once that commits, and alone once it rolls back."""
+    bus = EventBus(durable=True)
+    event_relay = EventRelay(sessions, bus, lambda: True)
+    running = asyncio.create_task(event_relay.run())
+
+    async def gap_confirmed_by_a_read() -> None:
+        async with asyncio.timeout(scaled(10)):
+            while event_relay._gap is None or event_relay._gap.horizon is None:
+                await asyncio.sleep(0.01)
+
+    try:
+        async with (
+            listening(postgres, event_relay.notified),
+            bus.subscribe() as subscription,
+            sessions() as slow,
+            sessions() as fast,
+        ):
+            await relay.append(slow, [("test.slow", {})])
+            await relay.append(fast, [("test.fast", {})])
+            await fast.commit()
+            await gap_confirmed_by_a_read()
+            assert subscription.queue.empty(), "the later id waits for the open one"
+            await slow.commit()
+            first = await taken_until(subscription, 2)
+            await relay.append(slow, [("test.never", {})])
+            await relay.append(fast, [("test.after", {})])
+            await fast.commit()
+            await gap_confirmed_by_a_read()
+            assert subscription.queue.empty(), "the later id waits for the open one"
+            await slow.rollback()
+            second = await taken_until(subscription, 1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert [e.type for e in first] == ["test.slow", "test.fast"]
+    assert [e.type for e in second] == ["test.after"]
