@@ -26,5 +26,5 @@ typecheck:
 # suite waits on servers and browsers as much as it computes, so two cores run two at once.
 # Tests that measure a pace against the wall clock (marker `alone`) run afterwards, alone.
 pytest:
-	$(UV) run pytest -n 2 -m "not alone"
+	$(UV) run pytest -n 2 -m "not alone" --durations=30
 	$(UV) run pytest -m alone

@@ -7,10 +7,10 @@ Needs wrk (`apt-get install -y wrk`) and PostgreSQL at `--admin-url`. Per round 
 alternates: ceiling first in odd rounds, textbridge first in even ones; each round's ratio
 compares its own two runs; the result is the median over rounds):
 
-1. ceiling: a fresh database `textbridge_bench_api_ceiling`, migrated, and
+1. ceiling: a fresh database `textbridge_bench_api_ceiling_<run id>`, migrated, and
    `bench/ceiling_app.py` (bare ASGI, one asyncpg INSERT per request, autocommit) given the very
    same requests at `/api/v1/messages` (it stores each body as a row and answers 200).
-2. textbridge: a fresh database `textbridge_bench_api` (or a SQLite file with
+2. textbridge: a fresh database `textbridge_bench_api_<run id>` (or a SQLite file with
    `--database sqlite`; the ceiling stays on PostgreSQL) and `textbridge serve` in sandbox mode
    (no provider credentials: the dispatcher runs and sends every accepted message to the
    simulator mounted in the same process, as a user trying textbridge out would have it).
@@ -27,7 +27,10 @@ per idempotency key sent, warm-up included).
 wrk (one thread, `--connections` connections, bench/replay.lua) sends each request once; the
 rate is N divided by the wall time from the first request to the N-th answer. Printed too: the
 server process's CPU time (user + system, from /proc) per measured request; in sandbox mode it
-includes the dispatcher's and simulator's work for the messages dispatched during the run.
+includes the dispatcher's and simulator's work for the messages dispatched during the run. And
+the CPU time of the PostgreSQL backends connected to the run's database (PostgreSQL on this
+machine; a backend that exits during the run is not counted): on two cores the database's
+share bounds the ratio as much as the server's does.
 
 The machine is shared: the ratio textbridge / ceiling from the same invocation is the figure.
 """
@@ -70,8 +73,10 @@ TARGET = 0.25  # ratio textbridge / ceiling, from issue 7
 API_KEY = "tb_bench_api_key_0123456789abcdefghijklmnop"  # throwaway bench credential
 PATH = "/api/v1/messages"
 HEADERS = ("Content-Type", "Authorization", "Idempotency-Key")
-TEXTBRIDGE_DB = "textbridge_bench_api"
-CEILING_DB = "textbridge_bench_api_ceiling"
+# Each invocation's own databases (the run id appended): two helpers running this bench at
+# once on the shared PostgreSQL dropped each other's database mid-run with fixed names.
+TEXTBRIDGE_DB = "textbridge_bench_api_{run}"
+CEILING_DB = "textbridge_bench_api_ceiling_{run}"
 SAMPLE = 50  # ids read back through the API after each textbridge run
 
 
@@ -84,6 +89,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     cpu_us: float
+    pg_cpu_us: float = 0.0  # the database's backends (its connections' server processes)
     dispatched: int = -1  # messages past `accepted` when the run ended (textbridge only)
 
     @property
@@ -148,6 +154,7 @@ def measure(
     pid: int,
     files: dict[str, Path],
     args,
+    database_url: str,
     profile: Path | None = None,
 ) -> Run:
     status = 202 if target == "textbridge" else 200
@@ -156,8 +163,16 @@ def measure(
     # The profile covers the measured requests only (the warm-up makes every conversation).
     profiler = start_profiler(pid, profile, native=args.profile == "native") if profile else None
     before = cpu_seconds(pid)
+    backends_before = backend_cpu(database_url)
     figures = replay(wrk, port, files["measured"], args.requests, status, args)
     cpu = cpu_seconds(pid) - before
+    backends = backend_cpu(database_url)
+    pg_cpu = sum(seconds - backends_before.get(pid_, 0.0) for pid_, seconds in backends.items())
+    by_name = backend_names(database_url)
+    shares: dict[str, float] = {}
+    for pid_, seconds in backends.items():
+        name = by_name.get(pid_, "?") or "(none)"
+        shares[name] = shares.get(name, 0.0) + seconds - backends_before.get(pid_, 0.0)
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(timeout=120)
@@ -170,13 +185,47 @@ def measure(
         p50_ms=int(figures["p50_us"]) / 1000,
         p99_ms=int(figures["p99_us"]) / 1000,
         cpu_us=cpu / args.requests * 1e6,
+        pg_cpu_us=pg_cpu / args.requests * 1e6,
     )
     print(
         f"  {target:<10} round {round_}: {run.rate:7.0f} req/s  p50 {run.p50_ms:6.1f} ms  "
-        f"p99 {run.p99_ms:6.1f} ms  server CPU {run.cpu_us:6.0f} us/request",
+        f"p99 {run.p99_ms:6.1f} ms  server CPU {run.cpu_us:6.0f} us/request  "
+        f"PostgreSQL CPU {run.pg_cpu_us:5.0f} us/request",
+        flush=True,
+    )
+    print(
+        "             PostgreSQL CPU by application_name: "
+        + ", ".join(
+            f"{name} {seconds / args.requests * 1e6:.0f} us"
+            for name, seconds in sorted(shares.items())
+        ),
         flush=True,
     )
     return run
+
+
+def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the database (PostgreSQL
+    on this machine; empty for SQLite). A backend that exits during the run is not counted."""
+    if database_url.startswith("sqlite"):
+        return {}
+    sql = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    seconds = {}
+    for row in asyncio.run(_fetch(database_url, sql)):
+        with contextlib.suppress(OSError, ValueError):
+            seconds[row["pid"]] = cpu_seconds(row["pid"])
+    return seconds
+
+
+def backend_names(database_url: str) -> dict[int, str]:
+    """Each backend's application_name (which of serve's pools, the listener, ...)."""
+    if database_url.startswith("sqlite"):
+        return {}
+    sql = "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()"
+    return {row["pid"]: row["application_name"] for row in asyncio.run(_fetch(database_url, sql))}
 
 
 async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:
@@ -188,12 +237,12 @@ async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:
 
 
 def bench_ceiling(round_: int, wrk: str, files: dict[str, Path], args, workdir: Path) -> Run:
-    url = fresh_database(args.admin_url, CEILING_DB, args.textbridge)
+    url = fresh_database(args.admin_url, CEILING_DB.format(run=args.run), args.textbridge)
     port = free_port()
     env = {**os.environ, "CEILING_DATABASE_URL": url}
     command = [sys.executable, str(CEILING_APP), "--port", str(port)]
     with running(command, env, port, workdir / f"ceiling-{round_}.log", workdir) as server:
-        run = measure("ceiling", round_, wrk, port, server.pid, files, args)
+        run = measure("ceiling", round_, wrk, port, server.pid, files, args, url)
     rows = asyncio.run(_fetch(url, "SELECT count(*) AS n FROM webhook_journal"))[0]["n"]
     if rows != args.warmup + args.requests:
         raise RuntimeError(f"ceiling stored {rows} rows, {args.warmup + args.requests} sent")
@@ -212,7 +261,7 @@ def textbridge_env(args, port: int, workdir: Path) -> tuple[dict[str, str], str]
             env={**os.environ, "TEXTBRIDGE_DATABASE_URL": url},
         )
     else:
-        url = fresh_database(args.admin_url, TEXTBRIDGE_DB, args.textbridge)
+        url = fresh_database(args.admin_url, TEXTBRIDGE_DB.format(run=args.run), args.textbridge)
     env = {
         name: value
         for name, value in os.environ.items()
@@ -239,7 +288,7 @@ def bench_textbridge(round_: int, wrk: str, files: dict[str, Path], args, workdi
     log = workdir / f"textbridge-{round_}.log"
     with running(command, env, port, log, workdir) as server:
         profile = workdir / f"profile-{round_}.txt" if args.profile else None
-        run = measure("textbridge", round_, wrk, port, server.pid, files, args, profile)
+        run = measure("textbridge", round_, wrk, port, server.pid, files, args, url, profile)
         run.dispatched = check_visible(port, url, args)
     return run
 
@@ -322,7 +371,8 @@ def report(runs: list[Run], args) -> None:
             f"median {target:<11} {statistics.median(r.rate for r in of):7.0f} req/s  "
             f"p50 {statistics.median(r.p50_ms for r in of):6.1f} ms  "
             f"p99 {statistics.median(r.p99_ms for r in of):6.1f} ms  "
-            f"server CPU {statistics.median(r.cpu_us for r in of):5.0f} us/request"
+            f"server CPU {statistics.median(r.cpu_us for r in of):5.0f} us/request  "
+            f"PostgreSQL CPU {statistics.median(r.pg_cpu_us for r in of):5.0f} us/request"
         )
     dispatched = [r.dispatched for r in runs if r.target == "textbridge"]
     print(f"dispatched at the end, of {SAMPLE} sampled messages per run: {dispatched}")
@@ -398,8 +448,11 @@ def main() -> int:
         print(f"server logs: {workdir}", file=sys.stderr)
         return 1
     finally:
-        if not args.keep:
-            for name in (CEILING_DB, TEXTBRIDGE_DB):
+        kept = [name.format(run=args.run) for name in (CEILING_DB, TEXTBRIDGE_DB)]
+        if args.keep:
+            print(f"kept databases: {' '.join(kept)}, work folder {workdir}", flush=True)
+        else:
+            for name in kept:
                 with contextlib.suppress(Exception):
                     drop_database(args.admin_url, name)
     report(runs, args)

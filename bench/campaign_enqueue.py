@@ -45,7 +45,6 @@ import csv
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "tb_bench_campaigns_0123456789abcdefghij"
@@ -91,12 +91,6 @@ def write_recipients(path: Path, count: int) -> int:
         writer.writerow(["phone", "name"])
         writer.writerows(rows)
     return len(rows)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(**extra: str) -> dict[str, str]:

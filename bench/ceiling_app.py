@@ -47,8 +47,10 @@ async def _lifespan(receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             dsn = os.environ["CEILING_DATABASE_URL"]
-            # Same size as textbridge's SQLAlchemy pool (pool_size=20, max_overflow=10).
-            _pool = await asyncpg.create_pool(dsn, min_size=20, max_size=30)
+            # Same size as textbridge's SQLAlchemy pool (30 by default); CEILING_POOL_SIZE
+            # matches a smaller one (bench/fleet.py).
+            size = int(os.environ.get("CEILING_POOL_SIZE", "30"))
+            _pool = await asyncpg.create_pool(dsn, min_size=min(20, size), max_size=size)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if _pool is not None:

@@ -35,7 +35,6 @@ import contextlib
 import http.server
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -48,6 +47,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from harness import cpu_seconds, drop_database, free_port, stop, textbridge_binary
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -61,19 +61,6 @@ WORKER_READY_LINE = "textbridge worker: running"  # textbridge.cli.worker.READY_
 TARGET_ONE = 0.5
 DISPATCH_CONCURRENCY = 16  # the default of TEXTBRIDGE_DISPATCH_CONCURRENCY
 TARGET_SANDBOX = 1 / 20
-
-
-def textbridge_binary() -> str:
-    found = shutil.which("textbridge", path=str(ROOT / ".venv" / "bin"))
-    if found is None:
-        sys.exit("run `uv sync` first: .venv/bin/textbridge is missing")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -111,19 +98,7 @@ def running(
                 wait_for_port(port, process)
             yield process
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+            stop(process)
 
 
 AREAS = ("415", "212", "646", "312", "617", "303", "206", "404")
@@ -527,15 +502,7 @@ def main() -> None:
             f"1/{bare / sandbox['rate']:.0f} of the ceiling (target >= 1/20); serve CPU "
             f"{sandbox['cpu_ms_per_message']:.1f} ms/message"
         )
-    asyncio.run(drop(args.admin_url, args.database))
-
-
-async def drop(admin_url: str, database: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    finally:
-        await connection.close()
+    drop_database(args.admin_url, args.database)
 
 
 if __name__ == "__main__":

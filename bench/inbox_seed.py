@@ -7,23 +7,31 @@ It makes (or reuses, when it already holds exactly that many messages) a migrate
 with the four sandbox senders, `conversations` contacts (US numbers +1415200xxxx, a first and
 a last name from two lists), one conversation each (plivo/vonage x sms/whatsapp in turn), and
 `messages` messages spread evenly over them (alternately in and out, one outbound in 97
-failed, the rest delivered), each a few words drawn from `WORDS` (8 000 made-up words, so a
+failed, the rest delivered) and evenly over the twelve months from `BASE` (so a monthly
+partition holds a twelfth), each a few words drawn from `WORDS` (8 000 made-up words, so a
 word is in about 0.1 % of messages). Everything is written by `INSERT ... SELECT FROM
-generate_series` in one transaction; the indexes of `messages` (but those of its
-constraints) are dropped first and built again after the rows: an index builds far faster in
-one go than row by row. The final schema is the migrated one.
+generate_series` in one transaction, joined to the conversations by their number through a
+temporary table (a hash join, not an md5 and an index probe a row: 10 000 000 rows are
+routine); the indexes of `messages`, its primary key and its foreign keys are dropped first
+and made again after the rows: an index builds far faster in one go than row by row (the
+random UUIDs of the primary key were most of a 10 M seed's time), and a foreign key is then
+checked by one join rather than a look-up a row. When
+`messages` is partitioned (migration a104c4a4a104), the seeded months' partitions are made
+first by the application's own `textbridge_ensure_message_partitions`. The final schema is
+the migrated one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from webhook_ingest import database_url, fresh_database
+from harness import database_url, fresh_database, upgrade
 
-BASE = datetime(2026, 1, 1, tzinfo=UTC)
+BASE = datetime(2025, 12, 1, tzinfo=UTC)
+SPREAD_SECONDS = 365 * 24 * 3600  # the messages' times: twelve months from BASE
 SENDERS = (  # the sandbox numbers (textbridge/sandbox.py): bootstrap finds them there
     ("plivo", "sms", "+14155550100"),
     ("vonage", "sms", "+14155550102"),
@@ -51,10 +59,14 @@ def seed_inbox(
     *,
     messages: int = 1_000_000,
     conversations: int = 100_000,
+    upgrade_reused: bool = True,
 ) -> str:
-    """The database's URL; seeded unless it already holds `messages` messages."""
+    """The database's URL; seeded unless it already holds `messages` messages (then brought to
+    `textbridge`'s schema, unless `upgrade_reused` is False: an older build's serve on it)."""
     url = database_url(admin_url, name)
     if asyncio.run(_holds(url, messages)):
+        if upgrade_reused:
+            upgrade(url, textbridge)
         return url
     url = fresh_database(admin_url, name, textbridge)
     asyncio.run(_seed(url, messages, conversations))
@@ -78,16 +90,55 @@ async def _holds(url: str, messages: int) -> bool:
 async def _seed(url: str, messages: int, conversations: int) -> None:
     connection = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
+        # Index builds (the full-text GIN index above all) sort in this memory; the messages'
+        # join to the conversations (a hash of 100 000 rows, about 20 MB) and the last
+        # message's sort in this one: with the default 4 MB the join went in batches, each a
+        # pass over every month (seen at 10 M: half the rows written after 55 minutes).
+        await connection.execute("SET maintenance_work_mem = '1GB'")
+        await connection.execute("SET work_mem = '256MB'")
         async with connection.transaction():
+            await _partitions(connection)
+            constraints = await _drop_constraints(connection, "messages")
             indexes = await _drop_indexes(connection, "messages")
             await _senders(connection)
             await _contacts_and_conversations(connection, conversations)
             await _messages(connection, messages, conversations)
-            for definition in indexes:
+            for definition in indexes + constraints:
                 await connection.execute(definition)
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
+
+
+async def _partitions(connection: asyncpg.Connection) -> None:
+    """The seeded months' partitions, when `messages` is partitioned (else nothing)."""
+    partitioned = await connection.fetchval(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = 'messages'::regclass"
+    )
+    if partitioned:
+        await connection.execute(
+            "SELECT textbridge_ensure_message_partitions($1::timestamptz, $2::timestamptz)",
+            BASE,
+            BASE + timedelta(seconds=SPREAD_SECONDS),
+        )
+
+
+async def _drop_constraints(connection: asyncpg.Connection, table: str) -> list[str]:
+    """Drop the table's primary key and foreign keys; returns how to make them again."""
+    found = await connection.fetch(
+        """
+        SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+        WHERE conrelid = $1::regclass AND contype IN ('p', 'f') AND conparentid = 0
+        ORDER BY contype DESC
+        """,
+        table,
+    )
+    for row in found:
+        await connection.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{row["conname"]}"')
+    return [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{row["conname"]}" {row["definition"]}'
+        for row in found
+    ]
 
 
 async def _drop_indexes(connection: asyncpg.Connection, table: str) -> list[str]:
@@ -95,14 +146,15 @@ async def _drop_indexes(connection: asyncpg.Connection, table: str) -> list[str]
     found = await connection.fetch(
         """
         SELECT i.indexname, i.indexdef FROM pg_indexes i
-        WHERE i.tablename = $1 AND NOT EXISTS (
+        WHERE i.tablename = $1 AND i.schemaname = current_schema() AND NOT EXISTS (
             SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
         """,
         table,
     )
     for row in found:
         await connection.execute(f'DROP INDEX "{row["indexname"]}"')
-    return [row["indexdef"] for row in found]
+    # A partitioned table's index reads `ON ONLY messages`: made again, it covers them all.
+    return [row["indexdef"].replace(" ON ONLY ", " ON ") for row in found]
 
 
 async def _senders(connection: asyncpg.Connection) -> None:
@@ -155,29 +207,40 @@ async def _messages(connection: asyncpg.Connection, count: int, conversations: i
         )
     )
     await connection.execute(
+        """
+        CREATE TEMPORARY TABLE seeded_conversations ON COMMIT DROP AS
+        SELECT i, c.id, c.channel, s.provider, s.address AS ours, t.address AS theirs
+        FROM generate_series(1, $1::int) AS i
+        JOIN conversations c ON c.id = md5('conversation' || i)::uuid
+        JOIN contacts t ON t.id = c.contact_id
+        JOIN senders s ON s.id = c.sender_id
+        """,
+        conversations,
+    )
+    await connection.execute("ANALYZE seeded_conversations")
+    await connection.execute(
         f"""
         INSERT INTO messages (id, conversation_id, direction, channel, provider, from_address,
             to_address, body, status, attempts, created_at, updated_at)
         SELECT md5('message' || m)::uuid, c.id,
-               CASE WHEN k % 2 = 0 THEN 'inbound' ELSE 'outbound' END, c.channel, s.provider,
-               CASE WHEN k % 2 = 0 THEN t.address ELSE s.address END,
-               CASE WHEN k % 2 = 0 THEN s.address ELSE t.address END,
+               CASE WHEN k % 2 = 0 THEN 'inbound' ELSE 'outbound' END, c.channel, c.provider,
+               CASE WHEN k % 2 = 0 THEN c.theirs ELSE c.ours END,
+               CASE WHEN k % 2 = 0 THEN c.ours ELSE c.theirs END,
                {words},
                CASE WHEN k % 2 = 0 THEN 'received'
                     WHEN m % 97 = 0 THEN 'failed' ELSE 'delivered' END,
                CASE WHEN k % 2 = 0 THEN 0 ELSE 1 END,
-               $4::timestamptz + m * interval '10 seconds',
-               $4::timestamptz + m * interval '10 seconds'
+               $4::timestamptz + m * $5::float8 * interval '1 second',
+               $4::timestamptz + m * $5::float8 * interval '1 second'
         FROM (SELECT m, 1 + (m - 1) % $2::int AS i, (m - 1) / $2::int AS k
               FROM generate_series(1, $1::int) AS m) AS g
-        JOIN conversations c ON c.id = md5('conversation' || g.i)::uuid
-        JOIN contacts t ON t.id = c.contact_id
-        JOIN senders s ON s.id = c.sender_id
+        JOIN seeded_conversations c ON c.i = g.i
         """,
         count,
         conversations,
         WORDS,
         BASE,
+        SPREAD_SECONDS / (count + 1),
     )
     await connection.execute(
         """

@@ -34,8 +34,6 @@ import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +49,7 @@ from urllib.parse import parse_qs, urlencode
 
 import asyncpg
 import httpx
+from harness import free_port, stop
 from stats import percentile
 
 from textbridge.providers.plivo.signature import signed_headers
@@ -59,7 +58,7 @@ AUTH_ID = "MABENCHXXXXXXXXXXXXX"
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"  # a throwaway bench credential
 API_KEY = "tb_bench_key_0123456789abcdefghijklmnop"
 OUR_NUMBER = "+14155550100"
-DATABASE = "textbridge_bench_realtime"
+DATABASE = "textbridge_bench_live_realtime"
 TOKEN = re.compile(rb"benchtoken(\d{6})")
 TOKEN_LENGTH = len("benchtoken000000")
 TARGET_P95_MS = 50.0
@@ -294,12 +293,6 @@ async def measure(
 # ---------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve_env(database_url: str, port: int) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("TEXTBRIDGE_", "PLIVO_"))}
     return {
@@ -337,12 +330,7 @@ def running(command: list[str], env: dict[str, str], port: int, log: Path) -> It
             time.sleep(0.2)
         yield process.pid
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def serve(

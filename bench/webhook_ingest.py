@@ -78,6 +78,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
+from harness import cpu_seconds, drop_database, free_port, fresh_database, stop
 
 import textbridge.providers.vonage as vonage_package
 from textbridge.providers.plivo.signature import (
@@ -271,19 +272,6 @@ def workloads(args: argparse.Namespace, port: int, workdir: Path) -> list[Worklo
 # ---------------------------------------------------------------------------- database
 
 
-def database_url(admin_url: str, name: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-async def _admin(admin_url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def _count(url: str, sql: str) -> int:
     connection = await asyncpg.connect(url)
     try:
@@ -292,31 +280,7 @@ async def _count(url: str, sql: str) -> int:
         await connection.close()
 
 
-def fresh_database(admin_url: str, name: str, textbridge: Path) -> str:
-    asyncio.run(
-        _admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    )
-    url = database_url(admin_url, name)
-    subprocess.run(
-        [str(textbridge), "db", "upgrade"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "TEXTBRIDGE_DATABASE_URL": url},
-    )
-    return url
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    asyncio.run(_admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
 # ---------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -346,18 +310,6 @@ def running(
             yield process
         finally:
             stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Graceful uvicorn shutdown (in-flight requests finish first), killed if it hangs."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # ---------------------------------------------------------------------------- wrk
@@ -424,12 +376,6 @@ def replay(
             + text
         )
     return figures
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(
