@@ -2,6 +2,9 @@
 .PHONY: serve test lint typecheck pytest setup browser
 
 UV ?= uv
+# Some machines set PYTHONDONTWRITEBYTECODE: with no .pyc every `textbridge` process the suite
+# starts compiled its imports from source (2.9 s instead of 1.3 s each), and the suite ran 2.5x slower.
+unexport PYTHONDONTWRITEBYTECODE
 
 serve: setup
 	$(UV) run textbridge serve
@@ -10,7 +13,7 @@ test: setup browser lint typecheck pytest
 
 setup:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --all-groups --quiet
+	$(UV) sync --frozen --all-groups --quiet --compile-bytecode
 
 browser:
 	@./scripts/ensure-chromium

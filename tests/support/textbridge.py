@@ -65,9 +65,11 @@ class Textbridge:
         self, message_id: str, *statuses: str, timeout: float = 10
     ) -> dict[str, Any]:
         """Wait until the message is in one of `statuses` (give every status a later callback
-        may move it on to: a poll can miss a short-lived one)."""
+        may move it on to: a poll can miss a short-lived one). "read" counts as "delivered": the
+        simulator reports a WhatsApp message read right after delivered; the poll can miss that."""
+        wanted = set(statuses) | ({"read"} if "delivered" in statuses else set())
         return wait_until(
-            lambda: (m := self.message(message_id))["status"] in statuses and m, timeout=timeout
+            lambda: (m := self.message(message_id))["status"] in wanted and m, timeout=timeout
         )
 
     def age_conversation(self, conversation_id: str, hours: float) -> None:
