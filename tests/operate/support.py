@@ -91,6 +91,7 @@ def environment(
         "TEXTBRIDGE_DATABASE_URL": database_url,
         "TEXTBRIDGE_PUBLIC_URL": public_url,
         "TEXTBRIDGE_API_KEY": "doctor-test-key-0123456789",
+        "TEXTBRIDGE_SECRET_KEY": "doctor-test-session-secret-0123456789abcdef",
         "TEXTBRIDGE_PLIVO_API_BASE_URL": f"{simulator_url}/v1/Account",
         "TEXTBRIDGE_VONAGE_API_BASE_URL": simulator_url,
         "TEXTBRIDGE_VONAGE_REST_BASE_URL": simulator_url,

@@ -9,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from textbridge.db import migrate
 from textbridge.operate.findings import ServerConnections, connections_finding
 
+from ..deploy.pgbouncer import pgbouncer
 from ..support.database import Database, own_postgres_database, sqlite_database
 from ..support.textbridge import Textbridge
 from .support import (
@@ -71,6 +73,7 @@ def test_green_when_everything_is_right(textbridge: Textbridge) -> None:
     for name in (
         "settings",
         "verification",
+        "secret_key",
         "database",
         "migrations",
         "plivo.credentials",
@@ -176,6 +179,17 @@ def test_verification_skipped_in_production(accounts: Accounted, sqlite_url: str
     assert "fix: unset TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION" in shown.stdout
 
 
+def test_no_session_secret(accounts: Accounted, sqlite_url: str) -> None:
+    env = environment(accounts.url, NOWHERE, sqlite_url)
+    del env["TEXTBRIDGE_SECRET_KEY"]
+    code, checks = doctor(env)
+    assert code == 1
+    assert checks["secret_key"]["status"] == "fail"
+    assert "the same in every process" in checks["secret_key"]["fix"]
+    _, checks = doctor({**env, "TEXTBRIDGE_ENV": "development"})
+    assert checks["secret_key"]["status"] == "warn"
+
+
 def test_verification_skipped_in_development_is_a_warning(
     accounts: Accounted, sqlite_url: str
 ) -> None:
@@ -254,6 +268,36 @@ def test_unreachable_database(accounts: Accounted) -> None:
     assert code == 1
     assert checks["database"]["status"] == "fail"
     assert "TEXTBRIDGE_DATABASE_URL" in checks["database"]["fix"]
+
+
+def test_transaction_pooler(accounts: Accounted) -> None:
+    """The pooler `serve` and `worker` would refuse at start-up (tests/deploy/test_pooler.py):
+    a real PgBouncer in transaction mode in front of a migrated database."""
+    with own_postgres_database() as own, pgbouncer("transaction") as through:
+        url = make_url(through).set(database=make_url(own.url).database)
+        code, checks = doctor(environment(accounts.url, NOWHERE, url.render_as_string(False)))
+    assert code == 1
+    finding = checks["database"]
+    assert finding["status"] == "fail"
+    assert "transaction mode" in finding["detail"]
+    assert "session mode" in finding["fix"]
+    assert "migrations" not in checks
+
+
+def test_vonage_without_an_application_is_unsigned(accounts: Accounted, sqlite_url: str) -> None:
+    """Vonage signs (and sends) Messages webhooks to an application only; without a signature
+    secret the settings themselves fail, naming it."""
+    env = environment(accounts.url, NOWHERE, sqlite_url)
+    del env["VONAGE_APPLICATION_ID"], env["VONAGE_PRIVATE_KEY_CONTENT"]
+    code, checks = doctor(env)
+    assert code == 1
+    assert checks["vonage.signing"]["status"] == "fail"
+    assert "VONAGE_APPLICATION_ID" in checks["vonage.signing"]["fix"]
+    del env["VONAGE_SIGNATURE_SECRET"]
+    code, checks = doctor(env)
+    assert code == 1
+    assert checks["settings"]["status"] == "fail"
+    assert "VONAGE_SIGNATURE_SECRET" in checks["settings"]["detail"]
 
 
 @contextlib.contextmanager

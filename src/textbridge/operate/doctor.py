@@ -1,7 +1,8 @@
 """`textbridge doctor`: the providers' production checklists, run against this deployment.
 
 Each check answers one question and says how to fix a "no": the settings load; webhook
-verification is on; the database answers and its schema is at the newest migration; the
+verification is on; the database answers, as a session (not through a transaction-mode
+pooler, which `serve` and `worker` refuse), and its schema is at the newest migration; the
 public URL reaches this textbridge; each configured provider accepts our credentials (one
 read-only call), has our numbers, sends their webhooks to our URLs (Plivo: the `message_url`
 of the application each number is linked to; Vonage: the application's Messages
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from textbridge.config import Settings, SettingsError, load_settings
+from textbridge.db import pooler
 from textbridge.db.migrate import alembic_config
 from textbridge.messaging.search import READS_CONNECTIONS
 from textbridge.operate import targets
@@ -59,7 +61,8 @@ def load() -> tuple[Settings | None, list[Finding]]:
         if "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION" in str(exc):
             findings.append(_verification_off_in_production())
         return None, findings
-    return settings, [ok("settings", f"valid ({settings.env})"), _verification(settings)]
+    findings = [ok("settings", f"valid ({settings.env})"), _verification(settings)]
+    return settings, [*findings, _session_secret(settings)]
 
 
 async def diagnose(settings: Settings) -> list[Finding]:
@@ -94,6 +97,21 @@ def _verification(settings: Settings) -> Finding:
     )
 
 
+def _session_secret(settings: Settings) -> Finding:
+    """Without TEXTBRIDGE_SECRET_KEY each process signs inbox sessions with a key of its own:
+    behind a proxy that spreads requests, a session made by one `serve` is refused by the
+    next, and every restart signs everyone out."""
+    if settings.secret_key is not None:
+        return ok("secret_key", "inbox sessions are signed with TEXTBRIDGE_SECRET_KEY")
+    detail = "TEXTBRIDGE_SECRET_KEY is not set: each process signs sessions with its own key"
+    fix = "set TEXTBRIDGE_SECRET_KEY (`openssl rand -hex 32`), the same in every process"
+    return (
+        fail("secret_key", detail, fix)
+        if settings.env == "production"
+        else warn("secret_key", detail, fix)
+    )
+
+
 def _verification_off_in_production() -> Finding:
     return fail(
         "verification",
@@ -111,6 +129,9 @@ async def _database(settings: Settings) -> list[Finding]:
         # aiosqlite would make an empty file: say so instead.
         fix = "check the path in TEXTBRIDGE_DATABASE_URL, or make it: `textbridge db upgrade`"
         return [fail("database", f"no SQLite database at {path}", fix)]
+    through_pooler = await _transaction_pooler(settings)
+    if through_pooler is not None:
+        return [through_pooler]  # what the other checks would see there proves nothing
     engine = create_async_engine(settings.database_url, hide_parameters=True)
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS), engine.connect() as connection:
@@ -131,6 +152,18 @@ async def _database(settings: Settings) -> list[Finding]:
     if capacity is not None:
         findings.append(connections_finding(process_connections(settings), capacity))
     return findings
+
+
+async def _transaction_pooler(settings: Settings) -> Finding | None:
+    """The start-up check of `serve`, `worker` and `db upgrade` (`db/pooler.py`): they refuse
+    a transaction-mode pooler, so a deployment behind one would not start."""
+    try:
+        reason = await pooler.transaction_pooler(settings.database_url)
+    except pooler.PROBE_FAILURES:
+        return None  # a database that does not answer: the next check says so
+    if reason is None:
+        return None
+    return fail("database", reason.removesuffix(pooler.FIX).strip(), pooler.FIX)
 
 
 async def _server_connections(connection: Any) -> ServerConnections:
