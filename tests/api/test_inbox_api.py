@@ -1,11 +1,14 @@
-"""What the inbox asks of the API (issue 9): the preview's price and GSM-7 look-alikes, and a
-contact's name."""
+"""What the inbox asks of the API (issue 9): the preview's price and GSM-7 look-alikes, a
+contact's name and the contact's conversations."""
 
 from __future__ import annotations
 
 import pytest
 
-from ..support.textbridge import CONTACT, Textbridge
+from ..support.live import wait_until
+from ..support.textbridge import CONTACT, SANDBOX_NUMBER, Textbridge
+
+PLIVO_WHATSAPP = "+14155550101"
 
 
 def preview(textbridge: Textbridge, **body: object) -> dict[str, object]:
@@ -70,3 +73,24 @@ def test_a_bad_name_is_a_clear_422(textbridge: Textbridge, name: object) -> None
     response = textbridge.api.patch(f"/api/v1/contacts/{CONTACT}", json={"name": name})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "name"
+
+
+def test_a_contacts_conversations_are_listed_newest_first(textbridge: Textbridge) -> None:
+    textbridge.send(text="by SMS")
+    whatsapp = {"from": CONTACT, "to": PLIVO_WHATSAPP, "type": "whatsapp", "text": "and here"}
+    assert textbridge.simulator.post("/control/plivo/inbound", json=whatsapp).status_code == 200
+
+    def both() -> list[dict[str, object]] | None:
+        found = textbridge.api.get(f"/api/v1/contacts/{CONTACT}/conversations")
+        assert found.status_code == 200, found.text
+        listed: list[dict[str, object]] = found.json()
+        return listed if len(listed) == 2 else None
+
+    listed = wait_until(both)
+    assert [(c["channel"], c["sender_address"]) for c in listed] == [
+        ("whatsapp", PLIVO_WHATSAPP),
+        ("sms", SANDBOX_NUMBER),
+    ]
+    assert {c["contact_address"] for c in listed} == {CONTACT}
+    unknown = textbridge.api.get("/api/v1/contacts/+14155550999/conversations")
+    assert unknown.status_code == 404, unknown.text

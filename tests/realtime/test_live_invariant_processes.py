@@ -1,7 +1,8 @@
 """The live-update invariant across processes (PostgreSQL): a client of `serve` A, while random
 actions go through `serve` B and the provider simulator (sends, replies, conversations marked
-read) and its stream is cut and resumed by `Last-Event-ID` now and then: the state it fetched
-at the start plus the events pushed to it equals a fresh fetch, and no event came twice."""
+read) and its stream is cut and resumed by `Last-Event-ID` now and then, and the serves'
+PostgreSQL listeners are killed now and then (each reconnects): the state it fetched at the
+start plus the events pushed to it equals a fresh fetch, and no event came twice."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..support.database import own_postgres_database
+from textbridge.realtime.listener import APPLICATION_NAME
+
+from ..support.database import Database, own_postgres_database
 from ..support.inbox_state import State, apply, differences, fetch
 from ..support.live import wait_until
 from ..support.processes import free_port
@@ -32,6 +35,7 @@ class TwoServes:
     deployment: Deployment
     watched: Serve  # A: the client's stream, no workers
     acting: Serve  # B: takes the actions, sends, applies the simulator's webhooks
+    database: Database
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +50,12 @@ def two_serves(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoServes]:
         watched = running.serve("--no-workers", wait=False)
         acting = running.serve(wait=False, port=port)
         running.wait_ready()
-        yield TwoServes(running, watched, acting)
+        yield TwoServes(running, watched, acting, database)
 
 
 Action = tuple[str, int]
 actions = st.lists(
-    st.tuples(st.sampled_from(["send", "inbound", "read", "reconnect"]), st.integers(0, 2)),
+    st.tuples(st.sampled_from(["send", "inbound", "read", "reconnect", "kill"]), st.integers(0, 2)),
     min_size=1,
     max_size=6,
 )
@@ -106,6 +110,11 @@ def _act(setup: TwoServes, api: httpx.Client, watcher: Watcher, action: Action) 
         for conversation in api.get("/api/v1/conversations").json():
             if conversation["contact_address"] == contact:
                 api.post(f"/api/v1/conversations/{conversation['id']}/read")
+    elif kind == "kill":  # both serves' LISTEN connections: each reconnects and catches up
+        setup.database.scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            f" WHERE application_name = '{APPLICATION_NAME}' AND datname = current_database()"
+        )
     else:
         watcher.reconnect(by="header" if who % 2 else "query")
 
@@ -128,6 +137,7 @@ def test_pushed_events_across_processes_rebuild_a_fresh_fetch(
                 _act(two_serves, api, watcher, action)
                 watcher.apply_pushed()
                 if number == len(actions) // 2:  # at least once, with events in flight
+                    _act(two_serves, api, watcher, ("kill", 0))
                     watcher.reconnect(by="header")
             fresh: State = {}
 

@@ -1,10 +1,11 @@
 """Open the dashboard in a real browser: from the inbox's header, with the charts of a seeded
-fortnight, a filter applied at once, a CSV per chart; the screenshot for the README."""
+fortnight, a filter and a date range applied at once, a CSV per chart; the screenshot for the
+README."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -51,6 +52,20 @@ def test_open_the_dashboard(page: Page, textbridge: Textbridge) -> None:
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert_fits_a_phone(page)  # the charts included
+
+    # A date range, applied at once: the page says it, each chart's CSV holds only its days.
+    week_start = (today - timedelta(days=6)).date().isoformat()
+    page.get_by_test_id("filter-from").fill(week_start)
+    expect(page).to_have_url(re.compile(f"from={week_start}"))
+    expect(page.get_by_test_id("dashboard-range")).to_contain_text(f"{week_start} to ")
+    href = page.get_by_test_id("csv-messages").get_attribute("href")
+    assert href is not None
+    assert f"from={week_start}" in href
+    week = page.request.get(textbridge.url + href).text().splitlines()
+    days = [line.split(",")[0] for line in week]
+    assert days[0] == "day"
+    assert days[1:]
+    assert all(day >= week_start for day in days[1:]), days
 
 
 def test_a_bad_range_is_said_on_the_page(page: Page, textbridge: Textbridge) -> None:

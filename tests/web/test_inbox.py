@@ -1,6 +1,7 @@
 """The inbox in a real browser (Debian's Chromium, driven by Playwright), against the real app
 and the in-process simulator, the way a new user meets it: sign in, start a conversation, watch
-the status go to delivered, get a reply, see other clients' messages arrive, make mistakes."""
+the status go to delivered, get a reply, see other clients' messages arrive, make mistakes.
+Writes docs/screenshots/inbox-live.png."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from playwright.sync_api import Page, expect
 from ..support.textbridge import CONTACT, SANDBOX_NUMBER, Textbridge
 from .helpers import conversation_of, pretty
 
-SCREENSHOT = Path("/tmp/inbox.png")
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "inbox-live.png"
 
 
 def sign_in(page: Page, textbridge: Textbridge) -> None:
@@ -112,6 +113,7 @@ def test_a_new_user_runs_a_conversation_live(textbridge: Textbridge, page: Page)
     expect(page.get_by_test_id("composer-counter")).to_contain_text("UCS-2 · 1 segment · 14/70")
     expect(page.get_by_test_id("ucs2-char")).to_have_text("☕")
     page.get_by_test_id("simulate-toggle").click()  # close it for a calm screenshot
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert page.evaluate("window.__sameDocument") is True
 

@@ -205,8 +205,10 @@ def test_the_window_counts_down_then_a_template_is_sent(textbridge: Textbridge, 
 
 def test_a_contact_is_renamed_and_opted_out(textbridge: Textbridge, page: Page) -> None:
     textbridge.inbound("Hello, this is Lin.")
+    on_whatsapp = {"from": CONTACT, "to": PLIVO_WHATSAPP, "type": "whatsapp", "text": "Me again"}
+    assert textbridge.simulator.post("/control/plivo/inbound", json=on_whatsapp).status_code == 200
     sign_in(page, textbridge)
-    conversation = conversation_of(page, CONTACT)
+    conversation = conversation_of(page, CONTACT, channel="sms")
     conversation.click()
     page.get_by_test_id("contact-toggle").click()
     panel = page.get_by_test_id("contact-panel")
@@ -216,6 +218,8 @@ def test_a_contact_is_renamed_and_opted_out(textbridge: Textbridge, page: Page) 
     expect(page.get_by_test_id("contact-country")).to_have_text("United States (US)")
     expect(page.get_by_test_id("contact-local-time")).to_contain_text("America/Los Angeles")
     expect(page.get_by_test_id("consent-state")).to_have_attribute("data-state", "none")
+    other = page.get_by_test_id("contact-other")  # the same person on WhatsApp
+    expect(other).to_have_text(re.compile(r"^WhatsApp via Plivo"))
 
     page.get_by_test_id("contact-name").fill("Lin Chen")
     page.get_by_test_id("contact-name").press("Enter")
@@ -237,6 +241,8 @@ def test_a_contact_is_renamed_and_opted_out(textbridge: Textbridge, page: Page) 
     composer.press("Enter")
     expect(page.get_by_test_id("composer-error")).to_contain_text("opted out")
     assert textbridge.api.get(f"/api/v1/contacts/{CONTACT}").json()["name"] == "Lin Chen"
+    other.click()  # the panel's link opens the person's WhatsApp conversation
+    expect(page.get_by_test_id("window-state")).to_have_attribute("data-state", "open")
 
 
 def test_keyboard_navigation_at_phone_width(textbridge: Textbridge, browser: Browser) -> None:

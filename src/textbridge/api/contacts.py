@@ -64,6 +64,19 @@ async def get_contact(address: str, uow: UowDep, _: ReadDep) -> ContactOut:
     return ContactOut.of(await _contact(uow, address))
 
 
+@router.get("/{address}/conversations", response_model=list[ConversationOut])
+async def contact_conversations(address: str, uow: UowDep, _: ReadDep) -> list[ConversationOut]:
+    """Every conversation with this contact (one per sender of ours and channel), newest
+    first: the inbox's contact panel lists them, whether or not its list has loaded them."""
+    contact = await _contact(uow, address)
+    found = await uow.session.scalars(
+        select(Conversation)
+        .where(Conversation.contact_id == contact.id)
+        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id)
+    )
+    return [ConversationOut.of(conversation) for conversation in found]
+
+
 @router.patch("/{address}", response_model=ContactOut)
 async def update_contact(address: str, body: ContactPatchIn, uow: UowDep, _: SendDep) -> ContactOut:
     """Set or clear the contact's name or time zone (only the fields given)."""

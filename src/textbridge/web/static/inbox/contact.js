@@ -19,6 +19,7 @@ const regionNames = new Intl.DisplayNames(undefined, { type: "region" });
 let shownFor = null; // the conversation id the panel shows
 let loadToken = 0;
 let contact = null; // the last ContactOut shown, for the local time
+let fetchedOthers = []; // the contact's conversations as the API gave them (the list may not hold them all)
 
 export function isContactPanelOpen() {
   return !$("contact-panel").hidden;
@@ -63,12 +64,15 @@ export function renderContactPanel() {
 async function loadContact(conversation) {
   const token = ++loadToken;
   const address = encodeURIComponent(conversation.contact_address);
-  const [found, consent] = await Promise.all([
+  const [found, consent, conversations] = await Promise.all([
     request(`/api/v1/contacts/${address}`),
     conversation.contact_address_kind === "e164" ? request(`/api/v1/contacts/${address}/consent`) : null,
+    request(`/api/v1/contacts/${address}/conversations`),
   ]);
   if (token !== loadToken) return;
   contact = found;
+  fetchedOthers = conversations;
+  renderOthers(conversation);
   $("contact-country").textContent = found.country ? `${regionNames.of(found.country)} (${found.country})` : "Unknown";
   tickLocalTime();
   renderConsent(consent);
@@ -169,7 +173,9 @@ async function saveName(event) {
 }
 
 function renderOthers(conversation) {
-  const others = [...state.conversations.values()].filter(
+  const byId = new Map(fetchedOthers.map((other) => [other.id, other]));
+  for (const other of state.conversations.values()) byId.set(other.id, other); // the live copy
+  const others = [...byId.values()].filter(
     (other) => other.contact_address === conversation.contact_address && other.id !== conversation.id,
   );
   const items = others.map((other) => {
@@ -177,7 +183,10 @@ function renderOthers(conversation) {
     const button = el("button", "link-button", `${channelName(other.channel)} via ${providerName(other.provider)} · ${formatPhone(other.sender_address)}`);
     button.type = "button";
     button.dataset.testid = "contact-other";
-    button.addEventListener("click", () => selectConversation(other.id));
+    button.addEventListener("click", () => {
+      if (!state.conversations.has(other.id)) state.conversations.set(other.id, other);
+      selectConversation(other.id);
+    });
     item.append(button);
     return item;
   });
