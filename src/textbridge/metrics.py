@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from time import perf_counter
 
 from prometheus_client import (
@@ -66,6 +67,14 @@ GOVERNOR_WAIT_SECONDS = Histogram(
     buckets=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
     registry=LOCAL,
 )
+DISPATCH_SECONDS = Histogram(
+    "textbridge_dispatch_seconds",
+    "Time from a message being due (accepted, or its send_at) to the provider accepting it, "
+    "by provider and source (a campaign's or a direct send); retries and governor waits count",
+    ("provider", "source"),
+    buckets=(*_SLOW, 60.0, 300.0, 900.0, 3600.0),
+    registry=LOCAL,
+)
 PROVIDER_ERRORS = Counter(
     "textbridge_provider_errors",
     "Send calls that failed, by provider and error code (the provider's, else the kind)",
@@ -89,6 +98,11 @@ def observe_provider_call(provider: str, error: Exception | None, started: float
     PROVIDER_CALL_SECONDS.labels(provider, outcome).observe(perf_counter() - started)
     if error is not None:
         PROVIDER_ERRORS.labels(provider, error_code(error)).inc()
+
+
+def observe_dispatched(provider: str, campaign: bool, due: datetime, now: datetime) -> None:
+    source = "campaign" if campaign else "direct"
+    DISPATCH_SECONDS.labels(provider, source).observe(max(0.0, (now - due).total_seconds()))
 
 
 def error_code(error: Exception) -> str:

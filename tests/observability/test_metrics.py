@@ -62,6 +62,9 @@ def test_scrape_counts_what_the_app_sent_received_and_failed(textbridge: Textbri
     calls = "textbridge_provider_call_seconds_count"
     ok = {"provider": "plivo", "outcome": "ok"}
     assert value(after, calls, **ok) - value(before, calls, **ok) == 2
+    dispatched = "textbridge_dispatch_seconds_count"
+    direct = {"provider": "plivo", "source": "direct"}
+    assert value(after, dispatched, **direct) - value(before, dispatched, **direct) == 2
     hooks = "textbridge_webhook_seconds_count"
     inbound = {"provider": "plivo", "kind": "inbound", "status": "200"}
     assert value(after, hooks, **inbound) - value(before, hooks, **inbound) == 1

@@ -398,17 +398,15 @@ class Dispatcher:
             await uow.commit()
 
     def _apply(self, message: Message, outcome: Outcome) -> None:
+        now = utcnow()
         decision = decide(
-            outcome,
-            message.provider,
-            message.attempts,
-            message.rate_limited,
-            utcnow(),
-            self._limits,
+            outcome, message.provider, message.attempts, message.rate_limited, now, self._limits
         )
         changes: dict[str, object] = {"lease_expires_at": None}
         if isinstance(outcome, SendResult):
             changes["provider_message_id"] = outcome.provider_message_id
+            due = max(message.created_at, message.send_at or message.created_at)
+            metrics.observe_dispatched(message.provider, message.campaign_id is not None, due, now)
         else:
             changes["error_code"] = decision.error_code
             changes["error_message"] = decision.error_message
