@@ -554,28 +554,40 @@ def _histogram_figures(counts: dict[int, int]) -> dict[str, Any]:
     total = sum(counts.values())
     if total == 0:
         return _figures(0, None, None)
-    ordered = sorted(counts.items())
-    median, p95 = (_histogram_percentile(ordered, total, f) for f in PERCENTILES)
+    around = [_around(total, fraction) for fraction in PERCENTILES]
+    ranked = _ranked_ms(sorted(counts.items()), sorted({r for pair in around for r in pair}))
+    median, p95 = (_interpolated_ms(ranked, total, fraction) for fraction in PERCENTILES)
     return _figures(total, median, p95)
 
 
-def _histogram_percentile(ordered: list[tuple[int, int]], total: int, fraction: float) -> float:
+def _around(total: int, fraction: float) -> tuple[int, int]:
+    """The ranks (from 0) that the percentile `fraction` of `total` values lies between."""
+    low = int((total - 1) * fraction)
+    return low, min(low + 1, total - 1)
+
+
+def _interpolated_ms(ranked: dict[int, float], total: int, fraction: float) -> float:
     """`percentile_cont` over the values the buckets stand for (in seconds)."""
     position = (total - 1) * fraction
-    low = int(position)
-    high = min(low + 1, total - 1)
-    below, above = _ranked_ms(ordered, low), _ranked_ms(ordered, high)
+    low, high = _around(total, fraction)
+    below, above = ranked[low], ranked[high]
     return (below + (above - below) * (position - low)) / 1000
 
 
-def _ranked_ms(ordered: list[tuple[int, int]], rank: int) -> float:
-    """The value (ms) of the `rank`th (from 0) of the times counted in `ordered` (bucket,
-    count), those of a bucket spread evenly across it."""
+def _ranked_ms(ordered: list[tuple[int, int]], ranks: list[int]) -> dict[int, float]:
+    """The values (ms) of the `ranks`th (from 0, ascending) of the times counted in `ordered`
+    (bucket, count), those of a bucket spread evenly across it: one pass over the buckets."""
+    found: dict[int, float] = {}
+    wanted = iter(ranks)
+    rank = next(wanted, None)
     seen = 0
     for bucket, count in ordered:
-        if rank < seen + count:
+        while rank is not None and rank < seen + count:
             lower, upper = _bucket_bounds(bucket)
-            return lower + (upper - lower) * (rank - seen + 0.5) / count
+            found[rank] = lower + (upper - lower) * (rank - seen + 0.5) / count
+            rank = next(wanted, None)
+        if rank is None:
+            return found
         seen += count
     raise ValueError(f"rank {rank} beyond {seen} times")
 
