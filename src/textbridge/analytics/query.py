@@ -29,6 +29,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    SmallInteger,
     and_,
     case,
     cast,
@@ -44,6 +45,7 @@ from sqlalchemy import (
     union_all,
     values,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.analytics import rollup
@@ -521,7 +523,7 @@ def _delivery_time_facts(query: Query) -> Any:
     def columns(day: ColumnElement[Any]) -> list[ColumnElement[Any]]:
         return [
             day.label("day"),
-            _bucket_of(_delivered_millis(m, query.postgresql)).label("bucket"),
+            _bucket_of(_delivered_millis(m, query.postgresql), query.postgresql).label("bucket"),
         ]
 
     conditions = (m.direction == "outbound", m.delivered_at.is_not(None))
@@ -539,7 +541,14 @@ def _delivered_millis(m: Any, postgresql: bool) -> ColumnElement[Any]:
     return func.max(cast(func.round(days * 86400000), Integer), 0)
 
 
-def _bucket_of(millis: ColumnElement[Any]) -> Any:
+def _bucket_of(millis: ColumnElement[Any], postgresql: bool) -> Any:
+    """The bucket the triggers give a time: the last whose lower bound is at most `millis`
+    (their look-up in `delivery_time_buckets`). On PostgreSQL `width_bucket` over the same
+    bounds (`DELIVERY_TIME_BOUNDS`, which a test holds equal to the table) finds it by a
+    binary search in the row, not a subquery per message."""
+    if postgresql:
+        bounds = literal(list(DELIVERY_TIME_BOUNDS), ARRAY(BigInteger))
+        return cast(func.width_bucket(millis, bounds) - 1, SmallInteger)
     b = DeliveryTimeBucket.__table__.c
     return (
         select(b.bucket)
