@@ -33,6 +33,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    column,
     func,
     literal,
     literal_column,
@@ -42,6 +43,7 @@ from sqlalchemy import (
     text,
     true,
     union_all,
+    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,7 +226,7 @@ def _from_messages(
         rollup.message_seconds(m.created_at, query.postgresql), query.window
     )
     if query.postgresql and (found.live or found.back):
-        return _spans_read(query, found, columns, *conditions)
+        return [_spans_joined(query, found, columns, *conditions)]
     if not found.back:
         if not found.live:
             return []
@@ -251,29 +253,39 @@ def _from_messages(
     ]
 
 
-def _spans_read(
+def _spans_joined(
     query: Query,
     found: rollup.Plan,
     columns: Callable[[ColumnElement[Any]], list[ColumnElement[Any]]],
     *conditions: ColumnElement[bool],
-) -> list[Any]:
-    """PostgreSQL: one read of the index per span (start, end, the day's shift, n), each an
-    index-only range of the partition it falls in, instead of a bitmap of the OR of every
-    span that visits each message's heap page. A span that is both a day's `live` and the
-    next day's `back` (a midnight off the hour) is read once for each. (Joined to a table
-    of the spans instead, the planner could not know each span's size: it took them for a
-    third of the table each, and read the messages in full.)"""
+) -> Any:
+    """PostgreSQL: the spans as a table of values (start, end, the day's shift, n), joined
+    to the messages by `created_at`: one range of the index per span (each an index-only
+    scan of the partition it falls in, pruned at run time), instead of a bitmap of the OR
+    of every span that visits each message's heap page. A span that is both a day's `live`
+    and the next day's `back` (a midnight off the hour) is read once for each."""
     m = Message.__table__.c
+    moment = m.created_at.type
+    rows = [(a, b, 0, 1) for a, b in found.live] + [(a, b, 1, -1) for a, b in found.back]
+    spans = values(
+        column("a", moment),
+        column("b", moment),
+        column("shift", BigInteger),
+        column("n", BigInteger),
+        name="spans",
+    ).data(rows)
     day = rollup.local_day_number(
         rollup.message_seconds(m.created_at, query.postgresql), query.window
     )
-    rows = [(a, b, 0, 1) for a, b in found.live] + [(a, b, 1, -1) for a, b in found.back]
-    return [
-        select(*columns(day + literal(shift, BigInteger)), literal(n, BigInteger).label("n")).where(
-            m.created_at >= a, m.created_at < b, *conditions
+    return (
+        select(*columns(day + spans.c.shift), spans.c.n.label("n"))
+        .select_from(spans)
+        .join(
+            Message.__table__,
+            and_(m.created_at >= spans.c.a, m.created_at < spans.c.b),
         )
-        for a, b, shift, n in rows
-    ]
+        .where(*conditions)
+    )
 
 
 def _one_if(moment: Any, spans: tuple[rollup.Span, ...], n: int) -> ColumnElement[Any]:
