@@ -33,7 +33,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    column,
     func,
     literal,
     literal_column,
@@ -43,7 +42,6 @@ from sqlalchemy import (
     text,
     true,
     union_all,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,8 +223,6 @@ def _from_messages(
     day = rollup.local_day_number(
         rollup.message_seconds(m.created_at, query.postgresql), query.window
     )
-    if query.postgresql and (found.live or found.back):
-        return [_spans_joined(query, found, columns, *conditions)]
     if not found.back:
         if not found.live:
             return []
@@ -251,41 +247,6 @@ def _from_messages(
         .join(sides, true())
         .where(rollup.in_spans(m.created_at, found.read), *conditions)
     ]
-
-
-def _spans_joined(
-    query: Query,
-    found: rollup.Plan,
-    columns: Callable[[ColumnElement[Any]], list[ColumnElement[Any]]],
-    *conditions: ColumnElement[bool],
-) -> Any:
-    """PostgreSQL: the spans as a table of values (start, end, the day's shift, n), joined
-    to the messages by `created_at`: one range of the index per span (each an index-only
-    scan of the partition it falls in, pruned at run time), instead of a bitmap of the OR
-    of every span that visits each message's heap page. A span that is both a day's `live`
-    and the next day's `back` (a midnight off the hour) is read once for each."""
-    m = Message.__table__.c
-    moment = m.created_at.type
-    rows = [(a, b, 0, 1) for a, b in found.live] + [(a, b, 1, -1) for a, b in found.back]
-    spans = values(
-        column("a", moment),
-        column("b", moment),
-        column("shift", BigInteger),
-        column("n", BigInteger),
-        name="spans",
-    ).data(rows)
-    day = rollup.local_day_number(
-        rollup.message_seconds(m.created_at, query.postgresql), query.window
-    )
-    return (
-        select(*columns(day + spans.c.shift), spans.c.n.label("n"))
-        .select_from(spans)
-        .join(
-            Message.__table__,
-            and_(m.created_at >= spans.c.a, m.created_at < spans.c.b),
-        )
-        .where(*conditions)
-    )
 
 
 def _one_if(moment: Any, spans: tuple[rollup.Span, ...], n: int) -> ColumnElement[Any]:
