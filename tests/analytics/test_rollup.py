@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import BigInteger, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.analytics import query as reports
@@ -586,3 +586,39 @@ def test_the_migrated_buckets_are_the_ones_the_report_reads(url: str) -> None:
         return [lower for _, lower in rows]
 
     assert run_sync(bounds()) == list(DELIVERY_TIME_BOUNDS)
+
+
+@pytest.mark.postgresql_only
+def test_width_bucket_places_a_time_as_the_triggers_lookup(url: str) -> None:
+    """The report buckets the messages it reads (a midnight's quarter hour) by `width_bucket`
+    over the bounds on PostgreSQL; the triggers by a look-up in the table: the same bucket
+    for every bound, the millisecond either side of it, and beyond the last."""
+    times = sorted(
+        {0, 2**40} | {b + d for b in DELIVERY_TIME_BOUNDS for d in (-1, 0, 1) if b + d >= 0}
+    )
+
+    async def both() -> list[tuple[int, int, int]]:
+        engine = create_engine(url)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                b = DeliveryTimeBucket.__table__.c
+                found = []
+                for millis in times:
+                    ours = literal(millis, BigInteger)
+                    by_table = (
+                        select(b.bucket)
+                        .where(b.lower_ms <= ours)
+                        .order_by(b.lower_ms.desc())
+                        .limit(1)
+                        .scalar_subquery()
+                    )
+                    row = (
+                        await session.execute(select(reports._bucket_of(ours, True), by_table))
+                    ).one()
+                    found.append((millis, row[0], row[1]))
+                return found
+        finally:
+            await engine.dispose()
+
+    for millis, by_width, by_table in run_sync(both()):
+        assert by_width == by_table, millis
