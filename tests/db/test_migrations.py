@@ -87,3 +87,19 @@ def test_the_search_triggers_survive_the_migrations_after_search(tmp_path: Any) 
     assert _triggers(path) == FTS_TRIGGERS
     migrate.upgrade(url)
     assert _triggers(path) == FTS_TRIGGERS
+
+
+def test_upgrade_leaves_a_newer_releases_revision(tmp_path: Any) -> None:
+    """A database a newer release migrated (a revision this code does not know) is left as it
+    is and its revision returned: during a rolling upgrade a node of this release restarting
+    runs `db upgrade` first (tests/deploy/test_rolling_upgrade.py, on PostgreSQL)."""
+    path = tmp_path / "newer.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    assert migrate.upgrade(url) is None
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'fffffffffff1'")
+    assert migrate.upgrade(url) == "fffffffffff1"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            ("fffffffffff1",)
+        ]

@@ -19,7 +19,14 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     current = settings()
     refuse_transaction_pooler(current, "db upgrade")
-    migrate.upgrade(current.database_url, revision)
+    newer = migrate.upgrade(current.database_url, revision)
+    if newer is not None:
+        console.print(
+            f"database at {newer}, a newer release's migration: left as it is (this release "
+            "runs on the schema of the next one during a rolling upgrade; finish the upgrade)",
+            soft_wrap=True,
+        )
+        return
     console.print(f"database at {revision}")
 
 
