@@ -61,16 +61,13 @@ class _SendRoute(APIRoute):
 
 async def send_message(
     body: SendMessageIn,
-    response: Response,
     runtime: RuntimeDep,
     caller: SendDep,
     idempotency_key: IdempotencyKey = None,
-) -> MessageOut:
+) -> Response:
     """Store a message and answer at once; the dispatcher sends it. Retries with the same
     `Idempotency-Key` and body return the same message."""
-    message = await _accept(runtime, caller, body, idempotency_key)
-    response.headers["Location"] = _location(message)
-    return message
+    return _answer(await _accept(runtime, caller, body, idempotency_key))
 
 
 router.add_api_route(
@@ -103,11 +100,15 @@ async def _fast_send(request: Request) -> Response | None:
     runtime: Runtime = request.app.state.runtime
     request.state.web_session = None
     caller = await bearer_caller(runtime, token, "send")
-    message = await _accept(runtime, caller, body, idempotency_key)
+    return _answer(await _accept(runtime, caller, body, idempotency_key))
+
+
+def _answer(message: outbound.Accepted) -> Response:
+    """The 202 with the message (`MessageOut`, as the route's response model documents)."""
     return Response(
-        message.model_dump_json(by_alias=True),
+        message.json,
         status_code=202,
-        headers={"Location": _location(message)},
+        headers={"Location": f"/api/v1/messages/{message.id}"},
         media_type="application/json",
     )
 
@@ -121,7 +122,7 @@ def _bearer_token(authorization: str | None) -> str | None:
 
 async def _accept(
     runtime: Runtime, caller: Principal, body: SendMessageIn, idempotency_key: str | None
-) -> MessageOut:
+) -> outbound.Accepted:
     request = _send_request(body, runtime.settings.quiet_hours)
     await _check_uploads(runtime.settings, request)
     message = await _store(runtime, request, scoped_key(caller, idempotency_key))
@@ -142,7 +143,9 @@ async def _check_uploads(settings: Settings, request: outbound.SendRequest) -> N
             raise MessagingError(reason, field="media")
 
 
-async def _store(runtime: Runtime, request: outbound.SendRequest, key: str | None) -> MessageOut:
+async def _store(
+    runtime: Runtime, request: outbound.SendRequest, key: str | None
+) -> outbound.Accepted:
     if runtime.driver is not None:  # PostgreSQL: the common case on the driver, if it is one
         sent = await outbound.send_direct(runtime.driver, request, key, runtime.providers)
         if sent is not None:
@@ -150,11 +153,7 @@ async def _store(runtime: Runtime, request: outbound.SendRequest, key: str | Non
     async with runtime.unit_of_work() as uow:
         message = await outbound.send(uow, request, key, runtime.providers)
         await uow.commit()
-    return MessageOut.of(message)
-
-
-def _location(message: MessageOut) -> str:
-    return f"/api/v1/messages/{message.id}"
+    return outbound.Accepted.of(MessageOut.of(message))
 
 
 def _send_request(body: SendMessageIn, default_quiet_hours: str) -> outbound.SendRequest:

@@ -138,12 +138,24 @@ async def send(
         return winner
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A stored message as the API answers it: its id, and its `MessageOut` as JSON."""
+
+    id: uuid.UUID
+    json: str
+
+    @classmethod
+    def of(cls, out: MessageOut) -> Accepted:
+        return cls(out.id, out.event_json())
+
+
 async def send_direct(
     pool: DriverPool,
     request: SendRequest,
     idempotency_key: str | None,
     providers: Mapping[str, Provider],
-) -> MessageOut | None:
+) -> Accepted | None:
     """`send` for PostgreSQL's common case, on the driver (`db/driver.py`): an existing
     conversation, no message under the key yet, no template. One read and one write
     statement, each in autocommit. The stored message as the API shows it; None when it is
@@ -182,7 +194,7 @@ async def send_direct(
         return None  # erased since the read: `send` finds their opt-out and refuses (409)
     if outcome == repository.STORED:  # the conversation changed since the read
         await _announce_again_direct(pool, sent)  # see `repository._ANNOUNCE`
-    return sent.out
+    return sent.answer
 
 
 # A batch of sends in one statement (`repository.STORE_OUTBOUND_BATCH_SQL`).
@@ -195,10 +207,11 @@ STORE_BATCH = Combined(
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """A message written on the driver: its columns, as the API shows it, and its preview."""
+    """A message written on the driver: its columns, as the API shows it (serialized once,
+    for its `message.created` event and the answer), and its preview."""
 
     columns: dict[str, Any]
-    out: MessageOut
+    answer: Accepted
     preview: str
 
 
@@ -229,8 +242,11 @@ def _announcement(message: Message, conversation: Conversation) -> Announcement:
     return seen, events
 
 
-def _announcement_of_values(sent: _Sent, conversation: Mapping[str, Any]) -> Announcement:
-    """`_announcement` for a conversation's `repository.conversation_values`."""
+def _announcement_of_values(
+    sent: _Sent, conversation: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], str]:
+    """`_announcement` for a conversation's `repository.conversation_values`, the events as
+    `repository.live_events_json`'s text."""
     seen = repository.seen_of_values(conversation)
     created_at = sent.columns["created_at"]
     last = conversation["last_message_at"]
@@ -241,10 +257,10 @@ def _announcement_of_values(sent: _Sent, conversation: Mapping[str, Any]) -> Ann
             "last_message_preview": sent.preview,
         }
     events = [
-        ("message.created", sent.out.event_data()),
-        ("conversation.updated", ConversationOut.of_row(conversation).event_data()),
+        ("message.created", sent.answer.json),
+        ("conversation.updated", ConversationOut.of_row(conversation).event_json()),
     ]
-    return seen, events
+    return seen, repository.live_events_json_of(events)
 
 
 async def _direct_read(
@@ -296,7 +312,7 @@ def _direct_row(
         columns["content_type"],
     )
     media = [MediaOut.model_validate(row) for row in attachments]
-    sent = _Sent(columns, MessageOut.of_row(columns, media), preview)
+    sent = _Sent(columns, Accepted.of(MessageOut.of_row(columns, media)), preview)
     seen, events = _announcement_of_values(sent, conversation)
     write = repository.store_outbound_args(
         columns, attachments, _first_event(columns), preview, events, seen

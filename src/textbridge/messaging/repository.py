@@ -733,7 +733,8 @@ async def store_outbound(
     nothing was written. On SQLite the transaction began IMMEDIATE, so the read is current;
     the caller emits the events."""
     if session.get_bind().dialect.name == "postgresql":
-        params = _outbound_params(message, attachments, event, preview, live_events, seen)
+        events = live_events_json(live_events)
+        params = _outbound_params(message, attachments, event, preview, events, seen)
         outcome: int = (await session.execute(_STORE_OUTBOUND, params)).scalar_one()
         return outcome
     await session.execute(insert(Message.__table__), dict(message))  # type: ignore[arg-type]
@@ -777,7 +778,7 @@ async def announce_again(
         if conversation is None:
             return  # erased meanwhile: nothing to announce
         seen, events = announce(conversation)
-        params = _announce_params(message, preview, events, seen)
+        params = _announce_params(message, preview, live_events_json(events), seen)
         if (await session.execute(_ANNOUNCE_AGAIN, params)).scalar_one():
             return
     raise RuntimeError(f"conversation {message['conversation_id']} kept changing")
@@ -786,17 +787,30 @@ async def announce_again(
 ANNOUNCE_ATTEMPTS = 20
 
 
+def live_events_json(live_events: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """The `events` parameter of the statements that write live events: a JSON array of
+    `{"type": ..., "data": ...}`, in order."""
+    return json.dumps([{"type": kind, "data": data} for kind, data in live_events])
+
+
+def live_events_json_of(live_events: Sequence[tuple[str, str]]) -> str:
+    """`live_events_json` for events whose data is JSON text already (the driver lane
+    serializes a new message once, for its event and for the API's answer)."""
+    return "[" + ",".join(_EVENT_JSON.format(kind, data) for kind, data in live_events) + "]"
+
+
+_EVENT_JSON = '{{"type":"{}","data":{}}}'  # an event type is one of our own names
+
+
 def _announce_params(
-    message: Mapping[str, Any],
-    preview: str,
-    live_events: Sequence[tuple[str, dict[str, Any]]],
-    seen: Mapping[str, Any],
+    message: Mapping[str, Any], preview: str, events: str, seen: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """`events`: `live_events_json`'s text."""
     return {
         "conversation_id": message["conversation_id"],
         "created_at": message["created_at"],
         "preview": preview,
-        "events": json.dumps([{"type": kind, "data": data} for kind, data in live_events]),
+        "events": events,
         **seen,
     }
 
@@ -817,7 +831,7 @@ def _outbound_params(
     attachments: Sequence[Mapping[str, Any]],
     event: Mapping[str, Any],
     preview: str,
-    live_events: Sequence[tuple[str, dict[str, Any]]],
+    events: str,
     seen: Mapping[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -826,7 +840,7 @@ def _outbound_params(
         "attachments": json.dumps([_json_row(row) for row in attachments]),
         "event_id": event["id"],
         "dedup_key": event["dedup_key"],
-        **_announce_params(message, preview, live_events, seen),
+        **_announce_params(message, preview, events, seen),
     }
 
 
@@ -935,11 +949,11 @@ def store_outbound_args(
     attachments: Sequence[Mapping[str, Any]],
     event: Mapping[str, Any],
     preview: str,
-    live_events: Sequence[tuple[str, dict[str, Any]]],
+    events: str,
     seen: Mapping[str, Any],
 ) -> list[Any]:
-    """`STORE_OUTBOUND_SQL`'s arguments, in order."""
-    params = _outbound_params(message, attachments, event, preview, live_events, seen)
+    """`STORE_OUTBOUND_SQL`'s arguments, in order (`events`: `live_events_json`'s text)."""
+    params = _outbound_params(message, attachments, event, preview, events, seen)
     return [params[name] for name in _STORE_OUTBOUND_NAMES]
 
 
@@ -1061,13 +1075,10 @@ def store_outbound_batch_args(batch: Sequence[Sequence[Any]]) -> list[list[Any]]
 
 
 def announce_again_args(
-    message: Mapping[str, Any],
-    preview: str,
-    live_events: Sequence[tuple[str, dict[str, Any]]],
-    seen: Mapping[str, Any],
+    message: Mapping[str, Any], preview: str, events: str, seen: Mapping[str, Any]
 ) -> list[Any]:
-    """`ANNOUNCE_AGAIN_SQL`'s arguments, in order."""
-    params = _announce_params(message, preview, live_events, seen)
+    """`ANNOUNCE_AGAIN_SQL`'s arguments, in order (`events`: `live_events_json`'s text)."""
+    params = _announce_params(message, preview, events, seen)
     return [params[name] for name in _ANNOUNCE_AGAIN_NAMES]
 
 

@@ -140,6 +140,10 @@ class MessageOut(BaseModel):
     def event_data(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)
 
+    def event_json(self) -> str:
+        """`event_data` as JSON text: the API's answer too."""
+        return self.model_dump_json(by_alias=True)
+
 
 class MessageDetailOut(MessageOut):
     history: list[StatusEventOut]
@@ -220,3 +224,7 @@ class ConversationOut(BaseModel):
 
     def event_data(self) -> dict[str, object]:
         return self.model_dump(mode="json")
+
+    def event_json(self) -> str:
+        """`event_data` as JSON text."""
+        return self.model_dump_json()
