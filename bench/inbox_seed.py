@@ -37,6 +37,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -112,6 +115,7 @@ async def _seed(url: str, messages: int, conversations: int) -> None:
         # No trigger fires (nor the foreign keys' checks, dropped anyway below): `_counts`
         # writes what they would have.
         await connection.execute("SET session_replication_role = replica")
+        phase = _phases()
         async with connection.transaction():
             await _known_triggers(connection)
             await _partitions(connection)
@@ -119,15 +123,34 @@ async def _seed(url: str, messages: int, conversations: int) -> None:
             indexes = await _drop_indexes(connection, "messages")
             await _senders(connection)
             await _contacts_and_conversations(connection, conversations)
+            phase("contacts and conversations")
             await _messages(connection, messages, conversations)
+            phase("messages")
             await _counts(connection)
+            phase("message counts")
             await _last_messages(connection, messages, conversations)
+            phase("last messages")
             for definition in indexes + constraints:
                 await connection.execute(definition)
+                phase(definition.split(" USING ")[0].split(" ON ")[0])
         await connection.execute("SET session_replication_role = DEFAULT")
         await connection.execute("VACUUM ANALYZE")
+        phase("VACUUM ANALYZE")
     finally:
         await connection.close()
+
+
+def _phases() -> Callable[[str], None]:
+    """Print how long each step took (to stderr): where a big seed's time goes."""
+    last = time.monotonic()
+
+    def done(what: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        print(f"inbox_seed: {what}: {now - last:.1f} s", file=sys.stderr, flush=True)
+        last = now
+
+    return done
 
 
 async def _low_priority(connection: asyncpg.Connection) -> None:
