@@ -154,11 +154,14 @@ def _phases() -> Callable[[str], None]:
 
 
 async def _low_priority(connection: asyncpg.Connection) -> None:
-    """Make this connection's backend background work: niced to 19 (we run on the database's
-    machine, as root or as its owner), index builds in the backend alone."""
+    """Make this connection's backend background work: niced to 19 (when we run on the
+    database's machine as root or as its owner; else a warning), index builds in the backend
+    alone."""
     await connection.execute("SET max_parallel_maintenance_workers = 0")
     pid = await connection.fetchval("SELECT pg_backend_pid()")
-    subprocess.run(["renice", "-n", "19", "-p", str(pid)], check=True, capture_output=True)
+    done = subprocess.run(["renice", "-n", "19", "-p", str(pid)], capture_output=True, text=True)
+    if done.returncode != 0:  # another machine's PostgreSQL, or not ours to renice
+        print(f"inbox_seed: backend {pid} not reniced: {done.stderr.strip()}", file=sys.stderr)
 
 
 # The triggers on what the seed writes (messages and its partitions; senders, contacts and
