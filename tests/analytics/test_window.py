@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -26,6 +26,16 @@ def test_a_quarter_hour_zone_and_the_default_range() -> None:
     kathmandu = window(None, None, "Asia/Kathmandu", NOW)
     assert (kathmandu.first_day, kathmandu.last_day) == (date(2026, 11, 1), date(2026, 11, 30))
     assert kathmandu.shifts == (Shift(datetime(2026, 10, 31, 18, 15, tzinfo=UTC), 20700),)
+
+
+def test_a_kept_window_still_follows_the_clock() -> None:
+    today = window(None, None, "Europe/Paris", NOW)
+    assert window(None, None, "Europe/Paris", NOW) is today  # kept, not recomputed
+    tomorrow = window(None, None, "Europe/Paris", NOW + timedelta(days=1))
+    assert (tomorrow.first_day, tomorrow.last_day) == (date(2026, 11, 2), date(2026, 12, 1))
+    assert tomorrow.start == today.start + timedelta(days=1)
+    again = window(today.first_day, today.last_day, "Europe/Paris", NOW + timedelta(days=1))
+    assert again is today
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
+WINDOWS_KEPT = 256
 
 
 class WindowError(ValueError):
@@ -76,6 +77,14 @@ def window(first_day: date | None, last_day: date | None, zone_name: str, now: d
         raise WindowError("from", "`from` is after `to`")
     if (last_day - first_day).days + 1 > MAX_DAYS:
         raise WindowError("to", f"a report covers at most {MAX_DAYS} days")
+    return _window(first_day, last_day, zone_name)
+
+
+@lru_cache(maxsize=WINDOWS_KEPT)
+def _window(first_day: date, last_day: date, zone_name: str) -> Window:
+    """Kept: the same days in the same zone always make the same (immutable) window, and
+    finding its shifts takes a few hundred offset look-ups (120 samples for 30 days)."""
+    zone = ZoneInfo(zone_name)
     start, end = _midnight(first_day, zone), _midnight(last_day + timedelta(days=1), zone)
     return Window(first_day, last_day, zone_name, start, end, _shifts(start, end, zone))
 
