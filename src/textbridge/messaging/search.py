@@ -5,10 +5,11 @@ for a `q` written like a number, when its digits are in the contact's number (an
 `+1 415 555 0199`, `(415) 555-0199`, `07700 900123`; leading zeros, a trunk or international
 prefix, are dropped; on PostgreSQL through `ix_contacts_number_suffixes`, an index of each
 number's suffixes, migration `b201b201b201`: a run of digits begins a suffix); or when one of
-its messages holds every word of it (each word as a prefix). The message text index is PostgreSQL's full
-text search (`ix_messages_body_search`) or SQLite's FTS5 (`messages_fts`), both built by the
-migration `9a03c0a39a03`, both following every change of `messages.body` by themselves: an
-erased or purged text leaves the index in the same transaction (see docs/DESIGN-NOTES.md).
+its messages holds every word of it (each word as a prefix). The message text index is
+PostgreSQL's full text search (`ix_messages_body_search`) or SQLite's FTS5 (`messages_fts`),
+both built by the migration `9a03c0a39a03`, both following every change of `messages.body` by
+themselves: an erased or purged text leaves the index in the same transaction (see
+docs/DESIGN-NOTES.md).
 
 A page is ordered by (last_message_at, id), newest first; its cursor is those two values of
 its last item. A conversation that moves to the top while a client pages (a new message) is

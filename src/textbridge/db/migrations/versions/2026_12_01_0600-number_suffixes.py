@@ -60,7 +60,9 @@ END $$
 
 NEW = "ix_contacts_number_suffixes"
 OLD = "ix_contacts_number_substrings"
-NEW_INDEX = f"CREATE INDEX CONCURRENTLY {NEW} ON contacts USING gin (textbridge_number_suffixes(address))"
+NEW_INDEX = (
+    f"CREATE INDEX CONCURRENTLY {NEW} ON contacts USING gin (textbridge_number_suffixes(address))"
+)
 OLD_INDEX = (
     f"CREATE INDEX CONCURRENTLY {OLD} ON contacts USING gin (textbridge_number_substrings(address))"
 )
