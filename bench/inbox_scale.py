@@ -74,9 +74,9 @@ WORD_SQL = (  # over every month, the conversations by last_message_at (before i
           @@ to_tsquery('simple'::regconfig, $1))"""
     + LIST_SQL.format(page="AND c.id IN (SELECT conversation_id FROM hits)")
 )
-NUMBER_SQL = LIST_SQL.format(  # the index of numbers' runs of digits (a004c0a4a004, a106c6a6a106)
+NUMBER_SQL = LIST_SQL.format(  # the index of numbers' suffixes (b201b201b201), by prefix
     page="AND c.contact_id IN (SELECT id FROM contacts "
-    "WHERE textbridge_number_substrings(address) @> ARRAY[$1::text])"
+    "WHERE textbridge_number_suffixes(address) @@ CAST($1 || ':*' AS tsquery))"
 )
 
 

@@ -3,12 +3,13 @@
 `q` matches a conversation when its contact's name holds it; when its address holds it, or,
 for a `q` written like a number, when its digits are in the contact's number (any notation:
 `+1 415 555 0199`, `(415) 555-0199`, `07700 900123`; leading zeros, a trunk or international
-prefix, are dropped; on PostgreSQL through `ix_contacts_number_substrings`, an index of each
-number's runs of digits, migration `a004c0a4a004`); or when one of its messages
-holds every word of it (each word as a prefix). The message text index is PostgreSQL's full
-text search (`ix_messages_body_search`) or SQLite's FTS5 (`messages_fts`), both built by the
-migration `9a03c0a39a03`, both following every change of `messages.body` by themselves: an
-erased or purged text leaves the index in the same transaction (see docs/DESIGN-NOTES.md).
+prefix, are dropped; on PostgreSQL through `ix_contacts_number_suffixes`, an index of each
+number's suffixes, migration `b201b201b201`: a run of digits begins a suffix); or when one of
+its messages holds every word of it (each word as a prefix). The message text index is
+PostgreSQL's full text search (`ix_messages_body_search`) or SQLite's FTS5 (`messages_fts`),
+both built by the migration `9a03c0a39a03`, both following every change of `messages.body` by
+themselves: an erased or purged text leaves the index in the same transaction (see
+docs/DESIGN-NOTES.md).
 
 A page is ordered by (last_message_at, id), newest first; its cursor is those two values of
 its last item. A conversation that moves to the top while a client pages (a new message) is
@@ -53,7 +54,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -75,6 +76,7 @@ UNMODELLED: Final = frozenset(
         "ix_contacts_name_trgm",
         "ix_contacts_address_trgm",
         "ix_contacts_number_substrings",
+        "ix_contacts_number_suffixes",
         "messages_fts",
     }
 )
@@ -601,10 +603,11 @@ def _contacts_like(shape: _Shape, dialect: str) -> Select[Any]:
     matching: list[ColumnElement[bool]] = [Contact.name.ilike(pattern, escape="\\")]
     if not shape.digits:
         matching.append(Contact.address.ilike(pattern, escape="\\"))
-    elif dialect == "postgresql":  # `ix_contacts_number_substrings` (a004c0a4a004, a106c6a6a106)
-        runs = func.textbridge_number_substrings(Contact.address, type_=ARRAY(Text))
-        wanted = cast(array([_param("q_number", Text)]), ARRAY(Text))  # text[], as `runs`
-        matching.append(runs.contains(wanted))
+    elif dialect == "postgresql":  # `ix_contacts_number_suffixes` (b201b201b201)
+        # The digits begin one of the number's suffixes: a prefix query (`4155550123:*`).
+        suffixes = func.textbridge_number_suffixes(Contact.address, type_=TSVECTOR)
+        prefix = cast(_param("q_number", Text).concat(":*"), TSQUERY)
+        matching.append(suffixes.op("@@")(prefix))
     else:  # the numbers the index would hold: all digits, after a `+`
         numbers = Contact.address_kind.in_([address.E164, address.SHORT_CODE])
         matching.append(and_(numbers, Contact.address.like(_param("q_digits", String))))
