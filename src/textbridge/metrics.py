@@ -69,8 +69,8 @@ GOVERNOR_WAIT_SECONDS = Histogram(
 )
 DISPATCH_SECONDS = Histogram(
     "textbridge_dispatch_seconds",
-    "Time from a message being due (accepted, or its send_at) to the provider accepting it, "
-    "by provider and source (a campaign's or a direct send); retries and governor waits count",
+    "Time from a send attempt being due (accepted, its send_at, the end of a quiet-hours hold, "
+    "a retry's time) to the provider accepting it, by provider and source (campaign or direct)",
     ("provider", "source"),
     buckets=(*_SLOW, 60.0, 300.0, 900.0, 3600.0),
     registry=LOCAL,

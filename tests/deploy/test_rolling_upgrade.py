@@ -164,7 +164,7 @@ def _texts(api: httpx.Client, address: str) -> list[str]:
     return sorted(m["text"] for m in messages)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(scaled(300))
 def test_previous_release_runs_next_to_this_one_on_the_migrated_database(
     site: Site, tmp_path: Path
 ) -> None:

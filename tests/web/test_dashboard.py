@@ -58,7 +58,9 @@ def test_open_the_dashboard(page: Page, textbridge: Textbridge) -> None:
     page.get_by_test_id("filter-from").fill(week_start)
     expect(page).to_have_url(re.compile(f"from={week_start}"))
     expect(page.get_by_test_id("dashboard-range")).to_contain_text(f"{week_start} to ")
-    href = page.get_by_test_id("csv-messages").get_attribute("href")
+    csv_link = page.get_by_test_id("csv-messages")
+    expect(csv_link).to_have_attribute("href", re.compile(f"from={week_start}"))
+    href = csv_link.get_attribute("href")
     assert href is not None
     assert f"from={week_start}" in href
     week = page.request.get(textbridge.url + href).text().splitlines()

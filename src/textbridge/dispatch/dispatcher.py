@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Any
 
@@ -113,6 +113,9 @@ class Claimed:
     outbound: OutboundMessage | None
     """None when the stored message could not be turned into a request (recorded as a
     failure before the provider call)."""
+    due: datetime
+    """When this attempt became due (accepted, its send_at, the end of a hold, a retry's time)."""
+    campaign: bool
 
 
 Outcome = SendResult | SendError
@@ -284,7 +287,8 @@ class Dispatcher:
         except Exception:  # a stored row we cannot read: recorded alone, the batch goes on
             log.exception("a claimed message cannot be sent", message_id=str(message.id))
             outbound = None
-        return Claimed(message.id, message.provider, outbound)
+        due = message.next_attempt_at or message.created_at
+        return Claimed(message.id, message.provider, outbound, due, message.campaign_id is not None)
 
     async def _send_and_note(self, claimed: Claimed) -> None:
         try:
@@ -292,6 +296,8 @@ class Dispatcher:
         except asyncio.CancelledError:  # `drain` ran out of grace
             self._note(claimed.id, self._interrupted(claimed.id))
             raise
+        if isinstance(outcome, SendResult):  # once per acceptance, whatever the recording does
+            metrics.observe_dispatched(claimed.provider, claimed.campaign, claimed.due, utcnow())
         self._note(claimed.id, outcome)
 
     def _interrupted(self, message_id: uuid.UUID) -> Outcome:
@@ -398,15 +404,17 @@ class Dispatcher:
             await uow.commit()
 
     def _apply(self, message: Message, outcome: Outcome) -> None:
-        now = utcnow()
         decision = decide(
-            outcome, message.provider, message.attempts, message.rate_limited, now, self._limits
+            outcome,
+            message.provider,
+            message.attempts,
+            message.rate_limited,
+            utcnow(),
+            self._limits,
         )
         changes: dict[str, object] = {"lease_expires_at": None}
         if isinstance(outcome, SendResult):
             changes["provider_message_id"] = outcome.provider_message_id
-            due = max(message.created_at, message.send_at or message.created_at)
-            metrics.observe_dispatched(message.provider, message.campaign_id is not None, due, now)
         else:
             changes["error_code"] = decision.error_code
             changes["error_message"] = decision.error_message

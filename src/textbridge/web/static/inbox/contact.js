@@ -67,7 +67,8 @@ async function loadContact(conversation) {
   const [found, consent, conversations] = await Promise.all([
     request(`/api/v1/contacts/${address}`),
     conversation.contact_address_kind === "e164" ? request(`/api/v1/contacts/${address}/consent`) : null,
-    request(`/api/v1/contacts/${address}/conversations`),
+    // Only the panel's "other conversations": its failure (an erasure meanwhile) hides them alone.
+    request(`/api/v1/contacts/${address}/conversations`).catch(() => []),
   ]);
   if (token !== loadToken) return;
   contact = found;
