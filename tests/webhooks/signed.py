@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,7 +61,8 @@ def vonage_text(channel: str, sender: str, text: str, **extra: Any) -> dict[str,
         "message_uuid": str(uuid.uuid4()),
         "to": VONAGE_WHATSAPP if channel == "whatsapp" else VONAGE_SMS,
         "from": sender,
-        "timestamp": "2026-11-30T06:00:00Z",
+        # Now: a WhatsApp message opens its 24-hour window at the time the provider gives.
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "message_type": "text",
         "text": text,
         **({"context_status": "none"} if channel == "whatsapp" else {}),
