@@ -51,8 +51,9 @@ class Message(Base):
             postgresql_where=text("status IN ('accepted', 'sending')"),
             sqlite_where=text("status IN ('accepted', 'sending')"),
         ),
-        Index("ix_messages_campaign_status", "campaign_id", "status"),
-        # The campaign funnel (analytics/query.py) reads its messages from this index alone
+        # The campaign funnel (analytics/query.py) reads its messages from this index alone; and
+        # every query of a campaign's messages (campaigns/bulk.py, consent) goes by its leading
+        # (campaign_id, status): `campaign_id = :id` implies the condition
         Index(
             "ix_messages_campaign_funnel",
             "campaign_id",
