@@ -83,7 +83,7 @@ class LiveServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
-        self._thread.join(timeout)
+        self._thread.join(scaled(timeout))  # a hang guard: a loaded machine drains slowly
         self._socket.close()
         if self._thread.is_alive():
             raise RuntimeError("uvicorn did not stop")
