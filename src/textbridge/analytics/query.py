@@ -339,13 +339,13 @@ def _inbound_statement(query: Query) -> Executable:
     `ix_messages_inbound` alone (index-only). Distinct people do not add up across days, so
     each day's are counted over its own messages: on PostgreSQL a day at a time
     (`_inbound_days`), elsewhere by hashing each (day, channel, provider, person) once; the
-    range's people by hashing each person once (`count(DISTINCT)` sorted every message)."""
+    range's people by hashing each person once (`count(DISTINCT)` sorted every message),
+    with nothing to count per person: the range's messages are the days' sum, and a hash of
+    bare keys was a third faster than one keeping a count in each."""
     m = Message.__table__.c
     per_day = _inbound_days(query) if query.postgresql else _inbound_by_hashing(query)
-    people = _inbound(query, func.count().label("n")).group_by(m.from_address).subquery("people")
-    everyone = select(
-        null(), null(), null(), func.coalesce(func.sum(people.c.n), 0), func.count()
-    ).select_from(people)
+    people = _inbound(query, m.from_address).group_by(m.from_address).subquery("people")
+    everyone = select(null(), null(), null(), null(), func.count()).select_from(people)
     return union_all(per_day, everyone)
 
 
@@ -456,12 +456,12 @@ async def inbound_per_day(query: Query) -> Report:
     """Inbound messages each day by channel and provider, and how many people wrote: one
     statement (one snapshot, one plan) for the days and the range's total."""
     rows: list[dict[str, Any]] = []
-    totals = {"messages": 0, "contacts": 0}
+    people = 0
     for number, channel, provider, messages, contacts in await query.session.execute(
         statement(query, _inbound_statement)
     ):
         if number is None:
-            totals = {"messages": int(messages), "contacts": int(contacts)}
+            people = int(contacts)
             continue
         rows.append(
             {
@@ -473,6 +473,7 @@ async def inbound_per_day(query: Query) -> Report:
             }
         )
     rows.sort(key=lambda r: (r["day"], r["channel"], r["provider"]))
+    totals = {"messages": sum(r["messages"] for r in rows), "contacts": people}
     return Report(("day", "channel", "provider", "messages", "contacts"), rows, totals)
 
 
