@@ -1,12 +1,15 @@
 """Which limits the governor holds a message to, on each database: a provider account shared by
 its senders, and a sender's own rate from its row (`senders.messages_per_second`), which wins
-over TEXTBRIDGE_RATE_SENDERS and is read again after a change without a restart.
+over TEXTBRIDGE_RATE_SENDERS and is read again after a change without a restart: at once on
+the change's notice (NOTIFY, from another process on PostgreSQL), else once stale.
 
 Only the slots the governor hands out are compared (waits decided in one store step), never
 the wall clock: these hold on a loaded machine, so they run with the others (no `alone`)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,14 +21,17 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from textbridge.bootstrap import bootstrap
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.dispatch import priority
 from textbridge.dispatch.governor import Governor, SenderRates, build_governor
 from textbridge.models import Message, Sender
+from textbridge.runtime import build_runtime
 
 from ..support.database import Database
-from ..support.textbridge import settings_for
+from ..support.live import scaled
+from ..support.textbridge import SANDBOX_NUMBER, settings_for
 
 ANN, BOB = "+14155550100", "+14155550101"
 MARGIN = 0.04
@@ -148,3 +154,52 @@ async def test_a_changed_rate_is_read_on_notice_or_once_stale(governed: MakeGove
     await state.set_rate(BOB, 3.0)
     await state.refresh()
     assert state.governor.sender_rates.rates == {("plivo", "sms", BOB): 3.0}
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_rate_change_reaches_a_worker_process_over_notify(
+    database: Database, tmp_path: Path
+) -> None:
+    # PostgreSQL only: on SQLite one process does everything (the PATCH's own call suffices).
+    # Two runtimes on one database, as `serve --no-workers` and `textbridge worker` would be.
+    url = database.fresh_url(tmp_path)
+    settings = settings_for(url, "http://textbridge.test", governor=True, database_pool_size=4)
+    serve, worker = build_runtime(settings), build_runtime(settings)
+    serve.workers_role, worker.http_role = False, False
+    try:
+        await bootstrap(serve)
+        serve.start_background()
+        worker.start_background()
+        await _until(lambda: serve.listener_up and worker.listener_up)
+        governor = worker.dispatcher.governor
+        governor.sender_rates = SenderRates(refresh_seconds=3600)  # only a notice rereads
+        held = Governed(governor, worker.sessions)
+        await held.refresh()
+        assert governor.sender_rates.rates == {}
+
+        await Governed(governor, serve.sessions).set_rate(SANDBOX_NUMBER, 3.0)
+        serve.sender_rates_changed()  # what the PATCH calls after its commit
+
+        async def reread() -> bool:
+            await held.refresh()
+            return bool(governor.sender_rates.rates)
+
+        await _until_async(reread)
+        assert governor.sender_rates.rates == {("plivo", "sms", SANDBOX_NUMBER): 3.0}
+    finally:
+        await serve.aclose()
+        await worker.aclose()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + scaled(10)
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def _until_async(condition: Callable[[], Awaitable[bool]]) -> None:
+    deadline = time.monotonic() + scaled(10)
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

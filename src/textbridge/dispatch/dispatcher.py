@@ -269,7 +269,8 @@ class Dispatcher:
             if housekeeping:
                 await schedule.release_due(uow, now)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
-            await self._governor.refresh(uow.session)  # the senders' own rates, when stale
+            if leaving:  # the senders' own rates, when stale (in this transaction)
+                await self._governor.refresh(uow.session)
             admitted = await self._governor.admit(leaving)
             lease_until = utcnow() + self._lease
             for message in admitted:
