@@ -65,7 +65,7 @@ def test_a_rate_set_through_the_api_holds_the_running_dispatcher(governed: Textb
     assert cleared.json()["messages_per_second"] is None
 
 
-@pytest.mark.parametrize("rate", [0, -1, 1000.5, 1e9, "fast", [2]])
+@pytest.mark.parametrize("rate", [0, -1, 1000.5, 1e9, "fast", "2", True, [2]])
 def test_a_rate_that_is_not_a_sane_positive_number_is_refused(
     textbridge: Textbridge, rate: object
 ) -> None:

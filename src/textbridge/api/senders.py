@@ -73,7 +73,7 @@ class SenderPatchIn(BaseModel):
     reply_stop: StorableStr | None = Reply
     reply_start: StorableStr | None = Reply
     reply_help: StorableStr | None = Reply
-    messages_per_second: float | None = Field(None, gt=0, le=MAX_MESSAGES_PER_SECOND)
+    messages_per_second: float | None = Field(None, gt=0, le=MAX_MESSAGES_PER_SECOND, strict=True)
 
 
 @router.get("", response_model=list[SenderOut])
