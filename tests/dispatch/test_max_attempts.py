@@ -1,7 +1,8 @@
 """TEXTBRIDGE_DISPATCH_MAX_ATTEMPTS reaches both places that count attempts: the dispatcher
 (a message answered 503 every time fails after exactly that many calls) and the review's
 resend (one more attempt, counted against the same number). 7, not the default 5, so a place
-that fell back to the default shows."""
+that fell back to the default shows. TEXTBRIDGE_DISPATCH_MAX_RATE_LIMITED reaches the
+dispatcher as well."""
 
 from __future__ import annotations
 
@@ -52,19 +53,59 @@ async def test_the_dispatcher_gives_up_after_the_configured_attempts(
     unavailable: tuple[Runtime, list[httpx.Request]],
 ) -> None:
     runtime, calls = unavailable
+    message_id = await _queue(runtime)
+    for _ in range(CONFIGURED + 2):  # more passes than attempts: the extra ones find nothing
+        await _make_due(runtime, message_id)
+        await runtime.dispatcher.dispatch_due()
+    message = await _load(runtime, message_id)
+    assert (message.status, message.attempts) == (status.FAILED, CONFIGURED)
+    assert f"gave up after {CONFIGURED} attempts" in (message.error_message or "")
+    assert len(calls) == CONFIGURED
+
+
+async def test_the_dispatcher_gives_up_after_the_configured_429s(
+    database: Database, tmp_path: Path
+) -> None:
+    # TEXTBRIDGE_DISPATCH_MAX_RATE_LIMITED reaches it too (3, not the default 100).
+    calls: list[httpx.Request] = []
+
+    def plivo(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(429, json={"api_id": "a", "error": "too many requests"})
+
+    settings = settings_for(
+        database.fresh_url(tmp_path),
+        "http://textbridge.test",
+        dispatch_max_rate_limited=3,
+        database_pool_size=4,
+    )
+    runtime = build_runtime(settings, httpx.MockTransport(plivo))
+    try:
+        await bootstrap(runtime)
+        message_id = await _queue(runtime)
+        for _ in range(5):
+            await _make_due(runtime, message_id)
+            await runtime.dispatcher.dispatch_due()
+        message = await _load(runtime, message_id)
+        assert (message.status, message.rate_limited, len(calls)) == (status.FAILED, 3, 3)
+        assert "answered 429 3 times" in (message.error_message or "")
+    finally:
+        await runtime.aclose()
+
+
+async def _queue(runtime: Runtime) -> uuid.UUID:
     async with runtime.unit_of_work() as uow:
         request = outbound.SendRequest(to="+14155550199", text="hello")
         message_id = (await outbound.send(uow, request, None, runtime.providers)).id
         await uow.commit()
-    for _ in range(CONFIGURED + 2):  # more passes than attempts: the extra ones find nothing
-        await _make_due(runtime, message_id)
-        await runtime.dispatcher.dispatch_due()
+        return message_id
+
+
+async def _load(runtime: Runtime, message_id: uuid.UUID) -> Message:
     async with runtime.sessions() as session:
         message = await session.get(Message, message_id)
-    assert message is not None
-    assert (message.status, message.attempts) == (status.FAILED, CONFIGURED)
-    assert f"gave up after {CONFIGURED} attempts" in (message.error_message or "")
-    assert len(calls) == CONFIGURED
+        assert message is not None
+        return message
 
 
 async def _make_due(runtime: Runtime, message_id: uuid.UUID) -> None:
