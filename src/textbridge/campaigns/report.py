@@ -137,9 +137,7 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
     return Report(
         campaign=summary(campaign),
         progress=now.as_json(),
-        failed_by_reason=[
-            {"code": code, "reason": reason, "count": count} for code, reason, count in reasons
-        ],
+        failed_by_reason=_by_reason(reasons),
         skipped={
             "invalid": campaign.invalid,
             "duplicate": campaign.duplicates,
@@ -156,6 +154,20 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
         invalid_rows=list(campaign.invalid_rows),
         departures=await departures(session, campaign),
     )
+
+
+OTHER = "other"
+"""The code of the entry that counts the failures past the commonest reasons."""
+
+
+def _by_reason(reasons: bulk.FailureReasons) -> list[dict[str, Any]]:
+    """The commonest reasons, then one `other` entry for the rest: the counts add up to the
+    campaign's failures."""
+    rows = [{"code": code, "reason": text, "count": count} for code, text, count in reasons.top]
+    if reasons.other_messages:
+        more = f"{reasons.other_reasons} more reason{'s' * (reasons.other_reasons != 1)}"
+        rows.append({"code": OTHER, "reason": more, "count": reasons.other_messages})
+    return rows
 
 
 def summary(campaign: Campaign) -> dict[str, Any]:
