@@ -150,7 +150,7 @@ def test_a_whatsapp_template_campaign(textbridge: Textbridge, tmp_path: Path) ->
     assert re.search(r"│\s+2\s+│\s+1\s+│\s+0\s+│\s+2\s+│\s+0\.0600 USD", output), output
     assert "customer_name" in output
     assert "completed" in output
-    assert "skipped: invalid 1, duplicate 0, cancelled 0, opted_out 0" in output
+    assert "skipped: invalid 1, duplicate 0, cancelled 0, opted_out 0, erased 0" in output
     assert "cost: 0.0600 USD for what was sent" in output
     campaign_id = _campaign_id(output)
 
@@ -190,7 +190,8 @@ def test_pause_resume_cancel_and_a_report_with_every_skip(
     textbridge: Textbridge, tmp_path: Path
 ) -> None:
     """Sent an hour from now, so that nothing leaves until the test says so: the messages it
-    brings forward leave after `resume`, the rest end cancelled by `cancel`."""
+    brings forward leave after `resume`, one recipient is erased, the rest end cancelled by
+    `cancel`. The report tells each skip by its reason."""
     opted_out = textbridge.api.post(
         "/api/v1/contacts/+14155550229/consent", json={"action": "opt_out"}
     )
@@ -229,6 +230,10 @@ def test_pause_resume_cancel_and_a_report_with_every_skip(
         timeout=30,
     )
 
+    erased = textbridge.api.delete("/api/v1/contacts/+14155550228")
+    assert erased.status_code == 200, erased.text
+    assert _report(textbridge, campaign_id)["skipped"]["erased"] == 1
+
     cancelled = _output(_cli(textbridge, "cancel", campaign_id))
     assert f"campaign {campaign_id} cancelled (cancelled)" in cancelled
     assert _cli(textbridge, "resume", campaign_id).exit_code == 1
@@ -238,14 +243,20 @@ def test_pause_resume_cancel_and_a_report_with_every_skip(
     assert (progress["total"], progress["sent"], progress["delivered"]) == (8, 3, 2)
     assert (progress["failed"], progress["cancelled"], progress["waiting"]) == (1, 5, 0)
     assert [(r["code"], r["count"]) for r in report["failed_by_reason"]] == [("300", 1)]
-    assert report["skipped"] == {"invalid": 1, "duplicate": 1, "cancelled": 5, "opted_out": 1}
+    assert report["skipped"] == {
+        "invalid": 1,
+        "duplicate": 1,
+        "cancelled": 4,
+        "opted_out": 1,
+        "erased": 1,
+    }
     # Plivo US SMS at 0.0055 a segment: 8 priced, 3 taken by the provider.
     assert (report["cost"]["estimate"], report["cost"]["sent"]) == ("0.0440", "0.0165")
 
     shown = _output(_cli(textbridge, "report", campaign_id))
     counts = r"│ cancelled │ 8 +│ 0 +│ 0 +│ 0 +│ 2 +│ 1 +│ 0 +│ 5 +│ 3 +│ 8 +│"
     assert re.search(counts, shown), shown  # total ... delivered failed unknown cancelled sent
-    assert "skipped: invalid 1, duplicate 1, cancelled 5, opted_out 1" in shown
+    assert "skipped: invalid 1, duplicate 1, cancelled 4, opted_out 1, erased 1" in shown
     assert "cost: 0.0165 USD for what was sent (estimate for all: 0.0440;" in shown
     assert re.search(r"│ 300 +│ Destination number blocked / unreachable │ 1 +│", shown), shown
     assert re.search(r"│ 11 +│ '415' +│ 415 is a short code", shown), shown

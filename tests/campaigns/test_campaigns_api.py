@@ -87,7 +87,13 @@ def test_preview_then_start_then_report(textbridge: Textbridge) -> None:
     assert report["progress"]["sent"] == 4
     [failure] = report["failed_by_reason"]
     assert (failure["code"], failure["count"]) == ("300", 1)
-    assert report["skipped"] == {"invalid": 2, "duplicate": 1, "cancelled": 0, "opted_out": 0}
+    assert report["skipped"] == {
+        "invalid": 2,
+        "duplicate": 1,
+        "cancelled": 0,
+        "opted_out": 0,
+        "erased": 0,
+    }
     assert report["cost"]["estimate"] == report["cost"]["sent"] == "0.0910"
     assert [row["row"] for row in report["invalid_rows"]] == [4, 5]
 

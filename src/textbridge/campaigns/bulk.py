@@ -428,6 +428,17 @@ async def staged_by_zone(session: AsyncSession, campaign_id: uuid.UUID) -> list[
     return [(key or "", int(count)) for key, count in await session.execute(query)]
 
 
+async def cancelled_by_code(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str | None, int]:
+    """The campaign's `cancelled` messages by why: no code for the campaign's own cancel,
+    `recipient_opted_out` (an opt-out found at dispatch), `erased` (the person was erased)."""
+    query = (
+        select(Message.error_code, func.count())
+        .where(Message.campaign_id == campaign_id, Message.status == CANCELLED)
+        .group_by(Message.error_code)
+    )
+    return {code: int(count) for code, count in await session.execute(query)}
+
+
 @dataclass(frozen=True, slots=True)
 class FailureReasons:
     """A campaign's commonest failures by (code, reason), and what the rest add up to."""

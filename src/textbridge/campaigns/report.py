@@ -16,6 +16,7 @@ from textbridge.campaigns import bulk
 from textbridge.campaigns.prices import money
 from textbridge.campaigns.service import CANCELLED, COMPLETED, DRAFT, PAUSED, RUNNING
 from textbridge.compliance import consent
+from textbridge.compliance.erasure import ERASED
 from textbridge.db.base import utcnow
 from textbridge.dispatch import schedule
 from textbridge.dispatch.quiet_hours import window_of
@@ -130,10 +131,11 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
     now = await progress(session, campaign.id)
     reasons = await bulk.failure_reasons(session, campaign.id)
     cost_sent = await bulk.cost_of_sent(session, campaign.id)
+    why = await bulk.cancelled_by_code(session, campaign.id)
+    dispatch_out, erased = why.get(consent.ERROR_CODE, 0), why.get(ERASED, 0)
     # A draft cancelled before it started has no messages: its staged recipients were skipped.
     never_started = campaign.state == CANCELLED and campaign.started_at is None
-    cancelled = campaign.recipients if never_started else now.cancelled
-    staged_out, dispatch_out = await consent.campaign_opted_out(session, campaign)
+    cancelled = campaign.recipients if never_started else sum(why.values())
     return Report(
         campaign=summary(campaign),
         progress=now.as_json(),
@@ -141,8 +143,9 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
         skipped={
             "invalid": campaign.invalid,
             "duplicate": campaign.duplicates,
-            "cancelled": cancelled - dispatch_out,
-            "opted_out": staged_out + dispatch_out,
+            "cancelled": cancelled - dispatch_out - erased,
+            "opted_out": campaign.opted_out + dispatch_out,
+            "erased": erased,
         },
         cost={
             "currency": campaign.currency,
