@@ -116,9 +116,9 @@ def _output(result: Result) -> str:
 
 
 def _campaign_id(output: str) -> str:
-    found = re.search(r"(?:campaign|draft) ([0-9a-f-]{36}) started|draft ([0-9a-f-]{36})", output)
+    found = re.search(r"campaign ([0-9a-f-]{36}) started", output)
     assert found, output
-    return found.group(1) or found.group(2)
+    return found.group(1)
 
 
 def _report(textbridge: Textbridge, campaign_id: str) -> dict[str, Any]:
