@@ -20,8 +20,7 @@ def _texts_received_by(textbridge: Textbridge, number: str) -> list[str]:
 def _completed(textbridge: Textbridge, campaign_id: str, delivered: int) -> bool:
     report = _report(textbridge, campaign_id)
     return bool(
-        report["campaign"]["state"] == "completed"
-        and report["progress"]["delivered"] == delivered
+        report["campaign"]["state"] == "completed" and report["progress"]["delivered"] == delivered
     )
 
 
