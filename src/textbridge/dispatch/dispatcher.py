@@ -18,11 +18,11 @@ Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (f
 can be claimed, so messages to one recipient from one sender leave in the order they were
 accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
 writer at a time). Only messages of the same or a more urgent priority hold a message back:
-a reply passes the campaign messages waiting for the same person. A message that is not due
-at all holds nothing back: `scheduled` and `held` ones are not `accepted`, and a paused
-campaign's are `accepted` with no due time; later messages pass them, and one that comes due
-again waits for any of its pair still in flight (the order guarantee is among messages that
-are due).
+an individual send passes the campaign messages waiting for the same person. A message that
+is not due at all holds nothing back: `scheduled` and `held` ones are not `accepted`, and a
+paused campaign's are `accepted` with no due time; later messages pass them, and one that
+comes due again waits for any of its pair still in flight (the order guarantee is among
+messages that are due).
 
 What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
 with one message stops the others or leaves it for a restart: an exception before the provider
