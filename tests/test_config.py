@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from textbridge.cli import app
 from textbridge.config import SettingsError, load_settings
 from textbridge.dispatch.governor import limits_from
 from textbridge.dispatch.rates import DEFAULT_RATES
@@ -117,6 +119,29 @@ def test_quiet_hours_default_and_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_settings().quiet_hours == "08:00-21:00"
     monkeypatch.setenv("TEXTBRIDGE_QUIET_HOURS", " 09:30-24:00 ")
     assert load_settings().quiet_hours == "09:30-24:00"
+
+
+def test_a_bad_price_table_stops_start_up_naming_the_file_and_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Checked at start-up like every setting (`serve`, `worker`, the CLI), not at the first
+    campaign: one line naming the setting, the file and the line."""
+    table = tmp_path / "rates.csv"
+    table.write_text("# ours\nprovider,channel,country,price\nplivo,sms,US,0.01\nplivo,sms,GB\n")
+    monkeypatch.setenv("TEXTBRIDGE_PRICE_TABLE", str(table))
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        "invalid configuration: TEXTBRIDGE_PRICE_TABLE: Value error, "
+        f"{table} line 4: 3 fields; 4 expected (provider,channel,country,price)"
+    )
+    started = CliRunner().invoke(app, ["serve"])
+    assert started.exit_code == 2, started.output
+    assert " ".join(started.stderr.split()) == str(refused.value)  # Rich wraps it at 80
+
+    monkeypatch.setenv("TEXTBRIDGE_PRICE_TABLE", str(tmp_path / "missing.csv"))
+    with pytest.raises(SettingsError, match=r"TEXTBRIDGE_PRICE_TABLE: .*cannot read .*missing"):
+        load_settings()
 
 
 # The governor's limits: each a setting, defaults from reference/domain.md ("Throughput that

@@ -205,6 +205,37 @@ async def test_a_later_campaign_message_waits_for_an_earlier_reply(
     assert fake.calls == []
 
 
+async def test_a_message_due_again_waits_for_a_younger_one_in_flight(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """A paused message (accepted, no due time) holds back no later one of its priority; the
+    later one passes it, and once it is due again (resumed) it leaves after the one in
+    flight, not beside it: one message of the pair in flight at a time."""
+    runtime, fake = plivo
+    paused = await _queue(runtime, RECIPIENTS[2])
+    younger = await _queue(runtime, RECIPIENTS[2])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id.in_([paused, younger])).values(priority=CAMPAIGN)
+        )
+        await session.execute(
+            update(Message).where(Message.id == paused).values(next_attempt_at=None)
+        )
+        await session.commit()
+    claimed, _ = await runtime.dispatcher.claim_due()
+    assert [one.id for one in claimed] == [younger]
+    await _make_due(runtime, paused)  # resumed while the younger one is being sent
+    assert await runtime.dispatcher.claim_due() == ([], 0)
+    async with runtime.sessions() as session:  # the younger one's send recorded
+        await session.execute(
+            update(Message).where(Message.id == younger).values(status=status.SUBMITTED)
+        )
+        await session.commit()
+    claimed, _ = await runtime.dispatcher.claim_due()
+    assert [one.id for one in claimed] == [paused]
+    assert fake.calls == []
+
+
 async def test_the_order_check_uses_the_pair_index(plivo: tuple[Runtime, FakePlivo]) -> None:
     """The claim's check for an older unsettled message of the pair must probe the partial
     index `ix_messages_unsettled_pair`: with the status list as bound parameters, SQLite

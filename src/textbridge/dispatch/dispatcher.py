@@ -18,7 +18,11 @@ Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (f
 can be claimed, so messages to one recipient from one sender leave in the order they were
 accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
 writer at a time). Only messages of the same or a more urgent priority hold a message back:
-a reply passes the campaign messages waiting for the same person (paused ones too).
+an individual send passes the campaign messages waiting for the same person. A message that
+is not due at all holds nothing back: `scheduled` and `held` ones are not `accepted`, and a
+paused campaign's are `accepted` with no due time; later messages pass them, and one that
+comes due again waits for any of its pair still in flight (the order guarantee is among
+messages that are due).
 
 What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
 with one message stops the others or leaves it for a restart: an exception before the provider
@@ -75,7 +79,8 @@ CLAIM_BATCH = 50
 INTERRUPTED = "the dispatch was interrupted; it may or may not have been sent"
 IDLE_POLL_SECONDS = 1.0
 UNSETTLED = (status.ACCEPTED, status.SENDING)
-"""A message in one of these still holds back the younger messages of its (from, to) pair."""
+"""A message in one of these still holds back the younger messages of its (from, to) pair
+(unless it has no due time: paused)."""
 
 
 HOUSEKEEPING_SECONDS = 1.0
@@ -481,11 +486,17 @@ def due_query(batch: int) -> Select[Any]:
         # Written into the SQL as literals: only then can SQLite (and a generic PostgreSQL plan)
         # match the partial index `ix_messages_unsettled_pair`, whose condition is this list.
         older.status.in_(bindparam("unsettled", UNSETTLED, expanding=True, literal_execute=True)),
-        # A reply is not held back by campaign traffic (a paused campaign's included).
+        # A reply is not held back by campaign traffic.
         older.priority <= m.priority,
+        # Paused (a campaign's `hold`: no due time): it gave up its place, so it holds nothing
+        # back; resumed, it is due again and in its place by acceptance among those waiting.
+        older.next_attempt_at.is_not(None),
         or_(
             older.created_at < m.created_at,
             and_(older.created_at == m.created_at, older.id < m.id),
+            # A younger one in flight: it passed this message while this one was not due
+            # (paused, scheduled, held), and this one leaves after it, not beside it.
+            older.status == status.SENDING,
         ),
     )
     return (

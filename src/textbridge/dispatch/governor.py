@@ -10,8 +10,9 @@ bounded far below the lease (`max_wait` is at most a quarter of it), and the
 provider call's own deadline (half the lease) starts after it, so a wait never eats the lease.
 
 Priority (`messages.priority`): the claim takes lower values first; a deferred campaign message
-queues behind the others of its key (the "backlog"), while a deferred conversation reply only
-waits for the next free slot, so a reply passes any campaign traffic queued on its sender.
+queues behind the others of its key (the "backlog"), while a deferred individual send (API,
+inbox) only waits for the next free slot, so it passes any campaign traffic queued on its
+sender.
 
 Per-sender rates, most specific first: the sender row's own `senders.messages_per_second` (set
 through `PATCH /api/v1/senders/{id}`), then `TEXTBRIDGE_RATE_SENDERS` by address, then the
