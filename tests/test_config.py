@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from textbridge.cli import app
 from textbridge.config import SettingsError, load_settings
+from textbridge.dispatch.governor import limits_from
+from textbridge.dispatch.rates import DEFAULT_RATES
 
 
 @pytest.fixture(autouse=True)
@@ -140,3 +142,84 @@ def test_a_bad_price_table_stops_start_up_naming_the_file_and_line(
     monkeypatch.setenv("TEXTBRIDGE_PRICE_TABLE", str(tmp_path / "missing.csv"))
     with pytest.raises(SettingsError, match=r"TEXTBRIDGE_PRICE_TABLE: .*cannot read .*missing"):
         load_settings()
+
+
+# The governor's limits: each a setting, defaults from reference/domain.md ("Throughput that
+# senders are held to", the table at lines 6 to 14), cited per row. Toll-free and alphanumeric
+# are not in domain.md: their defaults come from AWS End User Messaging's "MPS limits"
+# (dispatch/rates.py says so where they are defined).
+GOVERNOR_LIMITS: dict[str, tuple[str, float, str]] = {
+    # setting: (Settings field, default, where the default comes from)
+    "TEXTBRIDGE_RATE_LONG_CODE": ("rate_long_code", 1.0, "domain.md:8 about 1 segment/s"),
+    "TEXTBRIDGE_RATE_TOLL_FREE": ("rate_toll_free", 3.0, "AWS MPS limits: 3 parts/s"),
+    "TEXTBRIDGE_RATE_SHORT_CODE": ("rate_short_code", 100.0, "domain.md:9 100+ segments/s"),
+    "TEXTBRIDGE_RATE_ALPHANUMERIC": ("rate_alphanumeric", 10.0, "AWS MPS limits: 10/s"),
+    "TEXTBRIDGE_RATE_WHATSAPP": ("rate_whatsapp", 80.0, "domain.md:13 80 messages/s"),
+    "TEXTBRIDGE_RATE_PLIVO_ACCOUNT": ("rate_plivo_account", 300 / 5, "domain.md:10 300 per 5 s"),
+    "TEXTBRIDGE_RATE_VONAGE_ACCOUNT": ("rate_vonage_account", 30.0, "domain.md:11 30/s per key"),
+    "TEXTBRIDGE_WHATSAPP_PAIR_SECONDS": ("whatsapp_pair_seconds", 6.0, "domain.md:14 one per 6 s"),
+}
+KIND_OF = {
+    "rate_long_code": "long_code",
+    "rate_toll_free": "toll_free",
+    "rate_short_code": "short_code",
+    "rate_alphanumeric": "alphanumeric",
+    "rate_whatsapp": "whatsapp",
+}
+
+
+def test_governor_limit_defaults_are_the_published_figures() -> None:
+    settings = load_settings()
+    limits = limits_from(settings)
+    for field_name, default, source in GOVERNOR_LIMITS.values():
+        assert getattr(settings, field_name) == default, source
+    assert limits.per_kind == {kind: getattr(settings, name) for name, kind in KIND_OF.items()}
+    assert limits.per_kind == DEFAULT_RATES
+    assert limits.per_account == {"plivo": 60.0, "vonage": 30.0}
+    assert limits.pair_seconds == 6.0
+
+
+@pytest.mark.parametrize("setting", sorted(GOVERNOR_LIMITS))
+def test_each_governor_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    field_name, _, _ = GOVERNOR_LIMITS[setting]
+    monkeypatch.setenv(setting, "2.5")
+    settings = load_settings()
+    assert getattr(settings, field_name) == 2.5
+    limits = limits_from(settings)  # and it reaches the governor
+    if field_name in KIND_OF:
+        assert limits.per_kind[KIND_OF[field_name]] == 2.5  # type: ignore[index]
+    elif field_name == "whatsapp_pair_seconds":
+        assert limits.pair_seconds == 2.5
+    else:
+        assert limits.per_account[field_name.split("_")[1]] == 2.5
+
+
+@pytest.mark.parametrize("setting", sorted(GOVERNOR_LIMITS))
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("fast", "valid number"),
+        ("-1", "greater than"),
+        ("1e9", "less than or equal"),
+        ("", "valid number"),
+    ],
+)
+def test_a_bad_governor_limit_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(SettingsError, match=setting) as refused:
+        load_settings()
+    assert says in str(refused.value)
+
+
+def test_a_zero_rate_is_refused_and_a_zero_pair_wait_turns_the_pair_limit_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for setting in sorted(set(GOVERNOR_LIMITS) - {"TEXTBRIDGE_WHATSAPP_PAIR_SECONDS"}):
+        monkeypatch.setenv(setting, "0")
+        with pytest.raises(SettingsError, match=f"{setting}: Input should be greater than 0"):
+            load_settings()
+        monkeypatch.delenv(setting)
+    monkeypatch.setenv("TEXTBRIDGE_WHATSAPP_PAIR_SECONDS", "0")
+    assert limits_from(load_settings()).pair_seconds == 0

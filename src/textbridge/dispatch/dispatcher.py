@@ -169,6 +169,10 @@ class Dispatcher:
         self._governor.wake_with(self.wake)
         self._housekeeping = Every(HOUSEKEEPING_SECONDS)
 
+    @property
+    def governor(self) -> Governor:
+        return self._governor
+
     async def run(self) -> None:
         """Claim and send until `drain`: each pass waits for a free send slot, claims at most
         the free slots and starts their sends without waiting for them."""
@@ -270,6 +274,8 @@ class Dispatcher:
             if housekeeping:
                 await schedule.release_due(uow, now)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
+            if leaving:  # the senders' own rates, when stale (in this transaction)
+                await self._governor.refresh(uow.session)
             admitted = await self._governor.admit(leaving)
             lease_until = utcnow() + self._lease
             for message in admitted:
