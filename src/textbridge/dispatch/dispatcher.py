@@ -46,7 +46,7 @@ from time import perf_counter
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge import metrics
@@ -268,6 +268,7 @@ class Dispatcher:
             batch = self._batch if limit is None else limit
             now = utcnow()
             found = await rows.load(uow.session, due_query(batch), {"now": now})
+            found = await _pairs_claimed_alone(uow.session, found, batch, now)
             # Accepted before an opt-out (a campaign, a scheduled message): never sent.
             sendable, opted_out = await consent.split_opted_out(uow.session, found)
             leaving, held = await schedule.quiet_holds(uow, sendable, now)
@@ -516,6 +517,49 @@ _RECORD_QUERY = (
     .order_by(rows.MESSAGES.c.id)
     .with_for_update(of=rows.MESSAGES)
 )
+
+
+# Each claimed message's (from, to) pair, locked for the rest of the claim's transaction; a
+# pair another claim holds is left for a later claim (try, never wait: no claim blocks another).
+_LOCK_PAIRS = text(
+    "SELECT c.id FROM unnest(CAST(:ids AS uuid[]), CAST(:pairs AS text[])) AS c(id, pair)"
+    " WHERE pg_try_advisory_xact_lock(hashtextextended(c.pair, 7))"
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _recheck_query(batch: int) -> Select[Any]:
+    """`due_query` for the given candidates, their ids only."""
+    ids = rows.MESSAGES.c.id
+    return (
+        due_query(batch)
+        .with_only_columns(ids)
+        .where(ids.in_(bindparam("candidates", expanding=True)))
+    )
+
+
+async def _pairs_claimed_alone(
+    session: AsyncSession, found: list[Message], batch: int, now: datetime
+) -> list[Message]:
+    """On PostgreSQL, the found messages whose pair no other claim is taking, still due by a
+    check that sees every claim committed before the pair was locked.
+
+    `due_query` holds a message back by what its snapshot shows. A message due again after a
+    pause, a schedule or a hold leaves after a younger one of its pair in flight; but a claim
+    that has moved that younger one to `sending` and not yet committed shows it as `accepted`,
+    so two claims in two processes could send both at once. Each claim therefore locks its
+    messages' pairs (a transaction-level advisory lock), drops those another claim holds, and
+    runs the check again, in a new snapshot, for the rest. SQLite has one writer at a time:
+    nothing to do there. A previous release's dispatcher takes no such lock (DESIGN-NOTES)."""
+    if not found or session.get_bind().dialect.name != "postgresql":
+        return found
+    pairs = [f"{m.from_address}\x1f{m.to_address}" for m in found]
+    locked = set(await session.scalars(_LOCK_PAIRS, {"ids": [m.id for m in found], "pairs": pairs}))
+    if not locked:
+        return []
+    params = {"now": now, "candidates": list(locked)}
+    still_due = set(await session.scalars(_recheck_query(batch), params))
+    return [m for m in found if m.id in still_due]
 
 
 async def _recover_expired(uow: UnitOfWork) -> None:
