@@ -52,6 +52,10 @@ def test_plivo_guide_names_and_dotenv_file(tmp_path: Path) -> None:
         ({"TEXTBRIDGE_ENV": "staging"}, "TEXTBRIDGE_ENV"),
         ({"TEXTBRIDGE_SECRET_KEY": "short"}, "TEXTBRIDGE_SECRET_KEY"),
         ({"TEXTBRIDGE_QUIET_HOURS": "8-21"}, "TEXTBRIDGE_QUIET_HOURS"),
+        (
+            {"TEXTBRIDGE_MEDIA_ALLOWED_NETWORKS": "10.0.0.0/8, lan"},
+            "TEXTBRIDGE_MEDIA_ALLOWED_NETWORKS",
+        ),
         ({"PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX"}, "PLIVO_AUTH_TOKEN"),
         (
             {"TEXTBRIDGE_ENV": "production", "TEXTBRIDGE_SKIP_WEBHOOK_VERIFICATION": "true"},

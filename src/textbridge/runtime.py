@@ -26,7 +26,7 @@ from textbridge.auth.ratelimit import ApiRateLimit
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.compliance import keywords
 from textbridge.compliance.retention import ContentPurger
-from textbridge.config import Settings
+from textbridge.config import Settings, networks
 from textbridge.db.driver import SEND_SETUP, DriverPool
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -36,7 +36,7 @@ from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
-from textbridge.media.guard import guarded_client
+from textbridge.media.guard import allowing, guarded_client
 from textbridge.media.uploads import UploadPurger
 from textbridge.messaging.search import inbox_reads_pool
 from textbridge.models import Message
@@ -264,10 +264,12 @@ def _media_fetcher(
     if not settings.media_download:
         return None
     if downloader is None:
+        allowed = allowing(networks(settings.media_allowed_networks))
         downloader = MediaDownloader(
-            guarded_client(),
+            guarded_client(allowed=allowed),
             settings.media_dir,
             settings.media_max_bytes,
+            allowed=allowed,
             deadline=settings.media_timeout,
         )
     return MediaFetcher(sessions, downloader, providers, concurrency=settings.media_concurrency)
