@@ -54,9 +54,10 @@ def test_a_rate_set_through_the_api_holds_the_running_dispatcher(governed: Textb
     arrivals = wait_until(lambda: _arrivals(governed), timeout=scaled(30), interval=0.1)
     span = arrivals[-1] - arrivals[0]
     # At 50/s the six would arrive within about 0.1 s; at 2/s their slots span 5 x 0.52 s =
-    # 2.6 s. Only the first can leave late next to its slot (by up to 20 ms, and the network):
-    # 2.0 s is a bound that a loaded machine keeps and a missed limit breaks.
-    assert span >= (MESSAGES - 1) * SLOT - 0.6, arrivals
+    # 2.6 s. A loaded machine only delays arrivals, which can shrink the span only when the
+    # first one is delayed more than the others: half the slots' span is a bound that such a
+    # stall (over a second) does not break and a missed limit (0.1 s) does.
+    assert span >= (MESSAGES - 1) * SLOT / 2, arrivals
 
     cleared = governed.api.patch(
         f"/api/v1/senders/{sender['id']}", json={"messages_per_second": None}

@@ -464,7 +464,14 @@ async def failure_reasons(
         )
         .where(Message.campaign_id == campaign_id, Message.status.in_(status.FAILURES))
         .group_by(Message.error_code, Message.error_message)
-        .order_by(count.desc(), Message.error_code, Message.error_message)
+        .order_by(
+            count.desc(),
+            # NULLs (a retry's end has no provider code) sort last on both databases alike:
+            # SQLite puts them first by default, PostgreSQL last, and the cut at `limit`
+            # must keep the same reasons on both.
+            Message.error_code.asc().nulls_last(),
+            Message.error_message.asc().nulls_last(),
+        )
         .limit(limit)
     )
     rows = (await session.execute(query)).all()
