@@ -6,6 +6,7 @@ The variable names of the Plivo guides (`PLIVO_AUTH_ID`, ...) work as they are; 
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -26,6 +27,7 @@ from textbridge.dispatch.quiet_hours import Window
 from textbridge.dispatch.rates import DEFAULT_ACCOUNT_RATES, DEFAULT_PAIR_SECONDS, DEFAULT_RATES
 
 Environment = Literal["development", "production", "test"]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 ConsentWord = Annotated[str, Field(min_length=1, max_length=40)]
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
     )
     media_concurrency: int = Field(
         4, ge=1, le=100, validation_alias=_env("TEXTBRIDGE_MEDIA_CONCURRENCY")
+    )
+    # Internal networks media may still be fetched from (comma-separated CIDRs): a media mirror
+    # on the LAN, a provider simulator on this machine. Empty: public addresses only.
+    media_allowed_networks: str = Field(
+        "", validation_alias=_env("TEXTBRIDGE_MEDIA_ALLOWED_NETWORKS")
     )
     # How long an uploaded media's public URL answers (the provider fetches it when it sends).
     media_upload_ttl_seconds: int = Field(
@@ -300,6 +307,12 @@ class Settings(BaseSettings):
             _secret_pairs(value.get_secret_value())
         return value
 
+    @field_validator("media_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        networks(value)
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -433,6 +446,19 @@ class Settings(BaseSettings):
         if not self.is_sqlite:
             return None
         return Path(self.database_url.split(":///", 1)[1])
+
+
+def networks(value: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.0/8, 127.0.0.1` as networks (an address alone is a network of one)."""
+    found: list[IPNetwork] = []
+    for number, item in enumerate(value.split(","), start=1):
+        if not item.strip():
+            continue
+        try:
+            found.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"entry {number} is not an address or a CIDR network") from None
+    return tuple(found)
 
 
 def _secret_pairs(value: str) -> dict[str, str]:

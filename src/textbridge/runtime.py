@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from textbridge.auth.ratelimit import ApiRateLimit
 from textbridge.campaigns.report import ProgressPublisher
 from textbridge.compliance import keywords
 from textbridge.compliance.retention import ContentPurger
-from textbridge.config import Settings
+from textbridge.config import Settings, networks
 from textbridge.db.driver import SEND_SETUP, DriverPool
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
@@ -36,7 +36,7 @@ from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
 from textbridge.media.downloader import MediaDownloader
 from textbridge.media.fetcher import MediaFetcher
-from textbridge.media.guard import guarded_client
+from textbridge.media.guard import allowing, guarded_client
 from textbridge.media.uploads import UploadPurger
 from textbridge.messaging.search import inbox_reads_pool
 from textbridge.models import Message
@@ -96,6 +96,9 @@ class Runtime:
     reads: DriverPool | None = None
     """PostgreSQL: the inbox's list, search and thread reads' own pool (`messaging/search.py`)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    sender_rates_changed: Callable[[], None] = field(default=lambda: None)
+    """Call once a sender's own rate change is committed: every process's governor reads the
+    rates again at its next claim (here at once; elsewhere over NOTIFY on PostgreSQL)."""
 
     def __post_init__(self) -> None:
         self.campaigns = ProgressPublisher(self.sessions, self.bus)
@@ -211,6 +214,7 @@ def build_runtime(
         media.wake = wakeups.broadcasting(channels.MEDIA, media.wake)
     applier = JournalApplier(sessions, bus, providers, on_applied=media.wake if media else None)
     applier.wake = wakeups.broadcasting(channels.APPLY, applier.wake)
+    governor = build_governor(settings, sessions)
     dispatcher = Dispatcher(
         sessions,
         bus,
@@ -219,7 +223,7 @@ def build_runtime(
         concurrency=settings.dispatch_concurrency,
         on_submitted=applier.wake,
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
-        governor=build_governor(settings, sessions),
+        governor=governor,
         limits=Limits(settings.dispatch_max_attempts, settings.dispatch_max_rate_limited),
     )
     dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)
@@ -247,6 +251,7 @@ def build_runtime(
         if settings.is_sqlite
         else DriverPool(settings.database_url, settings.api_send_connections, setup=SEND_SETUP),
         reads=None if settings.is_sqlite else inbox_reads_pool(settings.database_url),
+        sender_rates_changed=wakeups.broadcasting(channels.SENDERS, governor.rates_changed),
     )
 
 
@@ -259,10 +264,12 @@ def _media_fetcher(
     if not settings.media_download:
         return None
     if downloader is None:
+        allowed = allowing(networks(settings.media_allowed_networks))
         downloader = MediaDownloader(
-            guarded_client(),
+            guarded_client(allowed=allowed),
             settings.media_dir,
             settings.media_max_bytes,
+            allowed=allowed,
             deadline=settings.media_timeout,
         )
     return MediaFetcher(sessions, downloader, providers, concurrency=settings.media_concurrency)

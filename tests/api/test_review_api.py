@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import update
+
+from textbridge.db.base import utcnow
+from textbridge.models import Message
+
 from ..support.textbridge import Textbridge
 
 
@@ -68,3 +73,37 @@ def test_review_actions_are_refused_outside_unknown(textbridge: Textbridge) -> N
     assert bad.status_code == 422
     wrong_filter = textbridge.api.get("/api/v1/messages", params={"status": "delivered"})
     assert wrong_filter.status_code == 422
+
+
+def _unknown_with_one_time(textbridge: Textbridge, count: int) -> list[str]:
+    """`count` messages made `unknown` at the same instant (a crash leaves many so): the
+    pages must not lose the ones that share the last one's time."""
+    ids = [str(textbridge.send(to=f"+1415555019{n}")["id"]) for n in range(count)]
+    for message_id in ids:
+        textbridge.wait_for_status(message_id, "delivered")
+    textbridge.database.run(
+        update(Message)
+        .where(Message.id.in_([uuid.UUID(m) for m in ids]))
+        .values(status="unknown", updated_at=utcnow())
+    )
+    return sorted(ids, key=lambda m: uuid.UUID(m).int)  # (updated_at, id) order
+
+
+def test_unknown_messages_are_paged_by_cursor(textbridge: Textbridge) -> None:
+    expected = _unknown_with_one_time(textbridge, 5)
+    seen: list[str] = []
+    params = {"status": "unknown", "limit": "2"}
+    for _ in range(4):
+        page = textbridge.api.get("/api/v1/messages", params=params)
+        assert page.status_code == 200, page.text
+        seen += [message["id"] for message in page.json()]
+        cursor = page.headers.get("X-Next-Cursor")
+        if cursor is None:
+            break
+        assert f"after={cursor}" in page.headers["Link"]
+        params["after"] = cursor
+    assert seen == expected
+    assert cursor is None  # a last page of 1, or an empty one after a full page
+    bad = textbridge.api.get("/api/v1/messages", params={"status": "unknown", "after": "c1.x"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "after"

@@ -87,7 +87,13 @@ def test_preview_then_start_then_report(textbridge: Textbridge) -> None:
     assert report["progress"]["sent"] == 4
     [failure] = report["failed_by_reason"]
     assert (failure["code"], failure["count"]) == ("300", 1)
-    assert report["skipped"] == {"invalid": 2, "duplicate": 1, "cancelled": 0, "opted_out": 0}
+    assert report["skipped"] == {
+        "invalid": 2,
+        "duplicate": 1,
+        "cancelled": 0,
+        "opted_out": 0,
+        "erased": 0,
+    }
     assert report["cost"]["estimate"] == report["cost"]["sent"] == "0.0910"
     assert [row["row"] for row in report["invalid_rows"]] == [4, 5]
 
@@ -295,3 +301,31 @@ def test_hostile_rows_are_invalid_rows_not_errors(textbridge: Textbridge) -> Non
         json={"recipients": [{"to": "+14155550204", "row": 2**31}]},
     )
     assert too_far.status_code == 422
+
+
+def test_failures_past_the_commonest_reasons_are_counted_as_other(textbridge: Textbridge) -> None:
+    """23 distinct failure codes: the report lists the 20 commonest (most first, then by
+    code), and one `other` entry for the rest, so that the reasons add up to the failures."""
+    people = _people(25)
+    codes = ["100"] * 3 + [str(201 + n) for n in range(22)]
+    for person, code in zip(people, codes, strict=True):
+        fate = {"outcome": "undelivered", "error_code": code}
+        response = textbridge.simulator.put(f"/control/numbers/{person['to']}", json=fate)
+        assert response.status_code == 200, response.text
+    campaign_id = _create(textbridge, recipients=people, start=True)["campaign"]["id"]
+    report = wait_until(
+        lambda: (
+            (r := _report(textbridge, campaign_id))["campaign"]["state"] == "completed"
+            and r["progress"]["failed"] == 25
+            and r
+        ),
+        timeout=30,
+    )
+    reasons = report["failed_by_reason"]
+    assert [(row["code"], row["count"]) for row in reasons] == [
+        ("100", 3),
+        *((str(201 + n), 1) for n in range(19)),
+        ("other", 3),
+    ]
+    assert reasons[-1]["reason"] == "3 more reasons"
+    assert sum(row["count"] for row in reasons) == report["progress"]["failed"]

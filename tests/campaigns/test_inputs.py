@@ -80,6 +80,48 @@ def test_price_table_from_a_file(tmp_path: Path) -> None:
     assert prices.money(5500) == "0.0055"
 
 
+@pytest.mark.parametrize(
+    ("rows", "error"),
+    [
+        ("plivo,sms,GB\n", "line 5: 3 fields; 4 expected (provider,channel,country,price)"),
+        (
+            "plivo,sms,GB,0.04,extra\n",
+            "line 5: 5 fields; 4 expected (provider,channel,country,price)",
+        ),
+        ("plivo,sms,GB,-1\n", "line 5: '-1' is not a price"),
+        ("plivo,sms,GB,\n", "line 5: '' is not a price"),
+        ("plivo,sms,GB,NaN\n", "line 5: 'NaN' is not a price"),
+        (",sms,GB,0.04\n", "line 5: no provider"),
+        ("plivo,sms, ,0.04\n", "line 5: no country"),
+        ("\n# later\nplivo,sms,us,0.04\n", "line 7: plivo,sms,US is priced twice"),
+    ],
+)
+def test_a_bad_price_row_names_the_file_and_its_line(tmp_path: Path, rows: str, error: str) -> None:
+    """Lines are the file's own, comments and blank lines counted."""
+    path = tmp_path / "rates.csv"
+    path.write_text("# our rates\n\nprovider,channel,country,price\nplivo,sms,US,0.01\n" + rows)
+    with pytest.raises(prices.PriceTableError) as refused:
+        prices.load(path)
+    assert str(refused.value) == f"{path} {error}"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", "the header must be provider,channel,country,price"),
+        (b"# only a comment\n", "the header must be provider,channel,country,price"),
+        (b"provider,channel,price\n", "the header must be provider,channel,country,price"),
+        (b"provider,channel,country,price\nplivo,sms,\xff,1\n", "not UTF-8 text"),
+    ],
+)
+def test_a_bad_price_table_names_the_file(tmp_path: Path, content: bytes, error: str) -> None:
+    path = tmp_path / "rates.csv"
+    path.write_bytes(content)
+    with pytest.raises(prices.PriceTableError) as refused:
+        prices.load(path)
+    assert str(refused.value) == f"{path}: {error}"
+
+
 def _plan(text: str = "Hi {name}") -> Plan:
     return Plan("sms", "plivo", text, None, prices.load(None))
 

@@ -10,10 +10,13 @@ from collections import defaultdict
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
-from textbridge.dispatch.dispatcher import CLAIM_BATCH, Dispatcher, due_query
+from textbridge.dispatch import rows
+from textbridge.dispatch.dispatcher import CLAIM_BATCH, Dispatcher, _pairs_claimed_alone, due_query
 from textbridge.dispatch.policy import MAX_ATTEMPTS, Limits
 from textbridge.dispatch.priority import CAMPAIGN
 from textbridge.messaging import status
@@ -205,6 +208,37 @@ async def test_a_later_campaign_message_waits_for_an_earlier_reply(
     assert fake.calls == []
 
 
+async def test_a_message_due_again_waits_for_a_younger_one_in_flight(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """A paused message (accepted, no due time) holds back no later one of its priority; the
+    later one passes it, and once it is due again (resumed) it leaves after the one in
+    flight, not beside it: one message of the pair in flight at a time."""
+    runtime, fake = plivo
+    paused = await _queue(runtime, RECIPIENTS[2])
+    younger = await _queue(runtime, RECIPIENTS[2])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id.in_([paused, younger])).values(priority=CAMPAIGN)
+        )
+        await session.execute(
+            update(Message).where(Message.id == paused).values(next_attempt_at=None)
+        )
+        await session.commit()
+    claimed, _ = await runtime.dispatcher.claim_due()
+    assert [one.id for one in claimed] == [younger]
+    await _make_due(runtime, paused)  # resumed while the younger one is being sent
+    assert await runtime.dispatcher.claim_due() == ([], 0)
+    async with runtime.sessions() as session:  # the younger one's send recorded
+        await session.execute(
+            update(Message).where(Message.id == younger).values(status=status.SUBMITTED)
+        )
+        await session.commit()
+    claimed, _ = await runtime.dispatcher.claim_due()
+    assert [one.id for one in claimed] == [paused]
+    assert fake.calls == []
+
+
 async def test_the_order_check_uses_the_pair_index(plivo: tuple[Runtime, FakePlivo]) -> None:
     """The claim's check for an older unsettled message of the pair must probe the partial
     index `ix_messages_unsettled_pair`: with the status list as bound parameters, SQLite
@@ -255,3 +289,78 @@ async def test_an_answer_after_the_lease_expired_settles_the_unknown(
     settled = await _load(runtime, message_id)
     assert settled.status == status.SUBMITTED
     assert settled.provider_message_id is not None
+
+
+async def _pause_older_and_claim_younger(
+    runtime: Runtime,
+) -> tuple[uuid.UUID, uuid.UUID, AsyncSession]:
+    """A paused message and a younger one of its pair; another process's claim (a session of
+    its own, through the claim's own steps) has moved the younger one to `sending` and holds
+    its transaction open. Returns (paused, younger, that session)."""
+    paused = await _queue(runtime, RECIPIENTS[3])
+    younger = await _queue(runtime, RECIPIENTS[3])
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id.in_([paused, younger])).values(priority=CAMPAIGN)
+        )
+        await session.execute(
+            update(Message).where(Message.id == paused).values(next_attempt_at=None)
+        )
+        await session.commit()
+    other = runtime.sessions()
+    found = await rows.load(other, due_query(CLAIM_BATCH), {"now": utcnow()})
+    found = await _pairs_claimed_alone(other, found, CLAIM_BATCH, utcnow())
+    assert [one.id for one in found] == [younger]
+    await other.execute(update(Message).where(Message.id == younger).values(status=status.SENDING))
+    return paused, younger, other
+
+
+# PostgreSQL only: SQLite has one writer at a time, so two claims are never open together.
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_claim_in_another_process_not_yet_committed_keeps_the_pair_alone(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """Two processes: one's claim has taken the younger message of a pair and not committed
+    when the older, paused one is resumed; a claim in the other process must not take the
+    older one (its snapshot still shows the younger one `accepted`), neither while the first
+    claim is open nor after it commits, until the younger one's send is recorded."""
+    runtime, fake = plivo
+    paused, younger, other = await _pause_older_and_claim_younger(runtime)
+    try:
+        await _make_due(runtime, paused)  # resumed while the other claim is open
+        claimed, _ = await runtime.dispatcher.claim_due()
+        assert paused not in [one.id for one in claimed]
+        await other.commit()
+        claimed, _ = await runtime.dispatcher.claim_due()
+        assert paused not in [one.id for one in claimed]
+    finally:
+        await other.close()
+    async with runtime.sessions() as session:  # the younger one's send recorded
+        await session.execute(
+            update(Message).where(Message.id == younger).values(status=status.SUBMITTED)
+        )
+        await session.commit()
+    claimed, _ = await runtime.dispatcher.claim_due()
+    assert [one.id for one in claimed] == [paused]
+    assert fake.calls == []
+
+
+# PostgreSQL only: SQLite has one writer at a time, so two claims are never open together.
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_claim_looks_again_after_locking_the_pairs(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    """The other order: a claim's first read still shows the younger message `accepted` (the
+    other claim had not committed), and the other claim commits before this one locks the
+    pair. The second look, in a new snapshot, holds the older one back."""
+    runtime, _ = plivo
+    paused, _younger, other = await _pause_older_and_claim_younger(runtime)
+    await _make_due(runtime, paused)
+    async with runtime.sessions() as session:
+        stale = await rows.load(session, due_query(CLAIM_BATCH), {"now": utcnow()})
+        assert [one.id for one in stale] == [paused]  # the snapshot before the commit
+        await other.commit()
+        await other.close()
+        kept = await _pairs_claimed_alone(session, stale, CLAIM_BATCH, utcnow())
+        await session.rollback()
+    assert kept == []

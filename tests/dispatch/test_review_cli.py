@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from textbridge.cli import app
+from textbridge.cli import messages as messages_cli
 
+from ..api.test_review_api import _unknown_with_one_time
 from ..support.database import Database
 from ..support.textbridge import API_KEY, Textbridge, running_textbridge
 
@@ -59,3 +62,23 @@ def test_review_asks_about_each(database: Database, tmp_path: Path) -> None:
         assert output.count(": now ") == 2
         statuses = {textbridge.message(m)["status"] for m in (first, second)}
         assert statuses == {"sent", "failed"}
+
+
+def test_review_pages_through_every_unknown_message(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More unknown messages than a page (made 2 here), some sharing one time: each is
+    listed, and asked about, exactly once."""
+    monkeypatch.setattr(messages_cli, "PAGE_SIZE", 2)
+    with running_textbridge(database, tmp_path) as textbridge:
+        ids = _unknown_with_one_time(textbridge, 5)
+        listed = _review(textbridge, "--no-ask")
+        assert [line for line in listed.splitlines() if "unknown messages" in line][-1] == (
+            "5 unknown messages."
+        )
+        for message_id in ids:
+            assert listed.count(message_id[:8]) == 1
+        output = _review(textbridge, "--ask", stdin="s\n" * 5)
+        assert output.count(": now sent") == 5
+        assert {textbridge.message(m)["status"] for m in ids} == {"sent"}
+        assert "No message is unknown" in _review(textbridge)

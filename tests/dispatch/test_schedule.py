@@ -200,6 +200,29 @@ async def test_conversation_replies_ignore_quiet_hours(runtime: Runtime) -> None
     assert (await load(runtime, message.id)).status == status.SUBMITTED
 
 
+async def test_a_later_message_overtakes_a_held_and_a_scheduled_one(runtime: Runtime) -> None:
+    """By design, the order guarantee is among messages that are due: a message accepted
+    later and due at once passes earlier ones to the same person held for quiet hours or
+    scheduled for later, and each of those leaves when its own time comes."""
+    held = await queue(runtime, quiet_hours=closed_window_in_india(utcnow()))
+    scheduled = await queue(runtime, send_at=utcnow() + timedelta(hours=1))
+    later = await queue(runtime)
+    assert (held.status, scheduled.status, later.status) == (
+        status.HELD,
+        status.SCHEDULED,
+        status.ACCEPTED,
+    )
+    assert await runtime.dispatcher.dispatch_due() == 1
+    assert (await load(runtime, later.id)).status == status.SUBMITTED
+    assert (await load(runtime, held.id)).status == status.HELD
+    assert (await load(runtime, scheduled.id)).status == status.SCHEDULED
+    await come_due(runtime, scheduled.id)
+    await runtime.dispatcher.dispatch_due()  # released to accepted in this pass
+    assert await runtime.dispatcher.dispatch_due() == 1
+    assert (await load(runtime, scheduled.id)).status == status.SUBMITTED
+    assert (await load(runtime, held.id)).status == status.HELD
+
+
 async def test_a_retry_into_quiet_hours_is_held_with_its_attempts(runtime: Runtime) -> None:
     message = await queue(runtime, quiet_hours=open_window_in_india(utcnow()))
     async with runtime.sessions() as session:  # a first attempt failed and is due again

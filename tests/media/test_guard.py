@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from textbridge.config import networks
 from textbridge.media.downloader import DownloadFailed, MediaDownloader
 from textbridge.media.guard import (
     AddressPolicy,
     RefusedAddress,
     Resolver,
+    allowing,
     guarded_client,
     is_public,
 )
@@ -147,3 +149,12 @@ async def test_https_to_http_redirect_drops_the_credentials(tmp_path: Path) -> N
             await media.aclose()
     assert header(secure.requests[0], "authorization") == "Bearer secret"
     assert header(plain.requests[0], "authorization") is None
+
+
+def test_allowed_networks_let_their_addresses_through_and_no_others() -> None:
+    """`TEXTBRIDGE_MEDIA_ALLOWED_NETWORKS`: an operator's exceptions to the guard, no wider."""
+    allowed = allowing(networks("127.0.0.1/32, 10.1.0.0/16"))
+    assert [allowed(a) for a in ("127.0.0.1", "10.1.2.3")] == [True, True]
+    assert [allowed(a) for a in ("127.0.0.2", "10.2.0.1", "::1")] == [False, False, False]
+    assert allowed("93.184.216.34")  # public, as ever
+    assert allowing(networks("")) is is_public

@@ -73,10 +73,13 @@ def test_a_csv_campaign_from_preview_to_report(
     expect(page.get_by_test_id("campaign-state")).to_have_text("Completed")
     report = page.get_by_test_id("campaign-report")
     expect(report).to_be_visible()
+    expect(page.get_by_test_id("report-sent")).to_have_text("3")
     expect(page.get_by_test_id("report-delivered")).to_have_text("2")
     expect(page.get_by_test_id("report-failed")).to_have_text("1")
     expect(page.get_by_test_id("report-opted-out")).to_have_text("1")
     expect(page.get_by_test_id("report-invalid")).to_have_text("1")
+    expect(page.get_by_test_id("report-erased")).to_have_text("0")
+    expect(page.get_by_test_id("report-cost-sent")).to_contain_text("0.0165")
     expect(page.get_by_test_id("report-failures")).to_contain_text("300")
     expect(page.get_by_test_id("progress-label")).to_have_text("3 of 3 messages done")
     assert page.evaluate("window.__sameDocument") is True
@@ -119,6 +122,7 @@ def test_a_whatsapp_campaign_fills_its_template_from_the_file(
     )
     page.get_by_test_id("campaign-start").click()
     expect(page.get_by_test_id("campaign-state")).to_have_text("Completed")
+    expect(page.get_by_test_id("report-sent")).to_have_text("2")
     expect(page.get_by_test_id("report-delivered")).to_have_text("2")
     sent = textbridge.simulator.get("/control/messages", params={"direction": "outbound"}).json()
     assert len(sent) == 2

@@ -43,6 +43,8 @@ class Deployment:
     database_url: str
     lease_seconds: int = 15
     simulator_url: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Settings every process gets on top of `env()` (e.g. media downloads on)."""
     commands: list[Command] = field(default_factory=list)
     _pending: list[tuple[Command, Callable[[], bool]]] = field(default_factory=list)
 
@@ -69,9 +71,15 @@ class Deployment:
         self._start(command, lambda: answers(f"{url}/readyz"), wait)
         return Serve(command, url)
 
-    def worker(self, name: str, public_url: str, wait: bool = True) -> Command:
-        """A `textbridge worker`; the status callbacks of its sends go to `public_url`."""
-        command = self._command(["worker"], name, TEXTBRIDGE_PUBLIC_URL=public_url)
+    def worker(
+        self, name: str, public_url: str, wait: bool = True, database_url: str | None = None
+    ) -> Command:
+        """A `textbridge worker`; the status callbacks of its sends go to `public_url`. It
+        reaches the database at `database_url` when given (a proxy), else as the others do."""
+        env = {"TEXTBRIDGE_PUBLIC_URL": public_url}
+        if database_url is not None:
+            env["TEXTBRIDGE_DATABASE_URL"] = database_url
+        command = self._command(["worker"], name, **env)
         self._start(command, command.logs(READY_LINE), wait)
         return command
 
@@ -88,7 +96,7 @@ class Deployment:
             self.wait_ready()
 
     def _command(self, args: list[str], name: str, **env: str) -> Command:
-        command = Command(args, self.folder, self.folder / f"{name}.log", **self.env(), **env)
+        command = Command(args, self.folder, self.folder / f"{name}.log", **{**self.env(), **env})
         self.commands.append(command)
         return command
 
@@ -105,6 +113,7 @@ class Deployment:
             # These tests are about processes, not rates: a long code's 1/s would make the
             # crash test's 10 000 messages take hours (tests/dispatch/test_governor* cover it).
             "TEXTBRIDGE_GOVERNOR": "false",
+            **self.extra_env,
         }
 
     def stop(self) -> None:
@@ -113,8 +122,10 @@ class Deployment:
 
 
 @contextmanager
-def deployment(folder: Path, database_url: str, lease_seconds: int = 15) -> Iterator[Deployment]:
-    running = Deployment(folder, database_url, lease_seconds)
+def deployment(
+    folder: Path, database_url: str, lease_seconds: int = 15, **extra_env: str
+) -> Iterator[Deployment]:
+    running = Deployment(folder, database_url, lease_seconds, extra_env=extra_env)
     try:
         yield running
     finally:

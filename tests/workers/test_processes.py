@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from textbridge.cli import app
+from textbridge.dispatch.dispatcher import IDLE_POLL_SECONDS
 from textbridge.realtime.listener import APPLICATION_NAME
 
 from ..support.database import Database, own_postgres_database
@@ -97,16 +99,29 @@ def test_events_caused_through_one_serve_or_a_worker_reach_the_stream_of_another
 def test_a_message_accepted_by_serve_without_workers_is_sent_by_a_worker(
     processes: Processes,
 ) -> None:
-    processes.worker.kill()
+    processes.worker.kill()  # SIGKILL, waited for: only the two HTTP-only `serve`s run now
     message_id = _send(processes.front, "via a worker")
-    with processes.front.api() as api:
-        assert api.get(f"/api/v1/messages/{message_id}").json()["status"] == "accepted"
+    with processes.front.api() as api, processes.deployment.control() as simulator:
+        # Proving that something does not happen takes a bounded observation: a dispatcher
+        # in either `serve` would claim the message on the accept's wake-up (milliseconds) or
+        # at the latest on its idle poll (IDLE_POLL_SECONDS), so two polls and a half without
+        # a claim show that neither dispatches, at a cost of 2.5 s. Watched throughout, so
+        # that a claim that ended back in `accepted` (a retry) is seen too.
+        deadline = time.monotonic() + 2.5 * IDLE_POLL_SECONDS
+        while time.monotonic() < deadline:
+            message = api.get(f"/api/v1/messages/{message_id}").json()
+            assert (message["status"], message["attempts"]) == ("accepted", 0), message
+            outbound = simulator.get("/messages", params={"direction": "outbound"}).json()
+            assert "via a worker" not in [sent["text"] for sent in outbound]
+            time.sleep(0.1)
         processes.worker.start_logged(READY_LINE)
         wait_until(
             lambda: api.get(f"/api/v1/messages/{message_id}").json()["status"] == "delivered",
             timeout=30,
             interval=0.1,
         )
+        outbound = simulator.get("/messages", params={"direction": "outbound"}).json()
+        assert [sent["text"] for sent in outbound].count("via a worker") == 1
 
 
 @pytest.mark.timeout(300)

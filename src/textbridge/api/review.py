@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from textbridge.api.deps import AdminDep, ReadDep, RuntimeDep, UowDep
 from textbridge.api.errors import ApiError
 from textbridge.auth.principal import Principal
 from textbridge.dispatch import review
+from textbridge.messaging import search
 from textbridge.messaging.schemas import MessageOut
 from textbridge.models import Message
 
@@ -34,16 +34,39 @@ class CloseIn(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+After = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="The `X-Next-Cursor` of the previous page; or, as before, an ISO 8601 time "
+        "with its offset (the last item's `updated_at`: messages sharing that time are skipped)",
+    ),
+]
+
+
 @router.get("", response_model=list[MessageOut])
 async def list_messages_to_review(
+    request: Request,
+    response: Response,
     uow: UowDep,
     _: ReadDep,
     status: Annotated[Literal["unknown"], Query(description="Only `unknown` for now.")],
     limit: Annotated[int, Query(ge=1, le=review.REVIEW_LIMIT)] = 100,
-    after: Annotated[datetime | None, Query(description="`updated_at` of the last seen")] = None,
+    after: After = None,
 ) -> list[MessageOut]:
-    """Messages whose dispatch outcome is unknown, oldest first."""
-    messages = await review.unknown_messages(uow, limit, after)
+    """Messages whose dispatch outcome is unknown, oldest first (by `updated_at`, then `id`).
+    The next page is at the `after` given in `X-Next-Cursor` (and in `Link: <...>;
+    rel="next"`), absent on the last."""
+    try:
+        cursor = search.parse_before(after)
+    except search.SearchError as exc:
+        raise ApiError(422, "validation_error", f"after: {exc}", "after") from None
+    messages = await review.unknown_messages(uow, limit, cursor)
+    following = review.next_cursor(messages, limit)
+    if following is not None:
+        response.headers["X-Next-Cursor"] = following
+        next_url = request.url.include_query_params(after=following)
+        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
     return [MessageOut.of(message) for message in messages]
 
 

@@ -1,5 +1,6 @@
-"""Our numbers: which provider and channel each one carries (the inbox's sender picker), and
-each one's own replies to the STOP, START and HELP keywords (compliance/keywords.py)."""
+"""Our numbers: which provider and channel each one carries (the inbox's sender picker),
+each one's own replies to the STOP, START and HELP keywords (compliance/keywords.py), and
+each one's own send rate (the rate governor, dispatch/governor.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from textbridge.models import Sender
 router = APIRouter(prefix="/senders", tags=["senders"])
 
 Reply = Field(None, max_length=1600)
+MAX_MESSAGES_PER_SECOND = 1000.0
+"""The highest rate one sender can be given: a WhatsApp number's top tier (1,000 messages/s,
+reference/domain.md), the fastest per-number figure any provider publishes; a bigger number is
+a typo, and would let the governor flood the provider."""
 
 
 class SenderOut(BaseModel):
@@ -31,6 +36,9 @@ class SenderOut(BaseModel):
     reply_start: str | None
     reply_help: str | None
     """The sender's own keyword replies: null for the configured default, "" for none."""
+    messages_per_second: float | None
+    """The sender's own send rate (SMS: segments per second); null: TEXTBRIDGE_RATE_SENDERS
+    for its address, else its kind's default (TEXTBRIDGE_RATE_LONG_CODE, ...)."""
     replies: dict[str, str]
     """The reply each keyword family gets from this sender, as it stands (English)."""
 
@@ -46,6 +54,7 @@ class SenderOut(BaseModel):
             reply_stop=own["stop"],
             reply_start=own["start"],
             reply_help=own["help"],
+            messages_per_second=sender.messages_per_second,
             replies={
                 family: text if text is not None else policy.default_replies[family]
                 for family, text in own.items()
@@ -55,13 +64,16 @@ class SenderOut(BaseModel):
 
 class SenderPatchIn(BaseModel):
     """Only the fields sent change; null restores the configured default, "" sends no reply
-    (e.g. where the provider or carrier confirms STOP itself)."""
+    (e.g. where the provider or carrier confirms STOP itself). `messages_per_second` is the
+    rate the governor holds this sender to, in every process within a second or two (no
+    restart); it wins over TEXTBRIDGE_RATE_SENDERS and the kind's default."""
 
     model_config = ConfigDict(extra="forbid")
 
     reply_stop: StorableStr | None = Reply
     reply_start: StorableStr | None = Reply
     reply_help: StorableStr | None = Reply
+    messages_per_second: float | None = Field(None, gt=0, le=MAX_MESSAGES_PER_SECOND, strict=True)
 
 
 @router.get("", response_model=list[SenderOut])
@@ -82,13 +94,16 @@ async def get_sender(sender_id: uuid.UUID, uow: UowDep, _: ReadDep) -> SenderOut
 
 @router.patch("/{sender_id}", response_model=SenderOut)
 async def update_sender(
-    sender_id: uuid.UUID, body: SenderPatchIn, uow: UowDep, _: AdminDep
+    sender_id: uuid.UUID, body: SenderPatchIn, uow: UowDep, runtime: RuntimeDep, _: AdminDep
 ) -> SenderOut:
-    """Set the sender's own keyword replies."""
+    """Set the sender's own keyword replies and send rate."""
     sender = await _sender(uow, sender_id)
-    for name, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
         setattr(sender, name, value)
     await uow.commit()
+    if "messages_per_second" in changes:
+        runtime.sender_rates_changed()  # after the commit: the governors read the new rate
     return SenderOut.of(sender)
 
 

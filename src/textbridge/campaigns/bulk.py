@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -427,18 +428,56 @@ async def staged_by_zone(session: AsyncSession, campaign_id: uuid.UUID) -> list[
     return [(key or "", int(count)) for key, count in await session.execute(query)]
 
 
+async def cancelled_by_code(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str | None, int]:
+    """The campaign's `cancelled` messages by why: no code for the campaign's own cancel,
+    `recipient_opted_out` (an opt-out found at dispatch), `erased` (the person was erased)."""
+    query = (
+        select(Message.error_code, func.count())
+        .where(Message.campaign_id == campaign_id, Message.status == CANCELLED)
+        .group_by(Message.error_code)
+    )
+    return {code: int(count) for code, count in await session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class FailureReasons:
+    """A campaign's commonest failures by (code, reason), and what the rest add up to."""
+
+    top: list[tuple[str | None, str | None, int]]
+    other_messages: int  # failed messages whose reason is not in `top`
+    other_reasons: int  # distinct reasons among them
+
+
 async def failure_reasons(
     session: AsyncSession, campaign_id: uuid.UUID, limit: int = 20
-) -> list[tuple[str | None, str | None, int]]:
+) -> FailureReasons:
+    """The `limit` commonest reasons, and the rest counted: one statement, so that the top
+    and the rest add up to the failures of one snapshot even while receipts arrive."""
     count = func.count().label("count")
     query = (
-        select(Message.error_code, Message.error_message, count)
+        select(
+            Message.error_code,
+            Message.error_message,
+            count,
+            func.sum(func.count()).over().label("failed"),
+            func.count().over().label("reasons"),
+        )
         .where(Message.campaign_id == campaign_id, Message.status.in_(status.FAILURES))
         .group_by(Message.error_code, Message.error_message)
-        .order_by(count.desc())
+        .order_by(
+            count.desc(),
+            # NULLs (a retry's end has no provider code) sort last on both databases alike:
+            # SQLite puts them first by default, PostgreSQL last, and the cut at `limit`
+            # must keep the same reasons on both.
+            Message.error_code.asc().nulls_last(),
+            Message.error_message.asc().nulls_last(),
+        )
         .limit(limit)
     )
-    return [(code, text, int(n)) for code, text, n in await session.execute(query)]
+    rows = (await session.execute(query)).all()
+    top = [(code, text, int(n)) for code, text, n, _, _ in rows]
+    failed, reasons = (int(rows[0].failed), int(rows[0].reasons)) if rows else (0, 0)
+    return FailureReasons(top, failed - sum(n for _, _, n in top), reasons - len(top))
 
 
 async def cost_of_sent(session: AsyncSession, campaign_id: uuid.UUID) -> int:

@@ -41,22 +41,45 @@ def load(path: Path | None = None) -> PriceTable:
     """The table at `path`, or the one shipped with textbridge."""
     if path is not None:
         with path.open(newline="", encoding="utf-8") as lines:
-            return PriceTable(_parse(lines, str(path)), str(path))
+            try:
+                return PriceTable(_parse(lines, str(path)), str(path))
+            except UnicodeDecodeError:
+                raise PriceTableError(f"{path}: not UTF-8 text") from None
     shipped = resources.files(__package__).joinpath("prices.csv")
     with shipped.open("r", encoding="utf-8") as lines:
         return PriceTable(_parse(lines, "prices.csv"), "built-in (illustrative)")
 
 
 def _parse(lines: Iterable[str], source: str) -> dict[tuple[str, str, str], int]:
-    content = (line for line in lines if not line.startswith("#"))
-    reader = csv.DictReader(content)
-    if tuple(reader.fieldnames or ()) != COLUMNS:
+    """Rows of `provider,channel,country,price` after that header; `#` lines are comments.
+    A bad row raises `PriceTableError` with its line in the file (comments counted)."""
+    # A comment becomes an empty line rather than vanishing, so the reader's line numbers stay
+    # the file's.
+    reader = csv.reader("\n" if line.startswith("#") else line for line in lines)
+    rows = ((reader.line_num, row) for row in reader if any(field.strip() for field in row))
+    header = next(rows, None)
+    if header is None or tuple(field.strip() for field in header[1]) != COLUMNS:
         raise PriceTableError(f"{source}: the header must be {','.join(COLUMNS)}")
     prices: dict[tuple[str, str, str], int] = {}
-    for row in reader:
-        key = (row["provider"].strip(), row["channel"].strip(), row["country"].strip().upper())
-        prices[key] = _micros(row["price"], source, reader.line_num)
+    for line, row in rows:
+        key, price = _row(row, source, line)
+        if key in prices:
+            raise PriceTableError(f"{source} line {line}: {','.join(key)} is priced twice")
+        prices[key] = price
     return prices
+
+
+def _row(row: list[str], source: str, line: int) -> tuple[tuple[str, str, str], int]:
+    if len(row) != len(COLUMNS):
+        raise PriceTableError(
+            f"{source} line {line}: {len(row)} fields; {len(COLUMNS)} expected "
+            f"({','.join(COLUMNS)})"
+        )
+    provider, channel, country, price = (field.strip() for field in row)
+    for name, value in (("provider", provider), ("channel", channel), ("country", country)):
+        if not value:
+            raise PriceTableError(f"{source} line {line}: no {name}")
+    return (provider, channel, country.upper()), _micros(price, source, line)
 
 
 def _micros(text: str, source: str, line: int) -> int:

@@ -16,6 +16,7 @@ from textbridge.campaigns import bulk
 from textbridge.campaigns.prices import money
 from textbridge.campaigns.service import CANCELLED, COMPLETED, DRAFT, PAUSED, RUNNING
 from textbridge.compliance import consent
+from textbridge.compliance.erasure import ERASED
 from textbridge.db.base import utcnow
 from textbridge.dispatch import schedule
 from textbridge.dispatch.quiet_hours import window_of
@@ -130,21 +131,21 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
     now = await progress(session, campaign.id)
     reasons = await bulk.failure_reasons(session, campaign.id)
     cost_sent = await bulk.cost_of_sent(session, campaign.id)
+    why = await bulk.cancelled_by_code(session, campaign.id)
+    dispatch_out, erased = why.get(consent.ERROR_CODE, 0), why.get(ERASED, 0)
     # A draft cancelled before it started has no messages: its staged recipients were skipped.
     never_started = campaign.state == CANCELLED and campaign.started_at is None
-    cancelled = campaign.recipients if never_started else now.cancelled
-    staged_out, dispatch_out = await consent.campaign_opted_out(session, campaign)
+    cancelled = campaign.recipients if never_started else sum(why.values())
     return Report(
         campaign=summary(campaign),
         progress=now.as_json(),
-        failed_by_reason=[
-            {"code": code, "reason": reason, "count": count} for code, reason, count in reasons
-        ],
+        failed_by_reason=_by_reason(reasons),
         skipped={
             "invalid": campaign.invalid,
             "duplicate": campaign.duplicates,
-            "cancelled": cancelled - dispatch_out,
-            "opted_out": staged_out + dispatch_out,
+            "cancelled": cancelled - dispatch_out - erased,
+            "opted_out": campaign.opted_out + dispatch_out,
+            "erased": erased,
         },
         cost={
             "currency": campaign.currency,
@@ -156,6 +157,20 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
         invalid_rows=list(campaign.invalid_rows),
         departures=await departures(session, campaign),
     )
+
+
+OTHER = "other"
+"""The code of the entry that counts the failures past the commonest reasons."""
+
+
+def _by_reason(reasons: bulk.FailureReasons) -> list[dict[str, Any]]:
+    """The commonest reasons, then one `other` entry for the rest: the counts add up to the
+    campaign's failures."""
+    rows = [{"code": code, "reason": text, "count": count} for code, text, count in reasons.top]
+    if reasons.other_messages:
+        more = f"{reasons.other_reasons} more reason{'s' * (reasons.other_reasons != 1)}"
+        rows.append({"code": OTHER, "reason": more, "count": reasons.other_messages})
+    return rows
 
 
 def summary(campaign: Campaign) -> dict[str, Any]:

@@ -4,6 +4,7 @@ person's decision on each (resend once, or close as sent / not sent), through it
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -16,6 +17,7 @@ app = typer.Typer(help="Outbound messages: review those whose outcome is unknown
 
 Resolution = Literal["sent", "not_sent"]
 CHOICES = {"r": "resend", "s": "sent", "n": "not_sent", "k": "skip", "q": "quit"}
+PAGE_SIZE = 500  # the API's largest page
 PROMPT = "[r]esend once, close as [s]ent, close as [n]ot sent, s[k]ip, [q]uit"
 
 
@@ -48,21 +50,27 @@ def review(
 
 
 def _review_all(client: httpx.Client, interactive: bool) -> None:
-    messages = _unknown(client)
-    if not messages:
-        console.print("No message is unknown.")
-        return
-    console.print(_table(messages))
-    if not interactive:
-        return
+    """Page by page (each shown, then decided on), through every unknown message."""
+    seen = 0
+    for page in _unknown_pages(client):
+        seen += len(page)
+        console.print(_table(page))
+        if interactive and not _decide(client, page):
+            return
+    console.print(f"{seen} unknown messages." if seen else "No message is unknown.")
+
+
+def _decide(client: httpx.Client, messages: list[dict[str, Any]]) -> bool:
+    """Ask about each message; False when the person quits."""
     for message in messages:
         choice = _ask(message)
         if choice == "quit":
-            return
+            return False
         if choice == "resend":
             _show(_resend(client, message["id"]))
         elif choice in ("sent", "not_sent"):
             _show(_close(client, message["id"], choice, None))  # type: ignore[arg-type]
+    return True
 
 
 def _ask(message: dict[str, Any]) -> str:
@@ -73,11 +81,20 @@ def _ask(message: dict[str, Any]) -> str:
             return CHOICES[answer]
 
 
-def _unknown(client: httpx.Client) -> list[dict[str, Any]]:
-    response = client.get("/messages", params={"status": "unknown", "limit": 500})
-    _check(response)
-    messages: list[dict[str, Any]] = response.json()
-    return messages
+def _unknown_pages(client: httpx.Client) -> Iterator[list[dict[str, Any]]]:
+    """The unknown messages a page at a time, oldest first, following `X-Next-Cursor`: a
+    message decided on meanwhile leaves the list, one that becomes unknown joins its end."""
+    params: dict[str, Any] = {"status": "unknown", "limit": PAGE_SIZE}
+    while True:
+        response = client.get("/messages", params=params)
+        _check(response)
+        page: list[dict[str, Any]] = response.json()
+        if page:
+            yield page
+        following = response.headers.get("X-Next-Cursor")
+        if following is None:
+            return
+        params["after"] = following
 
 
 def _resend(client: httpx.Client, message_id: str) -> dict[str, Any]:

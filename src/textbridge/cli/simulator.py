@@ -35,13 +35,16 @@ def simulator(
     tls_dir: Annotated[
         Path | None, Option(help="Serve https with a certificate kept here (Vonage's SDK needs it)")
     ] = None,
+    log_level: Annotated[
+        str, Option(envvar="TEXTBRIDGE_LOG_LEVEL", help="debug, info, warning or error")
+    ] = "info",
 ) -> None:
     """Run the provider simulator alone: a fake Plivo Message API, and Vonage's Messages API
     when Vonage credentials are given."""
     from textbridge.simulator import SimulatorConfig
     from textbridge.simulator.serve import serve_simulator
 
-    tb_logging.configure()
+    tb_logging.configure(log_level)
     for secret in (auth_token, vonage_api_secret, vonage_signature_secret):
         tb_logging.register_secret(secret)
     private_key = vonage_private_key_path.read_text() if vonage_private_key_path else None
@@ -60,7 +63,7 @@ def simulator(
     )
     if tls_dir is not None:
         console.print(f"https; clients trust {tls_dir / 'ca.pem'}")
-    serve_simulator(config, host, port, tls_dir)
+    serve_simulator(config, host, port, tls_dir, log_level)
 
 
 @app.command("inbound")

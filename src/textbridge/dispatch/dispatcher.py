@@ -18,7 +18,11 @@ Order: only the oldest not-yet-settled (`accepted` or `sending`) message of a (f
 can be claimed, so messages to one recipient from one sender leave in the order they were
 accepted, however many dispatchers run (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
 writer at a time). Only messages of the same or a more urgent priority hold a message back:
-a reply passes the campaign messages waiting for the same person (paused ones too).
+an individual send passes the campaign messages waiting for the same person. A message that
+is not due at all holds nothing back: `scheduled` and `held` ones are not `accepted`, and a
+paused campaign's are `accepted` with no due time; later messages pass them, and one that
+comes due again waits for any of its pair still in flight (the order guarantee is among
+messages that are due).
 
 What an outcome means for its message is decided in `policy.py` alone. Nothing that goes wrong
 with one message stops the others or leaves it for a restart: an exception before the provider
@@ -42,7 +46,7 @@ from time import perf_counter
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge import metrics
@@ -75,7 +79,8 @@ CLAIM_BATCH = 50
 INTERRUPTED = "the dispatch was interrupted; it may or may not have been sent"
 IDLE_POLL_SECONDS = 1.0
 UNSETTLED = (status.ACCEPTED, status.SENDING)
-"""A message in one of these still holds back the younger messages of its (from, to) pair."""
+"""A message in one of these still holds back the younger messages of its (from, to) pair
+(unless it has no due time: paused)."""
 
 
 HOUSEKEEPING_SECONDS = 1.0
@@ -163,6 +168,10 @@ class Dispatcher:
         self._governor = governor or unlimited()
         self._governor.wake_with(self.wake)
         self._housekeeping = Every(HOUSEKEEPING_SECONDS)
+
+    @property
+    def governor(self) -> Governor:
+        return self._governor
 
     async def run(self) -> None:
         """Claim and send until `drain`: each pass waits for a free send slot, claims at most
@@ -259,12 +268,15 @@ class Dispatcher:
             batch = self._batch if limit is None else limit
             now = utcnow()
             found = await rows.load(uow.session, due_query(batch), {"now": now})
+            found = await _pairs_claimed_alone(uow.session, found, batch, now)
             # Accepted before an opt-out (a campaign, a scheduled message): never sent.
             sendable, opted_out = await consent.split_opted_out(uow.session, found)
             leaving, held = await schedule.quiet_holds(uow, sendable, now)
             if housekeeping:
                 await schedule.release_due(uow, now)
             # The governor's one decision: who leaves now; the rest stay accepted, due later.
+            if leaving:  # the senders' own rates, when stale (in this transaction)
+                await self._governor.refresh(uow.session)
             admitted = await self._governor.admit(leaving)
             lease_until = utcnow() + self._lease
             for message in admitted:
@@ -475,11 +487,17 @@ def due_query(batch: int) -> Select[Any]:
         # Written into the SQL as literals: only then can SQLite (and a generic PostgreSQL plan)
         # match the partial index `ix_messages_unsettled_pair`, whose condition is this list.
         older.status.in_(bindparam("unsettled", UNSETTLED, expanding=True, literal_execute=True)),
-        # A reply is not held back by campaign traffic (a paused campaign's included).
+        # A reply is not held back by campaign traffic.
         older.priority <= m.priority,
+        # Paused (a campaign's `hold`: no due time): it gave up its place, so it holds nothing
+        # back; resumed, it is due again and in its place by acceptance among those waiting.
+        older.next_attempt_at.is_not(None),
         or_(
             older.created_at < m.created_at,
             and_(older.created_at == m.created_at, older.id < m.id),
+            # A younger one in flight: it passed this message while this one was not due
+            # (paused, scheduled, held), and this one leaves after it, not beside it.
+            older.status == status.SENDING,
         ),
     )
     return (
@@ -499,6 +517,49 @@ _RECORD_QUERY = (
     .order_by(rows.MESSAGES.c.id)
     .with_for_update(of=rows.MESSAGES)
 )
+
+
+# Each claimed message's (from, to) pair, locked for the rest of the claim's transaction; a
+# pair another claim holds is left for a later claim (try, never wait: no claim blocks another).
+_LOCK_PAIRS = text(
+    "SELECT c.id FROM unnest(CAST(:ids AS uuid[]), CAST(:pairs AS text[])) AS c(id, pair)"
+    " WHERE pg_try_advisory_xact_lock(hashtextextended(c.pair, 7))"
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _recheck_query(batch: int) -> Select[Any]:
+    """`due_query` for the given candidates, their ids only."""
+    ids = rows.MESSAGES.c.id
+    return (
+        due_query(batch)
+        .with_only_columns(ids)
+        .where(ids.in_(bindparam("candidates", expanding=True)))
+    )
+
+
+async def _pairs_claimed_alone(
+    session: AsyncSession, found: list[Message], batch: int, now: datetime
+) -> list[Message]:
+    """On PostgreSQL, the found messages whose pair no other claim is taking, still due by a
+    check that sees every claim committed before the pair was locked.
+
+    `due_query` holds a message back by what its snapshot shows. A message due again after a
+    pause, a schedule or a hold leaves after a younger one of its pair in flight; but a claim
+    that has moved that younger one to `sending` and not yet committed shows it as `accepted`,
+    so two claims in two processes could send both at once. Each claim therefore locks its
+    messages' pairs (a transaction-level advisory lock), drops those another claim holds, and
+    runs the check again, in a new snapshot, for the rest. SQLite has one writer at a time:
+    nothing to do there. A previous release's dispatcher takes no such lock (DESIGN-NOTES)."""
+    if not found or session.get_bind().dialect.name != "postgresql":
+        return found
+    pairs = [f"{m.from_address}\x1f{m.to_address}" for m in found]
+    locked = set(await session.scalars(_LOCK_PAIRS, {"ids": [m.id for m in found], "pairs": pairs}))
+    if not locked:
+        return []
+    params = {"now": now, "candidates": list(locked)}
+    still_due = set(await session.scalars(_recheck_query(batch), params))
+    return [m for m in found if m.id in still_due]
 
 
 async def _recover_expired(uow: UnitOfWork) -> None:

@@ -10,8 +10,15 @@ bounded far below the lease (`max_wait` is at most a quarter of it), and the
 provider call's own deadline (half the lease) starts after it, so a wait never eats the lease.
 
 Priority (`messages.priority`): the claim takes lower values first; a deferred campaign message
-queues behind the others of its key (the "backlog"), while a deferred conversation reply only
-waits for the next free slot, so a reply passes any campaign traffic queued on its sender.
+queues behind the others of its key (the "backlog"), while a deferred individual send (API,
+inbox) only waits for the next free slot, so it passes any campaign traffic queued on its
+sender.
+
+Per-sender rates, most specific first: the sender row's own `senders.messages_per_second` (set
+through `PATCH /api/v1/senders/{id}`), then `TEXTBRIDGE_RATE_SENDERS` by address, then the
+default of the sender's kind. The rows are read in the claim's transaction (`refresh`), at most
+every `sender_refresh_seconds`, and at the next claim after a change anywhere (`rates_changed`:
+the PATCH calls it here and, over NOTIFY, in every other process).
 
 Adaptive: a 429 halves the rate of the message's sender and account keys (once per second at
 most) and holds them for `Retry-After`; the rate recovers linearly (`recovery_seconds` from
@@ -24,20 +31,31 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 
 import phonenumbers
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.config import Settings
 from textbridge.db.base import utcnow
 from textbridge.dispatch import priority
-from textbridge.dispatch.gcra import Cell, Decision, KeyState, Request, decide, slow_down
+from textbridge.dispatch.gcra import (
+    Cell,
+    Decision,
+    KeyState,
+    Request,
+    current_factor,
+    decide,
+    slow_down,
+)
 from textbridge.dispatch.governor_store import MemoryStore, PostgresStore, Store
 from textbridge.dispatch.rates import (
     DEFAULT_ACCOUNT_RATES,
@@ -46,7 +64,7 @@ from textbridge.dispatch.rates import (
     SenderKind,
 )
 from textbridge.messaging.address import ALPHANUMERIC, SHORT_CODE, InvalidAddress, of_sender
-from textbridge.models import Message
+from textbridge.models import Message, Sender
 from textbridge.providers.base import SendError, SendRateLimited, SendUnavailable
 
 log = structlog.get_logger(__name__)
@@ -59,7 +77,8 @@ class Limits:
     enabled: bool = True
     per_kind: Mapping[SenderKind, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     per_sender: Mapping[str, float] = field(default_factory=dict)
-    """Overrides by sender address (`+14155550100`, `ACME`): messages per second."""
+    """Overrides by sender address (`+14155550100`, `ACME`): messages per second. A sender
+    row's own `messages_per_second` wins over these."""
     per_account: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ACCOUNT_RATES))
     pair_seconds: float = DEFAULT_PAIR_SECONDS
     margin: float = 0.04
@@ -70,6 +89,9 @@ class Limits:
     """The longest a claimed message may wait for a slot, retakes included (a quarter of the
     lease: the provider call gets half of it after the wait)."""
     recovery_seconds: float = 30.0
+    sender_refresh_seconds: float = 5.0
+    """How stale the sender rows' own rates may be when no change notice came (a lost
+    NOTIFY, a listener reconnecting)."""
 
     @property
     def late_tolerance(self) -> float:
@@ -123,19 +145,40 @@ SENT_REMEMBERED = 10_000
 """Sent messages whose limits are kept for a 429 (more than can be in flight at once)."""
 
 
-def cells_for(message: Message, limits: Limits) -> tuple[Cell, ...]:
-    """The limits `message` counts against: its sender (SMS by segment), its provider
-    account (one request), and on WhatsApp its recipient pair."""
-    sender_rate = (
-        limits.per_sender.get(message.from_address)
+SenderKey = tuple[str, str, str]
+"""(provider, the sender's channel: `sms` or `whatsapp`, address), as in `senders`."""
+NO_STORED_RATES: Mapping[SenderKey, float] = MappingProxyType({})
+
+
+def sender_key(message: Message) -> SenderKey:
+    line = "whatsapp" if message.channel == "whatsapp" else "sms"  # SMS and MMS share a number
+    return (message.provider, line, message.from_address)
+
+
+def sender_rate(
+    message: Message, limits: Limits, stored: Mapping[SenderKey, float] = NO_STORED_RATES
+) -> float:
+    """Messages (SMS: segments) per second for the message's sender: its row's own rate,
+    else `TEXTBRIDGE_RATE_SENDERS`, else its kind's default."""
+    return (
+        stored.get(sender_key(message))
+        or limits.per_sender.get(message.from_address)
         or limits.per_kind[sender_kind(message.channel, message.from_address)]
     )
-    line = "whatsapp" if message.channel == "whatsapp" else "sms"  # SMS and MMS share a number
+
+
+def cells_for(
+    message: Message, limits: Limits, stored: Mapping[SenderKey, float] = NO_STORED_RATES
+) -> tuple[Cell, ...]:
+    """The limits `message` counts against: its sender (SMS by segment), its provider
+    account (one request), and on WhatsApp its recipient pair. Two senders on one provider
+    share its account cell (one account per provider)."""
+    _, line, _ = sender_key(message)
     cost = float(max(1, message.segments or 1)) if message.channel == "sms" else 1.0
     cells = [
         Cell(
             f"{SENDER}:{message.provider}:{line}:{message.from_address}",
-            limits.interval(sender_rate),
+            limits.interval(sender_rate(message, limits, stored)),
             cost,
         )
     ]
@@ -148,18 +191,61 @@ def cells_for(message: Message, limits: Limits) -> tuple[Cell, ...]:
     return tuple(cells)
 
 
+_OWN_RATES = select(
+    Sender.provider, Sender.channel, Sender.address, Sender.messages_per_second
+).where(Sender.messages_per_second.is_not(None))
+
+
+class SenderRates:
+    """The sender rows' own rates (`senders.messages_per_second`), as this process last read
+    them: again once `refresh_seconds` old, or at once after `changed`."""
+
+    def __init__(self, refresh_seconds: float) -> None:
+        self.rates: Mapping[SenderKey, float] = NO_STORED_RATES
+        self._refresh_seconds = refresh_seconds
+        self._loaded_at = -math.inf
+        self._changes = self._seen = 0
+        """Change notices received, and how many the last read came after."""
+
+    def changed(self) -> None:
+        self._changes += 1
+
+    async def refresh(self, session: AsyncSession) -> None:
+        """Read the rows if stale, in the caller's transaction (a claim's: on SQLite every
+        transaction holds the write lock, so a second one here would wait for ever)."""
+        now, changes = time.monotonic(), self._changes
+        if now - self._loaded_at < self._refresh_seconds and changes == self._seen:
+            return
+        rows = await session.execute(_OWN_RATES)
+        self.rates = MappingProxyType(
+            {(row.provider, row.channel, row.address): row.messages_per_second for row in rows}
+        )
+        # A change noticed during the read may have committed after it: read again next time.
+        self._loaded_at, self._seen = now, changes
+
+
 class Governor:
     """Decides when each claimed message may leave; see the module docstring."""
 
     def __init__(self, limits: Limits, store: Store) -> None:
         self.limits = limits
         self._store = store
+        self.sender_rates = SenderRates(limits.sender_refresh_seconds)
         # Admitted, not yet sent: message id -> (loop time of its slot, its limits).
         self._slots: dict[str, tuple[float, tuple[Cell, ...]]] = {}
         # Recently sent: message id -> its limits, for a 429 (as many as can be in flight).
         self._sent: OrderedDict[str, tuple[Cell, ...]] = OrderedDict()
         self._wake: Callable[[], None] = lambda: None
         self._wake_at: asyncio.TimerHandle | None = None
+
+    def rates_changed(self) -> None:
+        """A sender's own rate changed (here or in another process): the next claim reads them."""
+        self.sender_rates.changed()
+
+    async def refresh(self, session: AsyncSession) -> None:
+        """Before `admit`, in the claim's transaction: the sender rows' rates, when stale."""
+        if self.limits.enabled:
+            await self.sender_rates.refresh(session)
 
     def wake_with(self, wake: Callable[[], None]) -> None:
         """Call `wake` when the first message this process deferred comes due: its claim must
@@ -181,7 +267,8 @@ class Governor:
 
     def _request(self, message: Message) -> Request:
         campaign = message.priority >= priority.CAMPAIGN
-        return Request(cells_for(message, self.limits), self.limits.max_wait, campaign)
+        cells = cells_for(message, self.limits, self.sender_rates.rates)
+        return Request(cells, self.limits.max_wait, campaign)
 
     def _apply(
         self, messages: Sequence[Message], requests: list[Request], decisions: list[Decision]
@@ -276,6 +363,18 @@ class Governor:
             await self._store.update(keys, lambda now, states: self._slow(now, states, error))
         except Exception:
             log.exception("recording a 429 in the governor failed", message_id=str(message_id))
+
+    async def rate_shares(self, message: Message) -> dict[str, float]:
+        """The share of its full rate each of the message's sender and account limits runs at
+        now: 1.0, or less while a 429's cut has not recovered yet (an operator's view; tests)."""
+        keys = [cell.key for cell in self._request(message).cells if not cell.key.startswith(PAIR)]
+        recovery = self.limits.recovery_per_second
+        return await self._store.update(
+            keys,
+            lambda now, states: {
+                key: current_factor(state, now, recovery) for key, state in states.items()
+            },
+        )
 
     def _slow(self, now: float, states: Mapping[str, KeyState], error: SendRateLimited) -> None:
         for state in states.values():

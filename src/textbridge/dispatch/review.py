@@ -17,12 +17,13 @@ import uuid
 from datetime import datetime
 from typing import Final, Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from textbridge.db.base import new_id, utcnow
 from textbridge.db.uow import UnitOfWork
 from textbridge.messaging import status
 from textbridge.messaging.schemas import MessageOut
+from textbridge.messaging.search import Cursor
 from textbridge.models import Message, MessageEvent
 
 Resolution = Literal["sent", "not_sent"]
@@ -50,14 +51,30 @@ class NotUnknown(ReviewError):
 
 
 async def unknown_messages(
-    uow: UnitOfWork, limit: int = 100, after: datetime | None = None
+    uow: UnitOfWork, limit: int = 100, after: datetime | Cursor | None = None
 ) -> list[Message]:
-    """`unknown` messages, oldest first (`after`: the `updated_at` of the last one seen)."""
+    """`unknown` messages, oldest first by (`updated_at`, `id`): a page of at most `limit`
+    after `after`, the cursor of the previous page (`next_cursor`), or a bare `updated_at`
+    (the older form, which skips the messages sharing the last one's time)."""
     query = select(Message).where(Message.status == status.UNKNOWN)
-    if after is not None:
+    if isinstance(after, Cursor):
+        # The conversation list's cursor: its fields are a time and an id, here a message's.
+        at, last_id = after.last_message_at, after.conversation_id
+        query = query.where(
+            or_(Message.updated_at > at, and_(Message.updated_at == at, Message.id > last_id))
+        )
+    elif after is not None:
         query = query.where(Message.updated_at > after)
     query = query.order_by(Message.updated_at, Message.id).limit(min(limit, REVIEW_LIMIT))
     return list(await uow.session.scalars(query))
+
+
+def next_cursor(page: list[Message], limit: int) -> str | None:
+    """The cursor of the page after this one (the conversation list's format: a time and an
+    id); None when this one is not full (the end)."""
+    if len(page) < min(limit, REVIEW_LIMIT):
+        return None
+    return Cursor(page[-1].updated_at, page[-1].id).encode()
 
 
 async def resend(uow: UnitOfWork, message_id: uuid.UUID, by: str, max_attempts: int) -> Message:

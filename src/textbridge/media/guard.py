@@ -61,6 +61,24 @@ def is_public(address: str) -> bool:
     return _is_public_ip(ip)
 
 
+def allowing(networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> AddressPolicy:
+    """Public addresses, and those in `networks` (an operator's explicit exceptions)."""
+    exceptions = tuple(networks)
+    if not exceptions:
+        return is_public
+
+    def allowed(address: str) -> bool:
+        if is_public(address):
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in exceptions)
+
+    return allowed
+
+
 def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_unspecified or ip.is_reserved)
 

@@ -39,7 +39,7 @@ class Message(Base):
         UniqueConstraint("idempotency_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
-        # The claim order (dispatch/priority.py): replies, then campaign traffic, each by due time
+        # The claim order (dispatch/priority.py): individual sends, then campaigns, each by due time
         Index("ix_messages_status_priority_next_attempt", "status", "priority", "next_attempt_at"),
         # The dispatcher's order check: is an older message of this (from, to) pair unsettled?
         Index(
@@ -123,7 +123,7 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     # Of `attempts`, how many the provider answered 429 (they do not use up an attempt).
     rate_limited: Mapped[int] = mapped_column(default=0, server_default="0")
-    # Lower leaves first (dispatch/priority.py): replies pass campaign traffic.
+    # Lower leaves first (dispatch/priority.py): individual sends pass campaign traffic.
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)

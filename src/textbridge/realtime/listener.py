@@ -36,6 +36,7 @@ APPLY = "textbridge_apply"
 MEDIA = "textbridge_media"
 HOOKS = "textbridge_hooks"  # webhook deliveries are due (the fan-out trigger NOTIFYs it)
 KEYS = "textbridge_keys"  # an API key was revoked: forget the verified ones
+SENDERS = "textbridge_senders"  # a sender's own rate changed: the governors read them again
 
 APPLICATION_NAME = "textbridge-listener"  # how an operator (or a test) finds it
 CONNECT_TIMEOUT_SECONDS = 10.0

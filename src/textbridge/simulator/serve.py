@@ -30,7 +30,11 @@ def tls_files_for(host: str, tls_dir: Path) -> TlsFiles:
 
 
 def uvicorn_config(
-    config: SimulatorConfig, host: str, port: int, tls_dir: Path | None = None
+    config: SimulatorConfig,
+    host: str,
+    port: int,
+    tls_dir: Path | None = None,
+    log_level: str = "info",
 ) -> uvicorn.Config:
     """The uvicorn settings ``serve_simulator`` runs with."""
     files = tls_files_for(host, tls_dir) if tls_dir is not None else None
@@ -41,11 +45,16 @@ def uvicorn_config(
         ssl_certfile=files.cert if files else None,
         ssl_keyfile=files.key if files else None,
         timeout_graceful_shutdown=5,
+        log_level=log_level.lower(),
     )
 
 
 def serve_simulator(
-    config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8080, tls_dir: Path | None = None
+    config: SimulatorConfig,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    tls_dir: Path | None = None,
+    log_level: str = "info",
 ) -> None:
     """Serve the simulator until interrupted; https when ``tls_dir`` is given."""
-    uvicorn.Server(uvicorn_config(config, host, port, tls_dir)).run()
+    uvicorn.Server(uvicorn_config(config, host, port, tls_dir, log_level)).run()

@@ -50,6 +50,11 @@ PROBLEMS: Final[dict[str, tuple[str, str]]] = {  # kind -> (code, title)
 ERROR_DETAILS: Final[dict[str, str]] = {
     "1020": "Invalid params - The value of one or more parameters is invalid.",
     "1022": "Invalid template - Invalid template or template parameters",
+    # Not in the Messages OpenAPI's list; Vonage's error page
+    # (https://developer.vonage.com/en/api-errors/messages) gives it, and it is the code a
+    # barred (blocked) destination fails with: compliance.consent treats it as an opt-out.
+    "1050": "Number barred - The number you are trying to submit to is blacklisted and may "
+    "not receive messages",
     "1250": "Unroutable - The chosen route to send your message is not available.",
     "1260": "Destination unreachable - The message could not be delivered to the phone number.",
     "1340": "Outside of the allowed window - This message is sent outside of allowed "

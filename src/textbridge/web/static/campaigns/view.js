@@ -138,6 +138,7 @@ export function renderReport(report) {
   const { progress, skipped, cost } = report;
   figures("report-figures", [
     ["Messages", progress.total, "report-total"],
+    ["Sent", progress.sent, "report-sent"],
     ["Delivered", progress.delivered, "report-delivered"],
     ["Failed", progress.failed, "report-failed"],
     ["Unknown", progress.unknown, "report-unknown"],
@@ -145,6 +146,7 @@ export function renderReport(report) {
     ["Skipped: invalid", skipped.invalid, "report-invalid"],
     ["Skipped: duplicates", skipped.duplicate, "report-duplicates"],
     ["Skipped: opted out", skipped.opted_out, "report-opted-out"],
+    ["Skipped: erased", skipped.erased, "report-erased"],
     ["Cost estimate", money(cost.estimate, cost.currency), "report-cost-estimate"],
     ["Cost of what was sent", money(cost.sent, cost.currency), "report-cost-sent"],
   ]);

@@ -40,6 +40,7 @@ const REMEDIES = {
   "plivo:1000": "The provider gave no reason: retry once; if it fails again, ask the provider.",
   "vonage:1020": "A parameter was refused: check the text and media, then retry.",
   "vonage:1022": "The template or its parameters are invalid: check them, then send again.",
+  "vonage:1050": "The number is barred and cannot receive messages: reach the contact another way.",
   "vonage:1250": "No route to this number: retry later, or send through another provider.",
   "vonage:1260": "The phone is unreachable: retry later, or reach the contact another way.",
   "vonage:1340": "Outside the WhatsApp window: send an approved template instead.",
