@@ -29,6 +29,7 @@ from textbridge.models import Contact, Conversation, DeliveryTimeBucket, Message
 from textbridge.models.message_count import DELIVERY_TIME_BOUNDS
 
 from ..support.database import Database, run_sync
+from .test_plan import _local_day_number, back_across_midnight
 
 ZONES = (
     "UTC",
@@ -43,7 +44,7 @@ START = datetime(2026, 3, 26, tzinfo=UTC)
 SPAN_SECONDS = 13 * 86400
 FIRST_DAY = date(2026, 3, 25)
 OURS = ("+14155550100", "+14155550102")
-THEIRS = ("+14155550181", "+14155550182")
+THEIRS = ("+14155550181", "+14155550182", "+14155550183")
 STATUSES = (
     "accepted",
     "sending",
@@ -488,6 +489,9 @@ async def _compare(session: AsyncSession, query: reports.Query, zone: str) -> No
     _same(await reports.delivery_per_day(query), _delivery(sent))
     _same(await reports.failures_by_reason(query), _failures(sent))
     _same(await reports.cost_per_day(query), _cost(sent))
+    inbound = await reports.inbound_per_day(query)
+    expected_rows, expected_totals = _inbound([(d, r) for d, r in rows if r.direction == "inbound"])
+    assert (inbound.rows, inbound.totals) == (expected_rows, expected_totals)
     _within_a_bucket(
         await reports.delivery_time(query),
         await reports.delivery_time(
@@ -529,6 +533,22 @@ def _per_day(rows: list[Any]) -> list[dict[str, Any]]:
         {"day": d, "direction": w, "channel": c, "provider": p, "messages": n}
         for (d, w, c, p), n in sorted(counted.items())
     ]
+
+
+def _inbound(received: list[Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Inbound messages per day, channel and provider, and the distinct people (their
+    `from_address`) who wrote: per day and over the whole window."""
+    counted: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, set()])
+    for day, r in received:
+        group = counted[(day, r.channel, r.provider)]
+        group[0] += 1
+        group[1].add(r.from_address)
+    rows = [
+        {"day": d, "channel": c, "provider": p, "messages": n, "contacts": len(people)}
+        for (d, c, p), (n, people) in sorted(counted.items())
+    ]
+    totals = {"messages": len(received), "contacts": len({r.from_address for _, r in received})}
+    return rows, totals
 
 
 def _delivery(sent: list[Any]) -> list[dict[str, Any]]:
@@ -622,3 +642,122 @@ def test_width_bucket_places_a_time_as_the_triggers_lookup(url: str) -> None:
 
     for millis, by_width, by_table in run_sync(both()):
         assert by_width == by_table, millis
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize(
+    "filters",
+    [reports.Filters(), reports.Filters("sms", "plivo", OURS[0])],
+    ids=["unfiltered", "filtered"],
+)
+def test_the_inbound_report_reads_its_own_index_in_a_generic_plan(
+    url: str, filters: reports.Filters
+) -> None:
+    """asyncpg prepares each statement, and PostgreSQL plans it generically after its fifth
+    run: without the values of the parameters. The inbound report must still read only
+    `ix_messages_inbound` then (a parameter in place of its predicate's 'inbound' made it
+    read `ix_messages_analytics`, three times the entries)."""
+
+    async def indexes() -> set[str]:
+        engine = create_engine(url)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                days = window(FIRST_DAY, FIRST_DAY + timedelta(days=13), "Asia/Kathmandu", START)
+                built = reports._inbound_statement(reports.Query(session, days, filters))
+                compiled = built.compile(dialect=engine.dialect)
+                values = ", ".join(
+                    _sql_literal(compiled.params[name]) for name in compiled.positiontup or ()
+                )
+                for setting in ("enable_seqscan", "enable_bitmapscan"):
+                    await session.execute(text(f"SET {setting} = off"))
+                await session.execute(text("SET plan_cache_mode = force_generic_plan"))
+                await session.execute(text(f"PREPARE inbound_report AS {compiled}"))
+                plan = (
+                    await session.execute(
+                        text(f"EXPLAIN (FORMAT JSON) EXECUTE inbound_report({values})")
+                    )
+                ).scalar_one()
+                used = {n["Index Name"] for n in _nodes(plan[0]["Plan"]) if "Index Name" in n}
+                parents = await session.execute(
+                    text(
+                        "SELECT child.relname, parent.relname FROM pg_inherits "
+                        "JOIN pg_class child ON child.oid = inhrelid "
+                        "JOIN pg_class parent ON parent.oid = inhparent"
+                    )
+                )
+                parent_of = {child: parent for child, parent in parents}
+                return {parent_of.get(name, name) for name in used}
+        finally:
+            await engine.dispose()
+
+    assert run_sync(indexes()) == {"ix_messages_inbound"}
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, list):
+        return "'{" + ",".join(_sql_literal(v).strip("'") for v in value) + "}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(found for child in node.get("Plans", ()) for found in _nodes(child))]
+
+
+def test_inbound_days_whose_times_are_two_spans(url: str) -> None:
+    """A clock set back across midnight (`test_plan.back_across_midnight`): the first two
+    days are each two spans of time; the report gives each message the day the counts
+    would, and counts its people once per day."""
+    days = back_across_midnight()
+    shifts = list(days.shifts)
+    base = int((days.start - START).total_seconds())
+    # Every 10 minutes over the first 26 hours, and around each cut; three people on two
+    # routes, so that the same person writes on both sides of a day's gap.
+    seconds = sorted(
+        {base + s for s in range(0, 26 * 3600, 600)}
+        | {base + c + d for c in (86400, 86400 + 1800, 86400 + 3600) for d in (-1, 0, 1)}
+    )
+    made_here = [
+        Made(
+            s,
+            True,
+            "sms",
+            ("plivo", "vonage")[k % 2],
+            OURS[0],
+            THEIRS[k % 3],
+            "received",
+            None,
+            None,
+            None,
+            None,
+        )
+        for k, s in enumerate(seconds)
+    ]
+
+    async def check() -> None:
+        engine = create_engine(url)
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                await _reset(session)
+                await _insert(session, await _conversation(session), made_here)
+                await session.commit()
+                found = await reports.inbound_per_day(
+                    reports.Query(session, days, reports.Filters())
+                )
+                rows = await _messages(session)
+        finally:
+            await engine.dispose()
+        kept = []
+        for row in rows:
+            second = rollup.seconds_of(row.created_at)
+            if rollup.seconds_of(days.start) <= second < rollup.seconds_of(days.end):
+                kept.append((rollup.day_of(_local_day_number(second, shifts)), row))
+        assert (found.rows, found.totals) == _inbound(kept)
+        assert {r["day"] for r in found.rows} == {"2026-05-01", "2026-05-02"}
+
+    run_sync(check())
