@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from textbridge.analytics import rollup
@@ -129,18 +130,29 @@ async def _journal(connection: AsyncConnection) -> dict[str, int]:
 async def _without_receipt(
     connection: AsyncConnection, now: datetime, thresholds: Thresholds
 ) -> int:
-    m = Message.__table__.c
     before = now - timedelta(minutes=thresholds.no_receipt_minutes)
-    query = (
+    return int(await connection.scalar(without_receipt_query(before)) or 0)
+
+
+def without_receipt_query(before: datetime) -> Select[Any]:
+    """Messages still waiting for a receipt whose last change is older than `before` (and
+    younger than the lookback)."""
+    m = Message.__table__.c
+    return (
         select(func.count())
         .select_from(Message.__table__)
         .where(
-            m.status.in_(AWAITING_RECEIPT),
+            # Literals, not parameters: a generic plan (asyncpg prepares every statement, and
+            # PostgreSQL reuses a plan made without the values after five runs) can then
+            # match the partial index `ix_messages_awaiting_receipt`, whose condition is this
+            # list; with parameters it read every message of the lookback (84 to 255 ms at 1 M).
+            m.status.in_(
+                bindparam("awaiting", AWAITING_RECEIPT, expanding=True, literal_execute=True)
+            ),
             m.updated_at < before,
             m.updated_at >= before - RECEIPT_LOOKBACK,
         )
     )
-    return int(await connection.scalar(query) or 0)
 
 
 async def _refused_since(connection: AsyncConnection, since: datetime) -> int:

@@ -7,16 +7,19 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, text, update
 
+from textbridge.alerts import without_receipt_query
 from textbridge.db.base import utcnow
+from textbridge.db.engine import create_engine
 from textbridge.models import Message, WebhookJournalEntry
 from textbridge.webhooks import journal
 
-from ..support.database import Database
+from ..support.database import Database, run_sync
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge, running_textbridge
 from .test_metrics import scrape, value
@@ -120,3 +123,52 @@ def test_a_journal_backlog_fires_and_clears(alerting: Textbridge) -> None:
 
 def test_alerts_need_the_read_scope(alerting: Textbridge) -> None:
     assert httpx.get(f"{alerting.url}/api/v1/alerts").status_code == 401
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_no_receipt_count_reads_its_partial_index_in_a_generic_plan(
+    database: Database, tmp_path: Path
+) -> None:
+    """`/metrics` and the alerts page count the messages with no receipt on every scrape; after
+    five runs PostgreSQL may plan the prepared statement without its values. The statuses are
+    written into the SQL so that even that plan reads `ix_messages_awaiting_receipt` (with
+    them as parameters it read every message of the lookback)."""
+    url = database.fresh_url(tmp_path)
+
+    async def indexes() -> set[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                compiled = without_receipt_query(utcnow()).compile(
+                    dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+                )
+                assert "IN ('submitted', 'sent')" in str(compiled)
+                values = ", ".join(
+                    f"'{compiled.params[name].isoformat()}'" for name in compiled.positiontup or ()
+                )
+                await connection.execute(text("SET enable_seqscan = off"))
+                await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
+                await connection.execute(text(f"PREPARE no_receipt AS {compiled}"))
+                plan = (
+                    await connection.execute(
+                        text(f"EXPLAIN (FORMAT JSON) EXECUTE no_receipt({values})")
+                    )
+                ).scalar_one()
+                names = {n["Index Name"] for n in _nodes(plan[0]["Plan"]) if "Index Name" in n}
+                parents = await connection.execute(
+                    text(
+                        "SELECT child.relname, parent.relname FROM pg_inherits "
+                        "JOIN pg_class child ON child.oid = inhrelid "
+                        "JOIN pg_class parent ON parent.oid = inhparent"
+                    )
+                )
+                parent_of = {child: parent for child, parent in parents}
+                return {parent_of.get(name, name) for name in names}
+        finally:
+            await engine.dispose()
+
+    assert run_sync(indexes()) == {"ix_messages_awaiting_receipt"}
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(found for child in node.get("Plans", ()) for found in _nodes(child))]
