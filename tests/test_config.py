@@ -141,7 +141,9 @@ def test_a_bad_price_table_stops_start_up_naming_the_file_and_line(
     )
     started = CliRunner().invoke(app, ["serve"])
     assert started.exit_code == 2, started.output
-    assert " ".join(started.stderr.split()) == str(refused.value)  # Rich wraps it at 80
+    # Rich wraps at the terminal's width (80 in CI), inside a long path too: compare the
+    # characters, not the spacing.
+    assert "".join(started.stderr.split()) == "".join(str(refused.value).split())
 
     monkeypatch.setenv("TEXTBRIDGE_PRICE_TABLE", str(tmp_path / "missing.csv"))
     with pytest.raises(SettingsError, match=r"TEXTBRIDGE_PRICE_TABLE: .*cannot read .*missing"):
