@@ -254,7 +254,9 @@ async def test_the_order_check_uses_the_pair_index(plivo: tuple[Runtime, FakePli
         if connection.dialect.name == "sqlite":
             positional = tuple(compiled.params[name] for name in compiled.positiontup or ())
             rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
-            assert "ix_messages_unsettled_pair" in " ".join(str(row[-1]) for row in rows)
+            plan = " ".join(str(row[-1]) for row in rows)
+            # Both probes: the order check and whether the pair is crowded.
+            assert plan.count("USING INDEX ix_messages_unsettled_pair") == 2, plan
 
 
 async def test_an_answer_after_the_lease_expired_settles_the_unknown(
@@ -308,8 +310,11 @@ async def _pause_older_and_claim_younger(
         )
         await session.commit()
     other = runtime.sessions()
-    found = await rows.load(other, due_query(CLAIM_BATCH), {"now": utcnow()})
-    found = await _pairs_claimed_alone(other, found, CLAIM_BATCH, utcnow())
+    found, crowded = await rows.load_flagged(
+        other, due_query(CLAIM_BATCH), {"now": utcnow()}, "crowded"
+    )
+    assert crowded == {younger}  # the paused one is unsettled too
+    found = await _pairs_claimed_alone(other, found, crowded, CLAIM_BATCH, utcnow())
     assert [one.id for one in found] == [younger]
     await other.execute(update(Message).where(Message.id == younger).values(status=status.SENDING))
     return paused, younger, other
@@ -357,10 +362,13 @@ async def test_a_claim_looks_again_after_locking_the_pairs(
     paused, _younger, other = await _pause_older_and_claim_younger(runtime)
     await _make_due(runtime, paused)
     async with runtime.sessions() as session:
-        stale = await rows.load(session, due_query(CLAIM_BATCH), {"now": utcnow()})
+        stale, crowded = await rows.load_flagged(
+            session, due_query(CLAIM_BATCH), {"now": utcnow()}, "crowded"
+        )
         assert [one.id for one in stale] == [paused]  # the snapshot before the commit
+        assert crowded == {paused}
         await other.commit()
         await other.close()
-        kept = await _pairs_claimed_alone(session, stale, CLAIM_BATCH, utcnow())
+        kept = await _pairs_claimed_alone(session, stale, crowded, CLAIM_BATCH, utcnow())
         await session.rollback()
     assert kept == []
