@@ -29,6 +29,7 @@ from textbridge.models import Contact, Conversation, DeliveryTimeBucket, Message
 from textbridge.models.message_count import DELIVERY_TIME_BOUNDS
 
 from ..support.database import Database, run_sync
+from ..support.plans import generic_plan_indexes
 from .test_plan import _local_day_number, back_across_midnight
 
 ZONES = (
@@ -668,25 +669,12 @@ def test_the_inbound_report_reads_its_own_index_in_a_generic_plan(
                 values = ", ".join(
                     _sql_literal(compiled.params[name]) for name in compiled.positiontup or ()
                 )
-                for setting in ("enable_seqscan", "enable_bitmapscan"):
-                    await session.execute(text(f"SET {setting} = off"))
-                await session.execute(text("SET plan_cache_mode = force_generic_plan"))
-                await session.execute(text(f"PREPARE inbound_report AS {compiled}"))
-                plan = (
-                    await session.execute(
-                        text(f"EXPLAIN (FORMAT JSON) EXECUTE inbound_report({values})")
-                    )
-                ).scalar_one()
-                used = {n["Index Name"] for n in _nodes(plan[0]["Plan"]) if "Index Name" in n}
-                parents = await session.execute(
-                    text(
-                        "SELECT child.relname, parent.relname FROM pg_inherits "
-                        "JOIN pg_class child ON child.oid = inhrelid "
-                        "JOIN pg_class parent ON parent.oid = inhparent"
-                    )
+                return await generic_plan_indexes(
+                    session,
+                    str(compiled),
+                    values,
+                    switched_off=("enable_seqscan", "enable_bitmapscan"),
                 )
-                parent_of = {child: parent for child, parent in parents}
-                return {parent_of.get(name, name) for name in used}
         finally:
             await engine.dispose()
 
@@ -703,10 +691,6 @@ def _sql_literal(value: Any) -> str:
     if isinstance(value, datetime):
         return f"'{value.isoformat()}'"
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node, *(found for child in node.get("Plans", ()) for found in _nodes(child))]
 
 
 def test_inbound_days_whose_times_are_two_spans(url: str) -> None:

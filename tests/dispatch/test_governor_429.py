@@ -27,13 +27,14 @@ import httpx
 import pytest
 
 from textbridge.bootstrap import bootstrap
-from textbridge.messaging import outbound, status
+from textbridge.messaging import status
 from textbridge.models import Message
 from textbridge.runtime import Runtime, build_runtime
 
 from ..support.database import Database
 from ..support.live import scaled
 from ..support.textbridge import SANDBOX_NUMBER, settings_for
+from .test_dispatcher import _load, _queue
 
 MESSAGES = 6
 RETRY_AFTER = 1.0
@@ -123,21 +124,6 @@ async def test_429s_slow_the_sender_honour_retry_after_and_the_rate_recovers(
     while min((shares := await governor.rate_shares(probe)).values()) < 1.0:
         assert time.monotonic() < deadline, f"not recovered: {shares}"
         await asyncio.sleep(0.1)  # polling for the condition
-
-
-async def _queue(runtime: Runtime, to: str) -> uuid.UUID:
-    async with runtime.unit_of_work() as uow:
-        request = outbound.SendRequest(to=to, text="hello")
-        message = await outbound.send(uow, request, None, runtime.providers)
-        await uow.commit()
-        return message.id
-
-
-async def _load(runtime: Runtime, message_id: uuid.UUID) -> Message:
-    async with runtime.sessions() as session:
-        message = await session.get(Message, message_id)
-        assert message is not None
-        return message
 
 
 async def _all_submitted(runtime: Runtime, ids: list[uuid.UUID]) -> list[Message] | None:

@@ -22,6 +22,7 @@ from textbridge.runtime import Runtime, build_runtime
 
 from ..support.database import Database
 from ..support.textbridge import running_textbridge, settings_for
+from .test_dispatcher import _load
 
 CONFIGURED = 7
 assert CONFIGURED != MAX_ATTEMPTS
@@ -99,13 +100,6 @@ async def _queue(runtime: Runtime) -> uuid.UUID:
         message_id = (await outbound.send(uow, request, None, runtime.providers)).id
         await uow.commit()
         return message_id
-
-
-async def _load(runtime: Runtime, message_id: uuid.UUID) -> Message:
-    async with runtime.sessions() as session:
-        message = await session.get(Message, message_id)
-        assert message is not None
-        return message
 
 
 async def _make_due(runtime: Runtime, message_id: uuid.UUID) -> None:

@@ -215,16 +215,7 @@ async def test_a_message_due_again_waits_for_a_younger_one_in_flight(
     later one passes it, and once it is due again (resumed) it leaves after the one in
     flight, not beside it: one message of the pair in flight at a time."""
     runtime, fake = plivo
-    paused = await _queue(runtime, RECIPIENTS[2])
-    younger = await _queue(runtime, RECIPIENTS[2])
-    async with runtime.sessions() as session:
-        await session.execute(
-            update(Message).where(Message.id.in_([paused, younger])).values(priority=CAMPAIGN)
-        )
-        await session.execute(
-            update(Message).where(Message.id == paused).values(next_attempt_at=None)
-        )
-        await session.commit()
+    paused, younger = await _paused_and_younger(runtime, RECIPIENTS[2])
     claimed, _ = await runtime.dispatcher.claim_due()
     assert [one.id for one in claimed] == [younger]
     await _make_due(runtime, paused)  # resumed while the younger one is being sent
@@ -299,16 +290,7 @@ async def _pause_older_and_claim_younger(
     """A paused message and a younger one of its pair; another process's claim (a session of
     its own, through the claim's own steps) has moved the younger one to `sending` and holds
     its transaction open. Returns (paused, younger, that session)."""
-    paused = await _queue(runtime, RECIPIENTS[3])
-    younger = await _queue(runtime, RECIPIENTS[3])
-    async with runtime.sessions() as session:
-        await session.execute(
-            update(Message).where(Message.id.in_([paused, younger])).values(priority=CAMPAIGN)
-        )
-        await session.execute(
-            update(Message).where(Message.id == paused).values(next_attempt_at=None)
-        )
-        await session.commit()
+    paused, younger = await _paused_and_younger(runtime, RECIPIENTS[3])
     other = runtime.sessions()
     found, crowded = await rows.load_flagged(
         other, due_query(CLAIM_BATCH), {"now": utcnow()}, "crowded"
@@ -372,3 +354,18 @@ async def test_a_claim_looks_again_after_locking_the_pairs(
         kept = await _pairs_claimed_alone(session, stale, crowded, CLAIM_BATCH, utcnow())
         await session.rollback()
     assert kept == []
+
+
+async def _paused_and_younger(runtime: Runtime, to: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two campaign messages to `to`: the older paused (accepted, no due time), the younger due."""
+    paused = await _queue(runtime, to)
+    younger = await _queue(runtime, to)
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id.in_([paused, younger])).values(priority=CAMPAIGN)
+        )
+        await session.execute(
+            update(Message).where(Message.id == paused).values(next_attempt_at=None)
+        )
+        await session.commit()
+    return paused, younger

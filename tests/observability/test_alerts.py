@@ -7,11 +7,10 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import delete, insert, update
 
 from textbridge.alerts import without_receipt_query
 from textbridge.db.base import utcnow
@@ -21,6 +20,7 @@ from textbridge.webhooks import journal
 
 from ..support.database import Database, run_sync
 from ..support.live import wait_until
+from ..support.plans import generic_plan_indexes
 from ..support.textbridge import Textbridge, running_textbridge
 from .test_metrics import scrape, value
 
@@ -146,29 +146,10 @@ def test_the_no_receipt_count_reads_its_partial_index_in_a_generic_plan(
                 values = ", ".join(
                     f"'{compiled.params[name].isoformat()}'" for name in compiled.positiontup or ()
                 )
-                await connection.execute(text("SET enable_seqscan = off"))
-                await connection.execute(text("SET plan_cache_mode = force_generic_plan"))
-                await connection.execute(text(f"PREPARE no_receipt AS {compiled}"))
-                plan = (
-                    await connection.execute(
-                        text(f"EXPLAIN (FORMAT JSON) EXECUTE no_receipt({values})")
-                    )
-                ).scalar_one()
-                names = {n["Index Name"] for n in _nodes(plan[0]["Plan"]) if "Index Name" in n}
-                parents = await connection.execute(
-                    text(
-                        "SELECT child.relname, parent.relname FROM pg_inherits "
-                        "JOIN pg_class child ON child.oid = inhrelid "
-                        "JOIN pg_class parent ON parent.oid = inhparent"
-                    )
+                return await generic_plan_indexes(
+                    connection, str(compiled), values, switched_off=("enable_seqscan",)
                 )
-                parent_of = {child: parent for child, parent in parents}
-                return {parent_of.get(name, name) for name in names}
         finally:
             await engine.dispose()
 
     assert run_sync(indexes()) == {"ix_messages_awaiting_receipt"}
-
-
-def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node, *(found for child in node.get("Plans", ()) for found in _nodes(child))]
