@@ -46,7 +46,7 @@ from time import perf_counter
 from typing import Any
 
 import structlog
-from sqlalchemy import BindParameter, Select, and_, bindparam, exists, or_, select, text
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge import metrics
@@ -267,10 +267,8 @@ class Dispatcher:
                 await _recover_expired(uow)
             batch = self._batch if limit is None else limit
             now = utcnow()
-            found, crowded = await rows.load_flagged(
-                uow.session, due_query(batch), {"now": now}, "crowded"
-            )
-            found = await _pairs_claimed_alone(uow.session, found, crowded, batch, now)
+            found = await rows.load(uow.session, due_query(batch), {"now": now})
+            found = await _pairs_claimed_alone(uow.session, found, batch, now)
             # Accepted before an opt-out (a campaign, a scheduled message): never sent.
             sendable, opted_out = await consent.split_opted_out(uow.session, found)
             leaving, held = await schedule.quiet_holds(uow, sendable, now)
@@ -502,19 +500,8 @@ def due_query(batch: int) -> Select[Any]:
             older.status == status.SENDING,
         ),
     )
-    other = rows.MESSAGES.alias("other").c
-    unsettled: BindParameter[Any] = bindparam(
-        "unsettled_too", UNSETTLED, expanding=True, literal_execute=True
-    )
-    crowded = exists().where(  # another unsettled message of the pair, of any age or priority
-        other.from_address == m.from_address,
-        other.to_address == m.to_address,
-        other.status.in_(unsettled),
-        other.id != m.id,
-    )
     return (
         rows.messages_query()
-        .add_columns(crowded.label("crowded"))
         .where(m.status == status.ACCEPTED, m.next_attempt_at <= bindparam("now", None))
         .where(~held_back)
         .order_by(m.priority, m.next_attempt_at)
@@ -552,11 +539,7 @@ def _recheck_query(batch: int) -> Select[Any]:
 
 
 async def _pairs_claimed_alone(
-    session: AsyncSession,
-    found: list[Message],
-    crowded: set[uuid.UUID],
-    batch: int,
-    now: datetime,
+    session: AsyncSession, found: list[Message], batch: int, now: datetime
 ) -> list[Message]:
     """On PostgreSQL, the found messages whose pair no other claim is taking, still due by a
     check that sees every claim committed before the pair was locked.
@@ -566,24 +549,22 @@ async def _pairs_claimed_alone(
     that has moved that younger one to `sending` and not yet committed shows it as `accepted`,
     so two claims in two processes could send both at once. Each claim therefore locks its
     messages' pairs (a transaction-level advisory lock), drops those another claim holds, and
-    runs the check again, in a new snapshot, for the rest. Only for `crowded` messages (the
-    claim saw another unsettled message of their pair): one alone in its pair in the claim's
-    snapshot cannot race, since a younger one that another claim could be taking was committed
-    before this snapshot (else that claim, seeing this one due, would have held it back). So a
-    claim pays nothing when each pair has one message waiting, as in most traffic. SQLite has
-    one writer at a time: nothing to do there. A previous release's dispatcher takes no such
-    lock (DESIGN-NOTES)."""
-    if not crowded or session.get_bind().dialect.name != "postgresql":
+    runs the check again, in a new snapshot, for the rest. Every claimed pair, even one with a
+    single message in the claim's snapshot: a message of the pair released from `scheduled`,
+    `held` or `unknown` meanwhile, or one whose `created_at` is earlier than its commit, is
+    invisible to that snapshot and can be claimed beside it (the review reproduced both when
+    only pairs seen crowded were locked). SQLite has one writer at a time: nothing to do
+    there. A previous release's dispatcher takes no such lock (DESIGN-NOTES)."""
+    if not found or session.get_bind().dialect.name != "postgresql":
         return found
-    risky = [m for m in found if m.id in crowded]
-    pairs = [f"{m.from_address}\x1f{m.to_address}" for m in risky]
-    ids = [m.id for m in risky]
+    pairs = [f"{m.from_address}\x1f{m.to_address}" for m in found]
+    ids = [m.id for m in found]
     locked = set(await session.scalars(_LOCK_PAIRS, {"ids": ids, "pairs": pairs}))
-    still_due: set[uuid.UUID] = set()
-    if locked:
-        params = {"now": now, "candidates": list(locked)}
-        still_due = set(await session.scalars(_recheck_query(batch), params))
-    return [m for m in found if m.id not in crowded or m.id in still_due]
+    if not locked:
+        return []
+    params = {"now": now, "candidates": list(locked)}
+    still_due = set(await session.scalars(_recheck_query(batch), params))
+    return [m for m in found if m.id in still_due]
 
 
 async def _recover_expired(uow: UnitOfWork) -> None:

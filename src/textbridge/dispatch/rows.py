@@ -67,18 +67,8 @@ async def load(
     session: AsyncSession, query: Select[Any], params: Mapping[str, Any]
 ) -> list[Message]:
     """The rows of `query` (built on `messages_query`) as transient messages, in order."""
-    messages, _ = await load_flagged(session, query, params)
-    return messages
-
-
-async def load_flagged(
-    session: AsyncSession, query: Select[Any], params: Mapping[str, Any], flag: str = ""
-) -> tuple[list[Message], set[uuid.UUID]]:
-    """`load`, and the ids of the rows whose boolean column `flag` (one more column of
-    `query`) is true."""
     rows = (await session.execute(query, params)).mappings().all()
     messages = [Message(**{key: row[key] for key in _COLUMNS}) for row in rows]
-    flagged = {row["id"] for row in rows if flag and row[flag]}
     with_media = [
         message.id for message, row in zip(messages, rows, strict=True) if row["has_media"]
     ]
@@ -86,7 +76,7 @@ async def load_flagged(
         media = await _attachments(session, with_media)
         for message in messages:
             message.attachments = media.get(message.id, [])
-    return messages, flagged
+    return messages
 
 
 async def _attachments(
