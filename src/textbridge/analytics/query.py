@@ -454,20 +454,10 @@ def day_spans(window: Window) -> list[DaySpan]:
             day,
             rollup.EPOCH + timedelta(seconds=min(a for a, _ in found)),
             rollup.EPOCH + timedelta(seconds=max(b for _, b in found)),
-            len(_joined(found)) == 1,
+            len(rollup.merged(found)) == 1,
         )
         for day, found in sorted(pieces.items())
     ]
-
-
-def _joined(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    joined: list[tuple[int, int]] = []
-    for a, b in sorted(pieces):
-        if joined and joined[-1][1] == a:
-            joined[-1] = (joined[-1][0], b)
-        else:
-            joined.append((a, b))
-    return joined
 
 
 async def inbound_per_day(query: Query) -> Report:

@@ -118,7 +118,7 @@ class Plan:
     @property
     def block_hours(self) -> tuple[tuple[int, int], ...]:
         """The hours the blocks hold, as ranges (their fresh rows are not in the blocks)."""
-        return tuple(_merged([(start, start + BLOCK_HOURS) for start in self.blocks]))
+        return tuple(merged([(start, start + BLOCK_HOURS) for start in self.blocks]))
 
 
 def plan(window: Window) -> Plan:
@@ -149,12 +149,12 @@ def plan(window: Window) -> Plan:
         cuts = {start, end, *(c for c in changes if start < c < end)}
         skipped = {cut // HOUR for cut in cuts if cut % HOUR}
         whole = [h for h in range(-(-start // HOUR), end // HOUR) if h not in skipped]
-        hours.extend(_merged([(h, h + 1) for h in whole]))
+        hours.extend(merged([(h, h + 1) for h in whole]))
         live.extend((max(h * HOUR, start), min((h + 1) * HOUR, end)) for h in sorted(skipped))
     return Plan(
         tuple(blocks),
         tuple(runs),
-        tuple(_merged(hours)),
+        tuple(merged(hours)),
         _spans(live),
         _spans(back),
         _spans(live + back),
@@ -164,7 +164,7 @@ def plan(window: Window) -> Plan:
 def _spans(spans: list[tuple[int, int]]) -> tuple[Span, ...]:
     return tuple(
         (EPOCH + timedelta(seconds=a), EPOCH + timedelta(seconds=b))
-        for a, b in _merged(spans)
+        for a, b in merged(spans)
         if a < b
     )
 
@@ -175,7 +175,8 @@ def direct(window: Window) -> Plan:
     return Plan((), (), (), ((window.start, window.end),))
 
 
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans, overlapping or touching ones joined, in order."""
     found: list[tuple[int, int]] = []
     for a, b in sorted(spans):
         if found and found[-1][1] >= a:
