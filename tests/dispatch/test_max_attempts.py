@@ -6,45 +6,49 @@ dispatcher as well."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from textbridge.bootstrap import bootstrap
-from textbridge.db.base import utcnow
 from textbridge.dispatch.policy import MAX_ATTEMPTS
-from textbridge.messaging import outbound, status
-from textbridge.models import Message
+from textbridge.messaging import status
 from textbridge.runtime import Runtime, build_runtime
 
 from ..support.database import Database
 from ..support.textbridge import running_textbridge, settings_for
-from .test_dispatcher import _load
+from .test_dispatcher import _load, _make_due, _queue
 
 CONFIGURED = 7
 assert CONFIGURED != MAX_ATTEMPTS
+
+
+def _answering(
+    database: Database, tmp_path: Path, code: int, error: str, **settings: Any
+) -> tuple[Runtime, list[httpx.Request]]:
+    """A runtime whose Plivo answers every send `code` with `error`, and the calls it got."""
+    calls: list[httpx.Request] = []
+
+    def plivo(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(code, json={"api_id": "a", "error": error})
+
+    configured = settings_for(
+        database.fresh_url(tmp_path), "http://textbridge.test", database_pool_size=4, **settings
+    )
+    return build_runtime(configured, httpx.MockTransport(plivo)), calls
 
 
 @pytest.fixture
 async def unavailable(
     database: Database, tmp_path: Path
 ) -> AsyncIterator[tuple[Runtime, list[httpx.Request]]]:
-    calls: list[httpx.Request] = []
-
-    def plivo(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(503, json={"api_id": "a", "error": "down for maintenance"})
-
-    settings = settings_for(
-        database.fresh_url(tmp_path),
-        "http://textbridge.test",
-        dispatch_max_attempts=CONFIGURED,
-        database_pool_size=4,
+    runtime, calls = _answering(
+        database, tmp_path, 503, "down for maintenance", dispatch_max_attempts=CONFIGURED
     )
-    runtime = build_runtime(settings, httpx.MockTransport(plivo))
     await bootstrap(runtime)
     yield runtime, calls
     await runtime.aclose()
@@ -68,19 +72,9 @@ async def test_the_dispatcher_gives_up_after_the_configured_429s(
     database: Database, tmp_path: Path
 ) -> None:
     # TEXTBRIDGE_DISPATCH_MAX_RATE_LIMITED reaches it too (3, not the default 100).
-    calls: list[httpx.Request] = []
-
-    def plivo(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(429, json={"api_id": "a", "error": "too many requests"})
-
-    settings = settings_for(
-        database.fresh_url(tmp_path),
-        "http://textbridge.test",
-        dispatch_max_rate_limited=3,
-        database_pool_size=4,
+    runtime, calls = _answering(
+        database, tmp_path, 429, "too many requests", dispatch_max_rate_limited=3
     )
-    runtime = build_runtime(settings, httpx.MockTransport(plivo))
     try:
         await bootstrap(runtime)
         message_id = await _queue(runtime)
@@ -92,23 +86,6 @@ async def test_the_dispatcher_gives_up_after_the_configured_429s(
         assert "answered 429 3 times" in (message.error_message or "")
     finally:
         await runtime.aclose()
-
-
-async def _queue(runtime: Runtime) -> uuid.UUID:
-    async with runtime.unit_of_work() as uow:
-        request = outbound.SendRequest(to="+14155550199", text="hello")
-        message_id = (await outbound.send(uow, request, None, runtime.providers)).id
-        await uow.commit()
-        return message_id
-
-
-async def _make_due(runtime: Runtime, message_id: uuid.UUID) -> None:
-    async with runtime.sessions() as session:
-        message = await session.get(Message, message_id)
-        assert message is not None
-        if message.status == status.ACCEPTED:
-            message.next_attempt_at = utcnow()
-        await session.commit()
 
 
 def test_a_resend_after_review_is_one_more_of_the_configured_attempts(

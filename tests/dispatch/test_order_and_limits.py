@@ -220,11 +220,7 @@ async def test_a_message_due_again_waits_for_a_younger_one_in_flight(
     assert [one.id for one in claimed] == [younger]
     await _make_due(runtime, paused)  # resumed while the younger one is being sent
     assert await runtime.dispatcher.claim_due() == ([], 0)
-    async with runtime.sessions() as session:  # the younger one's send recorded
-        await session.execute(
-            update(Message).where(Message.id == younger).values(status=status.SUBMITTED)
-        )
-        await session.commit()
+    await _recorded_submitted(runtime, younger)
     claimed, _ = await runtime.dispatcher.claim_due()
     assert [one.id for one in claimed] == [paused]
     assert fake.calls == []
@@ -318,11 +314,7 @@ async def test_a_claim_in_another_process_not_yet_committed_keeps_the_pair_alone
         assert paused not in [one.id for one in claimed]
     finally:
         await other.close()
-    async with runtime.sessions() as session:  # the younger one's send recorded
-        await session.execute(
-            update(Message).where(Message.id == younger).values(status=status.SUBMITTED)
-        )
-        await session.commit()
+    await _recorded_submitted(runtime, younger)
     claimed, _ = await runtime.dispatcher.claim_due()
     assert [one.id for one in claimed] == [paused]
     assert fake.calls == []
@@ -407,3 +399,12 @@ async def test_a_claim_beside_an_open_one_does_not_take_a_message_released_meanw
     claimed, _ = await runtime.dispatcher.claim_due()
     assert older not in [one.id for one in claimed]
     assert fake.calls == []
+
+
+async def _recorded_submitted(runtime: Runtime, message_id: uuid.UUID) -> None:
+    """The message's send recorded as taken by the provider (it no longer holds its pair)."""
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Message).where(Message.id == message_id).values(status=status.SUBMITTED)
+        )
+        await session.commit()
