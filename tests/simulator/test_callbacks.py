@@ -126,6 +126,27 @@ def test_shuffled_callbacks_keep_their_true_sequence(
     assert any(events != truth for events in by_message.values())
 
 
+@pytest.mark.parametrize("lost", [1.0, 0.5])
+def test_lost_callbacks_are_never_sent_but_the_status_moves_on(
+    plivo_client: plivo.RestClient, receiver: Receiver, control: httpx.Client, lost: float
+) -> None:
+    control.put("/faults", json={"lost_callbacks": lost})
+    destinations = [f"1415555{n:04d}" for n in range(8)]
+    uuids = send(plivo_client, f"{receiver.url}/lossy", dst="<".join(destinations))
+    control.put("/faults", json={"lost_callbacks": 0.0})
+    # Sent after, with the same delays: its last callback comes after every step of the others.
+    send(plivo_client, f"{receiver.url}/sentinel")
+    receiver.wait_for(3, "/sentinel")
+
+    reported = statuses(receiver.received("/lossy"))
+    if lost == 1.0:
+        assert reported == []
+    else:  # 24 callbacks, each lost with probability 1/2: all or none is 2 ** -23
+        assert 0 < len(reported) < 3 * len(uuids)
+    for message_uuid in uuids:
+        assert plivo_client.messages.get(message_uuid).message_state == "delivered"
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [(429, plivo_errors.PlivoRestError), (500, plivo_errors.PlivoServerError)],
@@ -165,6 +186,7 @@ def test_faults_can_be_read_and_reset(control: httpx.Client) -> None:
         "callback_delay_seconds": 0.02,
         "duplicate_callbacks": False,
         "shuffle_callbacks": False,
+        "lost_callbacks": 0.0,
         "fail_next_sends": None,
         "send_delay_seconds": 0.0,
         "random_sends": None,

@@ -12,7 +12,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ import httpx
 import structlog
 
 from textbridge.providers.plivo.signature import signed_headers
+from textbridge.providers.pool import provider_transport
 from textbridge.simulator.plivo.vocabulary import (
     CALLBACK_TIMEOUT_SECONDS,
     RETRY_DELAY_FACTORS,
@@ -202,7 +203,14 @@ class CallbackDispatcher:
         if faults.shuffle_callbacks:
             self._random.shuffle(order)
         copies = 2 if faults.duplicate_callbacks else 1
+        order = [self._unless_lost(step, faults.lost_callbacks) for step in order]
         self.spawn(self._run_lifecycle(message, list(steps), order, copies, delay))
+
+    def _unless_lost(self, step: LifecycleStep, lost: float) -> LifecycleStep:
+        """`step`, or, with probability `lost`, the same step with its webhook lost."""
+        if lost and self._random.random() < lost:
+            return replace(step, webhook=None)
+        return step
 
     async def _run_lifecycle(
         self,
@@ -242,7 +250,13 @@ class CallbackDispatcher:
 
 
 def _new_client() -> httpx.AsyncClient:
+    # As many kept-alive connections as callbacks in flight: with httpx's default of 20
+    # kept alive, the 12 others were closed after each callback and opened again.
+    limits = httpx.Limits(
+        max_connections=CONCURRENT_CALLBACKS, max_keepalive_connections=CONCURRENT_CALLBACKS
+    )
     return httpx.AsyncClient(
+        transport=provider_transport(limits),
         timeout=CALLBACK_TIMEOUT_SECONDS,
         headers={"User-Agent": "textbridge-simulator (PlivoHTTP)"},
         follow_redirects=False,

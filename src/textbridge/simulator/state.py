@@ -136,6 +136,9 @@ class Faults:
     callback_delay_seconds: float
     duplicate_callbacks: bool = False
     shuffle_callbacks: bool = False
+    lost_callbacks: float = 0.0
+    """The share of status callbacks never sent (a receipt lost on the way; the message's
+    status still moves on): 1.0 sends none."""
     fail_next_sends: SendFault | None = None
     send_delay_seconds: float = 0.0
     """A slow provider: a send is stored (and its callbacks start) at once, answered after."""

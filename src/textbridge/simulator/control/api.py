@@ -11,7 +11,8 @@ WhatsApp templates in ``control.whatsapp``.
   Plivo's; Vonage then reports its own default); a provider's own fate wins over it. Vonage
   reports ``failed`` as ``rejected`` and ``undelivered`` as ``undeliverable``.
 - ``GET | PUT | DELETE /control/faults``: ``duplicate_callbacks``, ``shuffle_callbacks``,
-  ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500 | 502 | 503 | 504,
+  ``lost_callbacks`` (the share of status callbacks never sent, 0 to 1: lost receipts; the
+  messages' statuses move on all the same), ``callback_delay_seconds``, ``fail_next_sends {"status": 429 | 500 | 502 | 503 | 504,
   "count"}`` (both APIs), ``send_delay_seconds`` (a slow provider: each send is taken at once,
   answered this late), ``random_sends {"rates": {"<status>": probability}, "retry_after_seconds",
   "taken": [statuses], "seed"}`` (each send call fails at random; 429 and 503 carry
@@ -95,6 +96,7 @@ class RandomSendsIn(ControlBody):
 class FaultsIn(ControlBody):
     duplicate_callbacks: bool | None = None
     shuffle_callbacks: bool | None = None
+    lost_callbacks: float | None = Field(default=None, ge=0, le=1)
     callback_delay_seconds: float | None = Field(default=None, ge=0)
     fail_next_sends: SendFaultIn | None = None
     send_delay_seconds: float | None = Field(default=None, ge=0, le=3600)
@@ -204,6 +206,8 @@ def _apply_faults(state: SimulatorState, body: FaultsIn) -> None:
         faults.duplicate_callbacks = body.duplicate_callbacks
     if body.shuffle_callbacks is not None:
         faults.shuffle_callbacks = body.shuffle_callbacks
+    if body.lost_callbacks is not None:
+        faults.lost_callbacks = body.lost_callbacks
     if body.callback_delay_seconds is not None:
         faults.callback_delay_seconds = body.callback_delay_seconds
     if body.send_delay_seconds is not None:
