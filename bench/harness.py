@@ -52,6 +52,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, /proc/stat, idle and iowait
+    excluded): over a run, what all processes together took, exited ones included."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    jiffies = [int(field) for field in fields]
+    idle = jiffies[3] + jiffies[4]
+    return (sum(jiffies[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
