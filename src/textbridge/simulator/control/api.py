@@ -14,8 +14,9 @@ WhatsApp templates in ``control.whatsapp``.
   ``lost_callbacks`` (the share of status callbacks never sent, 0 to 1: lost receipts; the
   messages' statuses move on all the same), ``callback_delay_seconds``,
   ``fail_next_sends {"status": 429 | 500 | 502 | 503 | 504, "count"}`` (both APIs),
-  ``send_delay_seconds`` (a slow provider: each send is taken at once, answered this late), ``random_sends {"rates": {"<status>": probability}, "retry_after_seconds",
-  "taken": [statuses], "seed"}`` (each send call fails at random; 429 and 503 carry
+  ``send_delay_seconds`` (a slow provider: each send is taken at once, answered this late),
+  ``random_sends {"rates": {"<status>": probability}, "retry_after_seconds", "taken":
+  [statuses], "seed"}`` (each send call fails at random; 429 and 503 carry
   ``Retry-After``; the ``taken`` ones, by default 500 and 504, store the message first),
   ``record_sends`` (keep every send call for ``GET /control/sends``).
 - ``GET /control/sends``: every send call while ``record_sends`` is on: ``at`` (epoch seconds
