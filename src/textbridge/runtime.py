@@ -30,7 +30,7 @@ from textbridge.config import Settings, networks
 from textbridge.db.driver import SEND_SETUP, DriverPool
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
-from textbridge.dispatch.dispatcher import CONCURRENT_CLAIMS, Dispatcher
+from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.dispatch.governor import build_governor
 from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
@@ -225,7 +225,6 @@ def build_runtime(
         lease=timedelta(seconds=settings.dispatch_lease_seconds),
         governor=governor,
         limits=Limits(settings.dispatch_max_attempts, settings.dispatch_max_rate_limited),
-        claimers=1 if settings.is_sqlite else CONCURRENT_CLAIMS,  # SQLite: one writer at a time
     )
     dispatcher.wake = wakeups.broadcasting(channels.DISPATCH, dispatcher.wake)
     hooks = webhook_deliverer(settings, sessions)

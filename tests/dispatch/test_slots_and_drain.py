@@ -15,13 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from textbridge.dispatch.dispatcher import Claimed, Dispatcher
+from textbridge.dispatch.dispatcher import Dispatcher
 from textbridge.messaging import status
 from textbridge.models import Message
 from textbridge.runtime import Runtime
 
 from ..support.live import scaled
-from .test_dispatcher import FakePlivo, _queue, _ref_of, accepted, plivo
+from .test_dispatcher import FakePlivo, _queue, accepted, plivo
 
 __all__ = ["plivo"]  # the fixture
 
@@ -152,62 +152,3 @@ async def test_sends_still_held_after_the_grace_are_recorded_at_once(
 
 async def _arrived(held: HeldAnswers, count: int) -> bool:
     return held.arrived == count
-
-
-class Overlapping(Dispatcher):
-    """Its first two claims wait for each other: they only both get through when two claims
-    run at once."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(
-            runtime.sessions,
-            runtime.bus,
-            runtime.providers,
-            lambda message: f"http://textbridge.test/webhooks/plivo/status?ref={message.id}",
-            concurrency=2,
-            batch=1,  # each claim takes one slot: two claims find a free slot each
-            claimers=2,
-        )
-        self.claims_in_flight = 0
-        self.most_in_flight = 0
-        self._both = asyncio.Barrier(2)
-
-    async def claim_due(
-        self, limit: int | None = None, *, housekeeping: bool = True
-    ) -> tuple[list[Claimed], int]:
-        self.claims_in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.claims_in_flight)
-        try:
-            if self._both.n_waiting or self.most_in_flight < 2:
-                async with asyncio.timeout(scaled(10)):
-                    await self._both.wait()
-            return await super().claim_due(limit, housekeeping=housekeeping)
-        finally:
-            self.claims_in_flight -= 1
-
-
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-async def test_two_claims_at_once_send_each_message_once_and_each_pair_in_order(
-    plivo: tuple[Runtime, FakePlivo],
-) -> None:
-    """Two claim loops in one process (as on PostgreSQL): they run at the same time, and
-    together send every message once, a recipient's messages one at a time in order."""
-    runtime, fake = plivo
-    ordered = [await _queue(runtime, f"+1415555{n % 3:04d}") for n in range(12)]
-    dispatcher = Overlapping(runtime)
-    running = asyncio.create_task(dispatcher.run())
-    try:
-        await _until(lambda: _all_submitted(runtime, len(ordered)))
-    finally:
-        await dispatcher.drain(grace=scaled(5))
-        await asyncio.wait_for(running, scaled(5))
-    assert dispatcher.most_in_flight == 2
-    refs = [_ref_of(request) for request in fake.calls]
-    assert sorted(refs) == sorted(str(message_id) for message_id in ordered)
-    for recipient in range(3):
-        mine = [str(message_id) for message_id in ordered[recipient::3]]
-        assert [ref for ref in refs if ref in mine] == mine
-
-
-async def _all_submitted(runtime: Runtime, count: int) -> bool:
-    return (await _counts(runtime)).get(status.SUBMITTED, 0) == count

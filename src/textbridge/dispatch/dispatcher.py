@@ -83,10 +83,6 @@ UNSETTLED = (status.ACCEPTED, status.SENDING)
 (unless it has no due time: paused)."""
 
 
-CONCURRENT_CLAIMS = 2
-"""Claims one process runs at once on PostgreSQL (`Dispatcher.run`)."""
-
-
 HOUSEKEEPING_SECONDS = 1.0
 """How often the run loop's claims also recover expired leases and release due `scheduled`
 and `held` rows (each is a query; a claim of one or two free slots should not pay for them)."""
@@ -143,7 +139,6 @@ class Dispatcher:
         limits: Limits | None = None,
         batch: int = CLAIM_BATCH,
         governor: Governor | None = None,
-        claimers: int = 1,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -162,10 +157,8 @@ class Dispatcher:
         self._recorder: asyncio.Task[None] | None = None
         self._batch = batch
         # A pass reports 1 when its claim was full: the loop then claims again at once.
-        self._loops = [
-            PollingLoop(f"dispatcher-{n}", 1, IDLE_POLL_SECONDS) for n in range(claimers)
-        ]
-        self.wake: Callable[[], None] = self._wake_loops
+        self._loop = PollingLoop("dispatcher", 1, IDLE_POLL_SECONDS)
+        self.wake = self._loop.wake
         self._on_submitted = on_submitted
         self._hint_at = 0.0
         self._hint_pending: asyncio.TimerHandle | None = None
@@ -180,18 +173,10 @@ class Dispatcher:
     def governor(self) -> Governor:
         return self._governor
 
-    def _wake_loops(self) -> None:
-        for loop in self._loops:
-            loop.wake()
-
     async def run(self) -> None:
         """Claim and send until `drain`: each pass waits for a free send slot, claims at most
-        the free slots and starts their sends without waiting for them. With `claimers` > 1,
-        as many passes run at once (PostgreSQL), each claiming what the others have not
-        locked, as claims in separate processes do: a claim is a transaction of several round
-        trips, and when it alone is waited for, the sends wait for it (RESULTS, 1 December
-        2026: one claim at a time was busy all the time, 34 ms for 6 messages)."""
-        await asyncio.gather(*(loop.run(self._claim_pass) for loop in self._loops))
+        the free slots and starts their sends without waiting for them."""
+        await self._loop.run(self._claim_pass)
 
     async def _claim_pass(self) -> int:
         found, limit = await self._start_due(housekeeping=self._housekeeping.due())
@@ -244,8 +229,7 @@ class Dispatcher:
         started, else a retry (it was not sent). Unclaimed messages stay `accepted`."""
         log.info("dispatcher stopping: finishing the sends in flight", count=self._held)
         self._stopping = True
-        for loop in self._loops:
-            loop.stop()
+        self._loop.stop()
         self._slot_freed.set()
         try:
             await self._finish_in_flight(grace)
