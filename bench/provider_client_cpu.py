@@ -1,5 +1,5 @@
 """CPU per request of the provider HTTP client: httpx's own transport against
-`providers.pool.provider_transport` (the stream that keeps its socket), alternating.
+`providers.pool.keep_sockets` (the stream that keeps its socket), alternating.
 
     uv run python bench/provider_client_cpu.py [--requests 3000] [--concurrency 16] [--rounds 3]
 
@@ -22,7 +22,7 @@ import httpx
 import uvloop
 from harness import free_port, stop, textbridge_binary
 
-from textbridge.providers.pool import provider_transport
+from textbridge.providers.pool import keep_sockets
 
 AUTH_ID, AUTH_TOKEN = "MABENCHCLIENTXXXXXXX", "bench-client-token-0123456789"  # throwaway
 
@@ -30,9 +30,8 @@ AUTH_ID, AUTH_TOKEN = "MABENCHCLIENTXXXXXXX", "bench-client-token-0123456789"  #
 async def post_all(url: str, requests: int, concurrency: int, pooled: bool) -> tuple[float, float]:
     """(requests per second, CPU ms per request) for one client posting `requests` sends."""
     limits = httpx.Limits(max_connections=100)
-    transport = provider_transport(limits) if pooled else None
-    auth = httpx.BasicAuth(AUTH_ID, AUTH_TOKEN)
-    async with httpx.AsyncClient(auth=auth, limits=limits, transport=transport) as client:
+    client = httpx.AsyncClient(auth=httpx.BasicAuth(AUTH_ID, AUTH_TOKEN), limits=limits)
+    async with keep_sockets(client, limits) if pooled else client:
         queue = iter(range(requests))
 
         async def one_client() -> None:
@@ -68,7 +67,7 @@ def main() -> None:
             time.sleep(0.2)
         url = f"{base}/v1/Account/{AUTH_ID}/Message/"
         for round_ in range(1, args.rounds + 1):
-            for name, pooled in (("httpx's transport", False), ("provider_transport", True)):
+            for name, pooled in (("httpx's transport", False), ("keep_sockets", True)):
                 rate, cpu = uvloop.run(post_all(url, args.requests, args.concurrency, pooled))
                 print(f"round {round_}, {name}: {rate:.0f}/s, client {cpu:.2f} ms CPU per request")
     finally:

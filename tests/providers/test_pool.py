@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from textbridge.providers.factory import http_client
-from textbridge.providers.pool import SocketKeepingBackend, provider_transport
+from textbridge.providers.pool import SocketKeepingBackend, keep_sockets
 
 RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok"
 
@@ -53,7 +53,8 @@ async def served() -> AsyncIterator[tuple[KeepAliveServer, str]]:
 
 
 def client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=provider_transport(httpx.Limits(max_connections=4)))
+    limits = httpx.Limits(max_connections=4)
+    return keep_sockets(httpx.AsyncClient(limits=limits), limits)
 
 
 async def test_connections_are_reused(served: tuple[KeepAliveServer, str]) -> None:
@@ -80,9 +81,24 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
 async def test_provider_clients_use_it_and_tests_keep_their_transport() -> None:
     async with http_client(None) as network:
         pool = network._transport._pool  # type: ignore[attr-defined]
-        assert isinstance(pool, httpcore.AsyncConnectionPool)  # httpx's layout, relied on
+        assert type(pool) is httpcore.AsyncConnectionPool  # httpx's layout, relied on
         assert isinstance(pool._network_backend, SocketKeepingBackend)
         assert pool._max_connections == 100
     mock = httpx.MockTransport(lambda request: httpx.Response(204))
     async with http_client(mock) as mocked:
         assert mocked._transport is mock
+
+
+async def test_proxies_from_the_environment_still_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment whose egress goes through HTTPS_PROXY reaches its provider through it."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    async with http_client(None) as network:
+        proxied = [
+            transport
+            for pattern, transport in network._mounts.items()
+            if pattern.matches(httpx.URL("https://api.plivo.com/v1/"))
+        ]
+        assert proxied, "no proxy mount for https"
+        assert all(type(t._pool) is httpcore.AsyncHTTPProxy for t in proxied)  # type: ignore[union-attr]
+        direct = network._transport._pool  # type: ignore[attr-defined]
+        assert isinstance(direct._network_backend, SocketKeepingBackend)

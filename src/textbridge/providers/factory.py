@@ -8,7 +8,7 @@ from textbridge.config import Settings
 from textbridge.providers.base import Provider
 from textbridge.providers.plivo import PlivoProvider
 from textbridge.providers.plivo.templates import PlivoTemplateSource
-from textbridge.providers.pool import provider_transport
+from textbridge.providers.pool import keep_sockets
 from textbridge.providers.vonage import VonageCredentials, VonageProvider
 from textbridge.sandbox import SANDBOX_WABA_ID, SandboxCredentials
 from textbridge.whatsapp.sync import TemplateSource
@@ -17,11 +17,10 @@ PROVIDER_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 
 
 def http_client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    """`transport`: the tests' and the sandbox's; None: the network (`pool.provider_transport`)."""
+    """`transport`: the tests' and the sandbox's; None: the network (`pool.keep_sockets`)."""
     limits = httpx.Limits(max_connections=100)
-    if transport is None:
-        transport = provider_transport(limits)
-    return httpx.AsyncClient(timeout=PROVIDER_TIMEOUT, limits=limits, transport=transport)
+    client = httpx.AsyncClient(timeout=PROVIDER_TIMEOUT, limits=limits, transport=transport)
+    return client if transport is not None else keep_sockets(client, limits)
 
 
 def build_providers(

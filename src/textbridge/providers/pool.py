@@ -11,9 +11,10 @@ once, when the connection opens, and answers the same question with the same pol
 
 Everything else (timeouts, TLS, the mapping of errors onto httpx's exceptions, which
 `providers.transport` relies on to tell "not sent" from "maybe sent") is httpx's and httpcore's
-own: the stream delegates. httpx takes no network backend, so the transport's pool is
-replaced after construction (`transport._pool`, checked by
-`tests/providers/test_pool.py`).
+own: the stream delegates. httpx takes no network backend, so the pool of the client's own
+transport is replaced after construction (`client._transport._pool`, checked by
+`tests/providers/test_pool.py`); a transport passed to the client would turn off httpx's
+proxies from the environment, so none is.
 """
 
 # The `timeout` parameters are httpcore's interface (AsyncNetworkStream, AsyncNetworkBackend).
@@ -82,14 +83,22 @@ class SocketKeepingBackend(httpcore.AnyIOBackend):
         return SocketKeepingStream(stream)
 
 
-def provider_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's transport with `limits`, its pool on `SocketKeepingBackend`."""
-    transport = httpx.AsyncHTTPTransport(limits=limits)
-    transport._pool = httpcore.AsyncConnectionPool(  # see the module's doc
-        ssl_context=httpx.create_ssl_context(),
+def keep_sockets(client: httpx.AsyncClient, limits: httpx.Limits) -> httpx.AsyncClient:
+    """`client` (built with `limits` and no transport of its own, so that httpx still mounts
+    the environment's proxies, HTTPS_PROXY and the like, beside it), its direct connections
+    on `SocketKeepingBackend`. A client whose transport is not httpx's own (a test's, the
+    sandbox's) or goes through a proxy is returned as it is."""
+    transport = client._transport  # see the module's doc
+    if not isinstance(transport, httpx.AsyncHTTPTransport):
+        return client
+    direct = transport._pool
+    if type(direct) is not httpcore.AsyncConnectionPool:  # AsyncHTTPProxy is a subclass
+        return client
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=direct._ssl_context,  # httpx's own: verify, SSL_CERT_FILE
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
         network_backend=SocketKeepingBackend(),
     )
-    return transport
+    return client

@@ -20,7 +20,7 @@ import httpx
 import structlog
 
 from textbridge.providers.plivo.signature import signed_headers
-from textbridge.providers.pool import provider_transport
+from textbridge.providers.pool import keep_sockets
 from textbridge.simulator.plivo.vocabulary import (
     CALLBACK_TIMEOUT_SECONDS,
     RETRY_DELAY_FACTORS,
@@ -255,9 +255,10 @@ def _new_client() -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=CONCURRENT_CALLBACKS, max_keepalive_connections=CONCURRENT_CALLBACKS
     )
-    return httpx.AsyncClient(
-        transport=provider_transport(limits),
+    client = httpx.AsyncClient(
+        limits=limits,
         timeout=CALLBACK_TIMEOUT_SECONDS,
         headers={"User-Agent": "textbridge-simulator (PlivoHTTP)"},
         follow_redirects=False,
     )
+    return keep_sockets(client, limits)
