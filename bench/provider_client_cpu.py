@@ -4,7 +4,7 @@
     uv run python bench/provider_client_cpu.py [--requests 3000] [--concurrency 16] [--rounds 3]
 
 A `textbridge simulator` runs in its own process; this process posts Plivo sends to it, 16 at
-once (the dispatcher's default concurrency), on uvloop (a worker's loop), and prints its own
+once (the dispatcher's default concurrency), on asyncio's loop (a worker's), and prints its own
 CPU time per request (`time.process_time`) for each transport. Both sides run on the same
 machine in the same minutes: compare within a round.
 """
@@ -19,7 +19,6 @@ import sys
 import time
 
 import httpx
-import uvloop
 from harness import free_port, stop, textbridge_binary
 
 from textbridge.providers.pool import keep_sockets
@@ -68,7 +67,7 @@ def main() -> None:
         url = f"{base}/v1/Account/{AUTH_ID}/Message/"
         for round_ in range(1, args.rounds + 1):
             for name, pooled in (("httpx's transport", False), ("keep_sockets", True)):
-                rate, cpu = uvloop.run(post_all(url, args.requests, args.concurrency, pooled))
+                rate, cpu = asyncio.run(post_all(url, args.requests, args.concurrency, pooled))
                 print(f"round {round_}, {name}: {rate:.0f}/s, client {cpu:.2f} ms CPU per request")
     finally:
         stop(simulator)
