@@ -30,7 +30,7 @@ async def post_all(url: str, requests: int, concurrency: int, pooled: bool) -> t
     """(requests per second, CPU ms per request) for one client posting `requests` sends."""
     limits = httpx.Limits(max_connections=100)
     client = httpx.AsyncClient(auth=httpx.BasicAuth(AUTH_ID, AUTH_TOKEN), limits=limits)
-    async with keep_sockets(client, limits) if pooled else client:
+    async with keep_sockets(client) if pooled else client:
         queue = iter(range(requests))
 
         async def one_client() -> None:

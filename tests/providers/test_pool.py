@@ -53,8 +53,7 @@ async def served() -> AsyncIterator[tuple[KeepAliveServer, str]]:
 
 
 def client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=4)
-    return keep_sockets(httpx.AsyncClient(limits=limits), limits)
+    return keep_sockets(httpx.AsyncClient(limits=httpx.Limits(max_connections=4)))
 
 
 async def test_connections_are_reused(served: tuple[KeepAliveServer, str]) -> None:
@@ -84,6 +83,11 @@ async def test_provider_clients_use_it_and_tests_keep_their_transport() -> None:
         assert type(pool) is httpcore.AsyncConnectionPool  # httpx's layout, relied on
         assert isinstance(pool._network_backend, SocketKeepingBackend)
         assert pool._max_connections == 100
+        plain = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+        own = plain._transport._pool  # type: ignore[attr-defined]
+        settings = ("_max_keepalive_connections", "_keepalive_expiry", "_http1", "_http2")
+        assert [getattr(pool, s) for s in settings] == [getattr(own, s) for s in settings]
+        await plain.aclose()
     mock = httpx.MockTransport(lambda request: httpx.Response(204))
     async with http_client(mock) as mocked:
         assert mocked._transport is mock

@@ -19,8 +19,9 @@ PROVIDER_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 def http_client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
     """`transport`: the tests' and the sandbox's; None: the network (`pool.keep_sockets`)."""
     limits = httpx.Limits(max_connections=100)
-    client = httpx.AsyncClient(timeout=PROVIDER_TIMEOUT, limits=limits, transport=transport)
-    return client if transport is not None else keep_sockets(client, limits)
+    return keep_sockets(
+        httpx.AsyncClient(timeout=PROVIDER_TIMEOUT, limits=limits, transport=transport)
+    )
 
 
 def build_providers(

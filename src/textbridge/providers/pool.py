@@ -83,11 +83,11 @@ class SocketKeepingBackend(httpcore.AnyIOBackend):
         return SocketKeepingStream(stream)
 
 
-def keep_sockets(client: httpx.AsyncClient, limits: httpx.Limits) -> httpx.AsyncClient:
-    """`client` (built with `limits` and no transport of its own, so that httpx still mounts
-    the environment's proxies, HTTPS_PROXY and the like, beside it), its direct connections
-    on `SocketKeepingBackend`. A client whose transport is not httpx's own (a test's, the
-    sandbox's) or goes through a proxy is returned as it is."""
+def keep_sockets(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """`client` (built with no transport of its own, so that httpx still mounts the
+    environment's proxies, HTTPS_PROXY and the like, beside it), its direct connections on
+    `SocketKeepingBackend`, every other setting of its pool kept. A client whose transport is
+    not httpx's own (a test's, the sandbox's) or goes through a proxy is returned as it is."""
     transport = client._transport  # see the module's doc
     if not isinstance(transport, httpx.AsyncHTTPTransport):
         return client
@@ -96,9 +96,15 @@ def keep_sockets(client: httpx.AsyncClient, limits: httpx.Limits) -> httpx.Async
         return client
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=direct._ssl_context,  # httpx's own: verify, SSL_CERT_FILE
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
+        max_connections=direct._max_connections,
+        max_keepalive_connections=direct._max_keepalive_connections,
+        keepalive_expiry=direct._keepalive_expiry,
+        http1=direct._http1,
+        http2=direct._http2,
+        retries=direct._retries,
+        local_address=direct._local_address,
+        uds=direct._uds,
+        socket_options=direct._socket_options,
         network_backend=SocketKeepingBackend(),
     )
     return client

@@ -261,4 +261,4 @@ def _new_client() -> httpx.AsyncClient:
         headers={"User-Agent": "textbridge-simulator (PlivoHTTP)"},
         follow_redirects=False,
     )
-    return keep_sockets(client, limits)
+    return keep_sockets(client)
