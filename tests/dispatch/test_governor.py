@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,13 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
+import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from textbridge.bootstrap import bootstrap
 from textbridge.db.base import utcnow
 from textbridge.db.engine import create_engine, create_session_factory
 from textbridge.dispatch import gcra, priority
-from textbridge.dispatch.governor import Governor, build_governor, sender_kind
+from textbridge.dispatch.governor import Governor, _sleep_until, build_governor, sender_kind
+from textbridge.dispatch.governor_store import DRIFT_PER_SECOND, ClockLink
 from textbridge.messaging import outbound
 from textbridge.models import Message
 from textbridge.providers.base import SendRateLimited, SendUnavailable
@@ -112,6 +115,24 @@ def test_gcra_spaces_a_key_and_takes_the_latest_of_several_keys() -> None:
     # Idle for a while: no saved-up burst, the next one leaves now and the one after waits.
     later = gcra.decide(states, requests[:2], now=200.0, recovery_per_second=0.1)
     assert [d.wait for d in later] == pytest.approx([0.0, 0.5])
+
+
+def test_the_clock_link_keeps_the_tightest_reading_and_follows_a_stepped_clock() -> None:
+    link = ClockLink()
+    link.sample(before=10.0, theirs=1000.0, after=10.2)  # read at 10.1, give or take 0.1
+    assert link.local_time(1000.0) == pytest.approx(10.1)
+    link.sample(before=20.0, theirs=1010.05, after=20.02)  # tighter: read at 20.01 +- 0.01
+    assert link.local_time(1010.05) == pytest.approx(20.01)
+    # A slow round trip (a busy event loop after the statement) does not move it.
+    link.sample(before=30.0, theirs=1020.07, after=30.5)
+    assert link.local_time(1020.07) == pytest.approx(30.03)
+    # An old sample's error grows: after long enough a looser fresh one wins.
+    aged = 20.02 + (0.05 - 0.01) / DRIFT_PER_SECOND + 1
+    link.sample(before=aged, theirs=aged + 0.05 + 990.07, after=aged + 0.1)
+    assert link.local_time(aged + 1000) == pytest.approx(aged + 1000 - 990.07)
+    # A reading the kept one cannot explain (the clock was stepped by 2 s): it replaces it.
+    link.sample(before=aged + 5, theirs=aged + 5.25 + 992.07, after=aged + 5.5)
+    assert link.local_time(aged + 1000) == pytest.approx(aged + 1000 - 992.07)
 
 
 def test_a_deferred_request_reserves_nothing_and_queues_behind_the_backlog() -> None:
@@ -287,6 +308,48 @@ async def test_two_processes_share_one_sender_on_postgresql(governor_for: MakeGo
     # the test took in between); each process on its own would let both go at once.
     assert one.slot_wait(first.id) < SLACK
     assert two.slot_wait(second.id) > spacing(1) / 2
+
+
+def test_a_slot_is_never_left_early_under_uvloop() -> None:
+    # `serve` runs on uvloop, whose timers may fire a millisecond early (measured: 1.2 ms).
+    async def earliest_of(sleeps: int) -> float:
+        worst = -math.inf
+        for number in range(sleeps):
+            moment = time.monotonic() + 0.001 + number % 17 * 0.0011
+            await _sleep_until(moment)
+            worst = max(worst, moment - time.monotonic())
+        return worst
+
+    assert uvloop.run(earliest_of(300)) <= 0
+
+
+SLOW_COMMIT = """
+CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$;
+CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON governor_limits
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
+"""
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_slots_count_from_when_postgresql_read_its_clock_not_from_the_commit(
+    governor_for: MakeGovernor, database: Database
+) -> None:
+    # PostgreSQL only: the in-process store's clock is the process's own.
+    governor = governor_for(rate_senders={SENDER: 1.0})
+    await governor.admit([message()])  # the key's row exists: only the update is slowed below
+    await asyncio.sleep(spacing(1))
+    for statement in SLOW_COMMIT.split(";\n")[:2]:
+        database.rows(statement)
+    try:
+        pair = [message(), message()]
+        await governor.admit(pair)  # its commit takes 0.3 s after PostgreSQL read its clock
+    finally:
+        database.rows("DROP FUNCTION slow_commit() CASCADE")
+    # The second slot is one spacing after the first, which was PostgreSQL's "now": 0.3 s
+    # before the admission returned. Counted from the return, every slot would be 0.3 s late,
+    # by as much as the commit happened to take in that process.
+    assert governor.slot_wait(pair[1].id) <= spacing(1) - 0.3 + SLACK
 
 
 async def test_the_dispatcher_sends_a_reply_before_queued_campaign_traffic(

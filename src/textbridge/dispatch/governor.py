@@ -231,7 +231,7 @@ class Governor:
         self.limits = limits
         self._store = store
         self.sender_rates = SenderRates(limits.sender_refresh_seconds)
-        # Admitted, not yet sent: message id -> (loop time of its slot, its limits).
+        # Admitted, not yet sent: message id -> (its slot on time.monotonic(), its limits).
         self._slots: dict[str, tuple[float, tuple[Cell, ...]]] = {}
         # Recently sent: message id -> its limits, for a 429 (as many as can be in flight).
         self._sent: OrderedDict[str, tuple[Cell, ...]] = OrderedDict()
@@ -260,10 +260,14 @@ class Governor:
             return list(messages)
         requests = [self._request(message) for message in messages]
         keys = [cell.key for request in requests for cell in request.cells]
-        decisions = await self._store.update(
-            keys, lambda now, states: decide(states, requests, now, self.limits.recovery_per_second)
+        now, decisions = await self._store.update(
+            keys,
+            lambda now, states: (
+                now,
+                decide(states, requests, now, self.limits.recovery_per_second),
+            ),
         )
-        return self._apply(messages, requests, decisions)
+        return self._apply(messages, requests, decisions, self._store.local_time(now))
 
     def _request(self, message: Message) -> Request:
         campaign = message.priority >= priority.CAMPAIGN
@@ -271,14 +275,18 @@ class Governor:
         return Request(cells, self.limits.max_wait, campaign)
 
     def _apply(
-        self, messages: Sequence[Message], requests: list[Request], decisions: list[Decision]
+        self,
+        messages: Sequence[Message],
+        requests: list[Request],
+        decisions: list[Decision],
+        decided_at: float,
     ) -> list[Message]:
-        clock = asyncio.get_running_loop().time()
-        self._forget_stale(clock)
+        """`decided_at`: when the store decided, on `time.monotonic()` (the waits count from it)."""
+        self._forget_stale(time.monotonic())
         admitted, first_due = [], None
         for message, request, decision in zip(messages, requests, decisions, strict=True):
             if decision.admitted:
-                self._slots[str(message.id)] = (clock + decision.wait, request.cells)
+                self._slots[str(message.id)] = (decided_at + decision.wait, request.cells)
                 admitted.append(message)
                 continue
             # Back well before the slot (3/4 of the bound), so that some process's claim, even
@@ -312,7 +320,7 @@ class Governor:
     def slot_wait(self, message_id: uuid.UUID | str) -> float:
         """Seconds until the slot `admit` reserved for this message (0 if it has none)."""
         entry = self._slots.get(str(message_id))
-        return 0.0 if entry is None else max(0.0, entry[0] - asyncio.get_running_loop().time())
+        return 0.0 if entry is None else max(0.0, entry[0] - time.monotonic())
 
     async def wait_for_slot(self, message_id: uuid.UUID | str) -> None:
         """Sleep until the slot `admit` reserved for the message (at once if it has none), just
@@ -326,14 +334,13 @@ class Governor:
             return
         slot, cells = entry
         self._remember_sent(str(message_id), cells)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.wait_budget
+        deadline = time.monotonic() + self.limits.wait_budget
         while True:
-            await asyncio.sleep(max(0.0, slot - loop.time()))
-            if loop.time() - slot <= self.limits.late_tolerance:
+            await _sleep_until(slot)
+            if time.monotonic() - slot <= self.limits.late_tolerance:
                 return
             try:
-                slot = loop.time() + await self._reserve_now(cells)
+                slot = await self._reserve_now(cells)
             except Exception as error:
                 raise SlotMissed("the rate governor's state could not be read") from error
             if slot > deadline:  # going out late would break the limit: not at all, then
@@ -345,12 +352,16 @@ class Governor:
             self._sent.popitem(last=False)
 
     async def _reserve_now(self, cells: tuple[Cell, ...]) -> float:
+        """The next free slot, reserved, on `time.monotonic()`."""
         request = Request(cells, math.inf, behind_backlog=False)
-        decisions = await self._store.update(
+        now, decisions = await self._store.update(
             [cell.key for cell in cells],
-            lambda now, states: decide(states, [request], now, self.limits.recovery_per_second),
+            lambda now, states: (
+                now,
+                decide(states, [request], now, self.limits.recovery_per_second),
+            ),
         )
-        return decisions[0].wait
+        return self._store.local_time(now) + decisions[0].wait
 
     async def observe(self, message_id: uuid.UUID | str, error: SendError) -> None:
         """A send failed: on a 429, slow the message's sender and account keys down. Never
@@ -380,6 +391,16 @@ class Governor:
         for state in states.values():
             slow_down(state, now, error.retry_after, self.limits.recovery_per_second)
         log.info("provider answered 429: slowing down", keys=sorted(states))
+
+
+async def _sleep_until(moment: float) -> None:
+    """Until `moment` on `time.monotonic()`, checked after every sleep: under uvloop (`serve`)
+    a timer counts whole milliseconds from a clock cached once per loop iteration, so a sleep
+    can end a millisecond or so early."""
+    remaining = moment - time.monotonic()
+    while remaining > 0:
+        await asyncio.sleep(remaining)
+        remaining = moment - time.monotonic()
 
 
 def limits_from(settings: Settings) -> Limits:

@@ -5,13 +5,15 @@ process; a dictionary on SQLite, where one process does everything.
 returns its result. On PostgreSQL that is one transaction: the rows are created if missing,
 locked in key order (two processes locking overlapping keys can never deadlock), changed by the
 same pure code the in-process store runs, and written back in one statement. `now` is
-PostgreSQL's clock, so processes on different hosts never compare their own clocks.
+PostgreSQL's clock, so processes on different hosts never compare their own clocks;
+`local_time` places a moment of it on this process's monotonic clock (`ClockLink`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from sqlalchemy import text
@@ -30,6 +32,57 @@ PURGE_EVERY_SECONDS = 600.0
 class Store(Protocol):
     async def update(self, keys: Sequence[str], change: Change[T]) -> T: ...
 
+    def local_time(self, now: float) -> float:
+        """`now`, a moment on the store's clock (as `change` got it), on `time.monotonic()`."""
+        ...
+
+
+DRIFT_PER_SECOND = 1e-4
+"""How fast two clocks are assumed to drift apart at most (100 ppm; a crystal is within that,
+and NTP slews at most 500 ppm only while it corrects): a kept sample's error grows by this."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSample:
+    offset: float
+    """The other clock minus ours."""
+    error: float
+    """Half the round trip the other clock was read in."""
+    taken_at: float
+    """On our clock."""
+
+    def error_at(self, moment: float) -> float:
+        return self.error + (moment - self.taken_at) * DRIFT_PER_SECOND
+
+
+class ClockLink:
+    """PostgreSQL's clock seen from this process's monotonic clock, NTP's way: each reading of
+    it is bracketed by our clock before and after its statement, so it was read at the
+    midpoint, give or take half the round trip. The best sample is kept, its error growing with
+    its age, so one slow round trip never moves the mapping; a sample that contradicts it (a
+    clock was stepped) replaces it.
+
+    Why not "our clock when the transaction returned": that is later than the reading by the
+    write and the commit after it (milliseconds to tens of them on a loaded machine, different
+    for every claim and process), so slots would be kept late by varying amounts, and two
+    messages late by different amounts reach the provider closer together than the limit."""
+
+    def __init__(self) -> None:
+        self._best: ClockSample | None = None
+
+    def sample(self, before: float, theirs: float, after: float) -> None:
+        new = ClockSample(theirs - (before + after) / 2, (after - before) / 2, after)
+        best = self._best
+        if best is None or new.error <= best.error_at(after):
+            self._best = new
+        elif abs(new.offset - best.offset) > new.error + best.error_at(after):
+            self._best = new  # the two cannot both be right: a clock was stepped
+
+    def local_time(self, theirs: float) -> float:
+        if self._best is None:
+            raise LookupError("the other clock was never read")
+        return theirs - self._best.offset
+
 
 class MemoryStore:
     """In-process state: atomic because `change` is synchronous (no await between read and
@@ -47,6 +100,9 @@ class MemoryStore:
             self._purge(now)
         states = {key: self._states.setdefault(key, KeyState()) for key in sorted(set(keys))}
         return change(now, states)
+
+    def local_time(self, now: float) -> float:
+        return now
 
     def _purge(self, now: float) -> None:
         self._purged_at = now
@@ -86,13 +142,16 @@ class PostgresStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._purged_at = time.monotonic()
+        self.clock = ClockLink()
 
     async def update(self, keys: Sequence[str], change: Change[T]) -> T:
         ordered = sorted(set(keys))
         async with self._sessions() as session, session.begin():
             await session.execute(_CREATE_MISSING, {"keys": ordered})
+            before = time.monotonic()
             rows = (await session.execute(_LOCK, {"keys": ordered})).all()
             now = max(float(row.now) for row in rows)
+            self.clock.sample(before, now, time.monotonic())
             states = {
                 row.key: KeyState(
                     row.tat, row.backlog, row.factor, row.factor_at, row.blocked_until
@@ -104,6 +163,9 @@ class PostgresStore:
         if time.monotonic() - self._purged_at > PURGE_EVERY_SECONDS:
             await self._purge()
         return result
+
+    def local_time(self, now: float) -> float:
+        return self.clock.local_time(now)
 
     async def _purge(self) -> None:
         # Only keys whose rate share is back to full: a recent cut must survive an idle spell.
