@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
 from textbridge.dispatch import rows
-from textbridge.dispatch.dispatcher import CLAIM_BATCH, Dispatcher, _pairs_claimed_alone, due_query
+from textbridge.dispatch.dispatcher import (
+    CLAIM_BATCH,
+    Dispatcher,
+    _due_pairs_locked_query,
+    _still_due_once_locked,
+    due_query,
+)
 from textbridge.dispatch.policy import MAX_ATTEMPTS, Limits
 from textbridge.dispatch.priority import CAMPAIGN
 from textbridge.messaging import status
@@ -287,8 +293,7 @@ async def _pause_older_and_claim_younger(
     its transaction open. Returns (paused, younger, that session)."""
     paused, younger = await _paused_and_younger(runtime, RECIPIENTS[3])
     other = runtime.sessions()
-    found = await rows.load(other, due_query(CLAIM_BATCH), {"now": utcnow()})
-    found = await _pairs_claimed_alone(other, found, CLAIM_BATCH, utcnow())
+    found = await _claims_pairs(other)
     assert [one.id for one in found] == [younger]
     await other.execute(update(Message).where(Message.id == younger).values(status=status.SENDING))
     return paused, younger, other
@@ -332,13 +337,22 @@ async def test_a_claim_looks_again_after_locking_the_pairs(
     paused, _younger, other = await _pause_older_and_claim_younger(runtime)
     await _make_due(runtime, paused)
     async with runtime.sessions() as session:
+        # The claim's statement took its snapshot before the other claim committed, and its
+        # pair lock (later in that statement) once the other's was released by the commit.
         stale = await rows.load(session, due_query(CLAIM_BATCH), {"now": utcnow()})
         assert [one.id for one in stale] == [paused]  # the snapshot before the commit
         await other.commit()
         await other.close()
-        kept = await _pairs_claimed_alone(session, stale, CLAIM_BATCH, utcnow())
+        kept = await _still_due_once_locked(session, stale, CLAIM_BATCH, utcnow())
         await session.rollback()
     assert kept == []
+
+
+async def _claims_pairs(session: AsyncSession) -> list[Message]:
+    """A claim's first two steps on PostgreSQL (the pick with its pair locks, the second
+    look), in `session`'s transaction, which stays open."""
+    found = await rows.load(session, _due_pairs_locked_query(CLAIM_BATCH), {"now": utcnow()})
+    return await _still_due_once_locked(session, found, CLAIM_BATCH, utcnow())
 
 
 async def _paused_and_younger(runtime: Runtime, to: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -378,8 +392,7 @@ async def test_a_claim_beside_an_open_one_does_not_take_a_message_released_meanw
         await session.commit()
     other = runtime.sessions()
     try:
-        found = await rows.load(other, due_query(CLAIM_BATCH), {"now": utcnow()})
-        found = await _pairs_claimed_alone(other, found, CLAIM_BATCH, utcnow())
+        found = await _claims_pairs(other)
         assert [one.id for one in found] == [younger]
         await other.execute(
             update(Message).where(Message.id == younger).values(status=status.SENDING)

@@ -46,7 +46,7 @@ from time import perf_counter
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, and_, bindparam, exists, or_, select, text
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge import metrics
@@ -267,8 +267,11 @@ class Dispatcher:
                 await _recover_expired(uow)
             batch = self._batch if limit is None else limit
             now = utcnow()
-            found = await rows.load(uow.session, due_query(batch), {"now": now})
-            found = await _pairs_claimed_alone(uow.session, found, batch, now)
+            on_postgresql = uow.session.get_bind().dialect.name == "postgresql"
+            query = _due_pairs_locked_query(batch) if on_postgresql else due_query(batch)
+            found = await rows.load(uow.session, query, {"now": now})
+            if on_postgresql:
+                found = await _still_due_once_locked(uow.session, found, batch, now)
             # Accepted before an opt-out (a campaign, a scheduled message): never sent.
             sendable, opted_out = await consent.split_opted_out(uow.session, found)
             leaving, held = await schedule.quiet_holds(uow, sendable, now)
@@ -519,12 +522,21 @@ _RECORD_QUERY = (
 )
 
 
-# Each claimed message's (from, to) pair, locked for the rest of the claim's transaction; a
-# pair another claim holds is left for a later claim (try, never wait: no claim blocks another).
-_LOCK_PAIRS = text(
-    "SELECT c.id FROM unnest(CAST(:ids AS uuid[]), CAST(:pairs AS text[])) AS c(id, pair)"
-    " WHERE pg_try_advisory_xact_lock(hashtextextended(c.pair, 7))"
-)
+@functools.lru_cache(maxsize=128)
+def _due_pairs_locked_query(batch: int) -> Select[Any]:
+    """PostgreSQL: `due_query`, keeping the messages whose (from, to) pair this transaction
+    could lock (a transaction-level advisory lock; try, never wait: a pair another claim holds
+    is left for a later claim, and no claim blocks another). In the same statement as the
+    pick, to save a round trip: the lock is tried on the rows the inner query returns only (a
+    subquery with LIMIT and FOR UPDATE is planned on its own, and a volatile condition is never
+    pushed into it)."""
+    found = due_query(batch).subquery("found")
+    pair = func.concat(found.c.from_address, "\x1f", found.c.to_address)
+    return (
+        select(found)
+        .where(func.pg_try_advisory_xact_lock(func.hashtextextended(pair, 7)))
+        .order_by(found.c.priority, found.c.next_attempt_at)
+    )
 
 
 @functools.lru_cache(maxsize=128)
@@ -538,31 +550,27 @@ def _recheck_query(batch: int) -> Select[Any]:
     )
 
 
-async def _pairs_claimed_alone(
+async def _still_due_once_locked(
     session: AsyncSession, found: list[Message], batch: int, now: datetime
 ) -> list[Message]:
-    """On PostgreSQL, the found messages whose pair no other claim is taking, still due by a
-    check that sees every claim committed before the pair was locked.
+    """PostgreSQL: the found messages (each with its pair locked by this claim) that are still
+    due by a check that sees every claim committed before the pair was locked.
 
     `due_query` holds a message back by what its snapshot shows. A message due again after a
     pause, a schedule or a hold leaves after a younger one of its pair in flight; but a claim
     that has moved that younger one to `sending` and not yet committed shows it as `accepted`,
     so two claims in two processes could send both at once. Each claim therefore locks its
-    messages' pairs (a transaction-level advisory lock), drops those another claim holds, and
-    runs the check again, in a new snapshot, for the rest. Every claimed pair, even one with a
-    single message in the claim's snapshot: a message of the pair released from `scheduled`,
-    `held` or `unknown` meanwhile, or one whose `created_at` is earlier than its commit, is
-    invisible to that snapshot and can be claimed beside it (the review reproduced both when
-    only pairs seen crowded were locked). SQLite has one writer at a time: nothing to do
-    there. A previous release's dispatcher takes no such lock (DESIGN-NOTES)."""
-    if not found or session.get_bind().dialect.name != "postgresql":
+    messages' pairs (`_due_pairs_locked_query`), leaves those another claim holds, and runs
+    the check again, in a new snapshot (a new statement), for the rest. Every claimed pair,
+    even one with a single message in the claim's snapshot: a message of the pair released
+    from `scheduled`, `held` or `unknown` meanwhile, or one whose `created_at` is earlier than
+    its commit, is invisible to that snapshot and can be claimed beside it (the review
+    reproduced both when only pairs seen crowded were locked). SQLite has one writer at a
+    time: nothing to do there. A previous release's dispatcher takes no such lock
+    (DESIGN-NOTES)."""
+    if not found:
         return found
-    pairs = [f"{m.from_address}\x1f{m.to_address}" for m in found]
-    ids = [m.id for m in found]
-    locked = set(await session.scalars(_LOCK_PAIRS, {"ids": ids, "pairs": pairs}))
-    if not locked:
-        return []
-    params = {"now": now, "candidates": list(locked)}
+    params = {"now": now, "candidates": [m.id for m in found]}
     still_due = set(await session.scalars(_recheck_query(batch), params))
     return [m for m in found if m.id in still_due]
 
