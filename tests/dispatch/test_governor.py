@@ -10,11 +10,12 @@ The pure arithmetic is checked exactly, on a clock the test sets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import uvloop
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from textbridge.bootstrap import bootstrap
@@ -45,6 +47,7 @@ pytestmark = pytest.mark.alone
 SENDER = "+14155550100"
 MARGIN = 0.04
 SLACK = 0.02  # between waits decided in one step: only float rounding and the test's own pace
+LEAD = MARGIN / 2  # no slot is closer than this to the store's decision
 DUE_SLACK = scaled(0.05)  # against the test's clock: one round trip to the store
 
 MakeGovernor = Callable[..., Governor]
@@ -118,21 +121,30 @@ def test_gcra_spaces_a_key_and_takes_the_latest_of_several_keys() -> None:
 
 
 def test_the_clock_link_keeps_the_tightest_reading_and_follows_a_stepped_clock() -> None:
-    link = ClockLink()
+    now = [10.2]
+    link = ClockLink(lambda: now[0])
     link.sample(before=10.0, theirs=1000.0, after=10.2)  # read at 10.1, give or take 0.1
-    assert link.local_time(1000.0) == pytest.approx(10.1)
+    # Never early: a slot on their clock is placed at the latest it can be on ours.
+    assert link.local_time(1000.0) == pytest.approx(10.1 + 0.1)
+    assert link.loose(tight=0.05)
+    now[0] = 20.02
     link.sample(before=20.0, theirs=1010.05, after=20.02)  # tighter: read at 20.01 +- 0.01
-    assert link.local_time(1010.05) == pytest.approx(20.01)
-    # A slow round trip (a busy event loop after the statement) does not move it.
+    assert link.local_time(1010.05) == pytest.approx(20.01 + 0.01)
+    assert not link.loose(tight=0.05)
+    # A slow round trip (a busy event loop, a row lock's wait) does not move it.
+    now[0] = 30.5
     link.sample(before=30.0, theirs=1020.07, after=30.5)
-    assert link.local_time(1020.07) == pytest.approx(30.03)
+    error = 0.01 + (30.5 - 20.02) * DRIFT_PER_SECOND
+    assert link.local_time(1020.07) == pytest.approx(30.03 + error)
     # An old sample's error grows: after long enough a looser fresh one wins.
     aged = 20.02 + (0.05 - 0.01) / DRIFT_PER_SECOND + 1
+    now[0] = aged + 0.1
     link.sample(before=aged, theirs=aged + 0.05 + 990.07, after=aged + 0.1)
-    assert link.local_time(aged + 1000) == pytest.approx(aged + 1000 - 990.07)
+    assert link.local_time(aged + 1000) == pytest.approx(aged + 1000 - 990.07 + 0.05)
     # A reading the kept one cannot explain (the clock was stepped by 2 s): it replaces it.
+    now[0] = aged + 5.5
     link.sample(before=aged + 5, theirs=aged + 5.25 + 992.07, after=aged + 5.5)
-    assert link.local_time(aged + 1000) == pytest.approx(aged + 1000 - 992.07)
+    assert link.local_time(aged + 1000) == pytest.approx(aged + 1000 - 992.07 + 0.25)
 
 
 def test_a_deferred_request_reserves_nothing_and_queues_behind_the_backlog() -> None:
@@ -145,6 +157,23 @@ def test_a_deferred_request_reserves_nothing_and_queues_behind_the_backlog() -> 
     assert (second.admitted, second.wait) == (False, 6.0)
     assert (answer.admitted, answer.wait) == (False, 5.0)  # next to the free slot, not the line
     assert state.tat == 105.0
+
+
+def test_replies_deferred_together_line_up_next_to_the_free_slot() -> None:
+    state = gcra.KeyState(tat=105.0, backlog=150.0)  # a long campaign line is waiting
+    reply = gcra.Request((gcra.Cell("a", 1.0),), max_wait=2, behind_backlog=False)
+    decisions = gcra.decide({"a": state}, [reply] * 3, 100.0, 0.1)
+    # Each a spacing after the other from the free slot (not all due at one moment, to be
+    # claimed together again), all far ahead of the campaign line; nothing reserved.
+    assert [d.wait for d in decisions] == [5.0, 6.0, 7.0]
+    assert (state.tat, state.backlog) == (105.0, 150.0)
+
+
+def test_a_slot_is_never_closer_than_the_lead() -> None:
+    states = {"a": gcra.KeyState(tat=100.01)}
+    requests = [gcra.Request((gcra.Cell("a", 0.1),), max_wait=1)] * 2
+    decisions = gcra.decide(states, requests, 100.0, 0.1, lead=0.02)
+    assert [d.wait for d in decisions] == pytest.approx([0.02, 0.12])
 
 
 def test_a_cost_of_several_units_spaces_by_all_of_them() -> None:
@@ -191,17 +220,17 @@ async def test_a_sender_is_spaced_and_the_rest_wait_in_the_database(
 ) -> None:
     governor = governor_for(rate_senders={SENDER: 10.0}, governor_max_wait_seconds=0.5)
     batch = [message(f"+1415555{i:04d}") for i in range(10)]
-    before = utcnow()
+    before, started = utcnow(), time.monotonic()
     admitted = await governor.admit(batch)
-    waits = slots_of(governor, admitted)
-    assert len(admitted) == 5  # slots 0, 0.104 ... 0.417 are within 0.5 s
-    for index, wait in enumerate(waits):
-        assert wait == pytest.approx(index * spacing(10), abs=SLACK)
+    slots = [time.monotonic() + wait - started for wait in slots_of(governor, admitted)]
     after = utcnow()
+    assert len(admitted) == 5  # slots 0.02 (the lead), 0.124 ... 0.437 are within 0.5 s
+    for index, slot in enumerate(slots):  # decided during the admission, placed from then
+        assert_due(slot, LEAD + index * spacing(10), after - before)
     deferred = [m for m in batch if m not in admitted]
     due = [(m.next_attempt_at - before).total_seconds() for m in deferred]  # type: ignore[operator]
     assert due == sorted(due)  # in line, each a spacing after the other
-    assert_due(due[0], 5 * spacing(10) - 0.375, after - before)  # 3/4 of max_wait before
+    assert_due(due[0], LEAD + 5 * spacing(10) - 0.375, after - before)  # 3/4 of max_wait before
 
 
 async def test_segments_count_against_a_long_code(governor_for: MakeGovernor) -> None:
@@ -323,33 +352,98 @@ def test_a_slot_is_never_left_early_under_uvloop() -> None:
     assert uvloop.run(earliest_of(300)) <= 0
 
 
-SLOW_COMMIT = """
-CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS
-$$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$;
-CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON governor_limits
-DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
-"""
+@contextlib.contextmanager
+def slow_commits(database: Database, seconds: float) -> Iterator[None]:
+    """Every commit that changed a `governor_limits` row takes `seconds` longer."""
+    database.rows(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$"
+    )
+    database.rows(
+        "CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON governor_limits "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"
+    )
+    try:
+        yield
+    finally:
+        database.rows("DROP FUNCTION slow_commit() CASCADE")
 
 
+# PostgreSQL only, the next three: the in-process store's clock is the process's own.
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 async def test_slots_count_from_when_postgresql_read_its_clock_not_from_the_commit(
     governor_for: MakeGovernor, database: Database
 ) -> None:
-    # PostgreSQL only: the in-process store's clock is the process's own.
     governor = governor_for(rate_senders={SENDER: 1.0})
     await governor.admit([message()])  # the key's row exists: only the update is slowed below
     await asyncio.sleep(spacing(1))
-    for statement in SLOW_COMMIT.split(";\n")[:2]:
-        database.rows(statement)
-    try:
-        pair = [message(), message()]
+    pair = [message(), message()]
+    with slow_commits(database, 0.3):
         await governor.admit(pair)  # its commit takes 0.3 s after PostgreSQL read its clock
+    # The second slot is one spacing after the first, which was PostgreSQL's "now" (and the
+    # lead): 0.3 s before the admission returned. Counted from the return, every slot would be
+    # 0.3 s late, by as much as the commit happened to take in that process.
+    assert governor.slot_wait(pair[1].id) <= LEAD + spacing(1) - 0.3 + SLACK
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_slot_that_passed_during_the_stores_own_commit_is_not_late(
+    governor_for: MakeGovernor, database: Database
+) -> None:
+    governor = governor_for(rate_senders={SENDER: 100.0})
+    await governor.admit([message()])
+    one = message()
+    with slow_commits(database, 0.1):  # a row: longer than the lead and the lateness allowed
+        await governor.admit([one])
+        started = time.monotonic()
+        await governor.wait_for_slot(one.id)
+    # Late only by the store's own commit: it leaves at once. Judged from the slot, it would
+    # take a fresh one (a commit of two rows, 0.2 s), which passes during its own commit
+    # again, up to the wait budget.
+    assert time.monotonic() - started < 0.2
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_first_reading_of_the_clock_behind_a_row_lock_puts_no_slot_early(
+    governor_for: MakeGovernor, database: Database
+) -> None:
+    """Another process holds the sender's row (between its read and its write) when a process
+    first asks: PostgreSQL reads the clock for that lock statement after the wait (the row
+    changed), so its midpoint is half the wait early."""
+    await governor_for(rate_senders={SENDER: 1.0}).admit([message()])  # the rows exist
+    fresh = governor_for(rate_senders={SENDER: 1.0})
+    engine = create_engine(database.url)
+    try:
+        async with engine.connect() as holder:
+            key = {"key": f"sender:plivo:sms:{SENDER}"}
+            await holder.execute(LOCK_KEY, key)
+            one = message()
+            admitting = asyncio.create_task(fresh.admit([one]))
+            await asyncio.sleep(0.3)  # the fresh process's lock statement waits meanwhile
+            free_at = await holder.scalar(MOVE_KEY, key)
+            await asyncio.sleep(0.2)
+            await holder.commit()
+            await admitting
+        before = time.monotonic()
+        their_now = await _postgresql_clock(engine)
     finally:
-        database.rows("DROP FUNCTION slow_commit() CASCADE")
-    # The second slot is one spacing after the first, which was PostgreSQL's "now": 0.3 s
-    # before the admission returned. Counted from the return, every slot would be 0.3 s late,
-    # by as much as the commit happened to take in that process.
-    assert governor.slot_wait(pair[1].id) <= spacing(1) - 0.3 + SLACK
+        await engine.dispose()
+    slot_at = time.monotonic() + fresh.slot_wait(one.id)
+    # The slot (PostgreSQL's `free_at`) on this process's clock is at least this late:
+    assert slot_at >= free_at - their_now + before - 0.001
+
+
+LOCK_KEY = text("SELECT tat FROM governor_limits WHERE key = :key FOR UPDATE")
+MOVE_KEY = text(
+    "UPDATE governor_limits SET tat = extract(epoch FROM clock_timestamp()) + 1.5"
+    " WHERE key = :key RETURNING tat"
+)
+
+
+async def _postgresql_clock(engine: AsyncEngine) -> float:
+    async with engine.connect() as connection:
+        reading = await connection.scalar(text("SELECT extract(epoch FROM clock_timestamp())"))
+    return float(reading)
 
 
 async def test_the_dispatcher_sends_a_reply_before_queued_campaign_traffic(

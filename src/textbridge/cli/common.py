@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -35,6 +36,15 @@ def settings() -> Settings:
     except SettingsError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+def freeze_startup_heap() -> None:
+    """Everything loaded at start-up lives as long as the process: move it out of the cycle
+    collector's sight (`gc.freeze`), so that full collections only walk what was made since.
+    Unfrozen, a full collection took 110 to 275 ms in a worker (a stall that made the governor's
+    rate slots pass unused) and made most of the webhook p99 tail in `serve`."""
+    gc.collect()
+    gc.freeze()
 
 
 def local_url(host: str, port: int) -> str:

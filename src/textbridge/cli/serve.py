@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Annotated
 
 import typer
@@ -10,7 +9,13 @@ import uvicorn
 from rich.panel import Panel
 
 from textbridge import logging as tb_logging
-from textbridge.cli.common import console, local_url, refuse_transaction_pooler, settings
+from textbridge.cli.common import (
+    console,
+    freeze_startup_heap,
+    local_url,
+    refuse_transaction_pooler,
+    settings,
+)
 from textbridge.cli.worker import refuse_single_process
 from textbridge.config import Settings
 from textbridge.db import migrate
@@ -46,10 +51,7 @@ def serve(
         current, runtime, on_dev_key=_print_dev_key, on_sign_in_link=_print_sign_in_link
     )
     _announce(current, application.state.runtime)
-    # Everything loaded so far lives as long as the process: move it out of the collector's
-    # sight, so that full collections stay short (they made most of the webhook p99 tail).
-    gc.collect()
-    gc.freeze()
+    freeze_startup_heap()
     uvicorn.run(
         application,
         host=current.host,

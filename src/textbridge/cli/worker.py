@@ -16,7 +16,12 @@ import signal
 import typer
 
 from textbridge import logging as tb_logging
-from textbridge.cli.common import console, refuse_transaction_pooler, settings
+from textbridge.cli.common import (
+    console,
+    freeze_startup_heap,
+    refuse_transaction_pooler,
+    settings,
+)
 from textbridge.config import Settings
 from textbridge.runtime import build_runtime
 
@@ -75,6 +80,7 @@ async def _run(current: Settings) -> None:
         loop.add_signal_handler(signum, first_signal)
     try:
         runtime.start_background()
+        freeze_startup_heap()
         console.print(READY_LINE, soft_wrap=True)
         await stop.wait()
     finally:

@@ -83,15 +83,29 @@ def decide(
     requests: Sequence[Request],
     now: float,
     recovery_per_second: float,
+    lead: float = 0.0,
 ) -> list[Decision]:
-    """Admit or defer each request in order, updating `states` for the admitted ones."""
-    return [_decide_one(states, request, now, recovery_per_second) for request in requests]
+    """Admit or defer each request in order, updating `states` for the admitted ones. No slot
+    is earlier than `now + lead`: the time the caller needs, after deciding, before the message
+    can leave (a slot that has passed by then is kept late, closer to the next one)."""
+    replies: dict[str, float] = {}
+    return [
+        _decide_one(states, request, now, recovery_per_second, lead, replies)
+        for request in requests
+    ]
 
 
 def _decide_one(
-    states: Mapping[str, KeyState], request: Request, now: float, recovery: float
+    states: Mapping[str, KeyState],
+    request: Request,
+    now: float,
+    recovery: float,
+    lead: float,
+    replies: dict[str, float],
 ) -> Decision:
-    slot = max([now, *(max(states[c.key].tat, states[c.key].blocked_until) for c in request.cells)])
+    """`replies`: per key, where the line of this call's deferred replies ends."""
+    limits = (max(states[c.key].tat, states[c.key].blocked_until) for c in request.cells)
+    slot = max([now + lead, *limits])
     if slot - now <= request.max_wait:
         for cell in request.cells:
             state = states[cell.key]
@@ -100,7 +114,13 @@ def _decide_one(
             state.tat = slot + spacing(cell, state, now, recovery)
         return Decision(True, slot - now)
     if not request.behind_backlog:
-        return Decision(False, slot - now)
+        # Next to the free slot, not behind the campaign line; but one after the other among
+        # those deferred together: a burst of sends deferred to one moment would all be claimed
+        # again then, for one to leave and the rest to be deferred again, claim after claim.
+        estimate = max([slot, *(replies.get(c.key, slot) for c in request.cells)])
+        for cell in request.cells:
+            replies[cell.key] = estimate + spacing(cell, states[cell.key], now, recovery)
+        return Decision(False, estimate - now)
     estimate = max([slot, *(states[c.key].backlog for c in request.cells)])
     for cell in request.cells:
         state = states[cell.key]

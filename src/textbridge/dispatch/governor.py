@@ -96,8 +96,18 @@ class Limits:
     @property
     def late_tolerance(self) -> float:
         """How late a message may leave its slot: half the margin of a 1-second window (20 ms
-        at 4 %); the other half is for the network and the provider's own clock."""
+        at 4 %); the other half is for the network and the provider's own clock. Counted from
+        the slot or, when the slot had passed by the time this process held it (the store's
+        write and commit after its reading of the clock), from that moment."""
         return self.margin / 2
+
+    @property
+    def slot_lead(self) -> float:
+        """No slot is earlier than this after the store decided it: the decision is still
+        written and committed, and the claim committed, before the message can leave; a slot
+        that has passed by then is kept late, closer to the next one. As much as the lateness
+        allowed: a little latency on a key's first message after a pause, nothing else."""
+        return self.late_tolerance
 
     @property
     def recovery_per_second(self) -> float:
@@ -143,6 +153,17 @@ class SlotMissed(SendUnavailable):
 SENDER, ACCOUNT, PAIR = "sender", "account", "pair"  # the kinds of limit key
 SENT_REMEMBERED = 10_000
 """Sent messages whose limits are kept for a 429 (more than can be in flight at once)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A reserved slot, on `time.monotonic()`."""
+
+    at: float
+    held_at: float
+    """When this process had it (after the store's commit): a slot that had passed by then is
+    judged late from this moment, not from the slot (the store's own latency is no stall)."""
+    cells: tuple[Cell, ...]
 
 
 SenderKey = tuple[str, str, str]
@@ -231,8 +252,8 @@ class Governor:
         self.limits = limits
         self._store = store
         self.sender_rates = SenderRates(limits.sender_refresh_seconds)
-        # Admitted, not yet sent: message id -> (its slot on time.monotonic(), its limits).
-        self._slots: dict[str, tuple[float, tuple[Cell, ...]]] = {}
+        # Admitted, not yet sent: message id -> its slot.
+        self._slots: dict[str, Slot] = {}
         # Recently sent: message id -> its limits, for a 429 (as many as can be in flight).
         self._sent: OrderedDict[str, tuple[Cell, ...]] = OrderedDict()
         self._wake: Callable[[], None] = lambda: None
@@ -261,13 +282,14 @@ class Governor:
         requests = [self._request(message) for message in messages]
         keys = [cell.key for request in requests for cell in request.cells]
         now, decisions = await self._store.update(
-            keys,
-            lambda now, states: (
-                now,
-                decide(states, requests, now, self.limits.recovery_per_second),
-            ),
+            keys, lambda now, states: (now, self._decide(now, states, requests))
         )
         return self._apply(messages, requests, decisions, self._store.local_time(now))
+
+    def _decide(
+        self, now: float, states: Mapping[str, KeyState], requests: Sequence[Request]
+    ) -> list[Decision]:
+        return decide(states, requests, now, self.limits.recovery_per_second, self.limits.slot_lead)
 
     def _request(self, message: Message) -> Request:
         campaign = message.priority >= priority.CAMPAIGN
@@ -282,11 +304,13 @@ class Governor:
         decided_at: float,
     ) -> list[Message]:
         """`decided_at`: when the store decided, on `time.monotonic()` (the waits count from it)."""
-        self._forget_stale(time.monotonic())
+        held_at = time.monotonic()
+        self._forget_stale(held_at)
         admitted, first_due = [], None
         for message, request, decision in zip(messages, requests, decisions, strict=True):
             if decision.admitted:
-                self._slots[str(message.id)] = (decided_at + decision.wait, request.cells)
+                slot = Slot(decided_at + decision.wait, held_at, request.cells)
+                self._slots[str(message.id)] = slot
                 admitted.append(message)
                 continue
             # Back well before the slot (3/4 of the bound), so that some process's claim, even
@@ -313,14 +337,14 @@ class Governor:
 
     def _forget_stale(self, clock: float) -> None:
         """Slots whose message was never sent (its claim did not commit)."""
-        stale = [key for key, (slot, _) in self._slots.items() if slot < clock - 600]
+        stale = [key for key, slot in self._slots.items() if slot.at < clock - 600]
         for key in stale:
             del self._slots[key]
 
     def slot_wait(self, message_id: uuid.UUID | str) -> float:
         """Seconds until the slot `admit` reserved for this message (0 if it has none)."""
         entry = self._slots.get(str(message_id))
-        return 0.0 if entry is None else max(0.0, entry[0] - time.monotonic())
+        return 0.0 if entry is None else max(0.0, entry.at - time.monotonic())
 
     async def wait_for_slot(self, message_id: uuid.UUID | str) -> None:
         """Sleep until the slot `admit` reserved for the message (at once if it has none), just
@@ -329,21 +353,20 @@ class Governor:
         would leave closer together than the limit allows. Bounded by `wait_budget` (it holds
         a lease): past it, `SlotMissed` (the message was not sent; record it as a retry). Raises
         nothing else."""
-        entry = self._slots.pop(str(message_id), None)
-        if entry is None:
+        slot = self._slots.pop(str(message_id), None)
+        if slot is None:
             return
-        slot, cells = entry
-        self._remember_sent(str(message_id), cells)
+        self._remember_sent(str(message_id), slot.cells)
         deadline = time.monotonic() + self.limits.wait_budget
         while True:
-            await _sleep_until(slot)
-            if time.monotonic() - slot <= self.limits.late_tolerance:
+            await _sleep_until(slot.at)
+            if time.monotonic() - max(slot.at, slot.held_at) <= self.limits.late_tolerance:
                 return
             try:
-                slot = await self._reserve_now(cells)
+                slot = await self._reserve_now(slot.cells)
             except Exception as error:
                 raise SlotMissed("the rate governor's state could not be read") from error
-            if slot > deadline:  # going out late would break the limit: not at all, then
+            if slot.at > deadline:  # going out late would break the limit: not at all, then
                 raise SlotMissed(f"no rate slot within {self.limits.wait_budget:g} s")
 
     def _remember_sent(self, message_id: str, cells: tuple[Cell, ...]) -> None:
@@ -351,17 +374,14 @@ class Governor:
         while len(self._sent) > SENT_REMEMBERED:
             self._sent.popitem(last=False)
 
-    async def _reserve_now(self, cells: tuple[Cell, ...]) -> float:
-        """The next free slot, reserved, on `time.monotonic()`."""
+    async def _reserve_now(self, cells: tuple[Cell, ...]) -> Slot:
+        """The next free slot, reserved."""
         request = Request(cells, math.inf, behind_backlog=False)
         now, decisions = await self._store.update(
             [cell.key for cell in cells],
-            lambda now, states: (
-                now,
-                decide(states, [request], now, self.limits.recovery_per_second),
-            ),
+            lambda now, states: (now, self._decide(now, states, [request])),
         )
-        return self._store.local_time(now) + decisions[0].wait
+        return Slot(self._store.local_time(now) + decisions[0].wait, time.monotonic(), cells)
 
     async def observe(self, message_id: uuid.UUID | str, error: SendError) -> None:
         """A send failed: on a 429, slow the message's sender and account keys down. Never

@@ -11,6 +11,7 @@ PostgreSQL's clock, so processes on different hosts never compare their own cloc
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,13 @@ class ClockSample:
         return self.error + (moment - self.taken_at) * DRIFT_PER_SECOND
 
 
+TIGHT_SECONDS = 0.002
+"""The clock link's error beyond which a claim reads PostgreSQL's clock on its own first
+(rows locked by another process make the lock statement's own reading loose)."""
+CLOCK_READ_EVERY_SECONDS = 1.0
+"""At most this often."""
+
+
 class ClockLink:
     """PostgreSQL's clock seen from this process's monotonic clock, NTP's way: each reading of
     it is bracketed by our clock before and after its statement, so it was read at the
@@ -62,13 +70,19 @@ class ClockLink:
     its age, so one slow round trip never moves the mapping; a sample that contradicts it (a
     clock was stepped) replaces it.
 
+    A reading bracketed by a wait for another transaction's row lock is loose (PostgreSQL
+    reads the clock before the wait, or again after it when the row was changed: somewhere in
+    the bracket, which is all the error promises). Such a sample is only kept when nothing
+    tighter is known; the store then reads the clock on its own (`loose`).
+
     Why not "our clock when the transaction returned": that is later than the reading by the
     write and the commit after it (milliseconds to tens of them on a loaded machine, different
     for every claim and process), so slots would be kept late by varying amounts, and two
     messages late by different amounts reach the provider closer together than the limit."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._best: ClockSample | None = None
+        self._clock = clock
 
     def sample(self, before: float, theirs: float, after: float) -> None:
         new = ClockSample(theirs - (before + after) / 2, (after - before) / 2, after)
@@ -79,23 +93,29 @@ class ClockLink:
             self._best = new  # the two cannot both be right: a clock was stepped
 
     def local_time(self, theirs: float) -> float:
-        if self._best is None:
+        """`theirs` on our clock, never earlier than it can be (a slot must not be kept early):
+        the estimate plus its error, so at most twice the error late."""
+        best = self._best
+        if best is None:
             raise LookupError("the other clock was never read")
-        return theirs - self._best.offset
+        return theirs - best.offset + best.error_at(self._clock())
+
+    def loose(self, tight: float) -> bool:
+        """True when no sample is known to within `tight` seconds now."""
+        return self._best is None or self._best.error_at(self._clock()) > tight
 
 
 class MemoryStore:
-    """In-process state: atomic because `change` is synchronous (no await between read and
-    write), so no other task of the event loop can interleave."""
+    """In-process state on `time.monotonic()`: atomic because `change` is synchronous (no
+    await between read and write), so no other task of the event loop can interleave."""
 
-    def __init__(self, recovery_per_second: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, recovery_per_second: float):
         self._states: dict[str, KeyState] = {}
         self._recovery = recovery_per_second
-        self._clock = clock
-        self._purged_at = clock()
+        self._purged_at = time.monotonic()
 
     async def update(self, keys: Sequence[str], change: Change[T]) -> T:
-        now = self._clock()
+        now = time.monotonic()
         if now - self._purged_at > PURGE_EVERY_SECONDS:
             self._purge(now)
         states = {key: self._states.setdefault(key, KeyState()) for key in sorted(set(keys))}
@@ -116,6 +136,7 @@ _CREATE_MISSING = text(
     "SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k "
     "ON CONFLICT (key) DO NOTHING"
 )
+_CLOCK = text("SELECT extract(epoch FROM clock_timestamp())")
 _LOCK = text(
     "SELECT key, tat, backlog, factor, factor_at, blocked_until, "
     "extract(epoch FROM clock_timestamp()) AS now "
@@ -143,10 +164,12 @@ class PostgresStore:
         self._sessions = sessions
         self._purged_at = time.monotonic()
         self.clock = ClockLink()
+        self._clock_read_at = -math.inf
 
     async def update(self, keys: Sequence[str], change: Change[T]) -> T:
         ordered = sorted(set(keys))
         async with self._sessions() as session, session.begin():
+            await self._read_clock_if_loose(session)
             await session.execute(_CREATE_MISSING, {"keys": ordered})
             before = time.monotonic()
             rows = (await session.execute(_LOCK, {"keys": ordered})).all()
@@ -166,6 +189,16 @@ class PostgresStore:
 
     def local_time(self, now: float) -> float:
         return self.clock.local_time(now)
+
+    async def _read_clock_if_loose(self, session: AsyncSession) -> None:
+        started = time.monotonic()
+        if started - self._clock_read_at < CLOCK_READ_EVERY_SECONDS:
+            return
+        if not self.clock.loose(TIGHT_SECONDS):
+            return
+        self._clock_read_at = started
+        theirs = float((await session.execute(_CLOCK)).scalar_one())
+        self.clock.sample(started, theirs, time.monotonic())
 
     async def _purge(self) -> None:
         # Only keys whose rate share is back to full: a recent cut must survive an idle spell.
