@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.db.base import utcnow
@@ -330,9 +330,11 @@ async def test_a_claim_in_another_process_not_yet_committed_keeps_the_pair_alone
 async def test_a_claim_looks_again_after_locking_the_pairs(
     plivo: tuple[Runtime, FakePlivo],
 ) -> None:
-    """The other order: a claim's first read still shows the younger message `accepted` (the
-    other claim had not committed), and the other claim commits before this one locks the
-    pair. The second look, in a new snapshot, holds the older one back."""
+    """The other order: a claim's statement took its snapshot while the other claim was
+    open (so it shows the younger message `accepted`), and the other claim committed before
+    this statement tried the pair's lock, which it gets. The second look, in a new snapshot,
+    holds the older one back. (Inside one statement that order cannot be arranged by a test:
+    the first read and the second look are run as two steps here, without the lock.)"""
     runtime, _ = plivo
     paused, _younger, other = await _pause_older_and_claim_younger(runtime)
     await _make_due(runtime, paused)
@@ -346,6 +348,31 @@ async def test_a_claim_looks_again_after_locking_the_pairs(
         kept = await _still_due_once_locked(session, stale, CLAIM_BATCH, utcnow())
         await session.rollback()
     assert kept == []
+
+
+# The previous release (deploy/PREVIOUS_RELEASE) locked a claim's pairs in a statement of its
+# own, the key built in Python; a rolling upgrade runs its workers beside this release's.
+PREVIOUS_RELEASES_PAIR_LOCK = text(
+    "SELECT pg_try_advisory_xact_lock(hashtextextended(CAST(:pair AS text), 7))"
+)
+
+
+# PostgreSQL only: advisory locks.
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_pair_locked_the_previous_releases_way_is_left_alone(
+    plivo: tuple[Runtime, FakePlivo],
+) -> None:
+    runtime, _ = plivo
+    locked, free = await _queue(runtime, RECIPIENTS[0]), await _queue(runtime, RECIPIENTS[1])
+    sender = (await _load(runtime, locked)).from_address
+    async with runtime.sessions() as old_worker:  # its claim is open on the first pair
+        pair = f"{sender}\x1f{RECIPIENTS[0]}"
+        assert await old_worker.scalar(PREVIOUS_RELEASES_PAIR_LOCK, {"pair": pair})
+        claimed, _ = await runtime.dispatcher.claim_due()
+        await old_worker.rollback()
+    assert [one.id for one in claimed] == [free]
+    claimed, _ = await runtime.dispatcher.claim_due()  # the old worker's claim is over
+    assert [one.id for one in claimed] == [locked]
 
 
 async def _claims_pairs(session: AsyncSession) -> list[Message]:

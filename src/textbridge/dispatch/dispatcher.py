@@ -566,8 +566,9 @@ async def _still_due_once_locked(
     from `scheduled`, `held` or `unknown` meanwhile, or one whose `created_at` is earlier than
     its commit, is invisible to that snapshot and can be claimed beside it (the review
     reproduced both when only pairs seen crowded were locked). SQLite has one writer at a
-    time: nothing to do there. A previous release's dispatcher takes no such lock
-    (DESIGN-NOTES)."""
+    time: nothing to do there. The lock's key is the previous release's (it took the lock in a
+    statement of its own, on the same key), so old and new workers exclude each other during a
+    rolling upgrade (DESIGN-NOTES)."""
     if not found:
         return found
     params = {"now": now, "candidates": [m.id for m in found]}
