@@ -14,6 +14,7 @@ import asyncio
 import signal
 
 import typer
+import uvloop
 
 from textbridge import logging as tb_logging
 from textbridge.cli.common import (
@@ -58,10 +59,10 @@ def worker() -> None:
     refuse_single_process(current, "worker")
     refuse_transaction_pooler(current, "worker")
     tb_logging.configure(current.log_level, json=current.log_format == "json")
-    # asyncio's own loop, not uvloop: under uvloop the 3-process governor test let an 11th
-    # message into one second (libuv's timers run on a clock cached per loop iteration, so a
-    # slot's sleep can end early; DESIGN-NOTES, 1 December 2026).
-    asyncio.run(_run(current))
+    # The event loop `serve` runs on too (uvicorn picks uvloop): its socket I/O costs a worker
+    # less CPU than asyncio's own loop (bench/RESULTS.md, 1 December 2026). Its timers may fire
+    # a millisecond early: the governor checks the clock again after sleeping for a slot.
+    uvloop.run(_run(current))
 
 
 async def _run(current: Settings) -> None:
