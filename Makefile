@@ -25,9 +25,10 @@ lint:
 typecheck:
 	$(UV) run mypy
 
-# Two workers (pytest-xdist), each with its own PostgreSQL database and SQLite files: the
-# suite waits on servers and browsers as much as it computes, so two cores run two at once.
+# Three workers (pytest-xdist), each with its own PostgreSQL database and SQLite files: the
+# suite waits on servers, subprocesses and browsers as much as it computes, so two cores run
+# three at once (10 % faster than two: tests/api, compliance and web, 486 s against 439 s).
 # Tests that measure a pace against the wall clock (marker `alone`) run afterwards, alone.
 pytest:
-	$(UV) run pytest -n 2 -m "not alone" --durations=30
+	$(UV) run pytest -n 3 -m "not alone" --durations=30
 	$(UV) run pytest -m alone

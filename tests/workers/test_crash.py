@@ -78,6 +78,7 @@ def server() -> Iterator[PostgresServer]:
         own.stop()
 
 
+@pytest.mark.long
 @pytest.mark.timeout(1500)  # beyond the scaled waits: those report what is missing
 def test_killed_workers_and_a_restarted_postgres_send_nothing_twice(
     server: PostgresServer, tmp_path: Path
