@@ -11,8 +11,8 @@ provider call's own deadline (half the lease) starts after it, so a wait never e
 
 Priority (`messages.priority`): the claim takes lower values first; a deferred campaign message
 queues behind the others of its key (the "backlog"), while a deferred individual send (API,
-inbox) only waits for the next free slot, so it passes any campaign traffic queued on its
-sender.
+inbox) only waits for the next free slot (those deferred in one decision one spacing after
+the other), so it passes any campaign traffic queued on its sender.
 
 Per-sender rates, most specific first: the sender row's own `senders.messages_per_second` (set
 through `PATCH /api/v1/senders/{id}`), then `TEXTBRIDGE_RATE_SENDERS` by address, then the
@@ -97,17 +97,18 @@ class Limits:
     def late_tolerance(self) -> float:
         """How late a message may leave its slot: half the margin of a 1-second window (20 ms
         at 4 %); the other half is for the network and the provider's own clock. Counted from
-        the slot or, when the slot had passed by the time this process held it (the store's
-        write and commit after its reading of the clock), from that moment."""
+        the slot, whatever made it late (the store's own write and commit included: the next
+        slots are one spacing after it, and go out on time)."""
         return self.margin / 2
 
     @property
     def slot_lead(self) -> float:
         """No slot is earlier than this after the store decided it: the decision is still
         written and committed, and the claim committed, before the message can leave; a slot
-        that has passed by then is kept late, closer to the next one. As much as the lateness
-        allowed: a little latency on a key's first message after a pause, nothing else."""
-        return self.late_tolerance
+        that has passed by then is late. As much as the lateness allowed (a little latency on a
+        key's first message after a pause, nothing else), and less than `max_wait`, or no
+        slot would ever be within it."""
+        return min(self.late_tolerance, self.max_wait / 2)
 
     @property
     def recovery_per_second(self) -> float:
@@ -160,9 +161,9 @@ class Slot:
     """A reserved slot, on `time.monotonic()`."""
 
     at: float
-    held_at: float
-    """When this process had it (after the store's commit): a slot that had passed by then is
-    judged late from this moment, not from the slot (the store's own latency is no stall)."""
+    latency: float
+    """From the store's decision until this process held the slot (its write and commit): a
+    retake asks for at least twice this much lead, so that its slot has not passed already."""
     cells: tuple[Cell, ...]
 
 
@@ -281,15 +282,20 @@ class Governor:
             return list(messages)
         requests = [self._request(message) for message in messages]
         keys = [cell.key for request in requests for cell in request.cells]
+        lead = self.limits.slot_lead
         now, decisions = await self._store.update(
-            keys, lambda now, states: (now, self._decide(now, states, requests))
+            keys, lambda now, states: (now, self._decide(now, states, requests, lead))
         )
         return self._apply(messages, requests, decisions, self._store.local_time(now))
 
     def _decide(
-        self, now: float, states: Mapping[str, KeyState], requests: Sequence[Request]
+        self,
+        now: float,
+        states: Mapping[str, KeyState],
+        requests: Sequence[Request],
+        lead: float,
     ) -> list[Decision]:
-        return decide(states, requests, now, self.limits.recovery_per_second, self.limits.slot_lead)
+        return decide(states, requests, now, self.limits.recovery_per_second, lead)
 
     def _request(self, message: Message) -> Request:
         campaign = message.priority >= priority.CAMPAIGN
@@ -309,7 +315,7 @@ class Governor:
         admitted, first_due = [], None
         for message, request, decision in zip(messages, requests, decisions, strict=True):
             if decision.admitted:
-                slot = Slot(decided_at + decision.wait, held_at, request.cells)
+                slot = Slot(decided_at + decision.wait, held_at - decided_at, request.cells)
                 self._slots[str(message.id)] = slot
                 admitted.append(message)
                 continue
@@ -349,8 +355,10 @@ class Governor:
     async def wait_for_slot(self, message_id: uuid.UUID | str) -> None:
         """Sleep until the slot `admit` reserved for the message (at once if it has none), just
         before the provider call. Woken later than `late_tolerance` (a stalled process, a
-        busy event loop), it takes a fresh slot instead of going out late: late messages
-        would leave closer together than the limit allows. Bounded by `wait_budget` (it holds
+        busy event loop, a slot that passed during the store's own commit), it takes a fresh
+        slot instead of going out late: late messages would leave closer together than the
+        limit allows. The fresh one is at least twice the store's last latency away, so that
+        it has not passed again by the time it is held. Bounded by `wait_budget` (it holds
         a lease): past it, `SlotMissed` (the message was not sent; record it as a retry). Raises
         nothing else."""
         slot = self._slots.pop(str(message_id), None)
@@ -360,10 +368,11 @@ class Governor:
         deadline = time.monotonic() + self.limits.wait_budget
         while True:
             await _sleep_until(slot.at)
-            if time.monotonic() - max(slot.at, slot.held_at) <= self.limits.late_tolerance:
+            if time.monotonic() - slot.at <= self.limits.late_tolerance:
                 return
+            lead = max(self.limits.slot_lead, 2 * slot.latency)
             try:
-                slot = await self._reserve_now(slot.cells)
+                slot = await self._reserve_now(slot.cells, lead)
             except Exception as error:
                 raise SlotMissed("the rate governor's state could not be read") from error
             if slot.at > deadline:  # going out late would break the limit: not at all, then
@@ -374,14 +383,15 @@ class Governor:
         while len(self._sent) > SENT_REMEMBERED:
             self._sent.popitem(last=False)
 
-    async def _reserve_now(self, cells: tuple[Cell, ...]) -> Slot:
-        """The next free slot, reserved."""
+    async def _reserve_now(self, cells: tuple[Cell, ...], lead: float) -> Slot:
+        """The next free slot at least `lead` away, reserved."""
         request = Request(cells, math.inf, behind_backlog=False)
         now, decisions = await self._store.update(
             [cell.key for cell in cells],
-            lambda now, states: (now, self._decide(now, states, [request])),
+            lambda now, states: (now, self._decide(now, states, [request], lead)),
         )
-        return Slot(self._store.local_time(now) + decisions[0].wait, time.monotonic(), cells)
+        decided_at = self._store.local_time(now)
+        return Slot(decided_at + decisions[0].wait, time.monotonic() - decided_at, cells)
 
     async def observe(self, message_id: uuid.UUID | str, error: SendError) -> None:
         """A send failed: on a 429, slow the message's sender and account keys down. Never

@@ -169,8 +169,8 @@ class PostgresStore:
     async def update(self, keys: Sequence[str], change: Change[T]) -> T:
         ordered = sorted(set(keys))
         async with self._sessions() as session, session.begin():
-            await self._read_clock_if_loose(session)
             await session.execute(_CREATE_MISSING, {"keys": ordered})
+            await self._read_clock_if_loose(session)  # the bracket: this statement alone
             before = time.monotonic()
             rows = (await session.execute(_LOCK, {"keys": ordered})).all()
             now = max(float(row.now) for row in rows)
