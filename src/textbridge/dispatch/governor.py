@@ -281,21 +281,20 @@ class Governor:
         if not self.limits.enabled or not messages:
             return list(messages)
         requests = [self._request(message) for message in messages]
-        keys = [cell.key for request in requests for cell in request.cells]
-        lead = self.limits.slot_lead
-        now, decisions = await self._store.update(
-            keys, lambda now, states: (now, self._decide(now, states, requests, lead))
-        )
-        return self._apply(messages, requests, decisions, self._store.local_time(now))
+        decided_at, decisions = await self._decide(requests, self.limits.slot_lead)
+        return self._apply(messages, requests, decisions, decided_at)
 
-    def _decide(
-        self,
-        now: float,
-        states: Mapping[str, KeyState],
-        requests: Sequence[Request],
-        lead: float,
-    ) -> list[Decision]:
-        return decide(states, requests, now, self.limits.recovery_per_second, lead)
+    async def _decide(
+        self, requests: Sequence[Request], lead: float
+    ) -> tuple[float, list[Decision]]:
+        """The store's decisions for `requests` (one atomic step), and when it made them, on
+        `time.monotonic()` (their waits count from that moment)."""
+        keys = [cell.key for request in requests for cell in request.cells]
+        recovery = self.limits.recovery_per_second
+        now, decisions = await self._store.update(
+            keys, lambda now, states: (now, decide(states, requests, now, recovery, lead))
+        )
+        return self._store.local_time(now), decisions
 
     def _request(self, message: Message) -> Request:
         campaign = message.priority >= priority.CAMPAIGN
@@ -386,11 +385,7 @@ class Governor:
     async def _reserve_now(self, cells: tuple[Cell, ...], lead: float) -> Slot:
         """The next free slot at least `lead` away, reserved."""
         request = Request(cells, math.inf, behind_backlog=False)
-        now, decisions = await self._store.update(
-            [cell.key for cell in cells],
-            lambda now, states: (now, self._decide(now, states, [request], lead)),
-        )
-        decided_at = self._store.local_time(now)
+        decided_at, decisions = await self._decide([request], lead)
         return Slot(decided_at + decisions[0].wait, time.monotonic() - decided_at, cells)
 
     async def observe(self, message_id: uuid.UUID | str, error: SendError) -> None:

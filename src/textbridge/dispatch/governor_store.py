@@ -163,7 +163,7 @@ class PostgresStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._purged_at = time.monotonic()
-        self.clock = ClockLink()
+        self._clock_link = ClockLink()
         self._clock_read_at = -math.inf
 
     async def update(self, keys: Sequence[str], change: Change[T]) -> T:
@@ -174,7 +174,7 @@ class PostgresStore:
             before = time.monotonic()
             rows = (await session.execute(_LOCK, {"keys": ordered})).all()
             now = max(float(row.now) for row in rows)
-            self.clock.sample(before, now, time.monotonic())
+            self._clock_link.sample(before, now, time.monotonic())
             states = {
                 row.key: KeyState(
                     row.tat, row.backlog, row.factor, row.factor_at, row.blocked_until
@@ -188,17 +188,17 @@ class PostgresStore:
         return result
 
     def local_time(self, now: float) -> float:
-        return self.clock.local_time(now)
+        return self._clock_link.local_time(now)
 
     async def _read_clock_if_loose(self, session: AsyncSession) -> None:
         started = time.monotonic()
         if started - self._clock_read_at < CLOCK_READ_EVERY_SECONDS:
             return
-        if not self.clock.loose(TIGHT_SECONDS):
+        if not self._clock_link.loose(TIGHT_SECONDS):
             return
         self._clock_read_at = started
         theirs = float((await session.execute(_CLOCK)).scalar_one())
-        self.clock.sample(started, theirs, time.monotonic())
+        self._clock_link.sample(started, theirs, time.monotonic())
 
     async def _purge(self) -> None:
         # Only keys whose rate share is back to full: a recent cut must survive an idle spell.
