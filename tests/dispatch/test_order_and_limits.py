@@ -345,7 +345,7 @@ async def test_a_claim_looks_again_after_locking_the_pairs(
         assert [one.id for one in stale] == [paused]  # the snapshot before the commit
         await other.commit()
         await other.close()
-        kept = await _still_due_once_locked(session, stale, CLAIM_BATCH, utcnow())
+        kept = await _still_due_once_locked(session, stale)
         await session.rollback()
     assert kept == []
 
@@ -379,7 +379,7 @@ async def _claims_pairs(session: AsyncSession) -> list[Message]:
     """A claim's first two steps on PostgreSQL (the pick with its pair locks, the second
     look), in `session`'s transaction, which stays open."""
     found = await rows.load(session, _due_pairs_locked_query(CLAIM_BATCH), {"now": utcnow()})
-    return await _still_due_once_locked(session, found, CLAIM_BATCH, utcnow())
+    return await _still_due_once_locked(session, found)
 
 
 async def _paused_and_younger(runtime: Runtime, to: str) -> tuple[uuid.UUID, uuid.UUID]:

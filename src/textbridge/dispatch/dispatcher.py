@@ -2,7 +2,10 @@
 
 A message row is its own job. `claim_due` moves a batch to `sending` with a lease in one
 transaction; the batch is sent concurrently, and outcomes are recorded as they come in, one
-transaction per group of completed sends (`_record_group`). A claim takes at most the free
+transaction per group of completed sends (`_record_group`). On PostgreSQL the sends the
+provider accepted whose rows no one has written since the claim (no status callback came
+first, no erasure) are recorded in one statement without reading them first; the others are
+read, locked and recorded as before. A claim takes at most the free
 send slots (`concurrency` less the messages claimed and not yet recorded, those waiting for
 their governor slot included), so no more rows are `sending` than this process is sending, and
 the next claim starts as soon as a slot frees (`run`), not when the batch's slowest send ends.
@@ -46,7 +49,8 @@ from time import perf_counter
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge import metrics
@@ -121,6 +125,11 @@ class Claimed:
     due: datetime
     """When this attempt became due (accepted, its send_at, the end of a hold, a retry's time)."""
     campaign: bool
+    row: Message
+    """The message as the claim wrote it (transient: no session)."""
+    version: int | None
+    """PostgreSQL: the claim's transaction id, the row's version until someone else writes
+    it (`rows.write_unchanged`)."""
 
 
 Outcome = SendResult | SendError
@@ -153,7 +162,7 @@ class Dispatcher:
         self._sends: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._calling: set[uuid.UUID] = set()
         """Messages whose provider call has started (an interrupted one may have been sent)."""
-        self._finished: list[tuple[uuid.UUID, Outcome]] = []
+        self._finished: list[tuple[Claimed, Outcome]] = []
         self._recorder: asyncio.Task[None] | None = None
         self._batch = batch
         # A pass reports 1 when its claim was full: the loop then claims again at once.
@@ -271,7 +280,7 @@ class Dispatcher:
             query = _due_pairs_locked_query(batch) if on_postgresql else due_query(batch)
             found = await rows.load(uow.session, query, {"now": now})
             if on_postgresql:
-                found = await _still_due_once_locked(uow.session, found, batch, now)
+                found = await _still_due_once_locked(uow.session, found)
             # Accepted before an opt-out (a campaign, a scheduled message): never sent.
             sendable, opted_out = await consent.split_opted_out(uow.session, found)
             leaving, held = await schedule.quiet_holds(uow, sendable, now)
@@ -291,41 +300,42 @@ class Dispatcher:
                 )
             events = [(m, schedule.move_key(m)) for m in held]
             events += [(m, history.event_key(m)) for m in [*opted_out, *admitted]]
-            await rows.write(uow, [*held, *leaving, *opted_out], events)
-            claimed = [self._claimed(message) for message in admitted]
+            version = await rows.write(uow, [*held, *leaving, *opted_out], events)
+            claimed = [self._claimed(message, version) for message in admitted]
             await uow.commit()
             return claimed, len(found)
 
-    def _claimed(self, message: Message) -> Claimed:
+    def _claimed(self, message: Message, version: int | None) -> Claimed:
         try:
             outbound = outbound_of(message, self._status_callback_url(message))
         except Exception:  # a stored row we cannot read: recorded alone, the batch goes on
             log.exception("a claimed message cannot be sent", message_id=str(message.id))
             outbound = None
         due = message.next_attempt_at or message.created_at
-        return Claimed(message.id, message.provider, outbound, due, message.campaign_id is not None)
+        campaign = message.campaign_id is not None
+        return Claimed(message.id, message.provider, outbound, due, campaign, message, version)
 
     async def _send_and_note(self, claimed: Claimed) -> None:
         try:
             outcome = await self._send(claimed)
         except asyncio.CancelledError:  # `drain` ran out of grace
-            self._note(claimed.id, self._interrupted(claimed.id))
+            self._note(claimed, self._interrupted(claimed.id))
             raise
         if isinstance(outcome, SendResult):  # once per acceptance, whatever the recording does
             metrics.observe_dispatched(claimed.provider, claimed.campaign, claimed.due, utcnow())
-        self._note(claimed.id, outcome)
+        self._note(claimed, outcome)
 
     def _interrupted(self, message_id: uuid.UUID) -> Outcome:
         if message_id in self._calling:
             return SendOutcomeUnknown(f"{INTERRUPTED} (stopped during the provider call)")
         return SendUnavailable("stopped before the provider call")
 
-    def _note(self, message_id: uuid.UUID, outcome: Outcome) -> None:
+    def _note(self, claimed: Claimed, outcome: Outcome) -> None:
         """Queue the outcome for recording; whatever completed while the previous group was
         being recorded is recorded together, in one transaction."""
-        self._sends.pop(message_id, None)
-        self._calling.discard(message_id)
-        self._finished.append((message_id, outcome))
+        self._sends.pop(claimed.id, None)
+        self._calling.discard(claimed.id)
+        self._finished.append((claimed, outcome))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_finished())
 
@@ -370,12 +380,17 @@ class Dispatcher:
             log.exception("provider send crashed", message_id=outbound.message_id)
             return SendOutcomeUnknown("the provider adapter crashed during the call")
 
-    async def _record_group(self, outcomes: list[tuple[uuid.UUID, Outcome]]) -> None:
+    async def _record_group(self, group: list[tuple[Claimed, Outcome]]) -> None:
+        outcomes = [(claimed.id, outcome) for claimed, outcome in group]
+        recorded: set[uuid.UUID] = set()
         try:
-            await self._record(outcomes)
+            recorded = await self._record_unchanged_acceptances(group)
+            await self._record([one for one in outcomes if one[0] not in recorded])
         except Exception:
             log.warning("recording a group of sends failed; recording each alone")
             for one in outcomes:
+                if one[0] in recorded:
+                    continue
                 try:
                     await self._record([one])
                 except Exception:
@@ -383,6 +398,27 @@ class Dispatcher:
                     await self._record_after_crash(*one)
         if any(isinstance(outcome, SendResult) for _, outcome in outcomes):
             self._hint_submitted()
+
+    async def _record_unchanged_acceptances(
+        self, group: list[tuple[Claimed, Outcome]]
+    ) -> set[uuid.UUID]:
+        """PostgreSQL: the sends the provider accepted, recorded from the claim's copy of each
+        row, each only if no one has written the row since the claim (the common case): one
+        statement in autocommit, no read. Returns their ids; `_record` does the rest."""
+        accepted = [
+            (claimed.row, claimed.version, outcome)
+            for claimed, outcome in group
+            if isinstance(outcome, SendResult) and claimed.version is not None
+        ]
+        if not accepted:
+            return set()
+        async with UnitOfWork(self._sessions, self._bus) as uow:
+            if not uow.durable_events or not await uow.autocommit():
+                return set()
+            for message, _, outcome in accepted:
+                self._apply(message, outcome)
+            changed = [(message, version) for message, version, _ in accepted]
+            return await rows.write_unchanged(uow, changed)
 
     def _hint_submitted(self) -> None:
         """`on_submitted` now, or at the end of the current hint interval (never dropped)."""
@@ -401,6 +437,8 @@ class Dispatcher:
         self._on_submitted()
 
     async def _record(self, outcomes: list[tuple[uuid.UUID, Outcome]]) -> None:
+        if not outcomes:
+            return
         by_id = dict(outcomes)
         async with UnitOfWork(self._sessions, self._bus) as uow:
             # Locked: a status callback may be applying to one of them at the same moment.
@@ -479,12 +517,11 @@ async def _keep_stopped_campaigns_stopped(session: AsyncSession, changed: list[M
             history.change(message, status.CANCELLED, next_attempt_at=None)
 
 
-@functools.lru_cache(maxsize=128)
-def due_query(batch: int) -> Select[Any]:
-    """Built once per batch size (claims are frequent and small): `now` is bound at execution.
-    Core rows (`rows.load`), not ORM objects."""
-    m, older = rows.MESSAGES.c, rows.MESSAGES.alias("older").c
-    held_back = exists().where(
+def _held_back(m: Any) -> Select[Any]:
+    """The older messages that hold back message `m` (columns `from_address`, `to_address`,
+    `priority`, `created_at`, `id`) by the order guarantee."""
+    older = rows.MESSAGES.alias("older").c
+    return select(older.id).where(
         older.from_address == m.from_address,
         older.to_address == m.to_address,
         # Written into the SQL as literals: only then can SQLite (and a generic PostgreSQL plan)
@@ -503,10 +540,17 @@ def due_query(batch: int) -> Select[Any]:
             older.status == status.SENDING,
         ),
     )
+
+
+@functools.lru_cache(maxsize=128)
+def due_query(batch: int) -> Select[Any]:
+    """Built once per batch size (claims are frequent and small): `now` is bound at execution.
+    Core rows (`rows.load`), not ORM objects."""
+    m = rows.MESSAGES.c
     return (
         rows.messages_query()
         .where(m.status == status.ACCEPTED, m.next_attempt_at <= bindparam("now", None))
-        .where(~held_back)
+        .where(~_held_back(m).exists())
         .order_by(m.priority, m.next_attempt_at)
         .limit(batch)
         .with_for_update(skip_locked=True, of=rows.MESSAGES)
@@ -539,20 +583,34 @@ def _due_pairs_locked_query(batch: int) -> Select[Any]:
     )
 
 
-@functools.lru_cache(maxsize=128)
-def _recheck_query(batch: int) -> Select[Any]:
-    """`due_query` for the given candidates, their ids only."""
-    ids = rows.MESSAGES.c.id
-    return (
-        due_query(batch)
-        .with_only_columns(ids)
-        .where(ids.in_(bindparam("candidates", expanding=True)))
-    )
+def _candidates_table() -> Any:
+    """The found messages' order keys, one array parameter each (one statement text for any
+    number of them)."""
+    arrays = [cast(bindparam(name), ARRAY(column.type)) for name, column in _ORDER_KEYS.items()]
+    return func.unnest(*arrays).table_valued(*_ORDER_KEYS).render_derived(name="candidate")
 
 
-async def _still_due_once_locked(
-    session: AsyncSession, found: list[Message], batch: int, now: datetime
-) -> list[Message]:
+_ORDER_KEYS = {
+    name: rows.MESSAGES.c[name]
+    for name in ("id", "from_address", "to_address", "priority", "created_at")
+}
+
+
+def _recheck_query_pg() -> Select[Any]:
+    """PostgreSQL: which of the found messages nothing holds back. Only the pair's other
+    messages are looked at: the found ones are locked by this claim, so they are still as
+    the due query saw them. Each candidate's check is a subquery of its own (a few index
+    entries of `ix_messages_unsettled_pair`); as an anti join, a plan with stale statistics
+    (a campaign just enqueued) hashed every unsettled message on each claim."""
+    candidate = _candidates_table()
+    first_holder = _held_back(candidate.c).limit(1).scalar_subquery()
+    return select(candidate.c.id).where(first_holder.is_(None))
+
+
+_RECHECK_QUERY = _recheck_query_pg()
+
+
+async def _still_due_once_locked(session: AsyncSession, found: list[Message]) -> list[Message]:
     """PostgreSQL: the found messages (each with its pair locked by this claim) that are still
     due by a check that sees every claim committed before the pair was locked.
 
@@ -571,8 +629,8 @@ async def _still_due_once_locked(
     rolling upgrade (DESIGN-NOTES)."""
     if not found:
         return found
-    params = {"now": now, "candidates": [m.id for m in found]}
-    still_due = set(await session.scalars(_recheck_query(batch), params))
+    params = {name: [getattr(m, name) for m in found] for name in _ORDER_KEYS}
+    still_due = set(await session.scalars(_RECHECK_QUERY, params))
     return [m for m in found if m.id in still_due]
 
 

@@ -12,6 +12,8 @@ events insert) and as much CPU in loading and flushing as the provider call itse
   On PostgreSQL it is one statement (an `UPDATE ... FROM unnest(...)` with the events'
   inserts as CTEs, and the NOTIFY of `realtime/relay.append`); elsewhere an executemany
   UPDATE, one events insert, and the live events through the unit of work.
+- `write_unchanged` (PostgreSQL) is the same statement for rows not read first: each row is
+  written only if no one has written it since a given transaction (the claim) did.
 
 The rows must be locked by the caller (the claim's `FOR UPDATE SKIP LOCKED`, the record's
 `FOR UPDATE`): `write` writes back every dispatch field as the object holds it.
@@ -97,19 +99,17 @@ async def _attachments(
 
 async def write(
     uow: UnitOfWork, changed: Sequence[Message], events: Sequence[Event], source: str = "textbridge"
-) -> None:
+) -> int | None:
     """Write the `WRITTEN` fields of `changed` (`updated_at` set now) and, for each of
     `events`, a history event (deduplicated by its key, as `history.record` does) and a
-    live `message.status` event."""
+    live `message.status` event. On PostgreSQL, returns the writing transaction's id: the
+    rows' version (`xmin`) until someone else writes them (see `write_unchanged`)."""
     if not changed:
-        return
-    now = utcnow()
-    for message in changed:
-        message.updated_at = now
-    live = [("message.status", MessageOut.of(message).event_data()) for message, _ in events]
+        return None
+    now = _touch(changed)
     if uow.session.get_bind().dialect.name == "postgresql" and uow.durable_events:
-        await uow.session.execute(_WRITE_PG, _pg_params(changed, events, live, source, now))
-        return
+        params = _pg_params(changed, [None] * len(changed), events, source, now)
+        return int((await uow.session.execute(_WRITE_PG, params)).one().version)
     values: dict[str, Any] = {name: bindparam(f"w_{name}") for name in WRITTEN}
     connection = await uow.session.connection()
     await connection.execute(
@@ -119,20 +119,51 @@ async def write(
     if events:
         rows = [history.event_row(message, key, source, now) for message, key in events]
         await uow.session.execute(history.insert_for(uow), rows)
-    for event_type, data in live:
-        uow.emit(event_type, data)
+    for message, _ in events:
+        uow.emit("message.status", MessageOut.of(message).event_data())
+    return None
+
+
+async def write_unchanged(
+    uow: UnitOfWork, changed: Sequence[tuple[Message, int]], source: str = "textbridge"
+) -> set[uuid.UUID]:
+    """PostgreSQL: `write` each message (with its history and live event) whose row is still
+    the version given with it, a transaction id that `write` returned: no one has written
+    the row since (a status callback, an erasure, lease recovery). Such a row is what the
+    message held then, so nothing needs reading or locking first: in autocommit, one round
+    trip. Returns the ids written; the caller reads and writes the others as usual."""
+    if not changed:
+        return set()
+    ordered = sorted(changed, key=lambda pair: pair[0].id)  # rows locked in id order
+    messages = [message for message, _ in ordered]
+    now = _touch(messages)
+    events = [(message, history.event_key(message)) for message in messages]
+    params = _pg_params(messages, [version for _, version in ordered], events, source, now)
+    written = (await uow.session.execute(_WRITE_UNCHANGED_PG, params)).one().ids
+    return set(written or ())
+
+
+def _touch(changed: Sequence[Message]) -> datetime:
+    now = utcnow()
+    for message in changed:
+        message.updated_at = now
+    return now
 
 
 def _pg_params(
     changed: Sequence[Message],
+    versions: Sequence[int | None],
     events: Sequence[Event],
-    live: list[tuple[str, dict[str, Any]]],
     source: str,
     now: datetime,
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {"ids": [m.id for m in changed]}
+    params: dict[str, Any] = {"ids": [m.id for m in changed], "versions": list(versions)}
     for name in WRITTEN:
         params[name] = [getattr(m, name) for m in changed]
+    live = [
+        {"type": "message.status", "data": MessageOut.of(m).event_data(), "message": str(m.id)}
+        for m, _ in events
+    ]
     params.update(
         event_ids=[new_id() for _ in events],
         event_messages=[message.id for message, _ in events],
@@ -141,16 +172,17 @@ def _pg_params(
         event_errors=[message.error_code for message, _ in events],
         source=source,
         now=now,
-        live=json.dumps([{"type": kind, "data": data} for kind, data in live]),
+        live=json.dumps(live),
     )
     return params
 
 
 # Data-modifying CTEs run once and to completion whether or not the main query reads them.
-# The live events are the last thing written before commit, after every row lock is held
-# (see `realtime/relay.py`: events of one row are numbered in commit order).
-_WRITE_PG = text(
-    """
+# The events are written for the rows the UPDATE wrote (`written`, an aggregate: every row
+# is locked before the first live event takes its id), so the live events are the last thing
+# written, after every row lock is held (see `realtime/relay.py`: events of one row are
+# numbered in commit order).
+_WRITE_PG_TEMPLATE = """
     WITH changed AS (
         UPDATE messages AS m SET
             status = c.status, attempts = c.attempts, rate_limited = c.rate_limited,
@@ -162,10 +194,13 @@ _WRITE_PG = text(
             CAST(:rate_limited AS integer[]), CAST(:next_attempt_at AS timestamptz[]),
             CAST(:lease_expires_at AS timestamptz[]), CAST(:error_code AS varchar[]),
             CAST(:error_message AS varchar[]), CAST(:provider_message_id AS varchar[]),
-            CAST(:updated_at AS timestamptz[])
+            CAST(:updated_at AS timestamptz[]), CAST(:versions AS bigint[])
         ) AS c(id, status, attempts, rate_limited, next_attempt_at, lease_expires_at,
-               error_code, error_message, provider_message_id, updated_at)
-        WHERE m.id = c.id
+               error_code, error_message, provider_message_id, updated_at, version)
+        WHERE m.id = c.id {only_unchanged}
+        RETURNING m.id
+    ), written AS (
+        SELECT array_agg(id) AS ids FROM changed
     ), history AS (
         INSERT INTO message_events
             (id, message_id, dedup_key, source, status, applied, error_code, occurred_at,
@@ -176,15 +211,21 @@ _WRITE_PG = text(
             CAST(:event_ids AS uuid[]), CAST(:event_messages AS uuid[]),
             CAST(:event_keys AS varchar[]), CAST(:event_statuses AS varchar[]),
             CAST(:event_errors AS varchar[])
-        ) AS e(id, message_id, dedup_key, status, error_code)
+        ) AS e(id, message_id, dedup_key, status, error_code), written
+        WHERE e.message_id = ANY (written.ids)
         ON CONFLICT (dedup_key) DO NOTHING
     ), live AS (
         INSERT INTO live_events (type, data, created_at)
         SELECT event ->> 'type', event -> 'data', now()
-        FROM jsonb_array_elements(CAST(:live AS jsonb)) WITH ORDINALITY AS e(event, n)
+        FROM jsonb_array_elements(CAST(:live AS jsonb)) WITH ORDINALITY AS e(event, n), written
+        WHERE CAST(event ->> 'message' AS uuid) = ANY (written.ids)
         ORDER BY n
-        RETURNING id
     )
-    SELECT count(*) FROM live
+    SELECT CAST(CAST(pg_current_xact_id() AS xid) AS text) AS version, written.ids
+    FROM written
     """
+_WRITE_PG = text(_WRITE_PG_TEMPLATE.format(only_unchanged=""))
+# `xmin` is the transaction that wrote the row's current version (a lock does not change it).
+_WRITE_UNCHANGED_PG = text(
+    _WRITE_PG_TEMPLATE.format(only_unchanged="AND m.xmin = CAST(CAST(c.version AS text) AS xid)")
 )
