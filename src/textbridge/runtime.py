@@ -28,9 +28,9 @@ from textbridge.compliance import keywords
 from textbridge.compliance.retention import ContentPurger
 from textbridge.config import Settings, networks
 from textbridge.db.driver import SEND_SETUP, DriverPool
-from textbridge.db.engine import create_engine, create_session_factory
+from textbridge.db.engine import GENERIC_PLANS, create_engine, create_session_factory
 from textbridge.db.uow import UnitOfWork
-from textbridge.dispatch.dispatcher import Dispatcher
+from textbridge.dispatch.dispatcher import DISPATCH_CONNECTIONS, Dispatcher
 from textbridge.dispatch.governor import build_governor
 from textbridge.dispatch.policy import Limits
 from textbridge.logging import register_secret
@@ -95,6 +95,8 @@ class Runtime:
     """PostgreSQL: the API send path's own asyncpg pool (`db/driver.py`)."""
     reads: DriverPool | None = None
     """PostgreSQL: the inbox's list, search and thread reads' own pool (`messaging/search.py`)."""
+    dispatch_engine: AsyncEngine | None = None
+    """PostgreSQL: the dispatcher's own pool, with generic plans (`db.engine.GENERIC_PLANS`)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     sender_rates_changed: Callable[[], None] = field(default=lambda: None)
     """Call once a sender's own rate change is committed: every process's governor reads the
@@ -189,6 +191,8 @@ class Runtime:
             await self.driver.aclose()
         if self.reads is not None:
             await self.reads.aclose()
+        if self.dispatch_engine is not None:
+            await self.dispatch_engine.dispose()
         await self.engine.dispose()
 
 
@@ -215,8 +219,11 @@ def build_runtime(
     applier = JournalApplier(sessions, bus, providers, on_applied=media.wake if media else None)
     applier.wake = wakeups.broadcasting(channels.APPLY, applier.wake)
     governor = build_governor(settings, sessions)
+    dispatch_engine = None
+    if not settings.is_sqlite:  # SQLite: one writer at a time, through the one engine
+        dispatch_engine = create_engine(settings.database_url, DISPATCH_CONNECTIONS, GENERIC_PLANS)
     dispatcher = Dispatcher(
-        sessions,
+        create_session_factory(dispatch_engine) if dispatch_engine else sessions,
         bus,
         providers,
         lambda message: status_callback_url(settings.public_url, message),
@@ -251,6 +258,7 @@ def build_runtime(
         if settings.is_sqlite
         else DriverPool(settings.database_url, settings.api_send_connections, setup=SEND_SETUP),
         reads=None if settings.is_sqlite else inbox_reads_pool(settings.database_url),
+        dispatch_engine=dispatch_engine,
         sender_rates_changed=wakeups.broadcasting(channels.SENDERS, governor.rates_changed),
     )
 

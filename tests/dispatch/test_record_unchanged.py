@@ -68,11 +68,13 @@ async def test_an_accepted_send_is_recorded_in_one_statement(
 
     fake.answers.append(answer)
     message_id = await _queue(runtime, TO)
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    assert runtime.dispatch_engine is not None
+    engine = runtime.dispatch_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
     try:
         assert await runtime.dispatcher.dispatch_due() == 1
     finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+        event.remove(engine, "before_cursor_execute", seen)
     record = statements[at_call[0] :]
     assert len(record) == 1, record
     assert "xmin" in record[0]
@@ -138,3 +140,17 @@ async def _live_events_since(runtime: Runtime, after: int) -> list[str]:
             {"after": after},
         )
         return list(found)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_the_dispatcher_plans_its_statements_once(
+    plivo: tuple[Runtime, FakePlivo],  # noqa: F811 (the fixture)
+) -> None:
+    """Its pool's connections keep one generic plan per statement (`db.engine.GENERIC_PLANS`);
+    the rest of the process keeps PostgreSQL's default."""
+    runtime, _ = plivo
+    assert runtime.dispatch_engine is not None
+    async with runtime.dispatch_engine.connect() as connection:
+        assert await connection.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
+    async with runtime.engine.connect() as connection:
+        assert await connection.scalar(text("SHOW plan_cache_mode")) == "auto"

@@ -236,13 +236,13 @@ def test_migrations_behind(database: Database, tmp_path: Path, accounts: Account
 
 def test_more_connections_than_the_server_allows(accounts: Accounted) -> None:
     with own_postgres_database() as own:
-        # 100 + 8 (API send) + 4 (inbox reads) + 1 (listener) > the server's 100.
+        # 100 + 4 (dispatcher) + 8 (API send) + 4 (inbox reads) + 1 (listener) > the server's 100.
         env = environment(accounts.url, NOWHERE, own.url, TEXTBRIDGE_DATABASE_POOL_SIZE="100")
         code, checks = doctor(env)
     assert code == 1
     finding = checks["connections"]
     assert finding["status"] == "fail"
-    assert "up to 113 connections" in finding["detail"]
+    assert "up to 117 connections" in finding["detail"]
     assert "TEXTBRIDGE_DATABASE_POOL_SIZE" in finding["fix"]
 
 

@@ -22,6 +22,7 @@ import asyncpg  # type: ignore[import-untyped]
 from textbridge.compliance import identity
 from textbridge.compliance.identity import AddressHasher
 from textbridge.db.conflicts import lost_a_lock_conflict
+from textbridge.db.engine import GENERIC_PLANS
 from textbridge.realtime.listener import asyncpg_dsn
 
 APPLICATION_NAME = "textbridge-api-send"
@@ -51,7 +52,7 @@ _T = TypeVar("_T")
 # key, so one plan serves every value; PostgreSQL's default planned a batch's statement
 # (`Combined`) again for each batch, as the arrays' sizes made each custom plan look cheaper
 # than the generic one (planning was 10 to 16% of the backends' CPU in the profile).
-SEND_SETUP = "SET plan_cache_mode = force_generic_plan"
+SEND_SETUP = GENERIC_PLANS
 
 
 class DriverPool:

@@ -1,7 +1,9 @@
-"""Engine and session factory. One engine per process; one session per unit of work."""
+"""Engine and session factory. One engine per process (on PostgreSQL the dispatcher has its own,
+with generic plans: `runtime.build_runtime`); one session per unit of work."""
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -16,10 +18,18 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_
 
+GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
+"""A pool's setup for statements that look rows up by key or walk an index in order: one plan
+for every value. PostgreSQL's default plans each of the first five runs of a prepared
+statement, then keeps planning each run as long as its custom plans look cheaper than the
+generic one; on the partitioned `messages` table a plan costs 3 to 5 ms, and a custom plan made
+with stale statistics (a campaign just enqueued) can be a bad one (DESIGN-NOTES)."""
 
-def create_engine(database_url: str, pool_size: int = 30) -> AsyncEngine:
+
+def create_engine(database_url: str, pool_size: int = 30, setup: str | None = None) -> AsyncEngine:
     """`pool_size`: the PostgreSQL connections kept (TEXTBRIDGE_DATABASE_POOL_SIZE); SQLite
-    ignores it."""
+    ignores it. `setup`: PostgreSQL, SQL run once on each new connection (not in the startup
+    packet, which PgBouncer refuses for most parameters)."""
     # hide_parameters: an error's text must not carry the values (message texts, numbers).
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
@@ -35,7 +45,13 @@ def create_engine(database_url: str, pool_size: int = 30) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", _check_alive)
+    if setup is not None:
+        event.listen(engine.sync_engine, "connect", functools.partial(_set_up, setup))
     return engine
+
+
+def _set_up(setup: str, dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    await_(dbapi_connection.driver_connection.execute(setup))
 
 
 PING_AFTER_IDLE_SECONDS = 5.0

@@ -87,6 +87,11 @@ UNSETTLED = (status.ACCEPTED, status.SENDING)
 (unless it has no due time: paused)."""
 
 
+DISPATCH_CONNECTIONS = 4
+"""PostgreSQL: the dispatcher's own pool (`runtime.build_runtime`): its claim loop and its
+recorder each use one connection at a time; the rest is room for one-off passes."""
+
+
 HOUSEKEEPING_SECONDS = 1.0
 """How often the run loop's claims also recover expired leases and release due `scheduled`
 and `held` rows (each is a query; a claim of one or two free slots should not pay for them)."""

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from textbridge.config import Settings, SettingsError, load_settings
 from textbridge.db import pooler
 from textbridge.db.migrate import alembic_config
+from textbridge.dispatch.dispatcher import DISPATCH_CONNECTIONS
 from textbridge.messaging.search import READS_CONNECTIONS
 from textbridge.operate import targets
 from textbridge.operate.findings import (
@@ -209,11 +210,11 @@ def _migrations(database_url: str, revision: str | None) -> Finding:
 
 def process_connections(settings: Settings) -> int:
     """The most PostgreSQL connections one textbridge process (`serve` or `worker`) opens:
-    its engine's pool, the API send path's and the inbox reads' pools, and its listener."""
+    its engine's pool, the dispatcher's, the API send path's and the inbox reads' pools, and
+    its listener."""
     listener = 1
-    return (
-        settings.database_pool_size + settings.api_send_connections + READS_CONNECTIONS + listener
-    )
+    pools = settings.database_pool_size + DISPATCH_CONNECTIONS + settings.api_send_connections
+    return pools + READS_CONNECTIONS + listener
 
 
 # The public URL ---------------------------------------------------------------------------
