@@ -4,6 +4,7 @@ and recorded the ordinary way. PostgreSQL only where it says so (SQLite has no s
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,11 +15,20 @@ from sqlalchemy import event, select, text
 from textbridge.compliance import erasure
 from textbridge.compliance.person import PSEUDONYM_PREFIX
 from textbridge.dispatch import history, rows
-from textbridge.messaging import status
+from textbridge.dispatch.dispatcher import Claimed
+from textbridge.messaging import service, status
 from textbridge.models import Message, MessageEvent
+from textbridge.providers.base import StatusUpdate
 from textbridge.runtime import Runtime
 
-from .test_dispatcher import FakePlivo, _load, _queue, accepted, plivo  # noqa: F401 (fixture)
+from .test_dispatcher import (  # noqa: F401 (plivo: the fixture)
+    FakePlivo,
+    _load,
+    _queue,
+    _ref_of,
+    accepted,
+    plivo,
+)
 
 TO = "+14155550199"
 
@@ -114,6 +124,79 @@ async def test_only_rows_nobody_wrote_since_the_claim_are_written(
     written = await _live_events_since(runtime, before)
     assert len(written) == 1
     assert str(locked_id) in written[0]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(("writer_commits", "written"), [(True, False), (False, True)])
+async def test_a_write_under_way_is_waited_for(
+    plivo: tuple[Runtime, FakePlivo],  # noqa: F811 (the fixture)
+    writer_commits: bool,
+    written: bool,
+) -> None:
+    """Another transaction has written the row and not committed when the record's statement
+    comes: the statement waits for it, then looks at the row again. Committed, the row is no
+    longer the claim's (left for the ordinary record); rolled back, it still is."""
+    runtime, _ = plivo
+    message_id = await _queue(runtime, TO)
+    claimed, _found = await runtime.dispatcher.claim_due()
+    history.change(claimed[0].row, status.SUBMITTED, lease_expires_at=None)
+    async with runtime.sessions() as other:
+        await other.execute(
+            text("UPDATE messages SET body = 'changed elsewhere' WHERE id = :id"),
+            {"id": message_id},
+        )
+        recording = asyncio.create_task(_write_unchanged(runtime, claimed))
+        await _until_waiting_for_a_lock(runtime)
+        await (other.commit() if writer_commits else other.rollback())
+    assert await recording == ({message_id} if written else set())
+    expected = status.SUBMITTED if written else status.SENDING
+    assert (await _load(runtime, message_id)).status == expected
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_each_change_is_recorded_once_in_a_mixed_group(
+    plivo: tuple[Runtime, FakePlivo],  # noqa: F811 (the fixture)
+) -> None:
+    """Sends that end together, one refused and one whose status callback came first: one
+    history entry and one live event per change, whichever way each was recorded."""
+    runtime, fake = plivo
+    callback_id = str(uuid.uuid4())
+
+    async def calls_back_first(request: httpx.Request) -> httpx.Response:
+        async with runtime.unit_of_work() as uow:
+            update = StatusUpdate("plivo", callback_id, "delivered", client_ref=_ref_of(request))
+            assert await service.apply_status(uow, update, status.DELIVERED)
+            await uow.commit()
+        return httpx.Response(202, json={"message_uuid": [callback_id]})
+
+    refused = httpx.Response(400, json={"api_id": "a", "error": "invalid destination"})
+    fake.answers.extend([accepted, lambda _: refused, calls_back_first, accepted])  # type: ignore[list-item]
+    ids = [await _queue(runtime, f"+1415555010{n}") for n in range(4)]
+    before = await _live_events_now(runtime)
+    assert await runtime.dispatcher.dispatch_due() == 4
+    finals = sorted([(await _load(runtime, one)).status for one in ids])
+    assert finals == sorted([status.SUBMITTED, status.FAILED, status.DELIVERED, status.SUBMITTED])
+    assert len(await _live_events_since(runtime, before)) == 4 + 4  # sending, then the outcome
+    for one in ids:
+        changes = await _history(runtime, one)
+        assert len(changes) == len(set(changes)) == 3, changes
+
+
+async def _write_unchanged(runtime: Runtime, claimed: list[Claimed]) -> set[uuid.UUID]:
+    async with runtime.unit_of_work() as uow:
+        assert await uow.autocommit()
+        pairs = [(one.row, one.version) for one in claimed if one.version is not None]
+        return await rows.write_unchanged(uow, pairs)
+
+
+async def _until_waiting_for_a_lock(runtime: Runtime) -> None:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with runtime.engine.connect() as connection:
+        while not await connection.scalar(query):
+            await asyncio.sleep(0.01)
 
 
 async def _history(runtime: Runtime, message_id: uuid.UUID) -> list[str]:

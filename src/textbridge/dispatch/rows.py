@@ -134,7 +134,10 @@ async def write_unchanged(
     trip. Returns the ids written; the caller reads and writes the others as usual."""
     if not changed:
         return set()
-    ordered = sorted(changed, key=lambda pair: pair[0].id)  # rows locked in id order
+    # In id order, as the ordinary record locks them: the plan (a nested loop over the arrays)
+    # then locks in that order too. Another plan could deadlock with a concurrent writer;
+    # PostgreSQL would then fail one of them, and the caller records each message alone.
+    ordered = sorted(changed, key=lambda pair: pair[0].id)
     messages = [message for message, _ in ordered]
     now = _touch(messages)
     events = [(message, history.event_key(message)) for message in messages]
@@ -225,7 +228,15 @@ _WRITE_PG_TEMPLATE = """
     FROM written
     """
 _WRITE_PG = text(_WRITE_PG_TEMPLATE.format(only_unchanged=""))
-# `xmin` is the transaction that wrote the row's current version (a lock does not change it).
+# `xmin` is the transaction that wrote the row's current version: a row lock does not change
+# it, nor does freezing (PostgreSQL 9.4 and later keep the id); a row moved to another
+# partition is written anew. A waiting UPDATE checks the condition again on the version it
+# waited for. `attempts` (which a new claim raises) guards against an id used again: a 32-bit
+# xid repeats only after four billion transactions, or after a failover that lost the claim's
+# commit.
 _WRITE_UNCHANGED_PG = text(
-    _WRITE_PG_TEMPLATE.format(only_unchanged="AND m.xmin = CAST(CAST(c.version AS text) AS xid)")
+    _WRITE_PG_TEMPLATE.format(
+        only_unchanged="AND m.xmin = CAST(CAST(c.version AS text) AS xid) "
+        "AND m.attempts = c.attempts"
+    )
 )
