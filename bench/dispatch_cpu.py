@@ -34,6 +34,7 @@ NOWHERE = "http://127.0.0.1:9"  # never called: the provider below answers in-pr
 
 async def main(messages: int, concurrency: int) -> None:
     from textbridge.config import load_settings
+    from textbridge.db.engine import create_session_factory
     from textbridge.dispatch.dispatcher import Dispatcher
     from textbridge.providers.base import OutboundMessage, SendResult
     from textbridge.runtime import build_runtime
@@ -58,8 +59,9 @@ async def main(messages: int, concurrency: int) -> None:
             await asyncio.sleep(0.002)
             return SendResult(uuid.uuid4().hex)
 
+    engine = runtime.dispatch_engine  # as `build_runtime` gives it: its own pool, generic plans
     dispatcher = Dispatcher(
-        runtime.sessions,
+        create_session_factory(engine) if engine else runtime.sessions,
         runtime.bus,
         {"plivo": Answering()},  # type: ignore[dict-item]
         lambda _: f"{NOWHERE}/status",

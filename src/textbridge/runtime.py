@@ -221,7 +221,9 @@ def build_runtime(
     governor = build_governor(settings, sessions)
     dispatch_engine = None
     if not settings.is_sqlite:  # SQLite: one writer at a time, through the one engine
-        dispatch_engine = create_engine(settings.database_url, DISPATCH_CONNECTIONS, GENERIC_PLANS)
+        dispatch_engine = create_engine(
+            settings.database_url, DISPATCH_CONNECTIONS, GENERIC_PLANS, "textbridge-dispatcher"
+        )
     dispatcher = Dispatcher(
         create_session_factory(dispatch_engine) if dispatch_engine else sessions,
         bus,

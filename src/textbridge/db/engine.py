@@ -26,10 +26,13 @@ generic one; on the partitioned `messages` table a plan costs 3 to 5 ms, and a c
 with stale statistics (a campaign just enqueued) can be a bad one (DESIGN-NOTES)."""
 
 
-def create_engine(database_url: str, pool_size: int = 30, setup: str | None = None) -> AsyncEngine:
+def create_engine(
+    database_url: str, pool_size: int = 30, setup: str | None = None, name: str | None = None
+) -> AsyncEngine:
     """`pool_size`: the PostgreSQL connections kept (TEXTBRIDGE_DATABASE_POOL_SIZE); SQLite
     ignores it. `setup`: PostgreSQL, SQL run once on each new connection (not in the startup
-    packet, which PgBouncer refuses for most parameters)."""
+    packet, which PgBouncer refuses for most parameters). `name`: PostgreSQL, the
+    connections' `application_name` (how an operator finds them in `pg_stat_activity`)."""
     # hide_parameters: an error's text must not carry the values (message texts, numbers).
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
@@ -40,8 +43,13 @@ def create_engine(database_url: str, pool_size: int = 30, setup: str | None = No
         return engine
     # Connections kept, no overflow: with overflow connections (opened for a burst, closed at
     # check-in) 32 concurrent API clients made PostgreSQL start a backend every few requests.
+    connect_args = {"server_settings": {"application_name": name}} if name else {}
     engine = create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=0, hide_parameters=True
+        database_url,
+        pool_size=pool_size,
+        max_overflow=0,
+        hide_parameters=True,
+        connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", _check_alive)
