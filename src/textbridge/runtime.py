@@ -174,6 +174,14 @@ class Runtime:
         return self.listener is not None and self.listener.connected
 
     async def aclose(self) -> None:
+        try:
+            await self._stop_work()
+        finally:  # the connections are closed whatever failed before
+            if self.dispatch_engine is not None:
+                await self.dispatch_engine.dispose()
+            await self.engine.dispose()
+
+    async def _stop_work(self) -> None:
         if self.workers_role:  # a graceful stop: the sends in flight are finished and recorded
             await self.dispatcher.drain(self.settings.shutdown_grace_seconds)
         for task in self.tasks:
@@ -191,9 +199,6 @@ class Runtime:
             await self.driver.aclose()
         if self.reads is not None:
             await self.reads.aclose()
-        if self.dispatch_engine is not None:
-            await self.dispatch_engine.dispose()
-        await self.engine.dispose()
 
 
 def build_runtime(
