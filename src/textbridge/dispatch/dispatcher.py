@@ -415,10 +415,10 @@ class Dispatcher:
             for claimed, outcome in group
             if isinstance(outcome, SendResult) and claimed.version is not None
         ]
-        if not accepted:
+        if not accepted:  # a version exists only where `rows.write` could return one
             return set()
         async with UnitOfWork(self._sessions, self._bus) as uow:
-            if not uow.durable_events or not await uow.autocommit():
+            if not await uow.autocommit():
                 return set()
             for message, _, outcome in accepted:
                 self._apply(message, outcome)
@@ -588,31 +588,23 @@ def _due_pairs_locked_query(batch: int) -> Select[Any]:
     )
 
 
-def _candidates_table() -> Any:
-    """The found messages' order keys, one array parameter each (one statement text for any
-    number of them)."""
-    arrays = [cast(bindparam(name), ARRAY(column.type)) for name, column in _ORDER_KEYS.items()]
-    return func.unnest(*arrays).table_valued(*_ORDER_KEYS).render_derived(name="candidate")
+_ORDER_KEYS = ("id", "from_address", "to_address", "priority", "created_at")
 
 
-_ORDER_KEYS = {
-    name: rows.MESSAGES.c[name]
-    for name in ("id", "from_address", "to_address", "priority", "created_at")
-}
-
-
-def _recheck_query_pg() -> Select[Any]:
+def _recheck_query() -> Select[Any]:
     """PostgreSQL: which of the found messages nothing holds back. Only the pair's other
     messages are looked at: the found ones are locked by this claim, so they are still as
-    the due query saw them. Each candidate's check is a subquery of its own (a few index
-    entries of `ix_messages_unsettled_pair`); as an anti join, a plan with stale statistics
-    (a campaign just enqueued) hashed every unsettled message on each claim."""
-    candidate = _candidates_table()
+    the due query saw them. The found messages' order keys come as one array parameter each
+    (one statement text for any number of them), and each candidate's check is a subquery of
+    its own (a few index entries of `ix_messages_unsettled_pair`); as an anti join, a plan with
+    stale statistics (a campaign just enqueued) hashed every unsettled message on each claim."""
+    arrays = [cast(bindparam(name), ARRAY(rows.MESSAGES.c[name].type)) for name in _ORDER_KEYS]
+    candidate = func.unnest(*arrays).table_valued(*_ORDER_KEYS).render_derived(name="candidate")
     first_holder = _held_back(candidate.c).limit(1).scalar_subquery()
     return select(candidate.c.id).where(first_holder.is_(None))
 
 
-_RECHECK_QUERY = _recheck_query_pg()
+_RECHECK_QUERY = _recheck_query()
 
 
 async def _still_due_once_locked(session: AsyncSession, found: list[Message]) -> list[Message]:
