@@ -122,6 +122,31 @@ def test_chunks_collapse_duplicates_across_requests(textbridge: Textbridge) -> N
     assert more.json()["campaign"]["recipients"] == 5
 
 
+def test_an_opt_out_leaves_a_recipient_out_once(textbridge: Textbridge) -> None:
+    """Opted out before their chunk: left out, counted as opted out. Opted out after their
+    row was staged, then repeated by a later chunk: that row is a duplicate, not a second
+    opt-out (the staged row stays; the dispatcher's own check cancels its message)."""
+    first, second, third = _people(3)
+    _opt_out(textbridge, first["to"])
+    campaign = _create(textbridge, recipients=[first, second])["campaign"]
+    assert (campaign["recipients"], campaign["duplicates"]) == (1, 0)
+    _opt_out(textbridge, second["to"])
+    more = textbridge.api.post(
+        f"/api/v1/campaigns/{campaign['id']}/recipients", json={"recipients": [second, third]}
+    )
+    assert more.status_code == 200, more.text
+    assert (more.json()["accepted"], more.json()["duplicates"]) == (1, 1)
+    preview = textbridge.api.get(f"/api/v1/campaigns/{campaign['id']}/preview").json()
+    assert preview["opted_out"] == 1
+    assert [row["to"] for row in preview["first_rows"]] == [second["to"], third["to"]]
+
+
+def _opt_out(textbridge: Textbridge, address: str) -> None:
+    url = f"/api/v1/contacts/{address}/consent"
+    response = textbridge.api.post(url, json={"action": "opt_out"})
+    assert response.status_code == 201, response.text
+
+
 def test_conversations_are_made_at_start_and_existing_ones_kept(textbridge: Textbridge) -> None:
     """A draft creates no conversation; its start creates each recipient's conversation with
     the sender, or keeps the one that exists (from before the draft, or from an inbound

@@ -199,17 +199,23 @@ async def add_recipients(
     """Validate, deduplicate (by normalized number, across every chunk of the campaign),
     render and stage a chunk of recipients. Invalid rows are reported, never fatal.
 
-    The rows are checked before the campaign is locked, in a worker thread: checking is pure
-    CPU (numbers, rendering, segments), and off the event loop the server keeps answering,
-    while another chunk of the same campaign can be written meanwhile."""
-    plan = await plan_of(uow, await _draft(uow, campaign_id), prices)
+    Only the deduplication against earlier chunks and the staging wait for the campaign's
+    lock (one chunk of a campaign at a time). Before it, in the same transaction: the rows
+    are checked in a worker thread (pure CPU: numbers, rendering, segments; off the event
+    loop the server keeps answering), then the consent ledger is read and the chunk's new
+    contacts are created, while another chunk of the same campaign is being staged."""
+    draft = await _draft(uow, campaign_id)
+    plan, sender = await plan_of(uow, draft, prices), draft.from_address
     await uow.rollback()  # no transaction (on SQLite: no write lock) while checking
     result, fresh, zones = await asyncio.to_thread(_check_all, plan, rows)
+    await locks.keep_erasures_out(uow.session)  # consent read, then rows naming people written
+    blocked = await consent.opted_out_of(uow.session, sender, fresh)
+    await _create_contacts(uow, [r for to, r in fresh.items() if to not in blocked])
     campaign = await _draft(uow, campaign_id, lock=True)
     seen = await bulk.already_staged(uow.session, campaign.id, list(fresh))
     result.duplicates += len(seen)
-    ready = [prepared for address, prepared in fresh.items() if address not in seen]
-    ready = await consent.without_opted_out(uow.session, campaign, ready)  # counted on it
+    campaign.opted_out += len(blocked - seen)
+    ready = [r for to, r in fresh.items() if to not in seen and to not in blocked]
     await _stage(uow, campaign, ready, zones)
     result.accepted = len(ready)
     _count(campaign, ready, result)
@@ -219,7 +225,7 @@ async def add_recipients(
 
 async def _draft(uow: UnitOfWork, campaign_id: uuid.UUID, lock: bool = False) -> Campaign:
     campaign = (
-        await _locked(uow, campaign_id, naming_people=True)
+        await bulk.lock(uow.session, campaign_id)
         if lock
         else await uow.session.get(Campaign, campaign_id)
     )
@@ -250,14 +256,20 @@ def _check_all(
     return result, fresh, {address: quiet_hours.zone_key(address) for address in fresh}
 
 
+async def _create_contacts(uow: UnitOfWork, recipients: list[Ready]) -> None:
+    """The contacts of these recipients that do not exist yet. A recipient found already
+    staged afterwards had its contact since its first chunk: creating is a no-op for it."""
+    if recipients:
+        await bulk.create_contacts(uow.session, recipients, utcnow())
+
+
 async def _stage(
     uow: UnitOfWork, campaign: Campaign, ready: list[Ready], zones: Mapping[str, str]
 ) -> None:
-    """The chunk's new contacts, and its staged rows with the ids their message and (if the
-    recipient has none with this sender yet) conversation get at start."""
+    """The staged rows, with the ids their message and (if the recipient has none with this
+    sender yet) conversation get at start."""
     if not ready:
         return
-    await bulk.create_contacts(uow.session, ready, utcnow())
     ids = new_ids(2 * len(ready))
     rows = [
         (

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -329,22 +329,10 @@ def _provider_opt_out(message: Message) -> Change:
     )
 
 
-class _Recipient(Protocol):
-    @property
-    def to(self) -> str: ...
-
-
-R = TypeVar("R", bound=_Recipient)
-
-
-async def without_opted_out(db: AsyncSession, campaign: Campaign, ready: list[R]) -> list[R]:
-    """A campaign's recipients being staged, less those who opted out of its sender (or of
-    all), counted in `campaign.opted_out`. One query per chunk."""
-    blocked = await opted_out(db, {(r.to, campaign.from_address) for r in ready})
-    if not blocked:
-        return ready
-    campaign.opted_out += len(blocked)
-    return [r for r in ready if (r.to, campaign.from_address) not in blocked]
+async def opted_out_of(db: AsyncSession, sender: str, addresses: Iterable[str]) -> set[str]:
+    """Of these recipient addresses (a campaign's, being staged), the ones that opted out of
+    `sender` (or of all)."""
+    return {to for to, _ in await opted_out(db, {(to, sender) for to in addresses})}
 
 
 async def campaign_opted_out(db: AsyncSession, campaign: Campaign) -> tuple[int, int]:
