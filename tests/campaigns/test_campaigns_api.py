@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from textbridge.campaigns import bulk
+
 from ..support.live import wait_until
 from ..support.textbridge import Textbridge, event_stream
 
@@ -147,10 +151,18 @@ def _opt_out(textbridge: Textbridge, address: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def test_conversations_are_made_at_start_and_existing_ones_kept(textbridge: Textbridge) -> None:
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_conversations_are_made_at_start_and_existing_ones_kept(
+    textbridge: Textbridge, size: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A draft creates no conversation; its start creates each recipient's conversation with
     the sender, or keeps the one that exists (from before the draft, or from an inbound
-    message that arrived while it was a draft), and each leads the inbox with its text."""
+    message that arrived while it was a draft), and each leads the inbox with its text. A
+    large campaign's start (PostgreSQL: fresh statistics of the joined columns, more memory
+    to sort in) makes the same."""
+    if size == "large":
+        monkeypatch.setattr(bulk, "ANALYZED_FROM", 1)
+    analyzed_before = _contacts_analyzed(textbridge)
     textbridge.send(to="+14155550201", text="earlier")
     campaign = _create(textbridge, recipients=_people(3))["campaign"]  # +14155550200 to 202
     assert list(_conversations(textbridge)) == ["+14155550201"]
@@ -173,6 +185,18 @@ def test_conversations_are_made_at_start_and_existing_ones_kept(textbridge: Text
     for address, conversation in after.items():
         messages = textbridge.api.get(f"/api/v1/conversations/{conversation['id']}/messages")
         assert messages.json()[-1]["to"] == address
+    if textbridge.database.backend == "postgresql":
+        wanted = analyzed_before + (size == "large")
+        assert wait_until(lambda: _contacts_analyzed(textbridge) >= wanted)
+        assert _contacts_analyzed(textbridge) == wanted
+
+
+def _contacts_analyzed(textbridge: Textbridge) -> int:
+    """How many times contacts was analyzed by a statement (PostgreSQL; not autovacuum)."""
+    if textbridge.database.backend != "postgresql":
+        return 0
+    query = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'contacts'"
+    return int(textbridge.database.scalar(query))
 
 
 def _conversations(textbridge: Textbridge) -> dict[str, dict[str, Any]]:

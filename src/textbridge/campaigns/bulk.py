@@ -203,6 +203,8 @@ async def enqueue(session: AsyncSession, campaign: Campaign, now: datetime) -> i
     by zone key: the contact's own time zone, else the number's). Returns how many messages
     were created."""
     large = campaign.recipients >= ANALYZED_FROM
+    if large:
+        await _room_to_sort(session)
     await _refresh_statistics(session, STAGED, *([CONTACTS] if large else []))
     window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
     keys = await _zone_keys(session, campaign.id) if window is not None else []
@@ -221,6 +223,16 @@ ANALYZED_FROM = 10_000
 whose rows it joins by the thousand: see `_refresh_statistics`."""
 
 
+START_WORK_MEM = "64MB"
+"""A large start's sorts and hashes in memory (PostgreSQL): at the default 4 MB, ordering
+100 000 conversations by contact spilled 16 MB to disk (0.13 s of 1.5 s)."""
+
+
+async def _room_to_sort(session: AsyncSession) -> None:
+    if _is_postgres(session):  # this transaction only
+        await session.execute(text(f"SET LOCAL work_mem = '{START_WORK_MEM}'"))
+
+
 async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
     """The staged rows were just copied in, before autovacuum has looked at them: the planner
     would count a handful for the campaign and join them to conversations and contacts by
@@ -229,11 +241,22 @@ async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
     of contacts made while staging and conversations made by the start itself, on a table
     autovacuum has not seen yet (a new installation's first campaign: it planned nested
     loops over 100 000 conversations it took for one); ANALYZE sees the transaction's own
-    rows. Only for a large campaign: a small one is joined well by index probes anyway."""
+    rows. Only for a large campaign: a small one is joined well by index probes anyway.
+    Only the columns the start filters and joins on (`_JOINED`): each column's statistics
+    are computed from the sample, and all of contacts' took 0.22 s against 0.04 s for these
+    (autovacuum analyzes the rest later)."""
     if not _is_postgres(session):
         return
     for table in tables:
-        await session.execute(text(f"ANALYZE {table.name}"))
+        columns = ", ".join(_JOINED[table.name])
+        await session.execute(text(f"ANALYZE {table.name} ({columns})"))
+
+
+_JOINED = {
+    STAGED.name: ("campaign_id", "to_address", "time_zones"),
+    CONTACTS.name: ("id", "address", "time_zone"),
+    CONVERSATIONS.name: ("id", "contact_id", "sender_id", "channel"),
+}
 
 
 # A recipient's zone key: the contact's own time zone when set, else the one staged with it.
