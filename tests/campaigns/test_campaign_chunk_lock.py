@@ -26,7 +26,7 @@ SELECT a.pid, EXISTS (
 )
 FROM pg_stat_activity AS a
 WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
-  AND a.query ILIKE 'SELECT campaigns.%FOR UPDATE'
+  AND a.query ILIKE 'SELECT campaigns.%FOR NO KEY UPDATE'
 """
 
 

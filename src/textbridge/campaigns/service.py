@@ -315,7 +315,7 @@ async def start(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
     if campaign.recipients == 0:
         raise CampaignStateError("the campaign has no valid recipient")
     now = utcnow()
-    await bulk.enqueue(uow.session, campaign, now)
+    await bulk.enqueue(uow.session, campaign, now, uow.sessions)
     campaign.state = RUNNING
     campaign.started_at = now
     await uow.session.flush()

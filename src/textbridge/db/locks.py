@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 ERASURE_LOCK_KEY = 0x7478_6572_6173_6531
 """An arbitrary 64-bit key no other advisory lock of ours uses."""
 _SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)")
+_TRY_SHARED = text("SELECT pg_try_advisory_xact_lock_shared(:key)")
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:key)")
 
 
@@ -25,6 +26,15 @@ async def keep_erasures_out(session: AsyncSession) -> None:
     this transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_SHARED, {"key": ERASURE_LOCK_KEY})
+
+
+async def try_keep_erasures_out(session: AsyncSession) -> bool:
+    """`keep_erasures_out` without waiting: False when an erasure holds the lock or waits for
+    it (PostgreSQL queues a shared request behind a waiting exclusive one). For a helper of a
+    transaction that holds the lock already: waiting there could wait for that transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(await session.scalar(_TRY_SHARED, {"key": ERASURE_LOCK_KEY}))
 
 
 async def erase_alone(session: AsyncSession) -> None:

@@ -25,6 +25,12 @@ class UnitOfWork:
         self._autocommit = False
         self.session: AsyncSession
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Where this unit of work's session came from: for work split across connections,
+        each in a transaction of its own (a large campaign's start)."""
+        return self._sessions
+
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         return self

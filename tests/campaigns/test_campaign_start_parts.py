@@ -1,0 +1,171 @@
+"""A large campaign's start on PostgreSQL: its conversations and messages are written by two
+connections at once, each for half of the recipients (`campaigns.bulk._in_parts`), and the
+start's own transaction commits the campaign's state after them. What must hold: every
+recipient gets exactly one message; a part that cannot be written is written by the start
+itself; a start cut short after its parts committed can be started again without writing
+any message twice."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import literal
+
+from textbridge.campaigns import bulk
+from textbridge.db.engine import create_engine, create_session_factory
+from textbridge.models import Campaign
+
+from ..support.database import run_sync
+from ..support.held_transaction import held_transaction
+from ..support.live import wait_until
+from ..support.textbridge import Textbridge
+
+pytestmark = pytest.mark.postgresql_only
+
+PEOPLE = [{"to": f"+1415555{400 + i:04d}", "variables": {"name": f"P{i}"}} for i in range(12)]
+LATER = (datetime.now(UTC) + timedelta(days=2)).isoformat()  # nothing leaves while we look
+
+
+def _draft(textbridge: Textbridge, **extra: Any) -> str:
+    body = {"name": "parts", "text": "Hi {name}", "quiet_hours": False, "recipients": PEOPLE}
+    created = textbridge.api.post("/api/v1/campaigns", json={**body, **extra})
+    assert created.status_code == 201, created.text
+    return str(created.json()["campaign"]["id"])
+
+
+def _start(textbridge: Textbridge, campaign: str) -> dict[str, Any]:
+    started = textbridge.api.post(f"/api/v1/campaigns/{campaign}/start")
+    assert started.status_code == 200, started.text
+    result: dict[str, Any] = started.json()["campaign"]
+    return result
+
+
+def _messages_by_recipient(textbridge: Textbridge, campaign: str) -> dict[str, list[str]]:
+    rows = textbridge.database.rows(
+        "SELECT to_address, CAST(id AS text) FROM messages WHERE campaign_id = CAST(:c AS uuid)",
+        c=campaign,
+    )
+    found: dict[str, list[str]] = {}
+    for to, message_id in rows:
+        found.setdefault(to, []).append(message_id)
+    return found
+
+
+def _transactions_that_wrote(textbridge: Textbridge, campaign: str) -> int:
+    query = "SELECT count(DISTINCT xmin::text) FROM messages WHERE campaign_id = CAST(:c AS uuid)"
+    return int(textbridge.database.scalar(query, c=campaign))
+
+
+def _parts_of(textbridge: Textbridge) -> int:
+    """How many of the parts hold one of PEOPLE at least (the split is by address hash)."""
+    query = "SELECT count(DISTINCT abs(hashtext(a)) % 2) FROM unnest(CAST(:a AS text[])) AS a"
+    return int(textbridge.database.scalar(query, a=[p["to"] for p in PEOPLE]))
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_each_recipient_gets_one_message_written_in_parts_when_large(
+    textbridge: Textbridge, size: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if size == "large":
+        monkeypatch.setattr(bulk, "ANALYZED_FROM", 1)
+    campaign = _draft(textbridge, send_at=LATER)
+    assert _start(textbridge, campaign)["state"] == "running"
+    found = _messages_by_recipient(textbridge, campaign)
+    assert sorted(found) == sorted(p["to"] for p in PEOPLE)
+    assert all(len(ids) == 1 for ids in found.values())
+    wanted = _parts_of(textbridge) if size == "large" else 1
+    assert _transactions_that_wrote(textbridge, campaign) == wanted
+
+
+def test_a_start_cut_short_after_its_parts_is_started_again_without_doubles(
+    textbridge: Textbridge,
+) -> None:
+    """The parts committed, the start's own transaction did not (the process died between):
+    the campaign is a draft whose messages exist. Started again, it writes none twice."""
+    campaign = _draft(textbridge, send_at=LATER)
+    run_sync(_parts_only(textbridge.database.url, uuid.UUID(campaign)))
+    before = _messages_by_recipient(textbridge, campaign)
+    assert len(before) == len(PEOPLE)
+    assert textbridge.api.get(f"/api/v1/campaigns/{campaign}").json()["campaign"]["state"] == (
+        "draft"
+    )
+    assert _start(textbridge, campaign)["state"] == "running"
+    assert _messages_by_recipient(textbridge, campaign) == before
+
+
+async def _parts_only(url: str, campaign_id: uuid.UUID) -> None:
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        async with sessions() as session:
+            campaign = await session.get(Campaign, campaign_id)
+            assert campaign is not None
+            now = datetime.now(UTC)
+            leaves = literal(campaign.send_at)
+
+            def statement(part: int) -> Any:
+                return bulk._written_together(
+                    campaign, now, literal("scheduled"), leaves, False, part
+                )
+
+            await bulk._in_parts(session, sessions, statement)
+            await session.rollback()  # the start's own transaction never commits
+    finally:
+        await engine.dispose()
+
+
+def test_a_part_that_waits_too_long_is_written_by_the_start_itself(
+    textbridge: Textbridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One recipient's conversation is locked by another transaction: their part gives up
+    after its lock timeout, the other part commits, and the start's own transaction writes
+    the first part once the lock is released."""
+    monkeypatch.setattr(bulk, "ANALYZED_FROM", 1)
+    monkeypatch.setattr(bulk, "PART_LOCK_TIMEOUT", "200ms")
+    held = PEOPLE[0]["to"]
+    known = textbridge.send(to=held, text="before the campaign")
+    campaign = _draft(textbridge, send_at=LATER)
+    hold = (
+        "SELECT 1 FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id"
+        " WHERE k.address = $1 FOR UPDATE",
+    )
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_transaction(textbridge.database.url, hold, held) as release,
+    ):
+        starting = pool.submit(textbridge.api.post, f"/api/v1/campaigns/{campaign}/start")
+        # The start's own transaction (it holds the ANALYZE's lock on the staged rows; the
+        # parts do not) waits for the held conversation: its part gave up.
+        wait_until(lambda: starting.done() or bool(textbridge.database.rows(START_WAITING)), 30)
+        assert not starting.done(), starting.result().text
+        release.set()
+        started = starting.result()
+    assert started.status_code == 200, started.text
+    found = _messages_by_recipient(textbridge, campaign)
+    assert sorted(found) == sorted(p["to"] for p in PEOPLE)
+    assert all(len(ids) == 1 for ids in found.values())
+    conversation = textbridge.database.scalar(
+        "SELECT CAST(conversation_id AS text) FROM messages WHERE id = CAST(:id AS uuid)",
+        id=known["id"],
+    )
+    kept = textbridge.database.scalar(
+        "SELECT CAST(conversation_id AS text) FROM messages WHERE id = CAST(:id AS uuid)",
+        id=found[held][0],
+    )
+    assert kept == conversation
+
+
+START_WAITING = """
+SELECT a.pid FROM pg_stat_activity AS a
+WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
+  AND a.query ILIKE 'WITH conversation%'
+  AND EXISTS (
+    SELECT 1 FROM pg_locks AS l
+    WHERE l.pid = a.pid AND l.relation = 'campaign_recipients'::regclass
+      AND l.mode = 'ShareUpdateExclusiveLock'
+  )
+"""
