@@ -46,7 +46,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.campaigns.prepare import Ready
@@ -234,7 +235,7 @@ async def enqueue(
         return _rowcount(await session.execute(_insert_messages(rows)))
     again = await _started_before(session, campaign.id)
     statement = functools.partial(_written_together, campaign, now, statuses, times, again)
-    if large and sessions is not None:
+    if large and sessions is not None and _pool_has_room(session):
         return await _in_parts(session, sessions, statement)
     return _rowcount(await session.execute(statement(None)))
 
@@ -478,9 +479,21 @@ async def _write_part(sessions: async_sessionmaker[AsyncSession], statement: Ins
             await _room_to_sort(session)
             await session.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
             return _rowcount(await session.execute(statement))
-    except DBAPIError as exc:
-        log.warning("campaign_part_failed", error=type(exc.orig).__name__)
+    except SQLAlchemyError as exc:  # the database's refusal, or the pool's timeout
+        log.warning("campaign_part_failed", error=type(exc).__name__)
         return None
+
+
+def _pool_has_room(session: AsyncSession) -> bool:
+    """Whether the pool has a connection free for each part now. A part waiting for one
+    while the requests holding them wait for this start's lock (chunks, a pause) would wait
+    out the pool's timeout before the start writes it itself."""
+    bind = session.get_bind()
+    pool = bind.pool if isinstance(bind, Engine) else None
+    size, taken = getattr(pool, "size", None), getattr(pool, "checkedout", None)
+    if not callable(size) or not callable(taken):
+        return False
+    return int(size()) - int(taken()) >= PARTS
 
 
 # Not yet claimed: due (`accepted`), or waiting for send_at or quiet hours to end.
