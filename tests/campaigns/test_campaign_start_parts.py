@@ -62,7 +62,7 @@ def _transactions_that_wrote(textbridge: Textbridge, campaign: str) -> int:
 
 def _parts_of(textbridge: Textbridge) -> int:
     """How many of the parts hold one of PEOPLE at least (the split is by address hash)."""
-    query = "SELECT count(DISTINCT abs(hashtext(a)) % 2) FROM unnest(CAST(:a AS text[])) AS a"
+    query = "SELECT count(DISTINCT hashtext(a) & 1) FROM unnest(CAST(:a AS text[])) AS a"
     return int(textbridge.database.scalar(query, a=[p["to"] for p in PEOPLE]))
 
 
