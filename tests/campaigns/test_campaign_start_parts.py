@@ -26,7 +26,9 @@ from ..support.textbridge import Textbridge
 
 pytestmark = pytest.mark.postgresql_only
 
-PEOPLE = [{"to": f"+1415555{400 + i:04d}", "variables": {"name": f"P{i}"}} for i in range(12)]
+PEOPLE: list[dict[str, Any]] = [
+    {"to": f"+1415555{400 + i:04d}", "variables": {"name": f"P{i}"}} for i in range(12)
+]
 LATER = (datetime.now(UTC) + timedelta(days=2)).isoformat()  # nothing leaves while we look
 
 
@@ -60,10 +62,14 @@ def _transactions_that_wrote(textbridge: Textbridge, campaign: str) -> int:
     return int(textbridge.database.scalar(query, c=campaign))
 
 
-def _parts_of(textbridge: Textbridge) -> int:
-    """How many of the parts hold one of PEOPLE at least (the split is by address hash)."""
-    query = "SELECT count(DISTINCT hashtext(a) & 1) FROM unnest(CAST(:a AS text[])) AS a"
-    return int(textbridge.database.scalar(query, a=[p["to"] for p in PEOPLE]))
+def _parts_of(textbridge: Textbridge, campaign: str) -> int:
+    """How many of the parts hold one of its staged rows at least (the split is by message id:
+    the lower half of the id space, the upper half)."""
+    query = (
+        "SELECT count(DISTINCT message_id >= CAST('80000000-0000-0000-0000-000000000000' AS uuid))"
+        " FROM campaign_recipients WHERE campaign_id = CAST(:c AS uuid)"
+    )
+    return int(textbridge.database.scalar(query, c=campaign))
 
 
 @pytest.mark.parametrize("size", ["small", "large"])
@@ -77,8 +83,27 @@ def test_each_recipient_gets_one_message_written_in_parts_when_large(
     found = _messages_by_recipient(textbridge, campaign)
     assert sorted(found) == sorted(p["to"] for p in PEOPLE)
     assert all(len(ids) == 1 for ids in found.values())
-    wanted = _parts_of(textbridge) if size == "large" else 1
+    wanted = _parts_of(textbridge, campaign) if size == "large" else 1
     assert _transactions_that_wrote(textbridge, campaign) == wanted
+
+
+def test_a_large_campaign_created_and_started_in_one_request(
+    textbridge: Textbridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its recipients are committed before the start, whose parts read them from connections
+    of their own: each recipient gets its message, written by the parts."""
+    monkeypatch.setattr(bulk, "ANALYZED_FROM", 1)
+    body = {"name": "at once", "text": "Hi {name}", "quiet_hours": False, "send_at": LATER}
+    body.update(recipients=PEOPLE, start=True)
+    created = textbridge.api.post("/api/v1/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    campaign = created.json()["campaign"]
+    assert campaign["state"] == "running"
+    found = _messages_by_recipient(textbridge, campaign["id"])
+    assert sorted(found) == sorted(p["to"] for p in PEOPLE)
+    assert all(len(ids) == 1 for ids in found.values())
+    wanted = _parts_of(textbridge, campaign["id"])
+    assert _transactions_that_wrote(textbridge, campaign["id"]) == wanted
 
 
 def test_a_start_cut_short_after_its_parts_is_started_again_without_doubles(
@@ -87,7 +112,7 @@ def test_a_start_cut_short_after_its_parts_is_started_again_without_doubles(
     """The parts committed, the start's own transaction did not (the process died between):
     the campaign is a draft whose messages exist. Started again, it writes none twice."""
     campaign = _draft(textbridge, send_at=LATER)
-    run_sync(_parts_only(textbridge.database.url, uuid.UUID(campaign)))
+    run_sync(_parts_only(textbridge.database.url, uuid.UUID(campaign), "scheduled"))
     before = _messages_by_recipient(textbridge, campaign)
     assert len(before) == len(PEOPLE)
     assert textbridge.api.get(f"/api/v1/campaigns/{campaign}").json()["campaign"]["state"] == (
@@ -97,7 +122,25 @@ def test_a_start_cut_short_after_its_parts_is_started_again_without_doubles(
     assert _messages_by_recipient(textbridge, campaign) == before
 
 
-async def _parts_only(url: str, campaign_id: uuid.UUID) -> None:
+def test_a_cut_short_draft_cancelled_after_its_messages_left_reports_them_sent(
+    textbridge: Textbridge,
+) -> None:
+    """The parts' messages are due and leave while the campaign is still a draft; cancelled
+    then, its report counts them sent, not skipped."""
+    campaign = _draft(textbridge)
+    run_sync(_parts_only(textbridge.database.url, uuid.UUID(campaign), "accepted"))
+    report = f"/api/v1/campaigns/{campaign}/report"
+    wait_until(
+        lambda: textbridge.api.get(report).json()["progress"]["delivered"] == len(PEOPLE), 30
+    )
+    cancelled = textbridge.api.post(f"/api/v1/campaigns/{campaign}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    final = textbridge.api.get(report).json()
+    assert final["skipped"]["cancelled"] == 0
+    assert final["progress"]["sent"] == len(PEOPLE)
+
+
+async def _parts_only(url: str, campaign_id: uuid.UUID, status: str) -> None:
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     try:
@@ -105,14 +148,12 @@ async def _parts_only(url: str, campaign_id: uuid.UUID) -> None:
             campaign = await session.get(Campaign, campaign_id)
             assert campaign is not None
             now = datetime.now(UTC)
-            leaves = literal(campaign.send_at)
+            leaves = literal(campaign.send_at or now)
 
-            def statement(part: int) -> Any:
-                return bulk._written_together(
-                    campaign, now, literal("scheduled"), leaves, False, part
-                )
+            def statement(again: bool, part: int) -> Any:
+                return bulk._written_together(campaign, now, literal(status), leaves, again, part)
 
-            await bulk._in_parts(session, sessions, statement)
+            await bulk._in_parts(session, sessions, campaign_id, statement, False)
             await session.rollback()  # the start's own transaction never commits
     finally:
         await engine.dispose()
@@ -138,8 +179,8 @@ def test_a_part_that_waits_too_long_is_written_by_the_start_itself(
         held_transaction(textbridge.database.url, hold, held) as release,
     ):
         starting = pool.submit(textbridge.api.post, f"/api/v1/campaigns/{campaign}/start")
-        # The start's own transaction (it holds the ANALYZE's lock on the staged rows; the
-        # parts do not) waits for the held conversation: its part gave up.
+        # The start's own transaction waits for the held conversation: the part gave up, and
+        # the start writes its missing messages.
         wait_until(lambda: starting.done() or bool(textbridge.database.rows(START_WAITING)), 30)
         assert not starting.done(), starting.result().text
         release.set()
@@ -159,13 +200,15 @@ def test_a_part_that_waits_too_long_is_written_by_the_start_itself(
     assert kept == conversation
 
 
+# The start's own transaction began before its parts: of the sessions holding the erasure
+# lock (an advisory lock: the start and its parts), the one that began first.
 START_WAITING = """
 SELECT a.pid FROM pg_stat_activity AS a
 WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
   AND a.query ILIKE 'WITH conversation%'
-  AND EXISTS (
-    SELECT 1 FROM pg_locks AS l
-    WHERE l.pid = a.pid AND l.relation = 'campaign_recipients'::regclass
-      AND l.mode = 'ShareUpdateExclusiveLock'
+  AND a.xact_start = (
+    SELECT min(b.xact_start) FROM pg_stat_activity AS b
+    JOIN pg_locks AS l ON l.pid = b.pid AND l.locktype = 'advisory' AND l.granted
+    WHERE b.datname = current_database()
   )
 """

@@ -145,9 +145,10 @@ async def create_campaign(
     )
     await uow.commit()  # the draft exists on its own: checking recipients is not in its transaction
     chunk = await service.add_recipients(uow, campaign.id, _rows(body.recipients), _prices(runtime))
+    await uow.commit()  # a large start's parts read the staged rows from connections of their own
     if body.start:
         await _state_change(service.start, uow, campaign.id)
-    await uow.commit()
+        await uow.commit()
     if body.start:
         runtime.dispatcher.wake()
     return _with_chunk(campaign, chunk)

@@ -6,14 +6,15 @@ recipient.
   back); the staged rows go in with PostgreSQL's `COPY` (asyncpg's `copy_records_to_table` on
   the session's own connection, inside its transaction) or, on SQLite, one `executemany`
   (sqlite3 runs it in C).
-- Starting: each recipient's conversation is created, or touched if it exists, with one
-  `INSERT ... SELECT ... ON CONFLICT DO UPDATE` (a draft's conversations do not exist, so a
-  draft never shows in the inbox, and a new conversation is written once, not created at
-  staging and updated at start); then every staged row becomes a message with one
-  `INSERT ... SELECT`. No `accepted` history event per message: the campaign's `started_at`
-  records that moment for all of them (one more row per message was about a third of the
-  start's time); their history starts when they are claimed. The database copies the rows;
-  Python never holds them.
+- Starting: each recipient's conversation is created, or touched if it exists (a draft's
+  conversations do not exist, so a draft does not show in the inbox, and a new conversation is
+  written once, not created at staging and updated at start), and every staged row becomes a
+  message: on PostgreSQL one statement (`_written_together`: the conversations' upsert as a
+  CTE whose `RETURNING` the messages' `INSERT ... SELECT` joins), written by two connections
+  at once for a large campaign (`_in_parts`); on SQLite the upsert and the `INSERT ... SELECT`.
+  No `accepted` history event per message: the campaign's `started_at` records that moment
+  for all of them (one more row per message was about a third of the start's time); their
+  history starts when they are claimed. The database copies the rows; Python never holds them.
 
 `enqueue` is the one place messages are created from staged rows: scheduling (`send_at`,
 quiet hours) extends it there.
@@ -222,7 +223,10 @@ async def enqueue(
     large = campaign.recipients >= ANALYZED_FROM
     if large:
         await _room_to_sort(session)
-    await _refresh_statistics(session, STAGED, *([CONTACTS] if large else []))
+    apart = sessions if large and _is_postgres(session) and _pool_has_room(session) else None
+    analyzed = (STAGED, CONTACTS) if large else (STAGED,)
+    if apart is None or not await _refreshed_apart(apart, analyzed):
+        await _refresh_statistics(session, *analyzed)
     window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
     keys = await _zone_keys(session, campaign.id) if window is not None else []
     statuses, times = schedule.departure_columns(
@@ -233,16 +237,16 @@ async def enqueue(
         rows = _message_rows(campaign, now, statuses, times, CONVERSATIONS.c.id)
         rows = rows.select_from(_staged_with_conversations(campaign))
         return _rowcount(await session.execute(_insert_messages(rows)))
+    statement = functools.partial(_written_together, campaign, now, statuses, times)
     again = await _started_before(session, campaign.id)
-    statement = functools.partial(_written_together, campaign, now, statuses, times, again)
-    if large and sessions is not None and _pool_has_room(session):
-        return await _in_parts(session, sessions, statement)
-    return _rowcount(await session.execute(statement(None)))
+    if apart is not None:
+        return await _in_parts(session, apart, campaign.id, statement, again)
+    return _rowcount(await session.execute(statement(again, None)))
 
 
 ANALYZED_FROM = 10_000
-"""From this many recipients, the start also analyzes contacts and conversations (PostgreSQL),
-whose rows it joins by the thousand: see `_refresh_statistics`."""
+"""From this many recipients, the start also analyzes contacts (PostgreSQL), whose rows it
+joins by the thousand, and writes in parts: see `_refresh_statistics` and `_in_parts`."""
 
 
 START_WORK_MEM = "64MB"
@@ -257,16 +261,14 @@ async def _room_to_sort(session: AsyncSession) -> None:
 
 async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
     """The staged rows were just copied in, before autovacuum has looked at them: the planner
-    would count a handful for the campaign and join them to conversations and contacts by
-    100 000 index probes, not hash joins. ANALYZE samples a bounded number of rows (a few
-    tenths of a second) and more than halves the start (bench/RESULTS.md). The same holds
-    of contacts made while staging and conversations made by the start itself, on a table
-    autovacuum has not seen yet (a new installation's first campaign: it planned nested
-    loops over 100 000 conversations it took for one); ANALYZE sees the transaction's own
-    rows. Only for a large campaign: a small one is joined well by index probes anyway.
-    Only the columns the start filters and joins on (`_JOINED`): each column's statistics
-    are computed from the sample, and all of contacts' took 0.22 s against 0.04 s for these
-    (autovacuum analyzes the rest later)."""
+    would count a handful for the campaign and join them to contacts by 100 000 index probes,
+    not hash joins. ANALYZE samples a bounded number of rows (a few tenths of a second) and
+    more than halves the start (bench/RESULTS.md). The same holds of contacts made while
+    staging, on a table autovacuum has not seen yet (a new installation's first campaign).
+    Only for a large campaign: a small one is joined well by index probes anyway. Only the
+    columns the start filters and joins on (`_JOINED`): each column's statistics are computed
+    from the sample, and all of contacts' took 0.22 s against 0.04 s for these (autovacuum
+    analyzes the rest later)."""
     if not _is_postgres(session):
         return
     for table in tables:
@@ -274,8 +276,26 @@ async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
         await session.execute(text(f"ANALYZE {table.name} ({columns})"))
 
 
+async def _refreshed_apart(
+    sessions: async_sessionmaker[AsyncSession], tables: Sequence[Table]
+) -> bool:
+    """`_refresh_statistics` in a transaction of its own, committed: the statistics an
+    uncommitted ANALYZE writes are seen by its own transaction only, and a large start's
+    parts plan their joins in others (`_in_parts`). The staged rows it samples are
+    committed: each chunk commits, and a campaign created with `start` commits its
+    recipients before starting. False if it could not (the start then analyzes in its own
+    transaction)."""
+    try:
+        async with sessions() as apart, apart.begin():
+            await _refresh_statistics(apart, *tables)
+    except SQLAlchemyError as exc:  # the database's refusal, or the pool's timeout
+        log.warning("campaign_statistics_not_refreshed_apart", error=type(exc).__name__)
+        return False
+    return True
+
+
 _JOINED = {
-    STAGED.name: ("campaign_id", "to_address", "time_zones"),
+    STAGED.name: ("campaign_id", "to_address", "time_zones", "message_id"),
     CONTACTS.name: ("id", "address", "time_zone"),
 }
 
@@ -366,8 +386,8 @@ def _written_together(
     conversation id, created or existing: the messages join to that, not to the table, so
     the start needs no statistics of conversations (it analyzed them between two statements
     before). `part`: only the recipients of that part (`_in_parts`). `again`: the campaign
-    has messages already (a start cut short after a part was written): only the missing
-    ones are written; none is written twice."""
+    may have some of these messages already (a start cut short after a part was written):
+    only the missing ones are written; none is written twice."""
     upsert = _conversations_from_staged(postgresql.insert, campaign, now, part)
     conversation = upsert.returning(CONVERSATIONS.c.id, CONVERSATIONS.c.contact_id).cte(
         "conversation"
@@ -378,7 +398,9 @@ def _written_together(
     if part is not None:
         rows = rows.where(_in_part(part))
     if again:
-        written = select(MESSAGES.c.id).where(MESSAGES.c.id == STAGED.c.message_id)
+        written = select(MESSAGES.c.id).where(
+            MESSAGES.c.campaign_id == campaign.id, MESSAGES.c.id == STAGED.c.message_id
+        )
         rows = rows.where(~written.exists())
     return _insert_messages(rows)
 
@@ -426,18 +448,25 @@ def _conversations_from_staged(
 # ------------------------------------------------------------------ a large start, in parts
 
 PARTS = 2
-"""A large start on PostgreSQL is written by this many connections at once (a power of two),
-each for the recipients whose address hashes to its part: each writes its own conversations
-and messages, no two the same rows. Two halves of 100 000 took 2.7 and 2.9 s side by side on
-two cores, against 4.4 s for the whole in one (bench/RESULTS.md)."""
+"""A large start on PostgreSQL is written by this many connections at once, each for the
+staged recipients whose message id falls in its share of the id space (the ids are random:
+the shares are even, and the planner estimates them from the staged rows' statistics). Each
+staged row is one recipient: no two parts write the same conversation or message. Two halves
+of 100 000 took 2.7 and 2.9 s side by side on two cores, against 4.4 s for the whole in one
+(bench/RESULTS.md)."""
 PART_LOCK_TIMEOUT = "10s"
 """How long a part waits for a row lock before it gives up (its part is then written by the
 start's own transaction): a guard, not an expected path."""
+_SHARE = (1 << 128) // PARTS
 
 
 def _in_part(part: int) -> Any:
-    # The hash's low bit (`& 1`, exact for negative hashes too; `abs()` of -2^31 overflows).
-    return func.hashtext(STAGED.c.to_address).op("&")(PARTS - 1) == part
+    """The staged rows of `part`: message ids from its lower bound, below the next part's."""
+    message_id = STAGED.c.message_id
+    lower = message_id >= uuid.UUID(int=part * _SHARE)
+    if part == PARTS - 1:
+        return lower
+    return and_(lower, message_id < uuid.UUID(int=(part + 1) * _SHARE))
 
 
 async def _started_before(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
@@ -450,39 +479,61 @@ async def _started_before(session: AsyncSession, campaign_id: uuid.UUID) -> bool
 async def _in_parts(
     session: AsyncSession,
     sessions: async_sessionmaker[AsyncSession],
-    statement: Callable[[int], Insert],
+    campaign_id: uuid.UUID,
+    statement: Callable[[bool, int], Insert],
+    again: bool,
 ) -> int:
     """Each part written and committed by a connection of its own, at once; the start's own
     transaction (which holds the campaign's lock) waits for them, then commits the campaign's
     state. A part commits as soon as it is written so that it never holds a lock while it
     waits for another: every wait between the parts and other writers is then one
-    PostgreSQL sees (and breaks, if it is a deadlock). A part that could not be written (an
-    erasure waiting, an error) is written by the start's own transaction afterwards.
+    PostgreSQL sees (and breaks, if it is a deadlock). A part that was not written whole (an
+    erasure waiting, an error, staged rows its connection cannot see) is completed by the
+    start's own transaction afterwards: it counts each part's staged rows as it sees them,
+    and writes the missing messages of a part that fell short.
 
     The price: between the parts' commits and the start's, the campaign is still a draft
     whose messages exist and may leave. If the start's own commit never comes (the process
-    dies), the draft keeps them; starting it again writes only the missing ones
-    (`_written_together`), and cancelling it cancels those not yet sent."""
-    written = await asyncio.gather(*(_write_part(sessions, statement(p)) for p in range(PARTS)))
+    dies, or the start fails after its parts), the draft keeps them; starting it again
+    writes only the missing ones (`_written_together`), and cancelling it cancels those not
+    yet sent."""
+    parts = range(PARTS)
+    written = await asyncio.gather(
+        *(_write_part(sessions, statement(again, part)) for part in parts),
+        return_exceptions=True,  # never return while a part may still be writing
+    )
+    expected = await _staged_by_part(session, campaign_id)
     total = 0
-    for part, count in enumerate(written):
-        if count is None:
-            count = _rowcount(await session.execute(statement(part)))
-        total += count
+    for part, outcome in zip(parts, written, strict=True):
+        if isinstance(outcome, BaseException):
+            log.warning("campaign_part_left", error=type(outcome).__name__)
+        done = 0 if isinstance(outcome, BaseException) else outcome
+        if done != expected[part]:  # only the part's missing messages are written (`again`)
+            done += _rowcount(await session.execute(statement(True, part)))
+        total += done
     return total
 
 
-async def _write_part(sessions: async_sessionmaker[AsyncSession], statement: Insert) -> int | None:
-    try:
-        async with sessions() as session, session.begin():
-            if not await locks.try_keep_erasures_out(session):
-                return None  # an erasure waits for the start: left to the start's transaction
-            await _room_to_sort(session)
-            await session.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
-            return _rowcount(await session.execute(statement))
-    except SQLAlchemyError as exc:  # the database's refusal, or the pool's timeout
-        log.warning("campaign_part_failed", error=type(exc).__name__)
-        return None
+async def _staged_by_part(session: AsyncSession, campaign_id: uuid.UUID) -> dict[int, int]:
+    counts = [func.count().filter(_in_part(part)) for part in range(PARTS)]
+    found = (
+        await session.execute(select(*counts).where(STAGED.c.campaign_id == campaign_id))
+    ).one()
+    return {part: int(count) for part, count in enumerate(found)}
+
+
+async def _write_part(sessions: async_sessionmaker[AsyncSession], statement: Insert) -> int:
+    async with sessions() as session, session.begin():
+        if not await locks.try_keep_erasures_out(session):
+            # An erasure waits for the start: a part may not wait for it.
+            raise _PartLeft("an erasure is waiting")
+        await _room_to_sort(session)
+        await session.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
+        return _rowcount(await session.execute(statement))
+
+
+class _PartLeft(RuntimeError):
+    """A part left to the start's own transaction."""
 
 
 def _pool_has_room(session: AsyncSession) -> bool:

@@ -133,9 +133,11 @@ async def report(session: AsyncSession, campaign: Campaign, price_source: str) -
     cost_sent = await bulk.cost_of_sent(session, campaign.id)
     why = await bulk.cancelled_by_code(session, campaign.id)
     dispatch_out, erased = why.get(consent.ERROR_CODE, 0), why.get(ERASED, 0)
-    # A draft cancelled before it started has no messages: its staged recipients were skipped.
+    # A draft cancelled before it started: its staged recipients without a message were
+    # skipped (a start cut short after its parts committed leaves a draft with messages).
     never_started = campaign.state == CANCELLED and campaign.started_at is None
-    cancelled = campaign.recipients if never_started else sum(why.values())
+    unstarted = campaign.recipients - now.total if never_started else 0
+    cancelled = unstarted + sum(why.values())
     return Report(
         campaign=summary(campaign),
         progress=now.as_json(),

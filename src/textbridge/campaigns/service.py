@@ -10,8 +10,10 @@ States::
 
 A draft holds staged recipients (validated, deduplicated, rendered, priced): its preview
 (count, segments, cost) is known before anything is sent. Starting turns every staged row into
-an ordinary `accepted` message in one statement; the dispatcher sends campaign messages like any
-other, after conversation traffic (`priority`). Services flush and emit; the caller commits.
+an ordinary `accepted` message in one set-based write (`bulk.enqueue`; a large campaign's in two
+parts committed just before the start, so a start cut short can leave a draft with messages:
+starting it again completes it); the dispatcher sends campaign messages like any other, after
+conversation traffic (`priority`). Services flush and emit; the caller commits.
 """
 
 from __future__ import annotations
