@@ -14,8 +14,8 @@ from rich.table import Table
 
 from textbridge.audit.log import CLI_ORIGIN, cli_actor
 from textbridge.auth import users
+from textbridge.auth.roles import ROLES
 from textbridge.cli.common import Option, console, fail, with_session
-from textbridge.models.user import ROLES
 
 app = typer.Typer(help="Inbox users (works on the database directly).", no_args_is_help=True)
 
