@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from textbridge.audit import log
 from textbridge.auth import passwords, session
 from textbridge.auth.principal import user_actor
+from textbridge.auth.roles import ROLES
 from textbridge.db.base import utcnow
 from textbridge.models import User
-from textbridge.models.user import ROLES
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,99}")
 

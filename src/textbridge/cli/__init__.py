@@ -1,4 +1,11 @@
-"""The textbridge command line (Typer): one module per command group, registered here."""
+"""The textbridge command line (Typer): one module per command group, registered here.
+
+Every command waits for this package's import (and `bench/campaign_enqueue.py` times it), so
+the command modules import only Typer, Rich, httpx, the settings and light textbridge modules at
+their top; SQLAlchemy, Alembic, the runtime, uvicorn and uvloop are imported inside the commands
+that use them. Importing them all here took 0.9 s; without them, 0.3 s (`tests/test_cli_startup.py`
+checks that none of them is loaded).
+"""
 
 from __future__ import annotations
 

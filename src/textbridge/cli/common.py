@@ -8,17 +8,17 @@ import asyncio
 import errno
 import gc
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from textbridge.config import Settings, SettingsError, load_settings
-from textbridge.db import pooler
-from textbridge.db.engine import create_engine, create_session_factory
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 console = Console(stderr=True)
 SERVER_URL_HELP = "textbridge base URL [default: TEXTBRIDGE_HOST and TEXTBRIDGE_PORT, as serve]"
@@ -81,6 +81,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 async def with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from textbridge.db.engine import create_engine, create_session_factory
+
     current = settings()
     folder = current.sqlite_path.parent if current.sqlite_path else None
     if folder is not None and not folder.is_dir():
@@ -100,6 +102,8 @@ def refuse_transaction_pooler(current: Settings, command: str) -> None:
     """Stop with one line when the database is reached through a transaction-mode pooler
     (`db/pooler.py`). A database that does not answer is not checked: the command goes on and
     reports that failure its own way (or a `serve` starts, and `/readyz` says it)."""
+    from textbridge.db import pooler
+
     try:
         reason = asyncio.run(pooler.transaction_pooler(current.database_url))
     except pooler.PROBE_FAILURES as exc:

@@ -7,14 +7,14 @@ import asyncio
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from textbridge.audit import log
 from textbridge.cli.common import Option, console, fail, with_session
-from textbridge.compliance import transfer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(help="The consent ledger: import and export (CSV or JSON).", no_args_is_help=True)
 
@@ -40,6 +40,9 @@ def consent_import(
 ) -> None:
     """Record the opt-ins and opt-outs of a file (source `import`). Bad rows are reported and
     skipped; the exit status is 1 when there were any."""
+    from textbridge.audit import log
+    from textbridge.compliance import transfer
+
     try:
         rows = transfer.rows_of(file.read_text(encoding="utf-8-sig"), _format_of(file, fmt).value)
     except (OSError, UnicodeDecodeError, transfer.UnreadableFile) as exc:
@@ -62,6 +65,8 @@ def consent_export(
     output: Annotated[Path | None, Option(help="write here instead of stdout")] = None,
 ) -> None:
     """Every ledger record, oldest first (erased records keep only their address hash)."""
+    from textbridge.compliance import transfer
+
     rows = asyncio.run(with_session(transfer.export_rows))
     text = transfer.as_json(rows) if fmt == Format.json else transfer.as_csv(rows)
     if output is None:

@@ -6,16 +6,15 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import anyio
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from textbridge.audit.log import CLI_ORIGIN, cli_actor
 from textbridge.cli.common import Option, console, fail, settings
-from textbridge.compliance import erasure, export
-from textbridge.db.engine import create_engine, create_session_factory
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 app = typer.Typer(
     help="A person's data: export it, or erase it (works on the database directly).",
@@ -26,6 +25,8 @@ Address = Annotated[str, typer.Argument(help="The contact's address, e.g. +14155
 
 
 async def _with_sessions(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    from textbridge.db.engine import create_engine, create_session_factory
+
     engine = create_engine(settings().database_url)
     try:
         return await work(create_session_factory(engine))
@@ -41,6 +42,8 @@ def contacts_export(
     ] = None,
 ) -> None:
     """Everything stored about one person, as JSON (streamed: any number of messages)."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.compliance import export
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> None:
         who = await export.begin(sessions, address, actor=cli_actor(), origin=CLI_ORIGIN)
@@ -68,6 +71,9 @@ def contacts_erase(
 ) -> None:
     """Erase one person: name, texts, media files, journal entries and every copy of the
     address; counts and an opt-out (a keyed-hash tombstone) are kept. Safe to repeat."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.compliance import erasure
+
     if not yes and not typer.confirm(f"Erase everything stored about {address}?"):
         raise fail("nothing erased", 1)
     report = asyncio.run(

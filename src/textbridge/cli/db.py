@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from textbridge.cli.common import console, refuse_transaction_pooler, settings
-from textbridge.db import migrate
-from textbridge.db.backup import BackupError, backup_sqlite
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -17,6 +15,8 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    from textbridge.db import migrate
+
     current = settings()
     refuse_transaction_pooler(current, "db upgrade")
     newer = migrate.upgrade(current.database_url, revision)
@@ -36,6 +36,8 @@ def db_backup(
 ) -> None:
     """Copy the embedded SQLite database to PATH while textbridge runs (SQLite's online
     backup). On PostgreSQL, use pg_dump (docs/DEPLOY.md)."""
+    from textbridge.db.backup import BackupError, backup_sqlite
+
     current = settings()
     if current.sqlite_path is None:
         console.print(

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from textbridge.cli.common import Option
-from textbridge.operate import doctor as checks
-from textbridge.operate.findings import Finding
+
+if TYPE_CHECKING:
+    from textbridge.operate.findings import Finding
 
 MARKS = {"ok": "[green]✓[/green]", "warn": "[yellow]![/yellow]", "fail": "[red]✗[/red]"}
 COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -24,6 +25,8 @@ def doctor(
 ) -> None:
     """Check the settings, database, public URL and each provider's set-up; say how to fix
     what is wrong. Exit code 1 when a check fails."""
+    from textbridge.operate import doctor as checks
+
     settings, findings = checks.load()
     if settings is not None:
         findings += asyncio.run(checks.diagnose(settings))

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, OperationalError, ProgrammingError
 
 from textbridge.config import SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 DEBUG_VARIABLE = "TEXTBRIDGE_DEBUG"
 _console = Console(stderr=True)
@@ -45,8 +48,11 @@ def describe(exc: BaseException) -> str:
         return _http_failure(exc)
     if isinstance(exc, SettingsError):
         return f"{exc}. Fix it in the environment or in .env."
-    if isinstance(exc, DBAPIError | NoSuchModuleError):
-        return _database_failure(exc)
+    if "sqlalchemy" in sys.modules:  # else it raised nothing: only database commands load it
+        from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+        if isinstance(exc, DBAPIError | NoSuchModuleError):
+            return _database_failure(exc)
     if isinstance(exc, OSError):
         return _os_failure(exc)
     return (
@@ -77,6 +83,8 @@ def _request_url(exc: httpx.HTTPError) -> str:
 
 
 def _database_failure(exc: DBAPIError | NoSuchModuleError) -> str:
+    from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
     reason = _first_line(exc.orig) if isinstance(exc, DBAPIError) else _first_line(exc)
     if isinstance(exc, OperationalError | ProgrammingError) and _missing_schema(reason):
         return f"the database has no schema yet ({reason}). Run `textbridge db upgrade`."

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from textbridge.audit.log import CLI_ORIGIN, cli_actor, record
 from textbridge.cli.common import Option, console, fail, with_session
-from textbridge.webhooks import journal
+from textbridge.webhooks.states import REPLAYABLE, STATES
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(
     help="The webhook journal (works on the database directly).", no_args_is_help=True
@@ -22,14 +23,14 @@ app = typer.Typer(
 
 @app.command("list")
 def journal_list(
-    state: Annotated[
-        str | None, Option(help=f"Only this state: {', '.join(journal.STATES)}")
-    ] = None,
+    state: Annotated[str | None, Option(help=f"Only this state: {', '.join(STATES)}")] = None,
     limit: Annotated[int, Option(min=1, max=10_000, help="At most this many, newest first")] = 50,
 ) -> None:
     """Show journal entries: id, provider, kind, state, attempts, received, error."""
-    if state is not None and state not in journal.STATES:
-        raise fail(f"unknown state {state}; choose among {', '.join(journal.STATES)}")
+    if state is not None and state not in STATES:
+        raise fail(f"unknown state {state}; choose among {', '.join(STATES)}")
+    from textbridge.webhooks import journal
+
     rows = asyncio.run(with_session(lambda session: journal.list_entries(session, state, limit)))
     table = Table("id", "provider", "kind", "state", "attempts", "received", "error")
     for row in rows:
@@ -50,12 +51,14 @@ def journal_list(
 def journal_replay(
     entry_id: Annotated[int | None, typer.Argument(help="The entry's id")] = None,
     state: Annotated[
-        str | None, Option(help=f"Every entry in this state: {', '.join(journal.REPLAYABLE)}")
+        str | None, Option(help=f"Every entry in this state: {', '.join(REPLAYABLE)}")
     ] = None,
 ) -> None:
     """Make parked entries pending again (attempts reset); a running textbridge applies them."""
     if (entry_id is None) == (state is None):
         raise fail("give either an entry id or --state (e.g. --state dead)")
+    from textbridge.webhooks import journal
+
     try:
         count = asyncio.run(with_session(lambda session: _replay(session, entry_id, state)))
     except journal.NotReplayable as exc:
@@ -66,6 +69,9 @@ def journal_replay(
 
 
 async def _replay(session: AsyncSession, entry_id: int | None, state: str | None) -> int:
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor, record
+    from textbridge.webhooks import journal
+
     if state is not None:
         count, target = await journal.replay_state(session, state), f"journal:state={state}"
     else:

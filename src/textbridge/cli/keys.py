@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from textbridge.audit.log import CLI_ORIGIN, cli_actor
-from textbridge.auth import keys
 from textbridge.cli.common import Option, console, fail, with_session
 
 app = typer.Typer(help="API keys (works on the database directly).", no_args_is_help=True)
@@ -24,6 +22,9 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create an API key and print it (only its hash is stored)."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.auth import keys
+
     try:
         scopes = keys.scopes_text(scope)
     except ValueError as exc:
@@ -40,6 +41,8 @@ def keys_create(
 @app.command("list")
 def keys_list() -> None:
     """Show the API keys: prefix, name, scopes, created, revoked."""
+    from textbridge.auth import keys
+
     rows = asyncio.run(with_session(keys.list_keys))
     table = Table("prefix", "name", "scopes", "created", "revoked")
     for row in rows:
@@ -53,6 +56,9 @@ def keys_list() -> None:
 def keys_revoke(prefix: str) -> None:
     """Revoke the key with this prefix (as shown by `keys list`). On PostgreSQL every running
     process forgets it at once; on SQLite `serve` does within TEXTBRIDGE_API_KEY_CACHE_SECONDS."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.auth import keys
+
     try:
         count = asyncio.run(
             with_session(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -12,9 +12,10 @@ from rich.markup import escape
 
 from textbridge.cli.common import Option, settings
 from textbridge.config import Settings
-from textbridge.operate import configure as setup
-from textbridge.operate.doctor import TIMEOUT_SECONDS
 from textbridge.providers.account import AccountApiError
+
+if TYPE_CHECKING:
+    from textbridge.operate import configure as setup
 
 app = typer.Typer(help="The providers' set-up (applications, webhooks, numbers).")
 
@@ -38,6 +39,9 @@ def configure(
 
 
 async def _configure(current: Settings, dry_run: bool) -> int:
+    from textbridge.operate import configure as setup
+    from textbridge.operate.doctor import TIMEOUT_SECONDS
+
     console = Console()
     async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
         planned = await setup.plan(current, client)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.panel import Panel
 
-from textbridge import logging as tb_logging
 from textbridge.cli.common import (
     console,
     freeze_startup_heap,
@@ -18,8 +16,9 @@ from textbridge.cli.common import (
 )
 from textbridge.cli.worker import refuse_single_process
 from textbridge.config import Settings
-from textbridge.db import migrate
-from textbridge.runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from textbridge.runtime import Runtime
 
 
 def serve(
@@ -35,6 +34,12 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API, webhooks, inbox and dispatcher (and the simulator in sandbox mode)."""
+    import uvicorn
+
+    from textbridge import logging as tb_logging
+    from textbridge.db import migrate
+    from textbridge.runtime import build_runtime
+
     current = _with_address(settings(), host, port)
     if no_workers:
         refuse_single_process(current, "serve --no-workers")

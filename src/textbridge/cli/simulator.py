@@ -8,7 +8,6 @@ from typing import Annotated
 import httpx
 import typer
 
-from textbridge import logging as tb_logging
 from textbridge.cli.common import Option, console, print_response, server_url
 
 app = typer.Typer(help="Drive a running simulator.", no_args_is_help=True)
@@ -41,6 +40,7 @@ def simulator(
 ) -> None:
     """Run the provider simulator alone: a fake Plivo Message API, and Vonage's Messages API
     when Vonage credentials are given."""
+    from textbridge import logging as tb_logging
     from textbridge.simulator import SimulatorConfig
     from textbridge.simulator.serve import serve_simulator
 

@@ -12,10 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from textbridge.audit.log import CLI_ORIGIN, cli_actor
-from textbridge.auth import users
+from textbridge.auth.roles import ROLES
 from textbridge.cli.common import Option, console, fail, with_session
-from textbridge.models.user import ROLES
 
 app = typer.Typer(help="Inbox users (works on the database directly).", no_args_is_help=True)
 
@@ -34,6 +32,9 @@ def _read_password() -> str:
 @app.command("create")
 def users_create(username: str, role: RoleOption = "agent") -> None:
     """Create a user; the password is asked for (or read from standard input)."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.auth import users
+
     password = _read_password()
 
     try:
@@ -52,6 +53,8 @@ def users_create(username: str, role: RoleOption = "agent") -> None:
 @app.command("list")
 def users_list() -> None:
     """Show the users: name, role, created, disabled."""
+    from textbridge.auth import users
+
     rows = asyncio.run(with_session(users.list_users))
     table = Table("username", "role", "created", "disabled")
     for row in rows:
@@ -65,6 +68,9 @@ def users_list() -> None:
 @app.command("disable")
 def users_disable(username: str) -> None:
     """Disable a user: they cannot sign in, and every session of theirs ends now."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.auth import users
+
     try:
         asyncio.run(
             with_session(
@@ -81,6 +87,9 @@ def users_disable(username: str) -> None:
 @app.command("role")
 def users_role(username: str, role: Annotated[str, typer.Argument(help="admin or agent")]) -> None:
     """Give a user another role (it applies to their open sessions at once)."""
+    from textbridge.audit.log import CLI_ORIGIN, cli_actor
+    from textbridge.auth import users
+
     try:
         asyncio.run(
             with_session(

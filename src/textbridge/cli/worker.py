@@ -14,9 +14,7 @@ import asyncio
 import signal
 
 import typer
-import uvloop
 
-from textbridge import logging as tb_logging
 from textbridge.cli.common import (
     console,
     freeze_startup_heap,
@@ -24,7 +22,6 @@ from textbridge.cli.common import (
     settings,
 )
 from textbridge.config import Settings
-from textbridge.runtime import build_runtime
 
 READY_LINE = "textbridge worker: running"
 
@@ -55,6 +52,10 @@ def refuse_single_process(current: Settings, command: str) -> None:
 def worker() -> None:
     """Run the dispatcher, journal applier, media fetcher and purgers without the HTTP server
     (PostgreSQL: as many as you like, beside `serve --no-workers`)."""
+    import uvloop
+
+    from textbridge import logging as tb_logging
+
     current = settings()
     refuse_single_process(current, "worker")
     refuse_transaction_pooler(current, "worker")
@@ -66,6 +67,8 @@ def worker() -> None:
 
 
 async def _run(current: Settings) -> None:
+    from textbridge.runtime import build_runtime
+
     runtime = build_runtime(current)
     runtime.http_role = False
     stop = asyncio.Event()

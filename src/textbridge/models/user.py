@@ -8,13 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from textbridge.db.base import Base, new_id, utcnow
 
-ROLES = ("admin", "agent")
-
 
 class User(Base):
     """A person who signs in to the inbox. `password_hash` is argon2id (`auth.passwords`);
-    `role` is `admin` (everything) or `agent` (the inbox: read and send). A disabled user
-    (`disabled_at`) cannot sign in and has no sessions."""
+    `role` is `admin` (everything) or `agent` (the inbox: read and send), from `auth.roles`.
+    A disabled user (`disabled_at`) cannot sign in and has no sessions."""
 
     __tablename__ = "users"
 

@@ -34,20 +34,18 @@ from textbridge.db.base import utcnow
 from textbridge.logging import scrub
 from textbridge.models import WebhookJournalEntry, WebhookNonce
 from textbridge.providers.base import ReplayNonce
+from textbridge.webhooks.states import APPLIED as APPLIED
+from textbridge.webhooks.states import DEAD as DEAD
+from textbridge.webhooks.states import INVALID as INVALID
+from textbridge.webhooks.states import ORPHANED as ORPHANED
+from textbridge.webhooks.states import PENDING as PENDING
+from textbridge.webhooks.states import REFUSED as REFUSED
+from textbridge.webhooks.states import REPLAYABLE as REPLAYABLE
+from textbridge.webhooks.states import STATES as STATES
+from textbridge.webhooks.states import UNVERIFIED as UNVERIFIED
 
 log = structlog.get_logger(__name__)
 
-PENDING = "pending"
-APPLIED = "applied"
-REFUSED = "refused"
-INVALID = "invalid"
-ORPHANED = "orphaned"
-DEAD = "dead"
-UNVERIFIED = "unverified"
-"""An unsigned request from a provider that documents sending some (Vonage after an internal
-error): kept for a person to review, applied only once someone sets it back to `pending`."""
-STATES = (PENDING, APPLIED, REFUSED, INVALID, ORPHANED, DEAD, UNVERIFIED)
-REPLAYABLE = (DEAD, INVALID, ORPHANED, UNVERIFIED)
 ERROR_LENGTH: int = WebhookJournalEntry.error.property.columns[0].type.length
 _REASON_LENGTH = 200
 
