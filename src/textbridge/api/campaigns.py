@@ -3,6 +3,7 @@ resume, cancel, and the report. The logic is in `textbridge.campaigns`."""
 
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 from collections.abc import Awaitable, Callable
@@ -145,10 +146,11 @@ async def create_campaign(
     )
     await uow.commit()  # the draft exists on its own: checking recipients is not in its transaction
     chunk = await service.add_recipients(uow, campaign.id, _rows(body.recipients), _prices(runtime))
-    await uow.commit()  # a large start's parts read the staged rows from connections of their own
     if body.start:
-        await _state_change(service.start, uow, campaign.id)
-        await uow.commit()
+        # In the recipients' transaction, whole: a start in parts commits them before its own
+        # commit, and a failure after that would leave the caller without the campaign's id.
+        await _state_change(functools.partial(service.start, in_parts=False), uow, campaign.id)
+    await uow.commit()
     if body.start:
         runtime.dispatcher.wake()
     return _with_chunk(campaign, chunk)

@@ -42,13 +42,13 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from textbridge.campaigns.prepare import Ready
@@ -222,10 +222,12 @@ async def enqueue(
     campaign's are written by two more connections from `sessions` at once (`_in_parts`)."""
     large = campaign.recipients >= ANALYZED_FROM
     if large:
-        await _room_to_sort(session)
-    apart = sessions if large and _is_postgres(session) and _pool_has_room(session) else None
+        await _planned_for_bulk(session)
+    apart = sessions if large and _is_postgres(session) else None
     analyzed = (STAGED, CONTACTS) if large else (STAGED,)
-    if apart is None or not await _refreshed_apart(apart, analyzed):
+    if apart is not None and not await _refreshed_apart(apart, analyzed):
+        apart = None  # the parts would plan without the statistics
+    if apart is None:
         await _refresh_statistics(session, *analyzed)
     window = window_of(campaign.quiet_hours) if campaign.quiet_hours else None
     keys = await _zone_keys(session, campaign.id) if window is not None else []
@@ -239,7 +241,7 @@ async def enqueue(
         return _rowcount(await session.execute(_insert_messages(rows)))
     statement = functools.partial(_written_together, campaign, now, statuses, times)
     again = await _started_before(session, campaign.id)
-    if apart is not None:
+    if apart is not None and _pool_has_room(session):
         return await _in_parts(session, apart, campaign.id, statement, again)
     return _rowcount(await session.execute(statement(again, None)))
 
@@ -252,11 +254,18 @@ joins by the thousand, and writes in parts: see `_refresh_statistics` and `_in_p
 START_WORK_MEM = "64MB"
 """A large start's sorts and hashes in memory (PostgreSQL): at the default 4 MB, ordering
 100 000 conversations by contact spilled 16 MB to disk (0.13 s of 1.5 s)."""
+_PLANNED_FOR_BULK = text(
+    f"SELECT set_config('work_mem', '{START_WORK_MEM}', true),"
+    " set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
 
 
-async def _room_to_sort(session: AsyncSession) -> None:
-    if _is_postgres(session):  # this transaction only
-        await session.execute(text(f"SET LOCAL work_mem = '{START_WORK_MEM}'"))
+async def _planned_for_bulk(session: AsyncSession) -> None:
+    """This transaction only (PostgreSQL): room to sort, and plans made for each execution's
+    own values. A generic plan (which a statement prepared on a pooled connection can switch
+    to after five runs) estimates a part's message id range at 0.5 % of the staged rows."""
+    if _is_postgres(session):
+        await session.execute(_PLANNED_FOR_BULK)
 
 
 async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
@@ -282,16 +291,28 @@ async def _refreshed_apart(
     """`_refresh_statistics` in a transaction of its own, committed: the statistics an
     uncommitted ANALYZE writes are seen by its own transaction only, and a large start's
     parts plan their joins in others (`_in_parts`). The staged rows it samples are
-    committed: each chunk commits, and a campaign created with `start` commits its
-    recipients before starting. False if it could not (the start then analyzes in its own
-    transaction)."""
+    committed: each chunk commits. False if it could not (no connection free within
+    `CHECKOUT_SECONDS`, any error): the start then analyzes in its own transaction and
+    writes every part itself."""
     try:
-        async with sessions() as apart, apart.begin():
+        async with sessions() as apart:
+            await _checked_out(apart)
             await _refresh_statistics(apart, *tables)
-    except SQLAlchemyError as exc:  # the database's refusal, or the pool's timeout
+            await apart.commit()
+    except Exception as exc:  # whatever it was, the start goes on without it
         log.warning("campaign_statistics_not_refreshed_apart", error=type(exc).__name__)
         return False
     return True
+
+
+CHECKOUT_SECONDS = 1.0
+"""How long a large start's extra connection (statistics, a part) may wait for the pool: the
+requests holding the pool's connections may be waiting for this start's lock."""
+
+
+async def _checked_out(session: AsyncSession) -> None:
+    async with asyncio.timeout(CHECKOUT_SECONDS):
+        await session.connection()
 
 
 _JOINED = {
@@ -379,24 +400,24 @@ def _written_together(
     statuses: Any,
     times: Any,
     again: bool,
-    part: int | None,
+    parts: Sequence[int] | None,
 ) -> Insert:
     """PostgreSQL: the recipients' conversations (created or touched) and their messages in
     one statement. The conversations' upsert is a CTE whose `RETURNING` gives each contact's
     conversation id, created or existing: the messages join to that, not to the table, so
     the start needs no statistics of conversations (it analyzed them between two statements
-    before). `part`: only the recipients of that part (`_in_parts`). `again`: the campaign
+    before). `parts`: only the recipients of those parts (`_in_parts`). `again`: the campaign
     may have some of these messages already (a start cut short after a part was written):
     only the missing ones are written; none is written twice."""
-    upsert = _conversations_from_staged(postgresql.insert, campaign, now, part)
+    upsert = _conversations_from_staged(postgresql.insert, campaign, now, parts)
     conversation = upsert.returning(CONVERSATIONS.c.id, CONVERSATIONS.c.contact_id).cte(
         "conversation"
     )
     rows = _message_rows(campaign, now, statuses, times, conversation.c.id).select_from(
         _staged_with_contacts().join(conversation, conversation.c.contact_id == CONTACTS.c.id)
     )
-    if part is not None:
-        rows = rows.where(_in_part(part))
+    if parts is not None:
+        rows = rows.where(_of_parts(parts))
     if again:
         written = select(MESSAGES.c.id).where(
             MESSAGES.c.campaign_id == campaign.id, MESSAGES.c.id == STAGED.c.message_id
@@ -406,7 +427,7 @@ def _written_together(
 
 
 def _conversations_from_staged(
-    insert_into: Any, campaign: Campaign, now: datetime, part: int | None
+    insert_into: Any, campaign: Campaign, now: datetime, parts: Sequence[int] | None
 ) -> Any:
     """Each recipient's conversation with the campaign's sender: created with the id staged
     for it, or, when it exists (an earlier message, an inbound one since staging), touched.
@@ -433,8 +454,8 @@ def _conversations_from_staged(
         .where(staged.campaign_id == campaign.id)
         .order_by(CONTACTS.c.id)
     )
-    if part is not None:
-        rows = rows.where(_in_part(part))
+    if parts is not None:
+        rows = rows.where(_of_parts(parts))
     insert = insert_into(CONVERSATIONS).from_select(list(columns), rows)
     return insert.on_conflict_do_update(
         index_elements=["contact_id", "sender_id", "channel"],
@@ -469,6 +490,10 @@ def _in_part(part: int) -> Any:
     return and_(lower, message_id < uuid.UUID(int=(part + 1) * _SHARE))
 
 
+def _of_parts(parts: Sequence[int]) -> Any:
+    return or_(*(_in_part(part) for part in parts))
+
+
 async def _started_before(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
     """Whether the campaign has messages already: a start that wrote its parts, then was
     cut short before its own commit."""
@@ -480,7 +505,7 @@ async def _in_parts(
     session: AsyncSession,
     sessions: async_sessionmaker[AsyncSession],
     campaign_id: uuid.UUID,
-    statement: Callable[[bool, int], Insert],
+    statement: Callable[[bool, Sequence[int] | None], Insert],
     again: bool,
 ) -> int:
     """Each part written and committed by a connection of its own, at once; the start's own
@@ -497,39 +522,54 @@ async def _in_parts(
     dies, or the start fails after its parts), the draft keeps them; starting it again
     writes only the missing ones (`_written_together`), and cancelling it cancels those not
     yet sent."""
-    parts = range(PARTS)
     written = await asyncio.gather(
-        *(_write_part(sessions, statement(again, part)) for part in parts),
+        *(_write_part(sessions, statement(again, [part])) for part in range(PARTS)),
         return_exceptions=True,  # never return while a part may still be writing
     )
-    expected = await _staged_by_part(session, campaign_id)
-    total = 0
-    for part, outcome in zip(parts, written, strict=True):
+    for outcome in written:
         if isinstance(outcome, BaseException):
             log.warning("campaign_part_left", error=type(outcome).__name__)
-        done = 0 if isinstance(outcome, BaseException) else outcome
-        if done != expected[part]:  # only the part's missing messages are written (`again`)
-            done += _rowcount(await session.execute(statement(True, part)))
-        total += done
-    return total
+    counts = [0 if isinstance(outcome, BaseException) else outcome for outcome in written]
+    short = await _short_parts(session, campaign_id, counts, again)
+    if not short:
+        return sum(counts)
+    # Every short part in one statement, in contact order like any start: two starts that
+    # complete parts of overlapping lists lock their conversations in the same order.
+    return sum(counts) + _rowcount(await session.execute(statement(True, short)))
 
 
-async def _staged_by_part(session: AsyncSession, campaign_id: uuid.UUID) -> dict[int, int]:
-    counts = [func.count().filter(_in_part(part)) for part in range(PARTS)]
-    found = (
-        await session.execute(select(*counts).where(STAGED.c.campaign_id == campaign_id))
-    ).one()
-    return {part: int(count) for part, count in enumerate(found)}
+async def _short_parts(
+    session: AsyncSession, campaign_id: uuid.UUID, written: list[int], again: bool
+) -> list[int]:
+    """The parts some of whose staged rows (as this transaction sees them) have no message.
+    A first start's parts wrote a message for each of their rows or fell short by their
+    count; a restart's wrote only the missing ones, so its check looks for messages."""
+    wanted: list[Any] = [_in_part(part) for part in range(PARTS)]
+    if again:
+        written_already = select(MESSAGES.c.id).where(
+            MESSAGES.c.campaign_id == campaign_id, MESSAGES.c.id == STAGED.c.message_id
+        )
+        wanted = [and_(part, ~written_already.exists()) for part in wanted]
+    query = select(*(func.count().filter(condition) for condition in wanted)).where(
+        STAGED.c.campaign_id == campaign_id
+    )
+    staged = (await session.execute(query)).one()
+    if again:
+        return [part for part, missing in enumerate(staged) if missing]
+    return [part for part, count in enumerate(staged) if count != written[part]]
 
 
 async def _write_part(sessions: async_sessionmaker[AsyncSession], statement: Insert) -> int:
-    async with sessions() as session, session.begin():
+    async with sessions() as session:
+        await _checked_out(session)
         if not await locks.try_keep_erasures_out(session):
             # An erasure waits for the start: a part may not wait for it.
             raise _PartLeft("an erasure is waiting")
-        await _room_to_sort(session)
+        await _planned_for_bulk(session)
         await session.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
-        return _rowcount(await session.execute(statement))
+        count = _rowcount(await session.execute(statement))
+        await session.commit()
+        return count
 
 
 class _PartLeft(RuntimeError):

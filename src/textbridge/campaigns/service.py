@@ -308,16 +308,18 @@ def _count(campaign: Campaign, ready: list[Ready], result: ChunkResult) -> None:
     campaign.unpriced += sum(1 for r in ready if r.price_micros is None)
 
 
-async def start(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
+async def start(uow: UnitOfWork, campaign_id: uuid.UUID, *, in_parts: bool = True) -> Campaign:
     """Turn the staged recipients into messages: due now, or `scheduled` for the campaign's
-    `send_at`, or `held` until the recipient's quiet hours end."""
+    `send_at`, or `held` until the recipient's quiet hours end. `in_parts`: a large campaign's
+    messages may be written by other connections, committed before this unit of work
+    (`bulk._in_parts`); without, all in this unit of work's transaction."""
     campaign = await _locked(uow, campaign_id, naming_people=True)
     if campaign.state != DRAFT:
         raise CampaignStateError(f"only a draft can be started; this one is {campaign.state}")
     if campaign.recipients == 0:
         raise CampaignStateError("the campaign has no valid recipient")
     now = utcnow()
-    await bulk.enqueue(uow.session, campaign, now, uow.sessions)
+    await bulk.enqueue(uow.session, campaign, now, uow.sessions if in_parts else None)
     campaign.state = RUNNING
     campaign.started_at = now
     await uow.session.flush()
