@@ -291,14 +291,17 @@ async def _refreshed_apart(
     try:
         async with sessions() as apart:
             await _checked_out(apart)
+            # Another transaction's ANALYZE holds its lock until it commits: not wait for it.
+            await apart.execute(text(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_TIMEOUT}'"))
             await _refresh_statistics(apart, *tables)
             await apart.commit()
     except Exception as exc:  # whatever it was, the start goes on without it
-        log.warning("campaign_statistics_not_refreshed_apart", error=type(exc).__name__)
+        log.warning("campaign_statistics_not_refreshed_apart", exc_info=exc)
         return False
     return True
 
 
+ANALYZE_LOCK_TIMEOUT = "1s"
 CHECKOUT_SECONDS = 1.0
 """How long a large start's extra connection (statistics, a part) may wait for the pool: the
 requests holding the pool's connections may be waiting for this start's lock."""
@@ -377,7 +380,7 @@ def _message_rows(
         "quiet_hours": literal(campaign.quiet_hours),
     }
     labelled = [column.label(name) for name, column in columns.items()]
-    return select(*labelled).where(staged.campaign_id == campaign.id)
+    return select(*labelled).where(staged.campaign_id == _written(campaign.id))
 
 
 def _insert_messages(rows: Select[Any]) -> Insert:
@@ -414,7 +417,7 @@ def _written_together(
         rows = rows.where(_of_parts(parts))
     if again:
         written = select(MESSAGES.c.id).where(
-            MESSAGES.c.campaign_id == campaign.id, MESSAGES.c.id == STAGED.c.message_id
+            MESSAGES.c.campaign_id == _written(campaign.id), MESSAGES.c.id == STAGED.c.message_id
         )
         rows = rows.where(~written.exists())
     return _insert_messages(rows)
@@ -445,7 +448,7 @@ def _conversations_from_staged(
     rows = (
         select(*columns.values())
         .select_from(_staged_with_contacts())
-        .where(staged.campaign_id == campaign.id)
+        .where(staged.campaign_id == _written(campaign.id))
         .order_by(CONTACTS.c.id)
     )
     if parts is not None:
@@ -476,11 +479,8 @@ _SHARE = (1 << 128) // PARTS
 
 
 def _in_part(part: int) -> Any:
-    """The staged rows of `part`: message ids from its lower bound, below the next part's.
-    The bounds are written into the statement, not bound: a generic plan (which a statement
-    prepared on a pooled connection can switch to after five runs) estimates a bound range at
-    0.5 % of the rows, a written one from the statistics. (Forcing custom plans instead made
-    PostgreSQL plan each of the 200 000 foreign key checks again: 3 s more of its CPU.)"""
+    """The staged rows of `part`: message ids from its lower bound, below the next part's
+    (bounds `_written` into the statement)."""
     message_id = STAGED.c.message_id
     lower = message_id >= _written(uuid.UUID(int=part * _SHARE))
     if part == PARTS - 1:
@@ -489,6 +489,13 @@ def _in_part(part: int) -> Any:
 
 
 def _written(value: uuid.UUID) -> Any:
+    """`value` written into the statement (`literal_execute`), not bound. The start's
+    statements name their campaign and their part this way: each campaign's text is then its
+    own, and PostgreSQL plans it for its own rows; bound, a statement prepared on a pooled
+    connection may switch to a generic plan after five runs, which estimates one campaign's
+    rows as the average campaign's and a part's range at 0.5 % (a review reproduced the
+    nested loop of 25 000 index probes it chose). Forcing custom plans instead
+    (`plan_cache_mode`) made PostgreSQL plan each of the 200 000 foreign key checks again."""
     return bindparam(None, value, type_=Uuid(), unique=True, literal_execute=True)
 
 
@@ -530,7 +537,7 @@ async def _in_parts(
     )
     for outcome in written:
         if isinstance(outcome, BaseException):
-            log.warning("campaign_part_left", error=type(outcome).__name__)
+            log.warning("campaign_part_left", exc_info=outcome)
     counts = [0 if isinstance(outcome, BaseException) else outcome for outcome in written]
     short = await _short_parts(session, campaign_id, counts, again)
     if not short:
@@ -549,11 +556,11 @@ async def _short_parts(
     wanted: list[Any] = [_in_part(part) for part in range(PARTS)]
     if again:
         written_already = select(MESSAGES.c.id).where(
-            MESSAGES.c.campaign_id == campaign_id, MESSAGES.c.id == STAGED.c.message_id
+            MESSAGES.c.campaign_id == _written(campaign_id), MESSAGES.c.id == STAGED.c.message_id
         )
         wanted = [and_(part, ~written_already.exists()) for part in wanted]
     query = select(*(func.count().filter(condition) for condition in wanted)).where(
-        STAGED.c.campaign_id == campaign_id
+        STAGED.c.campaign_id == _written(campaign_id)
     )
     staged = (await session.execute(query)).one()
     if again:
