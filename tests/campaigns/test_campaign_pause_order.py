@@ -9,6 +9,8 @@ from ..support.textbridge import Textbridge
 from .test_campaigns_api import _create, _db_id, _faults, _post, _report
 
 SHARED = "+14155550301"
+IN_FLIGHT_SECONDS = 10  # under the dispatcher's 15 s read timeout: the send is answered
+RECEIPTS_ON_TIME = 0.05  # the simulator's default gap between status callbacks
 ONLY_B = "+14155550302"
 
 
@@ -38,13 +40,20 @@ def test_a_paused_campaign_does_not_hold_back_another_to_the_same_person(
     textbridge: Textbridge,
 ) -> None:
     # An API message in flight to SHARED (a slow provider) holds campaign A's message to that
-    # person back, so that A is paused before its message can leave, whatever the machine.
-    _faults(textbridge, send_delay_seconds=5)
+    # person back, so that A is paused before its message can leave. The provider answers it
+    # and sends its receipts IN_FLIGHT_SECONDS late: until then it stays `sending`. (With the
+    # receipts on time, as before, its `delivered` could settle it within a second, while the
+    # send was still unanswered: on a loaded CI machine A's message once left before the pause.)
+    _faults(
+        textbridge,
+        send_delay_seconds=IN_FLIGHT_SECONDS,
+        callback_delay_seconds=IN_FLIGHT_SECONDS,
+    )
     first = str(textbridge.send(to=SHARED, text="first")["id"])
     a = _create(textbridge, name="A", text="from A", recipients=[{"to": SHARED}], start=True)
     a_id = a["campaign"]["id"]
     assert _post(textbridge, a_id, "pause")["state"] == "paused"
-    _faults(textbridge, send_delay_seconds=0)
+    _faults(textbridge, send_delay_seconds=0, callback_delay_seconds=RECEIPTS_ON_TIME)
     assert _campaign_message(textbridge, a_id) == ("accepted", False)
     assert a["campaign"]["from"] == textbridge.message(first)["from"]  # the same pair
 
@@ -56,8 +65,9 @@ def test_a_paused_campaign_does_not_hold_back_another_to_the_same_person(
         start=True,
     )
     b_id = b["campaign"]["id"]
-    wait_until(lambda: _completed(textbridge, b_id, delivered=2), timeout=10)
-    assert textbridge.message(first)["status"] in {"delivered", "read"}
+    wait_until(lambda: _completed(textbridge, b_id, delivered=2), timeout=IN_FLIGHT_SECONDS + 10)
+    # Answered (its receipts are still IN_FLIGHT_SECONDS apart): it left before B's.
+    assert textbridge.message(first)["status"] in {"submitted", "sent", "delivered", "read"}
     assert _texts_received_by(textbridge, SHARED) == ["first", "from B"]
     assert _campaign_message(textbridge, a_id) == ("accepted", False)
 

@@ -203,22 +203,7 @@ def test_a_part_that_waits_too_long_is_written_by_the_start_itself(
     held = PEOPLE[0]["to"]
     known = textbridge.send(to=held, text="before the campaign")
     campaign = _draft(textbridge, send_at=LATER)
-    hold = (
-        "SELECT 1 FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id"
-        " WHERE k.address = $1 FOR UPDATE",
-    )
-    with (
-        ThreadPoolExecutor(1) as pool,
-        held_transaction(textbridge.database.url, hold, held) as release,
-    ):
-        starting = pool.submit(textbridge.api.post, f"/api/v1/campaigns/{campaign}/start")
-        # The start's own transaction waits for the held conversation: the part gave up, and
-        # the start writes its missing messages.
-        wait_until(lambda: starting.done() or bool(textbridge.database.rows(START_WAITING)), 30)
-        assert not starting.done(), starting.result().text
-        release.set()
-        started = starting.result()
-    assert started.status_code == 200, started.text
+    _start_while_their_conversation_is_held(textbridge, campaign, held)
     found = _messages_by_recipient(textbridge, campaign)
     assert sorted(found) == sorted(p["to"] for p in PEOPLE)
     assert all(len(ids) == 1 for ids in found.values())
@@ -231,6 +216,28 @@ def test_a_part_that_waits_too_long_is_written_by_the_start_itself(
         id=found[held][0],
     )
     assert kept == conversation
+
+
+def _start_while_their_conversation_is_held(
+    textbridge: Textbridge, campaign: str, held: str
+) -> None:
+    """Start the campaign while another transaction holds `held`'s conversation, until the
+    start's own transaction waits for it: the part that has them gave up, and the start
+    writes that part's missing messages. Then let go; the start must succeed."""
+    hold = (
+        "SELECT 1 FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id"
+        " WHERE k.address = $1 FOR UPDATE",
+    )
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_transaction(textbridge.database.url, hold, held) as release,
+    ):
+        starting = pool.submit(textbridge.api.post, f"/api/v1/campaigns/{campaign}/start")
+        wait_until(lambda: starting.done() or bool(textbridge.database.rows(START_WAITING)), 30)
+        assert not starting.done(), starting.result().text
+        release.set()
+        started = starting.result()
+    assert started.status_code == 200, started.text
 
 
 # The start's own transaction began before its parts: of the sessions holding the erasure
@@ -262,20 +269,7 @@ def test_a_restart_whose_part_waits_too_long_is_completed_by_the_start(
     run_sync(_parts_only(textbridge.database.url, uuid.UUID(campaign), "scheduled", [other]))
     before = _messages_by_recipient(textbridge, campaign)
     assert held not in before
-    hold = (
-        "SELECT 1 FROM conversations AS c JOIN contacts AS k ON k.id = c.contact_id"
-        " WHERE k.address = $1 FOR UPDATE",
-    )
-    with (
-        ThreadPoolExecutor(1) as pool,
-        held_transaction(textbridge.database.url, hold, held) as release,
-    ):
-        starting = pool.submit(textbridge.api.post, f"/api/v1/campaigns/{campaign}/start")
-        wait_until(lambda: starting.done() or bool(textbridge.database.rows(START_WAITING)), 30)
-        assert not starting.done(), starting.result().text
-        release.set()
-        started = starting.result()
-    assert started.status_code == 200, started.text
+    _start_while_their_conversation_is_held(textbridge, campaign, held)
     after = _messages_by_recipient(textbridge, campaign)
     assert sorted(after) == sorted(p["to"] for p in PEOPLE)
     assert all(len(ids) == 1 for ids in after.values())
