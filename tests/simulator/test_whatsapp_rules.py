@@ -97,7 +97,8 @@ def test_the_window_lasts_24_hours(
     vonage_text(vonage_api)
 
     count = 2 if status == "delivered" else 1
-    assert vonage_statuses(receiver, count)[-1]["status"] == status
+    # The count-th status: a delivered message's `read` may have arrived too by then.
+    assert vonage_statuses(receiver, count)[count - 1]["status"] == status
 
 
 def test_a_new_inbound_restarts_the_window(
@@ -110,7 +111,7 @@ def test_a_new_inbound_restarts_the_window(
 
     vonage_text(vonage_api)
 
-    assert vonage_statuses(receiver, 2)[-1]["status"] == "delivered"
+    assert vonage_statuses(receiver, 2)[1]["status"] == "delivered"
 
 
 def test_the_window_belongs_to_one_contact(
