@@ -9,6 +9,7 @@ from sqlalchemy import update
 from textbridge.db.base import utcnow
 from textbridge.models import Message
 
+from ..support.live import wait_until
 from ..support.textbridge import Textbridge
 
 
@@ -81,6 +82,11 @@ def _unknown_with_one_time(textbridge: Textbridge, count: int) -> list[str]:
     ids = [str(textbridge.send(to=f"+1415555019{n}")["id"]) for n in range(count)]
     for message_id in ids:
         textbridge.wait_for_status(message_id, "delivered")
+    # The receipts can come before the dispatcher records the send's answer (under load): wait
+    # for that record (it clears the lease), or it lands after the UPDATE below and moves a
+    # message between the review's pages.
+    leased = "SELECT count(*) FROM messages WHERE lease_expires_at IS NOT NULL"
+    wait_until(lambda: textbridge.database.scalar(leased) == 0, timeout=20)
     textbridge.database.run(
         update(Message)
         .where(Message.id.in_([uuid.UUID(m) for m in ids]))
