@@ -152,6 +152,8 @@ _PG_CONTACTS = text(
 async def create_contacts(session: AsyncSession, ready: Sequence[Ready], now: datetime) -> None:
     """Create the contacts of these addresses that do not exist yet. Nothing is read back:
     the start finds each recipient's contact by its address."""
+    if not ready:
+        return
     if _is_postgres(session):
         values = {
             "addresses": [r.to for r in ready],
@@ -241,7 +243,8 @@ async def enqueue(
         rows = rows.select_from(_staged_with_conversations(campaign))
         return _rowcount(await session.execute(_insert_messages(rows)))
     statement = functools.partial(_written_together, campaign, now, statuses, times)
-    again = await _started_before(session, campaign.id)
+    # Only a large start is written in parts, so only one can have been cut short after them.
+    again = large and await _started_before(session, campaign.id)
     if apart is not None and _pool_has_room(session):
         return await _in_parts(session, apart, campaign.id, statement, again)
     return _rowcount(await session.execute(statement(again, None)))
@@ -258,8 +261,13 @@ START_WORK_MEM = "64MB"
 
 
 async def _room_to_sort(session: AsyncSession) -> None:
-    if _is_postgres(session):  # this transaction only
-        await session.execute(text(f"SET LOCAL work_mem = '{START_WORK_MEM}'"))
+    if _is_postgres(session):
+        await _set_local(session, "work_mem", START_WORK_MEM)
+
+
+async def _set_local(session: AsyncSession, setting: str, value: str) -> None:
+    """A PostgreSQL setting for this transaction only (our constants: nothing to quote)."""
+    await session.execute(text(f"SET LOCAL {setting} = '{value}'"))
 
 
 async def _refresh_statistics(session: AsyncSession, *tables: Table) -> None:
@@ -292,7 +300,7 @@ async def _refreshed_apart(
         async with sessions() as apart:
             await _checked_out(apart)
             # Another transaction's ANALYZE holds its lock until it commits: not wait for it.
-            await apart.execute(text(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_TIMEOUT}'"))
+            await _set_local(apart, "lock_timeout", ANALYZE_LOCK_TIMEOUT)
             await _refresh_statistics(apart, *tables)
             await apart.commit()
     except Exception as exc:  # whatever it was, the start goes on without it
@@ -416,11 +424,16 @@ def _written_together(
     if parts is not None:
         rows = rows.where(_of_parts(parts))
     if again:
-        written = select(MESSAGES.c.id).where(
-            MESSAGES.c.campaign_id == _written(campaign.id), MESSAGES.c.id == STAGED.c.message_id
-        )
-        rows = rows.where(~written.exists())
+        rows = rows.where(_without_message(campaign.id))
     return _insert_messages(rows)
+
+
+def _without_message(campaign_id: uuid.UUID) -> Any:
+    """A staged row whose message is not written yet (a start cut short after its parts)."""
+    written = select(MESSAGES.c.id).where(
+        MESSAGES.c.campaign_id == _written(campaign_id), MESSAGES.c.id == STAGED.c.message_id
+    )
+    return ~written.exists()
 
 
 def _conversations_from_staged(
@@ -555,10 +568,7 @@ async def _short_parts(
     count; a restart's wrote only the missing ones, so its check looks for messages."""
     wanted: list[Any] = [_in_part(part) for part in range(PARTS)]
     if again:
-        written_already = select(MESSAGES.c.id).where(
-            MESSAGES.c.campaign_id == _written(campaign_id), MESSAGES.c.id == STAGED.c.message_id
-        )
-        wanted = [and_(part, ~written_already.exists()) for part in wanted]
+        wanted = [and_(part, _without_message(campaign_id)) for part in wanted]
     query = select(*(func.count().filter(condition) for condition in wanted)).where(
         STAGED.c.campaign_id == _written(campaign_id)
     )
@@ -575,7 +585,7 @@ async def _write_part(sessions: async_sessionmaker[AsyncSession], statement: Ins
             # An erasure waits for the start: a part may not wait for it.
             raise _PartLeft("an erasure is waiting")
         await _room_to_sort(session)
-        await session.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
+        await _set_local(session, "lock_timeout", PART_LOCK_TIMEOUT)
         count = _rowcount(await session.execute(statement))
         await session.commit()
         return count

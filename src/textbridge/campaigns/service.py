@@ -212,7 +212,10 @@ async def add_recipients(
     result, fresh, zones = await asyncio.to_thread(_check_all, plan, rows)
     await locks.keep_erasures_out(uow.session)  # consent read, then rows naming people written
     blocked = await consent.opted_out_of(uow.session, sender, fresh)
-    await _create_contacts(uow, [r for to, r in fresh.items() if to not in blocked])
+    # Before the lock; a recipient found staged already had its contact since its first chunk.
+    await bulk.create_contacts(
+        uow.session, [r for to, r in fresh.items() if to not in blocked], utcnow()
+    )
     campaign = await _draft(uow, campaign_id, lock=True)
     seen = await bulk.already_staged(uow.session, campaign.id, list(fresh))
     result.duplicates += len(seen)
@@ -256,13 +259,6 @@ def _check_all(
         else:
             fresh[prepared.to] = prepared
     return result, fresh, {address: quiet_hours.zone_key(address) for address in fresh}
-
-
-async def _create_contacts(uow: UnitOfWork, recipients: list[Ready]) -> None:
-    """The contacts of these recipients that do not exist yet. A recipient found already
-    staged afterwards had its contact since its first chunk: creating is a no-op for it."""
-    if recipients:
-        await bulk.create_contacts(uow.session, recipients, utcnow())
 
 
 async def _stage(
